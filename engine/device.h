@@ -1,0 +1,30 @@
+// Devices: choosing one, and the memory primitives tensors are built on.
+//
+// The CPU is always there. The CUDA device exists when ednn was built with CUDA (EDNN_WITH_CUDA)
+// and a driver and a GPU are present; asking for it otherwise is an error that says why, never a
+// silent fallback to the CPU.
+#pragma once
+#include <cstddef>
+#include <string>
+
+#include "engine/tensor.h"
+
+namespace ednn {
+
+// "cpu", "cuda" or "auto" (cuda when usable, else cpu). Throws on anything else, and on "cuda"
+// when no usable GPU is present (the message says whether the build, the driver or the device is missing).
+Device parse_device(const std::string& name);
+
+// True when CUDA kernels can run here; otherwise `why` (if given) says what is missing.
+bool cuda_available(std::string* why = nullptr);
+
+void* device_alloc(Device device, std::size_t bytes);
+void device_free(Device device, void* ptr, std::size_t bytes);
+// Copies bytes between any two devices. Copies involving CUDA are synchronous with respect to
+// the host: they are the explicit, visible points where data crosses the bus.
+void device_copy(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
+void device_zero(void* ptr, Device device, std::size_t bytes);
+// Waits for all queued work on the device (a no-op on the CPU).
+void device_synchronize(Device device);
+
+}  // namespace ednn
