@@ -32,6 +32,7 @@ public:
   virtual Tensor scale(const Tensor& x, const Tensor& scalar) = 0;        // x * scalar[0] (scalar on device)
   virtual Tensor dot(const Tensor& a, const Tensor& b) = 0;               // [1] = sum(a * b)
   virtual Tensor sum_per_channel(const Tensor& x) = 0;                    // [N, C, H, W] -> [C]
+  virtual void add_per_channel(Tensor& y, const Tensor& bias) = 0;        // y[n, c, :, :] += bias[c]
 
   // ---- convolution (geometry from conv2d_geometry; bias may be undefined) ----
   virtual Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) = 0;

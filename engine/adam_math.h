@@ -1,0 +1,28 @@
+// One Adam update of one value, PyTorch semantics, shared by the CPU loop and the CUDA kernel.
+//
+//   g <- g + weight_decay * p                    (L2 penalty, optional)
+//   m <- beta1 m + (1 - beta1) g                 v <- beta2 v + (1 - beta2) g^2
+//   p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// eps is added after the square root and the bias corrections, exactly as torch.optim.Adam.
+#pragma once
+#include <cmath>
+
+#include "engine/loss_math.h"  // EDNN_HOST_DEVICE
+
+namespace ednn {
+
+struct AdamStepParams {  // the per-step constants, computed once on the host
+  double lr, beta1, beta2, eps, weight_decay;
+  double step_size;         // lr / (1 - beta1^t)
+  double inv_sqrt_bias2;    // 1 / sqrt(1 - beta2^t)
+};
+
+template <class T>
+EDNN_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, const AdamStepParams& a) {
+  if (a.weight_decay != 0.0) g += T(a.weight_decay) * p;
+  m = T(a.beta1) * m + (T(1) - T(a.beta1)) * g;
+  v = T(a.beta2) * v + (T(1) - T(a.beta2)) * g * g;
+  p -= T(a.step_size) * m / (std::sqrt(v) * T(a.inv_sqrt_bias2) + T(a.eps));
+}
+
+}  // namespace ednn

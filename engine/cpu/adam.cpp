@@ -1,0 +1,21 @@
+// Adam on the CPU: the update of engine/adam_math.h over one parameter tensor.
+#include <cmath>
+
+#include "engine/adam_math.h"
+#include "engine/cpu/cpu_ops.h"
+
+namespace ednn::cpu {
+
+template <class T>
+void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::int64_t n, const AdamConfig& c, long step) {
+  const AdamStepParams a{c.lr, c.beta1, c.beta2, c.eps, c.weight_decay,
+                         c.lr / (1.0 - std::pow(c.beta1, double(step))),
+                         1.0 / std::sqrt(1.0 - std::pow(c.beta2, double(step)))};
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) adam_update(param[i], grad[i], exp_avg[i], exp_avg_sq[i], a);
+}
+
+template void adam_step<float>(float*, const float*, float*, float*, std::int64_t, const AdamConfig&, long);
+template void adam_step<double>(double*, const double*, double*, double*, std::int64_t, const AdamConfig&, long);
+
+}  // namespace ednn::cpu

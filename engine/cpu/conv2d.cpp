@@ -1,0 +1,299 @@
+// conv2d on the CPU: forward, backward-data and backward-weight, as reference loops and as
+// im2col + GEMM.
+//
+// Maths (cross-correlation, as PyTorch), for x [N, C_in, H_in, W_in], w [C_out, C_in, kH, kW]:
+//   y[n, o, i, j]  = b[o] + sum_{c, p, q} w[o, c, p, q] * x[n, c, i*s - pad + p, j*s - pad + q]
+//   dx[n, c, h, v] = sum_{o, p, q : h = i*s - pad + p, v = j*s - pad + q} w[o, c, p, q] * dy[n, o, i, j]
+//   dw[o, c, p, q] = sum_{n, i, j} dy[n, o, i, j] * x[n, c, i*s - pad + p, j*s - pad + q]
+//   db[o]          = sum_{n, i, j} dy[n, o, i, j]
+// (x outside the image is zero.) The transposed convolution (conv_transpose2d) is exactly
+// backward-data, so it lives here too, through the same three functions.
+//
+// The GEMM view: unfold each image into columns, col[(c, p, q), (i, j)] = x[c, i*s-pad+p, j*s-pad+q]
+// (im2col, K = C_in kH kW rows, P = H_out W_out columns). Then per image
+//   y_n  = W[C_out, K] col[K, P]          (forward)
+//   col  = W^T[K, C_out] dy_n[C_out, P]   then fold the columns back, summing overlaps (col2im)
+//   dW  += dy_n[C_out, P] col^T[P, K]     (backward-weight)
+// Images are spread over OpenMP threads, each with its own column buffer; the BLAS runs
+// single-threaded inside them.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "engine/cpu/cpu_ops.h"
+
+namespace ednn::cpu {
+
+// ------------------------------------------------------------------------------------------------
+// Reference: direct loops.
+// ------------------------------------------------------------------------------------------------
+namespace ref {
+
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g) {
+  for (int n = 0; n < g.N; ++n)
+    for (int o = 0; o < g.C_out; ++o)
+      for (int i = 0; i < g.H_out; ++i)
+        for (int j = 0; j < g.W_out; ++j) {
+          T acc = bias ? bias[o] : T(0);
+          for (int c = 0; c < g.C_in; ++c)
+            for (int p = 0; p < g.kH; ++p) {
+              int h = i * g.stride - g.pad + p;
+              if (h < 0 || h >= g.H_in) continue;
+              for (int q = 0; q < g.kW; ++q) {
+                int v = j * g.stride - g.pad + q;
+                if (v < 0 || v >= g.W_in) continue;
+                acc += w[((std::int64_t(o) * g.C_in + c) * g.kH + p) * g.kW + q] *
+                       x[((std::int64_t(n) * g.C_in + c) * g.H_in + h) * g.W_in + v];
+              }
+            }
+          y[((std::int64_t(n) * g.C_out + o) * g.H_out + i) * g.W_out + j] = acc;
+        }
+}
+
+template <class T>
+void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g) {
+  std::fill(dx, dx + g.input_numel(), T(0));
+  for (int n = 0; n < g.N; ++n)
+    for (int o = 0; o < g.C_out; ++o)
+      for (int i = 0; i < g.H_out; ++i)
+        for (int j = 0; j < g.W_out; ++j) {
+          T d = dy[((std::int64_t(n) * g.C_out + o) * g.H_out + i) * g.W_out + j];
+          for (int c = 0; c < g.C_in; ++c)
+            for (int p = 0; p < g.kH; ++p) {
+              int h = i * g.stride - g.pad + p;
+              if (h < 0 || h >= g.H_in) continue;
+              for (int q = 0; q < g.kW; ++q) {
+                int v = j * g.stride - g.pad + q;
+                if (v < 0 || v >= g.W_in) continue;
+                dx[((std::int64_t(n) * g.C_in + c) * g.H_in + h) * g.W_in + v] +=
+                    w[((std::int64_t(o) * g.C_in + c) * g.kH + p) * g.kW + q] * d;
+              }
+            }
+        }
+}
+
+template <class T>
+void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
+  std::fill(dw, dw + g.weight_numel(), T(0));
+  for (int n = 0; n < g.N; ++n)
+    for (int o = 0; o < g.C_out; ++o)
+      for (int i = 0; i < g.H_out; ++i)
+        for (int j = 0; j < g.W_out; ++j) {
+          T d = dy[((std::int64_t(n) * g.C_out + o) * g.H_out + i) * g.W_out + j];
+          for (int c = 0; c < g.C_in; ++c)
+            for (int p = 0; p < g.kH; ++p) {
+              int h = i * g.stride - g.pad + p;
+              if (h < 0 || h >= g.H_in) continue;
+              for (int q = 0; q < g.kW; ++q) {
+                int v = j * g.stride - g.pad + q;
+                if (v < 0 || v >= g.W_in) continue;
+                dw[((std::int64_t(o) * g.C_in + c) * g.kH + p) * g.kW + q] +=
+                    d * x[((std::int64_t(n) * g.C_in + c) * g.H_in + h) * g.W_in + v];
+              }
+            }
+        }
+}
+
+template void conv2d_forward<float>(const float*, const float*, const float*, float*, const ConvGeometry&);
+template void conv2d_forward<double>(const double*, const double*, const double*, double*, const ConvGeometry&);
+template void conv2d_backward_data<float>(const float*, const float*, float*, const ConvGeometry&);
+template void conv2d_backward_data<double>(const double*, const double*, double*, const ConvGeometry&);
+template void conv2d_backward_weight<float>(const float*, const float*, float*, const ConvGeometry&);
+template void conv2d_backward_weight<double>(const double*, const double*, double*, const ConvGeometry&);
+
+}  // namespace ref
+
+// ------------------------------------------------------------------------------------------------
+// Fast: im2col + GEMM.
+// ------------------------------------------------------------------------------------------------
+namespace fast {
+namespace {
+
+// Row-major C[M, N] = alpha A B + beta C with A [M, K] (or its transpose), B [K, N] (or transpose).
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, const float* B, float beta, float* C) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+              ta ? M : K, B, tb ? K : N, beta, C, N);
+}
+void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, const double* B, double beta,
+          double* C) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+              ta ? M : K, B, tb ? K : N, beta, C, N);
+}
+
+// One-time: the BLAS runs single-threaded because the images already are spread over threads.
+void single_threaded_blas() {
+  static const bool once = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)once;
+}
+
+// A 1x1 convolution with stride 1 and no padding needs no unfolding: the image is its own column matrix.
+bool is_pointwise(const ConvGeometry& g) { return g.kH == 1 && g.kW == 1 && g.stride == 1 && g.pad == 0; }
+
+// col[(c*kH + p)*kW + q][i*W_out + j] = x[c, i*s - pad + p, j*s - pad + q] (0 outside) for one image.
+template <class T>
+void im2col(const T* x, T* col, const ConvGeometry& g) {
+  const int P = g.H_out * g.W_out;
+  for (int c = 0; c < g.C_in; ++c)
+    for (int p = 0; p < g.kH; ++p)
+      for (int q = 0; q < g.kW; ++q) {
+        T* row = col + (std::int64_t((c * g.kH + p) * g.kW + q)) * P;
+        const T* plane = x + std::int64_t(c) * g.H_in * g.W_in;
+        for (int i = 0; i < g.H_out; ++i) {
+          int h = i * g.stride - g.pad + p;
+          T* out = row + i * g.W_out;
+          if (h < 0 || h >= g.H_in) {
+            std::fill(out, out + g.W_out, T(0));
+            continue;
+          }
+          const T* in = plane + std::int64_t(h) * g.W_in;
+          if (g.stride == 1) {  // a contiguous run with zeros on either side
+            int j0 = std::max(0, g.pad - q), j1 = std::min(g.W_out, g.W_in + g.pad - q);
+            j1 = std::max(j0, j1);
+            std::fill(out, out + j0, T(0));
+            std::memcpy(out + j0, in + j0 - g.pad + q, sizeof(T) * (j1 - j0));
+            std::fill(out + j1, out + g.W_out, T(0));
+          } else {
+            for (int j = 0; j < g.W_out; ++j) {
+              int v = j * g.stride - g.pad + q;
+              out[j] = (v >= 0 && v < g.W_in) ? in[v] : T(0);
+            }
+          }
+        }
+      }
+}
+
+// The adjoint of im2col: x[c, h, v] = sum of the column entries that read it (x is overwritten).
+template <class T>
+void col2im(const T* col, T* x, const ConvGeometry& g) {
+  const int P = g.H_out * g.W_out;
+  std::fill(x, x + std::int64_t(g.C_in) * g.H_in * g.W_in, T(0));
+  for (int c = 0; c < g.C_in; ++c)
+    for (int p = 0; p < g.kH; ++p)
+      for (int q = 0; q < g.kW; ++q) {
+        const T* row = col + (std::int64_t((c * g.kH + p) * g.kW + q)) * P;
+        T* plane = x + std::int64_t(c) * g.H_in * g.W_in;
+        for (int i = 0; i < g.H_out; ++i) {
+          int h = i * g.stride - g.pad + p;
+          if (h < 0 || h >= g.H_in) continue;
+          T* out = plane + std::int64_t(h) * g.W_in;
+          const T* in = row + i * g.W_out;
+          if (g.stride == 1) {
+            int j0 = std::max(0, g.pad - q), j1 = std::min(g.W_out, g.W_in + g.pad - q);
+            for (int j = j0; j < j1; ++j) out[j - g.pad + q] += in[j];
+          } else {
+            for (int j = 0; j < g.W_out; ++j) {
+              int v = j * g.stride - g.pad + q;
+              if (v >= 0 && v < g.W_in) out[v] += in[j];
+            }
+          }
+        }
+      }
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g) {
+  single_threaded_blas();
+  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
+  const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
+#pragma omp parallel
+  {
+    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * P);
+#pragma omp for schedule(static)
+    for (int n = 0; n < g.N; ++n) {
+      const T* xn = x + n * x_stride;
+      T* yn = y + n * y_stride;
+      const T* cols = xn;
+      if (!is_pointwise(g)) {
+        im2col(xn, col.data(), g);
+        cols = col.data();
+      }
+      if (bias) {
+        for (int o = 0; o < g.C_out; ++o) std::fill(yn + std::int64_t(o) * P, yn + std::int64_t(o + 1) * P, bias[o]);
+      }
+      gemm(false, false, g.C_out, P, K, T(1), w, cols, bias ? T(1) : T(0), yn);
+    }
+  }
+}
+
+template <class T>
+void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g) {
+  single_threaded_blas();
+  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
+  const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
+#pragma omp parallel
+  {
+    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * P);
+#pragma omp for schedule(static)
+    for (int n = 0; n < g.N; ++n) {
+      if (is_pointwise(g)) {
+        gemm(true, false, K, P, g.C_out, T(1), w, dy + n * y_stride, T(0), dx + n * x_stride);
+      } else {
+        gemm(true, false, K, P, g.C_out, T(1), w, dy + n * y_stride, T(0), col.data());
+        col2im(col.data(), dx + n * x_stride, g);
+      }
+    }
+  }
+}
+
+template <class T>
+void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
+  single_threaded_blas();
+  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
+  const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
+  const std::int64_t wn = g.weight_numel();
+  const int threads = std::max(1, std::min(omp_get_max_threads(), g.N));
+  // Each thread sums its images into its own partial dW; the partials are added at the end.
+  std::vector<T> partial(std::size_t(threads) * wn, T(0));
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * P);
+    T* mine = partial.data() + std::int64_t(omp_get_thread_num()) * wn;
+#pragma omp for schedule(static)
+    for (int n = 0; n < g.N; ++n) {
+      const T* cols = x + n * x_stride;
+      if (!is_pointwise(g)) {
+        im2col(x + n * x_stride, col.data(), g);
+        cols = col.data();
+      }
+      gemm(false, true, g.C_out, K, P, T(1), dy + n * y_stride, cols, T(1), mine);
+    }
+  }
+  std::copy(partial.begin(), partial.begin() + wn, dw);
+  for (int t = 1; t < threads; ++t)
+    for (std::int64_t i = 0; i < wn; ++i) dw[i] += partial[std::size_t(t) * wn + i];
+}
+
+template void conv2d_forward<float>(const float*, const float*, const float*, float*, const ConvGeometry&);
+template void conv2d_forward<double>(const double*, const double*, const double*, double*, const ConvGeometry&);
+template void conv2d_backward_data<float>(const float*, const float*, float*, const ConvGeometry&);
+template void conv2d_backward_data<double>(const double*, const double*, double*, const ConvGeometry&);
+template void conv2d_backward_weight<float>(const float*, const float*, float*, const ConvGeometry&);
+template void conv2d_backward_weight<double>(const double*, const double*, double*, const ConvGeometry&);
+
+}  // namespace fast
+
+template <class T>
+void sum_per_channel(const T* x, T* out, int N, int C, std::int64_t HW) {
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < C; ++c) {
+    double acc = 0;  // double accumulation: bias gradients sum up to N*H*W terms
+    for (int n = 0; n < N; ++n) {
+      const T* p = x + (std::int64_t(n) * C + c) * HW;
+      for (std::int64_t i = 0; i < HW; ++i) acc += p[i];
+    }
+    out[c] = T(acc);
+  }
+}
+template void sum_per_channel<float>(const float*, float*, int, int, std::int64_t);
+template void sum_per_channel<double>(const double*, double*, int, int, std::int64_t);
+
+}  // namespace ednn::cpu

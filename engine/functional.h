@@ -1,0 +1,42 @@
+// The differentiable operations: each computes its output through the device's backend and,
+// when gradients are recorded, attaches the backward step to the graph (engine/autograd.h).
+//
+// Shapes are NCHW. Argument errors throw ednn::Error naming the operation and the expected and
+// actual values. Inputs must share dtype and device.
+#pragma once
+#include "engine/loss_spec.h"
+#include "engine/tensor.h"
+
+namespace ednn {
+
+// y = conv2d(x, w) + bias;  x [N, C_in, H, W], w [C_out, C_in, kH, kW], bias [C_out] or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride = 1, int padding = 0);
+
+// The transposed convolution (PyTorch semantics): x [N, C_in, H, W], w [C_in, C_out, kH, kW],
+// bias [C_out]; output [N, C_out, (H - 1) s - 2p + kH + output_padding, ...].
+// It is the backward-data of conv2d with the same weight, and its backward is conv2d.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride = 1, int padding = 0,
+                        int output_padding = 0);
+
+// Average over kernel x kernel windows every `stride` pixels (stride 0 means stride = kernel).
+Tensor avg_pool2d(const Tensor& x, int kernel = 2, int stride = 0);
+
+// Nearest-neighbour upsampling by an integer factor.
+Tensor upsample_nearest2d(const Tensor& x, int scale = 2);
+
+// Batch norm over (N, H, W) per channel. training: batch statistics, running statistics updated
+// in place; otherwise the running statistics normalise. gamma, beta, running_* are [C].
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                    Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// y = x if x > 0 else slope x.
+Tensor leaky_relu(const Tensor& x, double slope);
+
+// The weighted loss of SPEC section 5: a one-element tensor, mean over all pixels.
+// The target gets no gradient.
+Tensor weighted_loss(const Tensor& prediction, const Tensor& target, const LossSpec& spec);
+
+// sum(a * b) as a one-element tensor (inner products in tests and adjoint checks).
+Tensor dot(const Tensor& a, const Tensor& b);
+
+}  // namespace ednn
