@@ -1,0 +1,314 @@
+// Red-black SOR on the CPU (SPEC section 3), and the configuration checks shared by the solver.
+//
+// Free pixel p, neighbours q (absorbing ghosts outside the lattice are 0), a = D / (4D + gamma):
+//     gs_p = a * sum_q u_q + rhs_p,   rhs_p = gamma x_p / (4D + gamma) (production) or 0 (clamp)
+//     u_p <- u_p + w_p (gs_p - u_p),  w_p = omega on free pixels, 0 on clamped sources
+//     r_p = (4D + gamma) (u_p - gs_p), converged when max_p |u_p - gs_p| <= tol * max_p u_p.
+//
+// Layout (RedBlackField): the two colours are stored apart, so a colour's pixels in one row are
+// contiguous and both passes are unit-stride loops that vectorise; a CUDA kernel reads the same
+// layout coalesced. Row i of colour c holds columns j = 2k + p, p = (i + c) % 2, at half-index k.
+// Its neighbours in the other colour o: left o_i[k - 1 + p], right o_i[k + p], up o_{i-1}[k],
+// down o_{i+1}[k]. Ghost rows and columns around every half-row stay zero.
+//
+// Convergence check for free: after the black pass no black pixel changes until the next red
+// pass, so the black residual (4D + gamma)(u_new - gs) of the current state comes out of the
+// black pass itself. When it meets the tolerance, one read-only pass computes the exact residual
+// over both colours, and only that decides.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <limits>
+
+#include "engine/error.h"
+#include "solver/solver.h"
+
+namespace ednn::solver {
+
+SourceModel parse_source_model(std::string_view name) {
+  if (name == "clamp") return SourceModel::clamp;
+  if (name == "production") return SourceModel::production;
+  fail("source model '", name, "' is unknown, expected clamp or production");
+}
+
+const char* to_string(SourceModel model) {
+  return model == SourceModel::clamp ? "clamp" : "production";
+}
+
+void validate(const SolverConfig& c) {
+  EDNN_CHECK(c.radius >= 0, "solver config: radius ", c.radius, " must be >= 0");
+  EDNN_CHECK(c.L >= 2 * c.radius + 1, "solver config: L = ", c.L, " is too small for source radius ",
+             c.radius, ", expected L >= 2R+1 = ", 2 * c.radius + 1);
+  EDNN_CHECK(std::isfinite(c.D) && c.D > 0, "solver config: D = ", c.D, ", expected D > 0");
+  EDNN_CHECK(std::isfinite(c.gamma) && c.gamma > 0, "solver config: gamma = ", c.gamma,
+             ", expected gamma > 0");
+  EDNN_CHECK(c.tol > 0 && c.tol < 1, "solver config: tol = ", c.tol, ", expected 0 < tol < 1");
+  EDNN_CHECK(c.omega == 0 || (c.omega > 0 && c.omega < 2), "solver config: omega = ", c.omega,
+             ", expected 0 < omega < 2 (or 0 for the optimal value)");
+  EDNN_CHECK(c.max_sweeps >= 1, "solver config: max_sweeps = ", c.max_sweeps, ", expected >= 1");
+  EDNN_CHECK(c.min_sources >= 1 && c.min_sources <= c.max_sources, "solver config: sources range ",
+             c.min_sources, " .. ", c.max_sources, " is empty or starts below 1");
+  const long long centres = static_cast<long long>(c.L - 2 * c.radius) * (c.L - 2 * c.radius);
+  EDNN_CHECK(c.max_sources <= centres, "solver config: max_sources = ", c.max_sources,
+             " is more than the ", centres, " centres that keep a disk of radius ", c.radius,
+             " inside L = ", c.L);
+}
+
+double optimal_omega(int L, double D, double gamma) {
+  const double pi = 3.14159265358979323846;
+  const double rho = 4.0 * D * std::cos(pi / (L + 1.0)) / (4.0 * D + gamma);
+  return 2.0 / (1.0 + std::sqrt(1.0 - rho * rho));
+}
+
+double effective_omega(const SolverConfig& c) {
+  return c.omega > 0 ? c.omega : optimal_omega(c.L, c.D, c.gamma);
+}
+
+namespace {
+
+struct RedBlackField {
+  int L = 0;
+  int stride = 0;                    // half-row length plus ghosts, padded to 8 doubles
+  std::vector<double> u[2];          // the field, per colour
+  std::vector<double> relax[2];      // w_p: omega on free pixels, 0 on clamped ones
+  std::vector<double> rhs[2];        // production model only: gamma x / (4D + gamma)
+
+  RedBlackField(int L_, bool with_rhs) : L(L_) {
+    stride = ((L + 1) / 2 + 2 + 7) / 8 * 8;
+    const size_t size = static_cast<size_t>(L + 2) * stride;
+    for (int c = 0; c < 2; ++c) {
+      u[c].assign(size, 0.0);
+      relax[c].assign(size, 0.0);
+      if (with_rhs) rhs[c].assign(size, 0.0);
+    }
+  }
+  int parity(int i, int c) const { return (i + c) & 1; }
+  int count(int i, int c) const { return (L - parity(i, c) + 1) / 2; }
+  size_t row(int i) const { return static_cast<size_t>(i + 1) * stride + 1; }  // address of k = 0
+  // Colour and address of lattice pixel (i, j).
+  int colour_of(int i, int j) const { return (i + j) & 1; }
+  size_t at(int i, int j) const { return row(i) + static_cast<size_t>(j >> 1); }
+};
+
+struct PassMax {
+  double residual = 0.0;  // max |u - gs| over free pixels
+  double field = 0.0;     // max u
+};
+
+// Runs row_fn(i) -> PassMax over the lattice rows, in parallel or not, and max-reduces.
+template <class RowFn>
+PassMax over_rows(int L, bool parallel, RowFn row_fn) {
+  double residual = 0.0, field = -std::numeric_limits<double>::infinity();
+#pragma omp parallel for if (parallel) schedule(static) reduction(max : residual, field)
+  for (int i = 0; i < L; ++i) {
+    const PassMax m = row_fn(i);
+    residual = std::max(residual, m.residual);
+    field = std::max(field, m.field);
+  }
+  return {residual, field};
+}
+
+struct Coefficients {
+  double neighbour;  // a = D / (4D + gamma)
+};
+
+// One colour's relaxation: u_p <- u_p + w_p (gs_p - u_p) on every pixel of colour c. Returns the
+// max |u_new - gs| and max u_new of the relaxed pixels.
+template <bool kWithRhs>
+PassMax relax_colour(RedBlackField& f, int c, Coefficients k, bool parallel) {
+  return over_rows(f.L, parallel, [&f, c, k](int i) {
+    const int p = f.parity(i, c), n = f.count(i, c);
+    double* __restrict u = f.u[c].data() + f.row(i);
+    const double* __restrict w = f.relax[c].data() + f.row(i);
+    const double* __restrict rhs = kWithRhs ? f.rhs[c].data() + f.row(i) : nullptr;
+    const double* __restrict left = f.u[1 - c].data() + f.row(i) + p - 1;
+    const double* __restrict up = f.u[1 - c].data() + f.row(i - 1);
+    const double* __restrict down = f.u[1 - c].data() + f.row(i + 1);
+    double residual = 0.0, field = -std::numeric_limits<double>::infinity();
+#pragma omp simd reduction(max : residual, field)
+    for (int q = 0; q < n; ++q) {
+      double gs = k.neighbour * (left[q] + left[q + 1] + up[q] + down[q]);
+      if constexpr (kWithRhs) gs += rhs[q];
+      const double updated = u[q] + w[q] * (gs - u[q]);
+      u[q] = updated;
+      const double r = w[q] > 0.0 ? std::abs(updated - gs) : 0.0;
+      residual = std::max(residual, r);
+      field = std::max(field, updated);
+    }
+    return PassMax{residual, field};
+  });
+}
+
+// Read-only pass: max |u - gs| over the free pixels of both colours, and max u.
+template <bool kWithRhs>
+PassMax exact_residual(const RedBlackField& f, Coefficients k, bool parallel) {
+  return over_rows(f.L, parallel, [&f, k](int i) {
+    PassMax m{0.0, -std::numeric_limits<double>::infinity()};
+    for (int c = 0; c < 2; ++c) {
+      const int p = f.parity(i, c), n = f.count(i, c);
+      const double* __restrict u = f.u[c].data() + f.row(i);
+      const double* __restrict w = f.relax[c].data() + f.row(i);
+      const double* __restrict rhs = kWithRhs ? f.rhs[c].data() + f.row(i) : nullptr;
+      const double* __restrict left = f.u[1 - c].data() + f.row(i) + p - 1;
+      const double* __restrict up = f.u[1 - c].data() + f.row(i - 1);
+      const double* __restrict down = f.u[1 - c].data() + f.row(i + 1);
+      double residual = m.residual, field = m.field;
+#pragma omp simd reduction(max : residual, field)
+      for (int q = 0; q < n; ++q) {
+        double gs = k.neighbour * (left[q] + left[q + 1] + up[q] + down[q]);
+        if constexpr (kWithRhs) gs += rhs[q];
+        const double r = w[q] > 0.0 ? std::abs(u[q] - gs) : 0.0;
+        residual = std::max(residual, r);
+        field = std::max(field, u[q]);
+      }
+      m = {residual, field};
+    }
+    return m;
+  });
+}
+
+double relative(const PassMax& m) {
+  if (m.residual == 0.0) return 0.0;
+  return m.field > 0.0 ? m.residual / m.field : std::numeric_limits<double>::infinity();
+}
+
+template <bool kWithRhs>
+SolveStats sor_iterate(RedBlackField& f, const SolverConfig& config, bool parallel) {
+  const Coefficients k{config.D / (4.0 * config.D + config.gamma)};
+  for (int sweep = 1; sweep <= config.max_sweeps; ++sweep) {
+    relax_colour<kWithRhs>(f, 0, k, parallel);
+    const PassMax black = relax_colour<kWithRhs>(f, 1, k, parallel);
+    if (black.residual > config.tol * black.field) continue;
+    const PassMax all = exact_residual<kWithRhs>(f, k, parallel);
+    if (all.residual <= config.tol * all.field) return {sweep, relative(all)};
+  }
+  const PassMax all = exact_residual<kWithRhs>(f, k, parallel);
+  fail("sor: no convergence after ", config.max_sweeps, " sweeps at L = ", config.L, ", omega = ",
+       effective_omega(config), ": relative residual ", relative(all), " > tol ", config.tol);
+}
+
+SolveStats solve_one(const SolverConfig& config, std::span<const float> input,
+                     std::span<float> target, bool parallel) {
+  const int L = config.L;
+  const size_t pixels = static_cast<size_t>(L) * L;
+  EDNN_CHECK(input.size() == pixels && target.size() == pixels, "sor solve: input has ",
+             input.size(), " and target ", target.size(), " pixels, expected L*L = ", pixels);
+  const bool production = config.model == SourceModel::production;
+  const double omega = effective_omega(config);
+  const double source_scale = config.gamma / (4.0 * config.D + config.gamma);
+
+  RedBlackField f(L, production);
+  for (int i = 0; i < L; ++i)
+    for (int j = 0; j < L; ++j) {
+      const int c = f.colour_of(i, j);
+      const size_t a = f.at(i, j);
+      const double x = input[static_cast<size_t>(i) * L + j];
+      EDNN_CHECK(std::isfinite(x) && x >= 0, "sor solve: input pixel (", i, ", ", j, ") = ", x,
+                 ", expected a finite value >= 0");
+      if (production) {
+        f.relax[c][a] = omega;
+        f.rhs[c][a] = source_scale * x;
+      } else if (x > 0) {
+        f.u[c][a] = x;  // clamped source pixel
+      } else {
+        f.relax[c][a] = omega;
+      }
+    }
+
+  const SolveStats stats = production ? sor_iterate<true>(f, config, parallel)
+                                      : sor_iterate<false>(f, config, parallel);
+
+  double scale = 1.0;
+  if (production) {
+    double peak = 0.0;
+    for (int c = 0; c < 2; ++c) peak = std::max(peak, *std::max_element(f.u[c].begin(), f.u[c].end()));
+    scale = peak > 0.0 ? 1.0 / peak : 0.0;
+  }
+  for (int i = 0; i < L; ++i)
+    for (int j = 0; j < L; ++j)
+      target[static_cast<size_t>(i) * L + j] =
+          static_cast<float>(f.u[f.colour_of(i, j)][f.at(i, j)] * scale);
+  return stats;
+}
+
+}  // namespace
+
+SolveStats solve(const SolverConfig& config, std::span<const float> input, std::span<float> target) {
+  validate(config);
+  const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && config.L >= 64;
+  return solve_one(config, input, target, parallel);
+}
+
+void solve_batch(const SolverConfig& config, int batch, std::span<const float> inputs,
+                 std::span<float> targets, std::span<SolveStats> stats) {
+  validate(config);
+  const size_t pixels = static_cast<size_t>(config.L) * config.L;
+  EDNN_CHECK(batch >= 0 && inputs.size() == batch * pixels && targets.size() == batch * pixels &&
+                 stats.size() == static_cast<size_t>(batch),
+             "solve_batch: batch of ", batch, " samples needs inputs and targets of ", batch * pixels,
+             " floats and ", batch, " stats, got ", inputs.size(), ", ", targets.size(), ", ",
+             stats.size());
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(batch));
+  auto solve_sample = [&](int b, bool parallel) {
+    try {
+      stats[static_cast<size_t>(b)] = solve_one(config, inputs.subspan(b * pixels, pixels),
+                                                targets.subspan(b * pixels, pixels), parallel);
+    } catch (...) {
+      errors[static_cast<size_t>(b)] = std::current_exception();
+    }
+  };
+  if (threads > 1 && batch >= threads) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < batch; ++b) solve_sample(b, false);
+  } else {
+    for (int b = 0; b < batch; ++b) solve_sample(b, threads > 1 && config.L >= 64);
+  }
+  for (int b = 0; b < batch; ++b) {
+    if (!errors[static_cast<size_t>(b)]) continue;
+    try {
+      std::rethrow_exception(errors[static_cast<size_t>(b)]);
+    } catch (const std::exception& e) {
+      fail("solve_batch: sample ", b, " of ", batch, ": ", e.what());
+    }
+  }
+}
+
+double relative_residual(const SolverConfig& config, std::span<const float> input,
+                         std::span<const float> field) {
+  validate(config);
+  const int L = config.L;
+  const size_t pixels = static_cast<size_t>(L) * L;
+  EDNN_CHECK(input.size() == pixels && field.size() == pixels, "relative_residual: got ",
+             input.size(), " and ", field.size(), " pixels, expected L*L = ", pixels);
+  const bool production = config.model == SourceModel::production;
+  const double diag = 4.0 * config.D + config.gamma;
+  auto u = [&](int i, int j) {
+    return i < 0 || j < 0 || i >= L || j >= L ? 0.0 : double(field[static_cast<size_t>(i) * L + j]);
+  };
+  // Operator part (A t)_p = (4D + gamma) t_p - D sum t_q on every unknown.
+  std::vector<double> operator_part(pixels, 0.0);
+  double max_u = 0.0, source_dot_a = 0.0, source_dot_source = 0.0;
+  for (int i = 0; i < L; ++i)
+    for (int j = 0; j < L; ++j) {
+      const size_t p = static_cast<size_t>(i) * L + j;
+      max_u = std::max(max_u, u(i, j));
+      operator_part[p] = diag * u(i, j) - config.D * (u(i - 1, j) + u(i + 1, j) + u(i, j - 1) + u(i, j + 1));
+      const double b = config.gamma * input[p];
+      source_dot_a += b * operator_part[p];
+      source_dot_source += b * b;
+    }
+  // Production: a stored target is u / max(u), so the source term gamma x is rescaled by the
+  // least-squares factor s minimising |A t - s gamma x|; s = 1 for the unnormalised field.
+  const double source_scale = production && source_dot_source > 0 ? source_dot_a / source_dot_source : 0.0;
+  double max_r = 0.0;
+  for (size_t p = 0; p < pixels; ++p) {
+    if (!production && input[p] > 0) continue;  // clamped source pixel: not an unknown
+    max_r = std::max(max_r, std::abs(operator_part[p] - source_scale * config.gamma * input[p]));
+  }
+  return relative(PassMax{max_r / diag, max_u});
+}
+
+}  // namespace ednn::solver
