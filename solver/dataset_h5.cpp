@@ -1,0 +1,546 @@
+// HDF5 data set files: layout and ordering are documented in solver/dataset_h5.h.
+//
+// Crash safety without compression: every data set is created with early allocation and no fill
+// writes (H5D_ALLOC_TIME_EARLY, H5D_FILL_TIME_NEVER), n_sources and split are written at
+// creation, and the file is flushed once. From then on writes change raw data and the value of
+// the fixed-size `completed` attribute only, never the file's structure. Object modification
+// times are not tracked, so a file's bytes do not depend on when it was written.
+#include "solver/dataset_h5.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "engine/error.h"
+
+namespace ednn::dataset {
+namespace {
+
+constexpr int kFormatVersion = 1;
+constexpr const char* kOrdering =
+    "sample i: n_sources = min_sources + i % K, rank = i / K (K = max_sources - min_sources + 1); "
+    "split = train when rank < train_per_n; sample i of random stream `seed`; the first k train "
+    "samples of each n are the prefix [0, k*K)";
+
+// Owns one HDF5 identifier and closes it with the matching H5?close.
+class H5Id {
+public:
+  H5Id() = default;
+  H5Id(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  H5Id(H5Id&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = H5I_INVALID_HID; }
+  H5Id& operator=(H5Id&& o) noexcept {
+    std::swap(id_, o.id_);
+    std::swap(close_, o.close_);
+    return *this;
+  }
+  H5Id(const H5Id&) = delete;
+  H5Id& operator=(const H5Id&) = delete;
+  ~H5Id() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = H5I_INVALID_HID;
+  }
+  hid_t get() const { return id_; }
+
+private:
+  hid_t id_ = H5I_INVALID_HID;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+// HDF5 prints its error stack to stderr by default; ours are thrown as ednn::Error instead.
+void silence_hdf5_errors() {
+  static const bool silenced = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)silenced;
+}
+
+hid_t check_id(hid_t id, const std::string& path, const char* what) {
+  EDNN_CHECK(id >= 0, "dataset ", path, ": ", what, " failed");
+  return id;
+}
+void check_status(herr_t status, const std::string& path, const char* what) {
+  EDNN_CHECK(status >= 0, "dataset ", path, ": ", what, " failed");
+}
+
+// ---- attributes ------------------------------------------------------------------------------
+void write_attribute(hid_t file, const char* name, hid_t type, const void* value, const std::string& path) {
+  H5Id space(check_id(H5Screate(H5S_SCALAR), path, "H5Screate"), H5Sclose);
+  H5Id attr(check_id(H5Acreate2(file, name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT), path, name),
+            H5Aclose);
+  check_status(H5Awrite(attr.get(), type, value), path, name);
+}
+void write_attribute(hid_t file, const char* name, std::int64_t v, const std::string& path) {
+  write_attribute(file, name, H5T_NATIVE_INT64, &v, path);
+}
+void write_attribute(hid_t file, const char* name, int v, const std::string& path) {
+  write_attribute(file, name, H5T_NATIVE_INT32, &v, path);
+}
+void write_attribute(hid_t file, const char* name, double v, const std::string& path) {
+  write_attribute(file, name, H5T_NATIVE_DOUBLE, &v, path);
+}
+void write_attribute(hid_t file, const char* name, std::uint64_t v, const std::string& path) {
+  write_attribute(file, name, H5T_NATIVE_UINT64, &v, path);
+}
+void write_attribute(hid_t file, const char* name, const std::string& v, const std::string& path) {
+  H5Id type(check_id(H5Tcopy(H5T_C_S1), path, "H5Tcopy"), H5Tclose);
+  check_status(H5Tset_size(type.get(), std::max<size_t>(1, v.size())), path, "H5Tset_size");
+  check_status(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), path, "H5Tset_strpad");
+  write_attribute(file, name, type.get(), v.data(), path);
+}
+
+template <class T>
+T read_numeric_attribute(hid_t file, const char* name, hid_t memtype, const std::string& path) {
+  EDNN_CHECK(H5Aexists(file, name) > 0, "dataset ", path, ": attribute '", name,
+             "' is missing (not a file written by datagen?)");
+  H5Id attr(check_id(H5Aopen(file, name, H5P_DEFAULT), path, name), H5Aclose);
+  T v{};
+  check_status(H5Aread(attr.get(), memtype, &v), path, name);
+  return v;
+}
+std::string read_string_attribute(hid_t file, const char* name, const std::string& path) {
+  EDNN_CHECK(H5Aexists(file, name) > 0, "dataset ", path, ": attribute '", name, "' is missing");
+  H5Id attr(check_id(H5Aopen(file, name, H5P_DEFAULT), path, name), H5Aclose);
+  H5Id type(check_id(H5Aget_type(attr.get()), path, "H5Aget_type"), H5Tclose);
+  EDNN_CHECK(H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) <= 0,
+             "dataset ", path, ": attribute '", name, "' is not a fixed-length string");
+  std::string v(H5Tget_size(type.get()), '\0');
+  check_status(H5Aread(attr.get(), type.get(), v.data()), path, name);
+  return v.substr(0, v.find('\0'));
+}
+
+void write_info_attributes(hid_t file, const DatasetInfo& info, const std::string& path) {
+  const solver::SolverConfig& s = info.solver;
+  write_attribute(file, "format_version", kFormatVersion, path);
+  write_attribute(file, "L", s.L, path);
+  write_attribute(file, "D", s.D, path);
+  write_attribute(file, "gamma", s.gamma, path);
+  write_attribute(file, "radius", s.radius, path);
+  write_attribute(file, "model", std::string(solver::to_string(s.model)), path);
+  write_attribute(file, "tolerance", s.tol, path);
+  write_attribute(file, "omega", s.omega, path);
+  write_attribute(file, "max_sweeps", s.max_sweeps, path);
+  write_attribute(file, "seed", info.seed, path);
+  write_attribute(file, "engine_version", info.engine_version, path);
+  write_attribute(file, "per_n", info.per_n, path);
+  write_attribute(file, "min_sources", s.min_sources, path);
+  write_attribute(file, "max_sources", s.max_sources, path);
+  write_attribute(file, "test_fraction", info.test_fraction, path);
+  write_attribute(file, "train_per_n", info.train_per_n, path);
+  write_attribute(file, "test_per_n", info.test_per_n, path);
+  write_attribute(file, "compressed", info.compressed ? 1 : 0, path);
+  write_attribute(file, "ordering", std::string(kOrdering), path);
+  write_attribute(file, "completed", info.completed, path);
+}
+
+DatasetInfo read_info_attributes(hid_t file, const std::string& path) {
+  const int format = read_numeric_attribute<int>(file, "format_version", H5T_NATIVE_INT32, path);
+  EDNN_CHECK(format == kFormatVersion, "dataset ", path, ": format_version ", format,
+             ", this build reads ", kFormatVersion);
+  DatasetInfo info;
+  solver::SolverConfig& s = info.solver;
+  auto get_int = [&](const char* name) { return read_numeric_attribute<int>(file, name, H5T_NATIVE_INT32, path); };
+  auto get_double = [&](const char* name) {
+    return read_numeric_attribute<double>(file, name, H5T_NATIVE_DOUBLE, path);
+  };
+  s.L = get_int("L");
+  s.D = get_double("D");
+  s.gamma = get_double("gamma");
+  s.radius = get_int("radius");
+  s.model = solver::parse_source_model(read_string_attribute(file, "model", path));
+  s.tol = get_double("tolerance");
+  s.omega = get_double("omega");
+  s.max_sweeps = get_int("max_sweeps");
+  s.min_sources = get_int("min_sources");
+  s.max_sources = get_int("max_sources");
+  info.seed = read_numeric_attribute<std::uint64_t>(file, "seed", H5T_NATIVE_UINT64, path);
+  info.engine_version = read_string_attribute(file, "engine_version", path);
+  info.per_n = get_int("per_n");
+  info.test_fraction = get_double("test_fraction");
+  info.train_per_n = get_int("train_per_n");
+  info.test_per_n = get_int("test_per_n");
+  info.compressed = get_int("compressed") != 0;
+  info.completed = read_numeric_attribute<std::int64_t>(file, "completed", H5T_NATIVE_INT64, path);
+  return info;
+}
+
+// ---- data sets ---------------------------------------------------------------------------------
+struct DatasetSpec {
+  const char* name;
+  hid_t file_type;
+  std::vector<hsize_t> dims;
+  bool image;  // chunked one sample per chunk, compressible
+};
+
+std::vector<DatasetSpec> dataset_specs(const DatasetInfo& info) {
+  const auto N = static_cast<hsize_t>(info.size()), L = static_cast<hsize_t>(info.solver.L);
+  const auto M = static_cast<hsize_t>(info.solver.max_sources);
+  return {{"inputs", H5T_IEEE_F32LE, {N, 1, L, L}, true},
+          {"targets", H5T_IEEE_F32LE, {N, 1, L, L}, true},
+          {"n_sources", H5T_STD_I32LE, {N}, false},
+          {"sources", H5T_IEEE_F32LE, {N, M, 3}, false},
+          {"split", H5T_STD_U8LE, {N}, false},
+          {"sweeps", H5T_STD_I32LE, {N}, false},
+          {"residual", H5T_IEEE_F64LE, {N}, false}};
+}
+
+H5Id create_dataset(hid_t file, const DatasetSpec& spec, bool compress, const std::string& path) {
+  const int rank = static_cast<int>(spec.dims.size());
+  H5Id space(check_id(H5Screate_simple(rank, spec.dims.data(), nullptr), path, "H5Screate_simple"), H5Sclose);
+  H5Id dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), path, "H5Pcreate"), H5Pclose);
+  check_status(H5Pset_obj_track_times(dcpl.get(), false), path, "H5Pset_obj_track_times");
+  check_status(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), path, "H5Pset_fill_time");
+  if (spec.image && spec.dims[0] > 0) {
+    std::vector<hsize_t> chunk = spec.dims;
+    chunk[0] = 1;
+    check_status(H5Pset_chunk(dcpl.get(), rank, chunk.data()), path, "H5Pset_chunk");
+    if (compress) {
+      check_status(H5Pset_shuffle(dcpl.get()), path, "H5Pset_shuffle");
+      check_status(H5Pset_deflate(dcpl.get(), 4), path, "H5Pset_deflate");
+    }
+  }
+  if (!(spec.image && compress))
+    check_status(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), path, "H5Pset_alloc_time");
+  return H5Id(check_id(H5Dcreate2(file, spec.name, spec.file_type, space.get(), H5P_DEFAULT, dcpl.get(),
+                                 H5P_DEFAULT),
+                      path, spec.name),
+              H5Dclose);
+}
+
+H5Id open_dataset(hid_t file, const char* name, const std::string& path) {
+  EDNN_CHECK(H5Lexists(file, name, H5P_DEFAULT) > 0, "dataset ", path, ": data set '", name,
+             "' is missing");
+  return H5Id(check_id(H5Dopen2(file, name, H5P_DEFAULT), path, name), H5Dclose);
+}
+
+// Reads or writes the block [first, first + count) x (the rest of the data set's shape).
+void transfer_rows(hid_t dataset, hid_t memtype, std::int64_t first, std::int64_t count, void* data,
+                   bool write, const std::string& path) {
+  H5Id file_space(check_id(H5Dget_space(dataset), path, "H5Dget_space"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space.get());
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(file_space.get(), dims.data(), nullptr);
+  EDNN_CHECK(first >= 0 && count >= 0 && static_cast<hsize_t>(first + count) <= dims[0], "dataset ",
+             path, ": samples [", first, ", ", first + count, ") outside [0, ", dims[0], ")");
+  if (count == 0) return;
+  std::vector<hsize_t> start(dims.size(), 0), block = dims;
+  start[0] = static_cast<hsize_t>(first);
+  block[0] = static_cast<hsize_t>(count);
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, block.data(), nullptr),
+          path, "H5Sselect_hyperslab");
+  H5Id mem_space(check_id(H5Screate_simple(rank, block.data(), nullptr), path, "H5Screate_simple"), H5Sclose);
+  const herr_t status = write ? H5Dwrite(dataset, memtype, mem_space.get(), file_space.get(), H5P_DEFAULT, data)
+                              : H5Dread(dataset, memtype, mem_space.get(), file_space.get(), H5P_DEFAULT, data);
+  check_status(status, path, write ? "H5Dwrite" : "H5Dread");
+}
+
+// The handles both the reader and the writer keep open.
+struct OpenFile {
+  std::string path;
+  H5Id file;
+  DatasetInfo info;
+  H5Id inputs, targets, n_sources, sources, split, sweeps, residual;
+
+  void open_datasets() {
+    inputs = open_dataset(file.get(), "inputs", path);
+    targets = open_dataset(file.get(), "targets", path);
+    n_sources = open_dataset(file.get(), "n_sources", path);
+    sources = open_dataset(file.get(), "sources", path);
+    split = open_dataset(file.get(), "split", path);
+    sweeps = open_dataset(file.get(), "sweeps", path);
+    residual = open_dataset(file.get(), "residual", path);
+  }
+  void close() {
+    for (H5Id* id : {&inputs, &targets, &n_sources, &sources, &split, &sweeps, &residual}) id->reset();
+    file.reset();
+  }
+};
+
+std::vector<solver::SolveStats> read_sample_stats(const OpenFile& f, std::int64_t count) {
+  EDNN_CHECK(count >= 0 && count <= f.info.completed, "dataset ", f.path, ": statistics of ", count,
+             " samples requested, the file holds ", f.info.completed);
+  std::vector<std::int32_t> sweeps(static_cast<size_t>(count));
+  std::vector<double> residual(static_cast<size_t>(count));
+  transfer_rows(f.sweeps.get(), H5T_NATIVE_INT32, 0, count, sweeps.data(), false, f.path);
+  transfer_rows(f.residual.get(), H5T_NATIVE_DOUBLE, 0, count, residual.data(), false, f.path);
+  std::vector<solver::SolveStats> stats(static_cast<size_t>(count));
+  for (size_t i = 0; i < stats.size(); ++i) stats[i] = {sweeps[i], residual[i]};
+  return stats;
+}
+
+void open_file(OpenFile& f, const std::string& path, bool writable) {
+  silence_hdf5_errors();
+  f.path = path;
+  const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+  EDNN_CHECK(id >= 0, "dataset ", path, ": cannot open as HDF5", writable ? " for writing" : "",
+             " (missing, unreadable, or not an HDF5 file)");
+  f.file = H5Id(id, H5Fclose);
+  f.info = read_info_attributes(f.file.get(), path);
+  f.open_datasets();
+}
+
+}  // namespace
+
+// ---- info and ordering ---------------------------------------------------------------------------
+DatasetInfo make_dataset_info(const solver::SolverConfig& config, std::uint64_t seed, int per_n,
+                              double test_fraction, bool compressed) {
+  solver::validate(config);
+  EDNN_CHECK(per_n >= 1, "data set: per_n = ", per_n, ", expected >= 1");
+  EDNN_CHECK(test_fraction >= 0 && test_fraction < 1, "data set: test_fraction = ", test_fraction,
+             ", expected 0 <= test_fraction < 1");
+  DatasetInfo info;
+  info.solver = config;
+  info.solver.omega = solver::effective_omega(config);
+  info.seed = seed;
+  info.per_n = per_n;
+  info.test_fraction = test_fraction;
+  info.test_per_n = static_cast<int>(std::llround(per_n * test_fraction));
+  info.train_per_n = per_n - info.test_per_n;
+  EDNN_CHECK(info.train_per_n >= 1, "data set: test_fraction ", test_fraction, " of ", per_n,
+             " samples per n leaves no train sample");
+  info.compressed = compressed;
+  info.engine_version = EDNN_VERSION;
+  return info;
+}
+
+std::string parameter_difference(const DatasetInfo& a, const DatasetInfo& b) {
+  std::ostringstream os;
+  auto compare = [&os](const char* name, const auto& file, const auto& requested) {
+    if (os.tellp() == 0 && !(file == requested))
+      os << name << ": file has " << file << ", requested " << requested;
+  };
+  compare("L", a.solver.L, b.solver.L);
+  compare("D", a.solver.D, b.solver.D);
+  compare("gamma", a.solver.gamma, b.solver.gamma);
+  compare("radius", a.solver.radius, b.solver.radius);
+  compare("model", std::string(solver::to_string(a.solver.model)), std::string(solver::to_string(b.solver.model)));
+  compare("tolerance", a.solver.tol, b.solver.tol);
+  compare("omega", a.solver.omega, b.solver.omega);
+  compare("max_sweeps", a.solver.max_sweeps, b.solver.max_sweeps);
+  compare("min_sources", a.solver.min_sources, b.solver.min_sources);
+  compare("max_sources", a.solver.max_sources, b.solver.max_sources);
+  compare("seed", a.seed, b.seed);
+  compare("per_n", a.per_n, b.per_n);
+  compare("test_fraction", a.test_fraction, b.test_fraction);
+  compare("compressed", a.compressed, b.compressed);
+  return os.str();
+}
+
+SampleSlot slot_of(const DatasetInfo& info, std::int64_t index) {
+  EDNN_CHECK(index >= 0 && index < info.size(), "data set: sample ", index, " outside [0, ", info.size(), ")");
+  const int K = info.source_counts();
+  SampleSlot slot;
+  slot.n_sources = info.solver.min_sources + static_cast<int>(index % K);
+  slot.rank = static_cast<int>(index / K);
+  slot.test = slot.rank >= info.train_per_n;
+  return slot;
+}
+
+std::int64_t index_of(const DatasetInfo& info, int n_sources, int rank) {
+  EDNN_CHECK(n_sources >= info.solver.min_sources && n_sources <= info.solver.max_sources,
+             "data set: n_sources ", n_sources, " outside ", info.solver.min_sources, " .. ",
+             info.solver.max_sources);
+  EDNN_CHECK(rank >= 0 && rank < info.per_n, "data set: rank ", rank, " outside [0, ", info.per_n, ")");
+  return static_cast<std::int64_t>(rank) * info.source_counts() + (n_sources - info.solver.min_sources);
+}
+
+namespace {
+std::vector<std::int64_t> ranks_to_indices(const DatasetInfo& info, int first_rank, int end_rank, int n_sources) {
+  std::vector<std::int64_t> indices;
+  for (int rank = first_rank; rank < end_rank; ++rank)
+    for (int n = info.solver.min_sources; n <= info.solver.max_sources; ++n)
+      if (n_sources == 0 || n == n_sources) indices.push_back(index_of(info, n, rank));
+  return indices;
+}
+}  // namespace
+
+std::vector<std::int64_t> train_indices(const DatasetInfo& info, double fraction, int n_sources) {
+  EDNN_CHECK(fraction > 0 && fraction <= 1, "train_indices: fraction ", fraction, ", expected (0, 1]");
+  const int k = static_cast<int>(std::llround(fraction * info.train_per_n));
+  return ranks_to_indices(info, 0, k, n_sources);
+}
+
+std::vector<std::int64_t> test_indices(const DatasetInfo& info, int n_sources) {
+  return ranks_to_indices(info, info.train_per_n, info.per_n, n_sources);
+}
+
+// ---- reader --------------------------------------------------------------------------------------
+struct DatasetReader::Impl {
+  OpenFile f;
+  std::vector<std::int32_t> n_sources;
+  std::vector<std::uint8_t> split;
+};
+
+DatasetReader::DatasetReader(const std::string& path, bool allow_unfinished) : impl_(std::make_unique<Impl>()) {
+  open_file(impl_->f, path, false);
+  const DatasetInfo& info = impl_->f.info;
+  EDNN_CHECK(allow_unfinished || info.finished(), "dataset ", path, ": unfinished, ", info.completed,
+             " of ", info.size(), " samples written; run datagen again with the same options to finish it");
+  impl_->n_sources.resize(static_cast<size_t>(info.size()));
+  impl_->split.resize(static_cast<size_t>(info.size()));
+  transfer_rows(impl_->f.n_sources.get(), H5T_NATIVE_INT32, 0, info.size(), impl_->n_sources.data(), false, path);
+  transfer_rows(impl_->f.split.get(), H5T_NATIVE_UINT8, 0, info.size(), impl_->split.data(), false, path);
+}
+DatasetReader::~DatasetReader() = default;
+DatasetReader::DatasetReader(DatasetReader&&) noexcept = default;
+DatasetReader& DatasetReader::operator=(DatasetReader&&) noexcept = default;
+
+const DatasetInfo& DatasetReader::info() const { return impl_->f.info; }
+const std::string& DatasetReader::path() const { return impl_->f.path; }
+
+namespace {
+void check_readable(const DatasetInfo& info, std::int64_t index, const std::string& path) {
+  EDNN_CHECK(index >= 0 && index < info.completed, "dataset ", path, ": sample ", index,
+             " not available, the file holds samples [0, ", info.completed, ")");
+}
+void read_image(const OpenFile& f, hid_t dataset, std::int64_t index, std::span<float> image) {
+  check_readable(f.info, index, f.path);
+  const size_t pixels = static_cast<size_t>(f.info.solver.L) * f.info.solver.L;
+  EDNN_CHECK(image.size() == pixels, "dataset ", f.path, ": image buffer has ", image.size(),
+             " floats, expected L*L = ", pixels);
+  transfer_rows(dataset, H5T_NATIVE_FLOAT, index, 1, image.data(), false, f.path);
+}
+}  // namespace
+
+void DatasetReader::read_input(std::int64_t index, std::span<float> image) const {
+  read_image(impl_->f, impl_->f.inputs.get(), index, image);
+}
+void DatasetReader::read_target(std::int64_t index, std::span<float> image) const {
+  read_image(impl_->f, impl_->f.targets.get(), index, image);
+}
+int DatasetReader::n_sources(std::int64_t index) const {
+  check_readable(info(), index, path());
+  return impl_->n_sources[static_cast<size_t>(index)];
+}
+std::uint8_t DatasetReader::split(std::int64_t index) const {
+  check_readable(info(), index, path());
+  return impl_->split[static_cast<size_t>(index)];
+}
+std::vector<solver::Source> DatasetReader::sources(std::int64_t index) const {
+  check_readable(info(), index, path());
+  std::vector<float> rows(static_cast<size_t>(info().solver.max_sources) * 3);
+  transfer_rows(impl_->f.sources.get(), H5T_NATIVE_FLOAT, index, 1, rows.data(), false, path());
+  std::vector<solver::Source> sources(static_cast<size_t>(n_sources(index)));
+  for (size_t s = 0; s < sources.size(); ++s) sources[s] = {rows[3 * s], rows[3 * s + 1], rows[3 * s + 2]};
+  return sources;
+}
+std::vector<solver::SolveStats> DatasetReader::read_stats(std::int64_t count) const {
+  return read_sample_stats(impl_->f, count);
+}
+solver::SolveStats DatasetReader::stats(std::int64_t index) const {
+  check_readable(info(), index, path());
+  std::int32_t sweeps = 0;
+  double residual = 0;
+  transfer_rows(impl_->f.sweeps.get(), H5T_NATIVE_INT32, index, 1, &sweeps, false, path());
+  transfer_rows(impl_->f.residual.get(), H5T_NATIVE_DOUBLE, index, 1, &residual, false, path());
+  return {sweeps, residual};
+}
+
+// ---- writer --------------------------------------------------------------------------------------
+struct DatasetWriter::Impl {
+  OpenFile f;
+};
+
+DatasetWriter::DatasetWriter() : impl_(std::make_unique<Impl>()) {}
+DatasetWriter::~DatasetWriter() = default;
+DatasetWriter::DatasetWriter(DatasetWriter&&) noexcept = default;
+DatasetWriter& DatasetWriter::operator=(DatasetWriter&&) noexcept = default;
+
+DatasetWriter DatasetWriter::create(const std::string& path, const DatasetInfo& requested) {
+  silence_hdf5_errors();
+  DatasetWriter w;
+  OpenFile& f = w.impl_->f;
+  f.path = path;
+  f.info = requested;
+  f.info.completed = 0;
+  H5Id fcpl(check_id(H5Pcreate(H5P_FILE_CREATE), path, "H5Pcreate"), H5Pclose);
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_EXCL, fcpl.get(), H5P_DEFAULT);
+  EDNN_CHECK(id >= 0, "dataset ", path, ": cannot create the file (does its directory exist and is it "
+             "writable? does a file of that name exist already?)");
+  f.file = H5Id(id, H5Fclose);
+  write_info_attributes(f.file.get(), f.info, path);
+  for (const DatasetSpec& spec : dataset_specs(f.info)) create_dataset(f.file.get(), spec, f.info.compressed, path);
+  f.open_datasets();
+  // n_sources and split follow from the ordering alone: written now, readable at once.
+  std::vector<std::int32_t> n_sources(static_cast<size_t>(f.info.size()));
+  std::vector<std::uint8_t> split(n_sources.size());
+  for (std::int64_t i = 0; i < f.info.size(); ++i) {
+    const SampleSlot slot = slot_of(f.info, i);
+    n_sources[static_cast<size_t>(i)] = slot.n_sources;
+    split[static_cast<size_t>(i)] = slot.test ? 1 : 0;
+  }
+  transfer_rows(f.n_sources.get(), H5T_NATIVE_INT32, 0, f.info.size(), n_sources.data(), true, path);
+  transfer_rows(f.split.get(), H5T_NATIVE_UINT8, 0, f.info.size(), split.data(), true, path);
+  check_status(H5Fflush(f.file.get(), H5F_SCOPE_GLOBAL), path, "H5Fflush");
+  return w;
+}
+
+DatasetWriter DatasetWriter::open(const std::string& path) {
+  DatasetWriter w;
+  open_file(w.impl_->f, path, true);
+  return w;
+}
+
+const DatasetInfo& DatasetWriter::info() const { return impl_->f.info; }
+
+void DatasetWriter::write(std::int64_t first, const solver::SampleBatch& batch) {
+  OpenFile& f = impl_->f;
+  const std::int64_t B = batch.size();
+  EDNN_CHECK(batch.L == f.info.solver.L && batch.max_sources == f.info.solver.max_sources, "dataset ",
+             f.path, ": batch has L = ", batch.L, ", max_sources = ", batch.max_sources, ", file expects ",
+             f.info.solver.L, ", ", f.info.solver.max_sources);
+  for (std::int64_t b = 0; b < B; ++b)
+    EDNN_CHECK(batch.n_sources[static_cast<size_t>(b)] == slot_of(f.info, first + b).n_sources, "dataset ",
+               f.path, ": sample ", first + b, " has ", batch.n_sources[static_cast<size_t>(b)],
+               " sources, the ordering expects ", slot_of(f.info, first + b).n_sources);
+  std::vector<float> sources(batch.sources.size() * 3);
+  for (size_t s = 0; s < batch.sources.size(); ++s) {
+    sources[3 * s] = batch.sources[s].x;
+    sources[3 * s + 1] = batch.sources[s].y;
+    sources[3 * s + 2] = batch.sources[s].value;
+  }
+  std::vector<std::int32_t> sweeps(static_cast<size_t>(B));
+  std::vector<double> residual(static_cast<size_t>(B));
+  for (size_t b = 0; b < sweeps.size(); ++b) {
+    sweeps[b] = batch.stats[b].sweeps;
+    residual[b] = batch.stats[b].residual;
+  }
+  // Chunk by chunk: one sample per chunk, so the chunk cache never holds a partial one.
+  const size_t pixels = static_cast<size_t>(batch.L) * batch.L;
+  for (std::int64_t b = 0; b < B; ++b) {
+    transfer_rows(f.inputs.get(), H5T_NATIVE_FLOAT, first + b, 1,
+                  const_cast<float*>(batch.inputs.data() + b * pixels), true, f.path);
+    transfer_rows(f.targets.get(), H5T_NATIVE_FLOAT, first + b, 1,
+                  const_cast<float*>(batch.targets.data() + b * pixels), true, f.path);
+  }
+  transfer_rows(f.sources.get(), H5T_NATIVE_FLOAT, first, B, sources.data(), true, f.path);
+  transfer_rows(f.sweeps.get(), H5T_NATIVE_INT32, first, B, sweeps.data(), true, f.path);
+  transfer_rows(f.residual.get(), H5T_NATIVE_DOUBLE, first, B, residual.data(), true, f.path);
+}
+
+void DatasetWriter::mark_completed(std::int64_t completed) {
+  OpenFile& f = impl_->f;
+  EDNN_CHECK(completed >= 0 && completed <= f.info.size(), "dataset ", f.path, ": completed ", completed,
+             " outside [0, ", f.info.size(), "]");
+  // Data first, then the count that vouches for it.
+  check_status(H5Fflush(f.file.get(), H5F_SCOPE_GLOBAL), f.path, "H5Fflush");
+  H5Id attr(check_id(H5Aopen(f.file.get(), "completed", H5P_DEFAULT), f.path, "completed"), H5Aclose);
+  check_status(H5Awrite(attr.get(), H5T_NATIVE_INT64, &completed), f.path, "completed");
+  attr.reset();
+  check_status(H5Fflush(f.file.get(), H5F_SCOPE_GLOBAL), f.path, "H5Fflush");
+  f.info.completed = completed;
+}
+
+std::vector<solver::SolveStats> DatasetWriter::read_stats(std::int64_t count) const {
+  return read_sample_stats(impl_->f, count);
+}
+
+void DatasetWriter::close() {
+  if (impl_) impl_->f.close();
+}
+
+}  // namespace ednn::dataset

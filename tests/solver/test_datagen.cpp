@@ -1,0 +1,291 @@
+// datagen and the HDF5 data set files: round trip, ordering and nested subsets, resume after a
+// clean stop and after kill -9, and refusal to overwrite.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/error.h"
+#include "solver/datagen.h"
+#include "solver/dataset_h5.h"
+#include "tests/solver/direct_solve.h"
+
+using namespace ednn::dataset;
+using ednn::solver::SolverConfig;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed at the end of the test.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("ednn_solver_datagen_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(counter()++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  static int& counter() {
+    static int c = 0;
+    return c;
+  }
+};
+
+DatagenOptions tiny_options(const fs::path& out) {
+  DatagenOptions o;
+  o.out = out.string();
+  o.solver.L = 32;
+  o.solver.min_sources = 1;
+  o.solver.max_sources = 3;
+  o.per_n = 2;
+  o.test_fraction = 0.5;
+  o.seed = 77;
+  return o;
+}
+
+// Everything a reader sees in a file, sample by sample.
+struct Contents {
+  std::vector<float> inputs, targets, sources;
+  std::vector<int> n_sources, split, sweeps;
+  std::vector<double> residual;
+  bool operator==(const Contents&) const = default;
+};
+
+Contents read_all(const std::string& path) {
+  DatasetReader r(path);
+  Contents c;
+  const size_t pixels = static_cast<size_t>(r.L()) * r.L();
+  std::vector<float> image(pixels);
+  for (std::int64_t i = 0; i < r.size(); ++i) {
+    r.read_input(i, image);
+    c.inputs.insert(c.inputs.end(), image.begin(), image.end());
+    r.read_target(i, image);
+    c.targets.insert(c.targets.end(), image.begin(), image.end());
+    for (const auto& s : r.sources(i)) c.sources.insert(c.sources.end(), {s.x, s.y, s.value});
+    c.n_sources.push_back(r.n_sources(i));
+    c.split.push_back(r.split(i));
+    c.sweeps.push_back(r.stats(i).sweeps);
+    c.residual.push_back(r.stats(i).residual);
+  }
+  return c;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string error_of(const DatagenOptions& o) {
+  try {
+    run_datagen(o);
+  } catch (const ednn::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("solver_datagen: the ordering makes the nested subsets prefixes, equal per n") {
+  SolverConfig c;
+  c.L = 64;
+  const DatasetInfo info = make_dataset_info(c, 1, 20000, 0.2, false);
+  CHECK(info.size() == 400000);
+  CHECK(info.train_per_n == 16000);
+  CHECK(info.test_per_n == 4000);
+  std::vector<std::int64_t> previous;
+  for (double fraction : {0.0125, 0.025, 0.05, 0.125, 0.25, 0.5, 1.0}) {
+    const std::vector<std::int64_t> train = train_indices(info, fraction);
+    const std::int64_t k = std::llround(fraction * 16000);
+    REQUIRE(static_cast<std::int64_t>(train.size()) == 20 * k);
+    std::vector<std::int64_t> prefix(train.size());
+    std::iota(prefix.begin(), prefix.end(), 0);
+    CHECK(train == prefix);  // a prefix of the file...
+    CHECK(std::equal(previous.begin(), previous.end(), train.begin()));  // ...containing the smaller ones
+    std::vector<int> per_n(21, 0);
+    for (std::int64_t i : train) {
+      const SampleSlot slot = slot_of(info, i);
+      CHECK_FALSE(slot.test);
+      ++per_n[slot.n_sources];
+    }
+    CHECK(std::count(per_n.begin() + 1, per_n.end(), k) == 20);  // equal numbers per n
+    previous = train;
+  }
+  const std::vector<std::int64_t> test = test_indices(info);
+  CHECK(test.size() == 80000);
+  CHECK(test.front() == 320000);
+  CHECK(test.back() == 399999);
+  const std::vector<std::int64_t> only7 = train_indices(info, 0.0125, 7);
+  CHECK(only7.size() == 200);
+  for (std::int64_t i : only7) CHECK(slot_of(info, i).n_sources == 7);
+  CHECK(index_of(info, 7, 3) == 3 * 20 + 6);
+  CHECK_THROWS_AS(make_dataset_info(c, 1, 10, 1.0, false), ednn::Error);
+}
+
+TEST_CASE("solver_datagen: a written file holds exactly the samples the solver makes") {
+  TempDir dir;
+  DatagenOptions o = tiny_options(dir.path / "tiny.h5");
+  const DatagenSummary summary = run_datagen(o);
+  CHECK(summary.finished);
+  CHECK(summary.path == o.out);
+  CHECK(fs::exists(o.out));
+  CHECK_FALSE(fs::exists(partial_path(o.out)));
+  CHECK(summary.samples == 6);
+  CHECK(summary.worst_residual <= o.solver.tol);
+
+  DatasetReader r(o.out);
+  const DatasetInfo& info = r.info();
+  CHECK(info.solver.L == 32);
+  CHECK(info.seed == 77);
+  CHECK(info.solver.omega == ednn::solver::optimal_omega(32, 1.0, 1.0 / 400));
+  CHECK(info.engine_version == EDNN_VERSION);
+  CHECK(info.finished());
+  std::vector<float> input(32 * 32), target(32 * 32), expected(32 * 32);
+  for (std::int64_t i = 0; i < r.size(); ++i) {
+    CAPTURE(i);
+    const SampleSlot slot = slot_of(info, i);
+    CHECK(r.n_sources(i) == 1 + i % 3);
+    CHECK(r.split(i) == (i < 3 ? 0 : 1));
+    const auto sources = ednn::solver::sample_sources(info.solver, 77, static_cast<std::uint64_t>(i), slot.n_sources);
+    const auto stored = r.sources(i);
+    REQUIRE(stored.size() == sources.size());
+    for (size_t s = 0; s < sources.size(); ++s) {
+      CHECK(stored[s].x == sources[s].x);
+      CHECK(stored[s].y == sources[s].y);
+      CHECK(stored[s].value == sources[s].value);
+    }
+    r.read_input(i, input);
+    ednn::solver::render_input(info.solver, sources, expected);
+    CHECK(input == expected);
+    r.read_target(i, target);
+    const std::vector<double> direct = ednn::solver::testing::direct_solve(info.solver, input);
+    CHECK(ednn::solver::testing::max_abs_difference(direct, target) <= 1e-4);
+    CHECK(r.stats(i).residual <= info.solver.tol);
+    CHECK(r.stats(i).sweeps > 0);
+  }
+  CHECK_THROWS_AS(r.read_input(6, input), ednn::Error);
+}
+
+TEST_CASE("solver_datagen: a stopped run resumes to the same file as an uninterrupted one") {
+  TempDir dir;
+  DatagenOptions whole = tiny_options(dir.path / "whole.h5");
+  run_datagen(whole);
+
+  DatagenOptions part = tiny_options(dir.path / "resumed.h5");
+  part.batch = 1;
+  part.stop_after = 2;
+  DatagenSummary first = run_datagen(part);
+  CHECK_FALSE(first.finished);
+  CHECK_FALSE(fs::exists(part.out));
+  REQUIRE(fs::exists(partial_path(part.out)));
+  {
+    DatasetReader partial(partial_path(part.out), true);
+    CHECK(partial.info().completed == 2);
+    CHECK_THROWS_AS(DatasetReader(partial_path(part.out)), ednn::Error);  // unfinished without the flag
+  }
+  part.stop_after = 1;
+  CHECK(run_datagen(part).resumed_from == 2);
+  part.stop_after = -1;
+  part.batch = 0;
+  const DatagenSummary last = run_datagen(part);
+  CHECK(last.finished);
+  CHECK(last.resumed_from == 3);
+  CHECK(last.generated == 3);
+  CHECK(read_all(part.out) == read_all(whole.out));
+  CHECK(file_bytes(part.out) == file_bytes(whole.out));
+  // Running it again finds the file complete.
+  CHECK(run_datagen(part).was_already_finished);
+}
+
+TEST_CASE("solver_datagen: existing files made with other parameters are never overwritten") {
+  TempDir dir;
+  DatagenOptions o = tiny_options(dir.path / "data.h5");
+  run_datagen(o);
+  const std::string before = file_bytes(o.out);
+  DatagenOptions other = o;
+  other.seed = 78;
+  CHECK(error_of(other).find("seed: file has 77, requested 78") != std::string::npos);
+  other = o;
+  other.solver.tol = 1e-5;
+  CHECK(error_of(other).find("refusing to overwrite") != std::string::npos);
+  CHECK(file_bytes(o.out) == before);
+
+  // Not an HDF5 file at all.
+  DatagenOptions text = tiny_options(dir.path / "notes.h5");
+  std::ofstream(text.out) << "not a data set";
+  CHECK(error_of(text).find("refusing to overwrite") != std::string::npos);
+
+  // A partial file of other parameters.
+  DatagenOptions partial = tiny_options(dir.path / "p.h5");
+  partial.stop_after = 1;
+  partial.batch = 1;
+  run_datagen(partial);
+  partial.stop_after = -1;
+  partial.per_n = 3;
+  CHECK(error_of(partial).find("partial data set made with other parameters") != std::string::npos);
+
+  DatagenOptions nowhere = tiny_options(dir.path / "missing_dir" / "x.h5");
+  CHECK(error_of(nowhere).find("does not exist") != std::string::npos);
+  DatagenOptions bad = tiny_options(dir.path / "bad.h5");
+  bad.solver.tol = 1.5;
+  CHECK(error_of(bad).find("expected 0 < tol < 1") != std::string::npos);
+  bad = tiny_options(dir.path / "bad.h5");
+  bad.solver.L = 8;
+  CHECK(error_of(bad).find("too small") != std::string::npos);
+}
+
+#ifdef EDNN_DATAGEN_BINARY
+TEST_CASE("solver_datagen: kill -9 leaves a readable partial file, and rerunning finishes it identically") {
+  TempDir dir;
+  auto args_for = [](const fs::path& out) {
+    return std::vector<std::string>{EDNN_DATAGEN_BINARY, "--out", out.string(), "--L", "64", "--per-n", "40",
+                                    "--max-sources", "5", "--seed", "5", "--batch", "2", "--threads", "1"};
+  };
+  auto spawn = [](const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    return pid;
+  };
+  auto wait_for = [](pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+  };
+  const fs::path whole = dir.path / "whole.h5", killed = dir.path / "killed.h5";
+  REQUIRE(WEXITSTATUS(wait_for(spawn(args_for(whole)))) == 0);
+  int kills = 0;
+  for (int delay_ms : {150, 300, 450}) {
+    const pid_t pid = spawn(args_for(killed));
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    if (kill(pid, SIGKILL) == 0) ++kills;
+    wait_for(pid);
+    if (fs::exists(partial_path(killed.string()))) {
+      DatasetReader partial(partial_path(killed.string()), true);  // h5py-style open must work
+      CHECK(partial.info().completed <= partial.size());
+    }
+  }
+  CHECK(kills > 0);
+  REQUIRE(WEXITSTATUS(wait_for(spawn(args_for(killed)))) == 0);
+  CHECK(read_all(killed.string()) == read_all(whole.string()));
+}
+#endif
