@@ -1,15 +1,20 @@
 #include "engine/autograd.h"
 
+#include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "engine/backend.h"
+#include "engine/device.h"
 
 namespace ednn {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local std::vector<BackwardTiming>* g_backward_timing = nullptr;
 }
+
+void set_backward_timing(std::vector<BackwardTiming>* sink) { g_backward_timing = sink; }
 
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
@@ -79,7 +84,13 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     if (found == grads.end() || !found->second) continue;
     Tensor g(found->second);
     grads.erase(found);
+    const auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> input_grads = node->backward(g);
+    if (g_backward_timing) {
+      device_synchronize(g.device());
+      g_backward_timing->push_back(
+          {node->name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+    }
     EDNN_CHECK(input_grads.size() == node->inputs.size(), "backward of ", node->name, ": returned ",
                input_grads.size(), " gradients for ", node->inputs.size(), " inputs");
     for (std::size_t i = 0; i < node->inputs.size(); ++i) {

