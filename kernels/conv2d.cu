@@ -1,0 +1,499 @@
+// 2-d convolution: forward, backward-data (= transposed convolution) and backward-weight + bias.
+//
+// Maths (cross-correlation, as PyTorch; x is zero outside the image), for
+//   x [N, C_in, H_in, W_in], w [C_out, C_in, kH, kW], b [C_out], y [N, C_out, H_out, W_out]:
+//   y[n, o, i, j]  = b[o] + sum_{c, p, q} w[o, c, p, q] x[n, c, i s - pad + p, j s - pad + q]
+//   dx[n, c, h, v] = sum_{o, p, q : h = i s - pad + p, v = j s - pad + q} w[o, c, p, q] dy[n, o, i, j]
+//   dw[o, c, p, q] = sum_{n, i, j} dy[n, o, i, j] x[n, c, i s - pad + p, j s - pad + q]
+//   db[o]          = sum_{n, i, j} dy[n, o, i, j]
+// (engine/cpu/conv2d.cpp has the same maths as plain loops: the reference the tests use.)
+//
+// The GEMM views. Call col the im2col matrix, col[(c, p, q), (n, i, j)] = x[n, c, i s-pad+p, j s-pad+q],
+// of K = C_in kH kW rows and N H_out W_out columns. The CPU backend builds it in memory; here it
+// is never materialised: a kernel computes each element it needs from x when it loads a tile
+// ("implicit GEMM"). The three operations are three matrix products C[M, Ncol] = A[M, K] B[K, Ncol]:
+//   forward          M = C_out  Ncol = N H_out W_out  K = C_in kH kW    A = w as [C_out, K]  B = col
+//   backward-data    M = C_in   Ncol = N H_in W_in    K = C_out kH kW   A = w^T              B = dy gathered:
+//                    B[(o, p, q), (n, h, v)] = dy[n, o, i, j] where i s = h + pad - p and j s = v + pad - q
+//                    (0 when that is not a whole number or falls outside dy). Each dx value is owned
+//                    by one thread that gathers what contributes to it: no atomics, no col2im.
+//   backward-weight  M = C_out  Ncol = C_in kH kW     K = N H_out W_out A = dy as [C_out, (n, i, j)]
+//                    B = col^T. K is huge (every pixel of the batch) and M Ncol small (a weight), so
+//                    K is cut into S slices ("split-K"): blocks of slice z sum over their part of the
+//                    pixels into workspace[z]; a second kernel adds the S partials in order. Same
+//                    bits on every run, unlike atomics. The bias gradient is a per-channel sum of dy,
+//                    done by sum_per_channel (kernels/reduce.cu: block and warp reductions, in order).
+//
+// How the work maps to the GPU (kernels 2, the tiled implicit GEMMs). A block of 256 threads
+// computes a BM x BN tile of C (grid.x over columns, grid.y over rows, grid.z over split-K
+// slices). It walks K in steps of BK = 8: all threads cooperatively load the BM x BK tile of A and
+// the BK x BN tile of B into shared memory, barrier, then each thread multiplies them into its own
+// TM x TN outputs held in registers ("register blocking"), barrier, next step. Shared memory is
+// there because every loaded value is used by many threads: an A value by the BN/TN threads of
+// its row, a B value by the BM/TM threads of its column; registers because each value read from
+// shared memory is then used TN (or TM) times. Per step a thread reads TM + TN floats from shared
+// memory for TM TN multiply-adds: 8 for 16 with 4 x 4 (version 2), 16 for 64 with 8 x 8 (version 3).
+//   - A thread's outputs are strided (rows ty + i BM/TM, columns tx + j BN/TN), so at each (i, j)
+//     neighbouring threads own neighbouring columns: their shared-memory reads hit different banks
+//     and their global stores are coalesced.
+//   - Loads are coalesced: threads next to each other load elements next to each other in memory
+//     (along the output pixels of col for the forward and backward-data B tiles, along k for the
+//     weights and for everything in backward-weight, whose K runs over pixels).
+//   - Tiles are stored k-major (As[k][m], Bs[k][n]) so that the inner loop reads rows. Rows are
+//     padded by 4 floats: when 8 threads write 8 consecutive k of one column, the padding puts
+//     them in 8 different banks.
+//   - Every edge is checked: rows >= M, columns >= Ncol and k >= K load zeros and store nothing,
+//     so any size works, not only multiples of the tile.
+// Not done yet (see issue 6): double buffering of the tiles, vector (float4) loads, tensor cores,
+// skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies.
+#include "kernels/conv2d.h"
+
+#include <algorithm>
+
+#include "engine/error.h"
+#include "kernels/reduce.h"
+#include "kernels/simt.h"
+
+namespace ednn::kernels {
+
+// The sizes a kernel needs, as plain ints (ConvGeometry's member functions are host code).
+struct ConvDims {
+  int N, C_in, H_in, W_in, C_out, kH, kW, stride, pad, H_out, W_out;
+};
+
+// The two tile shapes of the implicit-GEMM kernels; 256 threads each.
+template <int BM_, int BN_, int BK_, int TM_, int TN_>
+struct Tiles {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
+  static constexpr int threads = (BM / TM) * (BN / TN);
+  static constexpr int pad = 4;  // floats added to each shared-memory row (bank conflicts)
+};
+using SmallTiles = Tiles<64, 64, 8, 4, 4>;     // version 2
+using LargeTiles = Tiles<128, 128, 8, 8, 8>;   // version 3
+
+__device__ __forceinline__ float apply_epilogue(float v, ConvEpilogue e) {
+  return (e.activation == ConvActivation::leaky_relu && v < 0.0f) ? e.slope * v : v;
+}
+
+// acc[i][j] += sum_kk As[kk][ty + i RS] Bs[kk][tx + j CS]: one step of the blocked product.
+template <class T>
+__device__ __forceinline__ void multiply_tiles(const float (*As)[T::BM + T::pad], const float (*Bs)[T::BN + T::pad],
+                                               float (&acc)[T::TM][T::TN], int ty, int tx) {
+  constexpr int RS = T::BM / T::TM, CS = T::BN / T::TN;
+  for (int kk = 0; kk < T::BK; ++kk) {
+    float a[T::TM], b[T::TN];
+    for (int i = 0; i < T::TM; ++i) a[i] = As[kk][ty + i * RS];
+    for (int j = 0; j < T::TN; ++j) b[j] = Bs[kk][tx + j * CS];
+    for (int i = 0; i < T::TM; ++i)
+      for (int j = 0; j < T::TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward, kernel 1: direct. One thread per output value y[n, o, i, j] (grid-stride loop over
+// all of them, consecutive threads on consecutive j), each looping over (c, p, q). Every x and w
+// value is read from global memory C_out (resp. N H_out W_out) times; only the caches help.
+// The baseline the tiled kernel is measured against.
+// ---------------------------------------------------------------------------------------------
+__global__ void conv2d_forward_kernel1(const float* __restrict__ x, const float* __restrict__ w,
+                                       const float* __restrict__ bias, float* __restrict__ y, ConvDims d,
+                                       ConvEpilogue epilogue) {
+  const long total = long(d.N) * d.C_out * d.H_out * d.W_out;
+  const long stride = long(blockDim.x) * gridDim.x;
+  for (long idx = long(blockIdx.x) * blockDim.x + threadIdx.x; idx < total; idx += stride) {
+    const int j = int(idx % d.W_out);
+    long t = idx / d.W_out;
+    const int i = int(t % d.H_out);
+    t /= d.H_out;
+    const int o = int(t % d.C_out);
+    const int n = int(t / d.C_out);
+    float acc = bias ? bias[o] : 0.0f;
+    for (int c = 0; c < d.C_in; ++c) {
+      const float* x_plane = x + (long(n) * d.C_in + c) * d.H_in * d.W_in;
+      const float* w_kernel = w + (long(o) * d.C_in + c) * d.kH * d.kW;
+      for (int p = 0; p < d.kH; ++p) {
+        const int h = i * d.stride - d.pad + p;
+        if (h < 0 || h >= d.H_in) continue;
+        for (int q = 0; q < d.kW; ++q) {
+          const int v = j * d.stride - d.pad + q;
+          if (v < 0 || v >= d.W_in) continue;
+          acc = fmaf(w_kernel[p * d.kW + q], x_plane[long(h) * d.W_in + v], acc);
+        }
+      }
+    }
+    y[idx] = apply_epilogue(acc, epilogue);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward, kernel 2: tiled implicit GEMM, y[o, (n, i, j)] = sum_k w[o, k] col[k, (n, i, j)].
+// A tile: w[m0 .. m0+BM, k0 .. k0+BK], rows of w are contiguous in k: thread t loads k = t % BK
+//   of rows t / BK, t / BK + 256 / BK, ...
+// B tile: col[k0 .. k0+BK, n0 .. n0+BN]: thread t always loads column n0 + t % BN (neighbouring
+//   threads: neighbouring output pixels, so neighbouring x values for stride 1), rows t / BN,
+//   t / BN + 256 / BN, ... The column's (n, i, j) is decoded once, before the K loop; each step
+//   decodes k = (c, p, q) and reads x[n, c, i s - pad + p, j s - pad + q], or 0 in the padding.
+// ---------------------------------------------------------------------------------------------
+template <class T>
+__global__ void __launch_bounds__(T::threads)
+    conv2d_forward_kernel2(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+                           float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN;
+  constexpr int RS = BM / TM, CS = BN / TN;
+  constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
+  constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
+  static_assert(BM % a_rows_per_pass == 0 && BK % b_rows_per_pass == 0, "tile loads must divide evenly");
+  __shared__ float As[BK][BM + T::pad];
+  __shared__ float Bs[BK][BN + T::pad];
+
+  const int M = d.C_out, K = d.C_in * d.kH * d.kW, P = d.H_out * d.W_out, Ncol = d.N * P;
+  const int kHW = d.kH * d.kW;
+  const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+
+  // This thread's B column: output pixel (n, i, j), its top-left input position (h0, v0).
+  const int a_k = tid % BK, a_row = tid / BK;
+  const int b_col = tid % BN, b_row = tid / BN;
+  const int col = n0 + b_col;
+  const bool col_ok = col < Ncol;
+  const int col_n = col_ok ? col / P : 0, col_pix = col_ok ? col % P : 0;
+  const int h0 = (col_pix / d.W_out) * d.stride - d.pad, v0 = (col_pix % d.W_out) * d.stride - d.pad;
+  const float* x_image = x + long(col_n) * d.C_in * d.H_in * d.W_in;
+
+  float acc[TM][TN] = {};
+  for (int k0 = 0; k0 < K; k0 += BK) {
+    for (int r = 0; r < a_passes; ++r) {
+      const int m = m0 + a_row + r * a_rows_per_pass, k = k0 + a_k;
+      As[a_k][a_row + r * a_rows_per_pass] = (m < M && k < K) ? w[long(m) * K + k] : 0.0f;
+    }
+    for (int r = 0; r < b_passes; ++r) {
+      const int kr = b_row + r * b_rows_per_pass, k = k0 + kr;
+      float value = 0.0f;
+      if (col_ok && k < K) {
+        const int c = k / kHW, pq = k - c * kHW, p = pq / d.kW, q = pq - p * d.kW;
+        const int h = h0 + p, v = v0 + q;
+        if (h >= 0 && h < d.H_in && v >= 0 && v < d.W_in) value = x_image[(long(c) * d.H_in + h) * d.W_in + v];
+      }
+      Bs[kr][b_col] = value;
+    }
+    __syncthreads();  // the tiles are complete
+    multiply_tiles<T>(As, Bs, acc, ty, tx);
+    __syncthreads();  // everyone is done reading them before the next step overwrites them
+  }
+
+  for (int j = 0; j < TN; ++j) {
+    const int n = n0 + tx + j * CS;
+    if (n >= Ncol) continue;
+    const int image = n / P, pix = n % P;
+    for (int i = 0; i < TM; ++i) {
+      const int m = m0 + ty + i * RS;
+      if (m >= M) continue;
+      const float v = acc[i][j] + (bias ? bias[m] : 0.0f);
+      y[(long(image) * M + m) * P + pix] = apply_epilogue(v, epilogue);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward-data, kernel 1: tiled implicit GEMM, dx[c, (n, h, v)] = sum_k w^T[c, k] B[k, (n, h, v)]
+// with k = (o, p, q). Same structure as the forward kernel 2; what differs is what a tile load
+// computes:
+// A tile: w^T[c, (o, p, q)] = w[o, c, p, q]: for a fixed o, k runs over the kH kW contiguous
+//   values of w[o, c, :, :], so loading along k stays mostly coalesced.
+// B tile: thread t loads column (n, h, v) = n0 + t % BN (neighbouring dx pixels). For k = (o, p, q)
+//   the dy value that reaches dx[n, c, h, v] through w[o, c, p, q] is dy[n, o, i, j] with
+//   i = (h + pad - p) / s, j = (v + pad - q) / s, if both divisions are exact and land inside dy.
+// ---------------------------------------------------------------------------------------------
+template <class T>
+__global__ void __launch_bounds__(T::threads)
+    conv2d_backward_data_kernel1(const float* __restrict__ dy, const float* __restrict__ w,
+                                 const float* __restrict__ bias, float* __restrict__ dx, ConvDims d,
+                                 ConvEpilogue epilogue) {
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN;
+  constexpr int RS = BM / TM, CS = BN / TN;
+  constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
+  constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
+  __shared__ float As[BK][BM + T::pad];
+  __shared__ float Bs[BK][BN + T::pad];
+
+  const int kHW = d.kH * d.kW;
+  const int M = d.C_in, K = d.C_out * kHW, P_in = d.H_in * d.W_in, Ncol = d.N * P_in;
+  const int P_out = d.H_out * d.W_out;
+  const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+
+  const int a_k = tid % BK, a_row = tid / BK;
+  const int b_col = tid % BN, b_row = tid / BN;
+  const int col = n0 + b_col;
+  const bool col_ok = col < Ncol;
+  const int col_n = col_ok ? col / P_in : 0, col_pix = col_ok ? col % P_in : 0;
+  const int hp = col_pix / d.W_in + d.pad, vp = col_pix % d.W_in + d.pad;  // h + pad, v + pad
+  const float* dy_image = dy + long(col_n) * d.C_out * P_out;
+
+  float acc[TM][TN] = {};
+  for (int k0 = 0; k0 < K; k0 += BK) {
+    for (int r = 0; r < a_passes; ++r) {
+      const int m = m0 + a_row + r * a_rows_per_pass, k = k0 + a_k;
+      float value = 0.0f;
+      if (m < M && k < K) {
+        const int o = k / kHW, pq = k - o * kHW;
+        value = w[(long(o) * d.C_in + m) * kHW + pq];
+      }
+      As[a_k][a_row + r * a_rows_per_pass] = value;
+    }
+    for (int r = 0; r < b_passes; ++r) {
+      const int kr = b_row + r * b_rows_per_pass, k = k0 + kr;
+      float value = 0.0f;
+      if (col_ok && k < K) {
+        const int o = k / kHW, pq = k - o * kHW, p = pq / d.kW, q = pq - p * d.kW;
+        const int ti = hp - p, tj = vp - q;  // i s and j s
+        if (ti >= 0 && tj >= 0 && ti % d.stride == 0 && tj % d.stride == 0) {
+          const int i = ti / d.stride, j = tj / d.stride;
+          if (i < d.H_out && j < d.W_out) value = dy_image[(long(o) * d.H_out + i) * d.W_out + j];
+        }
+      }
+      Bs[kr][b_col] = value;
+    }
+    __syncthreads();
+    multiply_tiles<T>(As, Bs, acc, ty, tx);
+    __syncthreads();
+  }
+
+  for (int j = 0; j < TN; ++j) {
+    const int n = n0 + tx + j * CS;
+    if (n >= Ncol) continue;
+    const int image = n / P_in, pix = n % P_in;
+    for (int i = 0; i < TM; ++i) {
+      const int m = m0 + ty + i * RS;
+      if (m >= M) continue;
+      const float v = acc[i][j] + (bias ? bias[m] : 0.0f);
+      dx[(long(image) * M + m) * P_in + pix] = apply_epilogue(v, epilogue);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward-weight, kernel 1: tiled implicit GEMM with split-K,
+//   out[o, (c, p, q)] = sum over the pixels r = (n, i, j) of slice blockIdx.z of dy[n, o, r] col[(c, p, q), r].
+// K runs over pixels, which are contiguous in both dy and x, so both tiles are loaded along k:
+// thread t loads pixel k0 + t % BK of rows (A) and columns (B) t / BK, t / BK + 256 / BK, ...
+// Its pixel (n, i, j) is decoded once per step and serves every element it loads; the (c, p, q)
+// of its B columns are decoded once, before the loop. out is dw when there is one slice, else
+// workspace[blockIdx.z] of [C_out, C_in kH kW].
+// ---------------------------------------------------------------------------------------------
+template <class T>
+__global__ void __launch_bounds__(T::threads)
+    conv2d_backward_weight_kernel1(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ out,
+                                   ConvDims d, int k_chunk) {
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN;
+  constexpr int RS = BM / TM, CS = BN / TN;
+  constexpr int rows_per_pass = T::threads / BK, a_passes = BM / rows_per_pass, b_passes = BN / rows_per_pass;
+  static_assert(BM % rows_per_pass == 0 && BN % rows_per_pass == 0, "tile loads must divide evenly");
+  __shared__ float As[BK][BM + T::pad];
+  __shared__ float Bs[BK][BN + T::pad];
+
+  const int kHW = d.kH * d.kW;
+  const int M = d.C_out, Ncol = d.C_in * kHW, P = d.H_out * d.W_out, K = d.N * P;
+  const int k_begin = blockIdx.z * k_chunk, k_end = min(K, k_begin + k_chunk);
+  const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int t_k = tid % BK, t_row = tid / BK;
+
+  // This thread's B columns (c, p, q): the offset of plane c in an image, and p, q.
+  long b_plane[b_passes];
+  int b_p[b_passes], b_q[b_passes];
+  bool b_ok[b_passes];
+  for (int r = 0; r < b_passes; ++r) {
+    const int n = n0 + t_row + r * rows_per_pass;
+    b_ok[r] = n < Ncol;
+    const int c = b_ok[r] ? n / kHW : 0, pq = b_ok[r] ? n % kHW : 0;
+    b_plane[r] = long(c) * d.H_in * d.W_in;
+    b_p[r] = pq / d.kW;
+    b_q[r] = pq % d.kW;
+  }
+
+  float acc[TM][TN] = {};
+  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
+    const int k = k0 + t_k;
+    const bool k_ok = k < k_end;
+    const int n = k_ok ? k / P : 0, pix = k_ok ? k % P : 0;
+    const int h0 = (pix / d.W_out) * d.stride - d.pad, v0 = (pix % d.W_out) * d.stride - d.pad;
+    for (int r = 0; r < a_passes; ++r) {
+      const int m = m0 + t_row + r * rows_per_pass;
+      As[t_k][t_row + r * rows_per_pass] = (k_ok && m < M) ? dy[(long(n) * M + m) * P + pix] : 0.0f;
+    }
+    const float* x_image = x + long(n) * d.C_in * d.H_in * d.W_in;
+    for (int r = 0; r < b_passes; ++r) {
+      const int h = h0 + b_p[r], v = v0 + b_q[r];
+      const bool inside = k_ok && b_ok[r] && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
+      Bs[t_k][t_row + r * rows_per_pass] = inside ? x_image[b_plane[r] + long(h) * d.W_in + v] : 0.0f;
+    }
+    __syncthreads();
+    multiply_tiles<T>(As, Bs, acc, ty, tx);
+    __syncthreads();
+  }
+
+  for (int i = 0; i < TM; ++i) {
+    const int m = m0 + ty + i * RS;
+    if (m >= M) continue;
+    for (int j = 0; j < TN; ++j) {
+      const int n = n0 + tx + j * CS;
+      if (n < Ncol) out[(long(blockIdx.z) * M + m) * Ncol + n] = acc[i][j];
+    }
+  }
+}
+
+// out[e] = sum_{z < S} partials[z * count + e], for e < count, z in order: the second pass of split-K.
+constexpr int reduce_block = 256;
+constexpr long reduce_max_blocks = 4096;
+
+__global__ void split_k_reduce_kernel1(const float* __restrict__ partials, float* __restrict__ out, long count,
+                                       int slices) {
+  const long stride = long(blockDim.x) * gridDim.x;
+  for (long e = long(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += stride) {
+    float sum = 0.0f;
+    for (int z = 0; z < slices; ++z) sum += partials[z * count + e];
+    out[e] = sum;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host launchers.
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+ConvDims check_dims(const ConvGeometry& g, const char* op) {
+  EDNN_CHECK(g.N > 0 && g.C_in > 0 && g.H_in > 0 && g.W_in > 0 && g.C_out > 0 && g.kH > 0 && g.kW > 0, op,
+             ": every size must be positive, got N ", g.N, ", C_in ", g.C_in, ", ", g.H_in, "x", g.W_in,
+             ", C_out ", g.C_out, ", kernel ", g.kH, "x", g.kW);
+  EDNN_CHECK(g.stride > 0 && g.pad >= 0, op, ": stride must be positive and padding non-negative, got ",
+             g.stride, " and ", g.pad);
+  const int H_out = (g.H_in + 2 * g.pad - g.kH) / g.stride + 1, W_out = (g.W_in + 2 * g.pad - g.kW) / g.stride + 1;
+  EDNN_CHECK(g.H_in + 2 * g.pad >= g.kH && g.W_in + 2 * g.pad >= g.kW && g.H_out == H_out && g.W_out == W_out, op,
+             ": output size ", g.H_out, "x", g.W_out, " does not match input ", g.H_in, "x", g.W_in, ", kernel ",
+             g.kH, "x", g.kW, ", stride ", g.stride, ", padding ", g.pad, " (expected ", H_out, "x", W_out, ")");
+  EDNN_CHECK(g.input_numel() < (1LL << 31) && g.output_numel() < (1LL << 31) && g.weight_numel() < (1LL << 31), op,
+             ": tensors of 2^31 elements or more are not supported (GEMM indices are 32-bit)");
+  return {g.N, g.C_in, g.H_in, g.W_in, g.C_out, g.kH, g.kW, g.stride, g.pad, g.H_out, g.W_out};
+}
+
+unsigned blocks_for(long n, int tile) { return static_cast<unsigned>((n + tile - 1) / tile); }
+
+// Version 0 picks 3 (128 x 128 tiles) when the product has at least one full tile each way.
+int resolve_version(int version, long M, long Ncol, const char* op, bool direct_allowed) {
+  EDNN_CHECK(version == 0 || version == 2 || version == 3 || (direct_allowed && version == 1), op,
+             ": no kernel version ", version, " (expected 0 (automatic), ", direct_allowed ? "1, " : "", "2 or 3)");
+  if (version != 0) return version;
+  return (M >= LargeTiles::BM && Ncol >= LargeTiles::BN) ? 3 : 2;
+}
+
+template <class T>
+void launch_forward_gemm(const float* x, const float* w, const float* bias, float* y, const ConvDims& d,
+                         simt::Stream stream, ConvEpilogue epilogue) {
+  const dim3 grid(blocks_for(long(d.N) * d.H_out * d.W_out, T::BN), blocks_for(d.C_out, T::BM));
+  simt::launch(conv2d_forward_kernel2<T>, grid, T::threads, 0, stream, x, w, bias, y, d, epilogue);
+}
+
+template <class T>
+void launch_backward_data(const float* dy, const float* w, const float* bias, float* dx, const ConvDims& d,
+                          simt::Stream stream, ConvEpilogue epilogue) {
+  const dim3 grid(blocks_for(long(d.N) * d.H_in * d.W_in, T::BN), blocks_for(d.C_in, T::BM));
+  simt::launch(conv2d_backward_data_kernel1<T>, grid, T::threads, 0, stream, dy, w, bias, dx, d, epilogue);
+}
+
+// The split of backward-weight's K = N H_out W_out pixels into slices: enough blocks to fill a
+// large GPU (about 256), but at least min_steps steps of BK pixels per slice so that the partial
+// sums stay few. Depends only on the geometry, so the workspace size does too.
+struct SplitK {
+  int slices;
+  int k_chunk;  // pixels per slice, a multiple of BK
+};
+constexpr long split_k_target_blocks = 256;
+constexpr long split_k_min_steps = 16;
+
+template <class T>
+SplitK split_k(const ConvGeometry& g) {
+  const long K = long(g.N) * g.H_out * g.W_out;
+  const long tiles = long(blocks_for(g.C_out, T::BM)) * blocks_for(long(g.C_in) * g.kH * g.kW, T::BN);
+  const long steps = (K + T::BK - 1) / T::BK;
+  long slices = std::min((split_k_target_blocks + tiles - 1) / tiles, steps / split_k_min_steps);
+  slices = std::clamp(slices, 1L, 65535L);
+  const long k_chunk = (steps + slices - 1) / slices * T::BK;
+  return {static_cast<int>((K + k_chunk - 1) / k_chunk), static_cast<int>(k_chunk)};
+}
+
+SplitK split_k_for(const ConvGeometry& g, int version) {
+  return version == 3 ? split_k<LargeTiles>(g) : split_k<SmallTiles>(g);
+}
+
+template <class T>
+void launch_backward_weight(const float* x, const float* dy, float* out, const ConvDims& d, SplitK s,
+                            simt::Stream stream) {
+  const dim3 grid(blocks_for(long(d.C_in) * d.kH * d.kW, T::BN), blocks_for(d.C_out, T::BM), s.slices);
+  simt::launch(conv2d_backward_weight_kernel1<T>, grid, T::threads, 0, stream, x, dy, out, d, s.k_chunk);
+}
+
+int backward_weight_version(const ConvGeometry& g, int version) {
+  return resolve_version(version, g.C_out, long(g.C_in) * g.kH * g.kW, "conv2d_backward_weight", false);
+}
+
+}  // namespace
+
+void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
+                    simt::Stream stream, ConvEpilogue epilogue, int version) {
+  const ConvDims d = check_dims(g, "conv2d_forward");
+  switch (resolve_version(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true)) {
+    case 1: {
+      constexpr int block = 256;
+      const long blocks = std::min<long>((g.output_numel() + block - 1) / block, 65536L);
+      simt::launch(conv2d_forward_kernel1, static_cast<unsigned>(blocks), block, 0, stream, x, w, bias, y, d,
+                   epilogue);
+      break;
+    }
+    case 2: launch_forward_gemm<SmallTiles>(x, w, bias, y, d, stream, epilogue); break;
+    default: launch_forward_gemm<LargeTiles>(x, w, bias, y, d, stream, epilogue); break;
+  }
+}
+
+void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
+                          const float* bias, ConvEpilogue epilogue, int version) {
+  const ConvDims d = check_dims(g, "conv2d_backward_data");
+  if (resolve_version(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false) == 2)
+    launch_backward_data<SmallTiles>(dy, w, bias, dx, d, stream, epilogue);
+  else
+    launch_backward_data<LargeTiles>(dy, w, bias, dx, d, stream, epilogue);
+}
+
+long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {
+  check_dims(g, "conv2d_backward_weight_workspace_size");
+  const SplitK s = split_k_for(g, backward_weight_version(g, version));
+  // The slices' partial dw [S, C_out, C_in kH kW] (none for one slice), then sum_per_channel's partials.
+  return (s.slices == 1 ? 0 : long(s.slices) * g.weight_numel()) +
+         sum_per_channel_workspace_size(g.N, g.C_out, long(g.H_out) * g.W_out);
+}
+
+void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* dbias, float* workspace,
+                            const ConvGeometry& g, simt::Stream stream, int version) {
+  const ConvDims d = check_dims(g, "conv2d_backward_weight");
+  version = backward_weight_version(g, version);
+  const SplitK s = split_k_for(g, version);
+  EDNN_CHECK(workspace, "conv2d_backward_weight: needs a workspace of ",
+             conv2d_backward_weight_workspace_size(g, version), " floats, got none");
+  const long weight_count = g.weight_numel();
+  float* partials = s.slices == 1 ? nullptr : workspace;
+  float* bias_workspace = workspace + (s.slices == 1 ? 0 : long(s.slices) * weight_count);
+
+  if (version == 2)
+    launch_backward_weight<SmallTiles>(x, dy, partials ? partials : dw, d, s, stream);
+  else
+    launch_backward_weight<LargeTiles>(x, dy, partials ? partials : dw, d, s, stream);
+  if (partials) {
+    const long blocks = std::min<long>(blocks_for(weight_count, reduce_block), reduce_max_blocks);
+    simt::launch(split_k_reduce_kernel1, static_cast<unsigned>(blocks), reduce_block, 0, stream, partials, dw,
+                 weight_count, s.slices);
+  }
+  // db[o] = sum of dy[:, o, :, :]: the per-channel block reduction of kernels/reduce.cu.
+  if (dbias) sum_per_channel(dy, g.N, g.C_out, long(g.H_out) * g.W_out, dbias, bias_workspace, stream);
+}
+
+}  // namespace ednn::kernels

@@ -1,0 +1,59 @@
+// 2-d convolution on the device (kernels/conv2d.cu): forward, backward-data (which is also the
+// forward pass of the transposed convolution, as in Caffe) and backward-weight with the bias
+// gradient. Plain C++: callable from any .cpp that links ednn_kernels_cuda or ednn_kernels_emu.
+//
+// Shapes (engine/geometry.h; NCHW, contiguous, all pointers on the device):
+//   x [N, C_in, H_in, W_in]   w [C_out, C_in, kH, kW]   bias [C_out]   y [N, C_out, H_out, W_out]
+// A transposed convolution with weight [C_in', C_out', kH, kW] (PyTorch's layout) is described by
+// the ConvGeometry of the convolution whose backward-data it is (conv_transpose2d_geometry): its
+// input is that convolution's y, its weight is w, its output is that convolution's x. So
+//   conv_transpose2d(input, weight) + bias = conv2d_backward_data(input, weight, output, g, stream, bias).
+//
+// Every launcher is asynchronous on `stream`, overwrites its outputs (never accumulates) and
+// allocates nothing: the scratch memory of backward-weight comes from the caller.
+#pragma once
+#include "engine/geometry.h"
+#include "kernels/simt_host.h"
+
+namespace ednn::kernels {
+
+// What happens to each output value after the bias is added, inside the kernel that computed it
+// (saves a pass over the output in memory).
+enum class ConvActivation { none, leaky_relu };
+struct ConvEpilogue {
+  ConvActivation activation = ConvActivation::none;
+  float slope = 0.0f;  // leaky ReLU: v > 0 ? v : slope * v
+};
+
+// Which kernel of the numbered sequence in conv2d.cu runs:
+//   0  automatic: 3 when the GEMM is large enough to fill 128 x 128 tiles, else 2;
+//   1  direct: one thread per output value, loops over (c, p, q) (forward only);
+//   2  tiled implicit GEMM, 64 x 64 tiles, 4 x 4 outputs per thread;
+//   3  tiled implicit GEMM, 128 x 128 tiles, 8 x 8 outputs per thread.
+// The backward launchers accept 0, 2 and 3.
+
+// y = conv2d(x, w) + bias, then the epilogue. bias may be null (no bias).
+void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
+                    simt::Stream stream, ConvEpilogue epilogue = {}, int version = 0);
+
+// dx[n, c, h, v] = sum over (o, p, q) with h = i s - pad + p, v = j s - pad + q of
+//                  w[o, c, p, q] dy[n, o, i, j]   (+ bias[c], then the epilogue).
+// dy [N, C_out, H_out, W_out], dx [N, C_in, H_in, W_in]; bias [C_in] or null. With bias and
+// epilogue this is the whole forward pass of a transposed convolution layer.
+void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
+                          const float* bias = nullptr, ConvEpilogue epilogue = {}, int version = 0);
+
+// Floats of device workspace that conv2d_backward_weight needs for g: the split-K partial sums
+// of dw and the partial sums of the bias gradient (kernels/reduce.h, sum_per_channel). A
+// function of the geometry (and version) only, so a caller can allocate it once per layer.
+long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version = 0);
+
+// dw[o, c, p, q] = sum over (n, i, j) of dy[n, o, i, j] x[n, c, i s - pad + p, j s - pad + q],
+// dbias[o]       = sum over (n, i, j) of dy[n, o, i, j]   (skipped when dbias is null).
+// x [N, C_in, H_in, W_in], dy [N, C_out, H_out, W_out], dw [C_out, C_in, kH, kW], dbias [C_out],
+// workspace [conv2d_backward_weight_workspace_size(g, version)], with the same version.
+// Deterministic: the same bits on every run (no atomics; split-K partials are added in order).
+void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* dbias, float* workspace,
+                            const ConvGeometry& g, simt::Stream stream, int version = 0);
+
+}  // namespace ednn::kernels

@@ -1,0 +1,106 @@
+// The host side of the simt layer, as plain C++ (no CUDA headers, no emulation macros): the
+// stream type, "device" memory, and the controls of the emulation. Launcher headers
+// (kernels/reduce.h, ...) include only this file, so any .cpp can call the launchers whether they
+// were compiled by nvcc (ednn_kernels_cuda) or as C++ for the CPU (ednn_kernels_emu).
+//
+// Stream: the type cudaStream_t names (`struct CUstream_st*`), so a launcher has the same
+// signature, and the same linker symbol, in both libraries. Under the emulation nothing ever
+// dereferences it; a null stream means the default stream.
+//
+// Memory: under nvcc (ednn_simt_cuda) these are cudaMalloc/cudaMemcpy/... with every call checked; under
+// the emulation (ednn_simt_emu) device memory is host memory. Every copy is explicit: there is no
+// unified memory, so a test that forgets to copy a result back fails in the emulation too.
+// Fresh allocations are filled with 0xFF bytes under the emulation (NaN as float), as cudaMalloc
+// memory is uninitialised: a kernel that reads what it never wrote shows it.
+//
+// Errors throw ednn::Error with the call, file and line.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+struct CUstream_st;
+
+namespace simt {
+
+using Stream = CUstream_st*;
+
+// ---- the emulation's controls (no-ops on a GPU, which has its own order) ----
+// The order in which the threads of a block run between two barriers, and in which blocks run:
+// forward (0, 1, 2, ...), reverse, or a seeded random permutation drawn anew for every block and
+// every barrier. The default comes from the environment, EDNN_SIMT_ORDER=forward|reverse|random[:seed]
+// (forward when unset); set_schedule overrides it.
+enum class Schedule { forward, reverse, random };
+void set_schedule(Schedule schedule, std::uint64_t seed = 1);
+Schedule schedule();
+const char* schedule_name(Schedule schedule);
+// Stack of each emulated thread (a fiber), 64 KiB by default or EDNN_SIMT_STACK_KIB. A stack
+// overflow hits a guard page and crashes instead of corrupting its neighbour.
+void set_fiber_stack_size(std::size_t bytes);
+
+// ---- memory ----
+
+void* device_malloc(std::size_t bytes);
+void device_free(void* ptr) noexcept;
+void copy_to_device(void* device_dst, const void* host_src, std::size_t bytes);
+void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes);
+void copy_on_device(void* device_dst, const void* device_src, std::size_t bytes);
+void device_memset(void* device_ptr, int byte_value, std::size_t bytes);
+// Waits until all work queued on the stream has finished (a no-op under the emulation, where a
+// launch returns when its kernel has run).
+void synchronize(Stream stream = nullptr);
+
+// True when kernels can run here. Under the emulation always true; under CUDA false when there
+// is no driver or no device, and then `why` says which.
+bool device_available(std::string* why = nullptr);
+// "CPU emulation (order forward)" or "NVIDIA H100 ... (sm_90)": for test and benchmark headers.
+std::string device_description();
+
+// A device array of n elements that frees itself; copies in and out are explicit.
+template <class T>
+class DeviceBuffer {
+public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t n) : n_(n), ptr_(static_cast<T*>(device_malloc(n * sizeof(T)))) {}
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
+  ~DeviceBuffer() { device_free(ptr_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept : n_(std::exchange(o.n_, 0)), ptr_(std::exchange(o.ptr_, nullptr)) {}
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    std::swap(n_, o.n_);
+    std::swap(ptr_, o.ptr_);
+    return *this;
+  }
+
+  T* data() { return ptr_; }
+  const T* data() const { return ptr_; }
+  std::size_t size() const { return n_; }
+
+  // host.size() must equal size().
+  void upload(const std::vector<T>& host) {
+    if (host.size() != n_) throw_size_mismatch(host.size());
+    copy_to_device(ptr_, host.data(), n_ * sizeof(T));
+  }
+  std::vector<T> download() const {
+    std::vector<T> host(n_);
+    copy_to_host(host.data(), ptr_, n_ * sizeof(T));
+    return host;
+  }
+
+private:
+  [[noreturn]] void throw_size_mismatch(std::size_t got) const;
+  std::size_t n_ = 0;
+  T* ptr_ = nullptr;
+};
+
+[[noreturn]] void throw_buffer_size_mismatch(std::size_t expected, std::size_t got);
+
+template <class T>
+void DeviceBuffer<T>::throw_size_mismatch(std::size_t got) const {
+  throw_buffer_size_mismatch(n_, got);
+}
+
+}  // namespace simt

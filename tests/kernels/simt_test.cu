@@ -1,0 +1,509 @@
+// Tests of the simt layer (kernels/simt.h). The same file is compiled as C++ with the CPU
+// emulation (test kernels_simt) and by nvcc for the GPU (kernels_simt_gpu, label gpu). Cases that
+// test the emulation's own bug-finding (orders, aborts, ASan) run only under the emulation.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "kernels/simt.h"
+#include "tests/kernels/test_util.h"
+
+using ednn::test::check_close;
+using ednn::test::for_each_schedule;
+using ednn::test::run_in_child;
+using simt::DeviceBuffer;
+
+namespace simt_test {
+
+// ---- kernels --------------------------------------------------------------------------------
+
+// order[global thread id] = the position at which that thread ran its first instruction.
+__global__ void record_order(int* counter, int* order) {
+  const int id = blockIdx.x * blockDim.x + threadIdx.x;
+  order[id] = atomicAdd(counter, 1);
+}
+
+// Writes the global linear id of each thread of a 3-D grid of 3-D blocks, and checks the
+// built-in variables agree with each other.
+__global__ void index_3d(int* out, int* bad) {
+  const int block = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+  const int thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  const int threads = blockDim.x * blockDim.y * blockDim.z;
+  out[block * threads + thread] = block * threads + thread;
+  if (threadIdx.x >= blockDim.x || threadIdx.y >= blockDim.y || threadIdx.z >= blockDim.z ||
+      blockIdx.x >= gridDim.x || blockIdx.y >= gridDim.y || blockIdx.z >= gridDim.z)
+    atomicAdd(bad, 1);
+}
+
+// y[i] = x[i] - x[i-1] within each block (the block's first element keeps x[i]), through shared
+// memory. The racy version forgets the barrier between the writes and the reads, so thread t
+// reads s[t-1] before thread t-1 has written it unless t-1 happened to run first.
+constexpr int diff_block = 128;
+__global__ void neighbour_difference_racy(const float* x, float* y, int n) {
+  __shared__ float s[diff_block];
+  const int t = threadIdx.x;
+  const int i = blockIdx.x * blockDim.x + t;
+  s[t] = i < n ? x[i] : 0.0f;
+  // missing: __syncthreads();
+  if (i < n) y[i] = t > 0 ? s[t] - s[t - 1] : s[t];
+}
+__global__ void neighbour_difference(const float* x, float* y, int n) {
+  __shared__ float s[diff_block];
+  const int t = threadIdx.x;
+  const int i = blockIdx.x * blockDim.x + t;
+  s[t] = i < n ? x[i] : 0.0f;
+  __syncthreads();
+  if (i < n) y[i] = t > 0 ? s[t] - s[t - 1] : s[t];
+}
+
+// Threads past the end return at once; that is fine because no barrier follows.
+__global__ void early_return_without_barrier(float* y, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  y[i] = 2.0f * i;
+}
+
+// All threads pass a barrier, then some return, then the rest carry on (no later barrier).
+__global__ void return_after_barrier(int* y) {
+  __shared__ int s[64];
+  s[threadIdx.x] = threadIdx.x;
+  __syncthreads();
+  if (threadIdx.x % 3 == 0) return;
+  y[threadIdx.x] = s[63 - threadIdx.x];
+}
+
+// Bugs the emulation must catch.
+__global__ void barrier_after_one_thread_returned(int* y) {
+  if (threadIdx.x == 5) return;
+  __syncthreads();
+  y[threadIdx.x] = 1;
+}
+__global__ void barrier_on_two_lines(int* y) {
+  if (threadIdx.x % 2) {
+    __syncthreads();
+  } else {
+    __syncthreads();
+  }
+  y[threadIdx.x] = 1;
+}
+__global__ void shuffle_in_half_a_warp(int* y) {
+  int v = threadIdx.x;
+  if (threadIdx.x % 32 < 16) v = __shfl_down_sync(0xffffffffu, v, 1);
+  __syncthreads();
+  y[threadIdx.x] = v;
+}
+__global__ void shuffles_on_two_lines(int* y) {
+  int v = threadIdx.x;
+  if (threadIdx.x % 2)
+    v = __shfl_xor_sync(0xffffffffu, v, 1);
+  else
+    v = __shfl_xor_sync(0xffffffffu, v, 1);
+  y[threadIdx.x] = v;
+}
+__global__ void static_shared_overflow(int* y) {
+  __shared__ int s[32];
+  s[threadIdx.x] = threadIdx.x;  // launched with 33 threads
+  __syncthreads();
+  y[threadIdx.x] = s[threadIdx.x];
+}
+__global__ void dynamic_shared_overflow(int* y) {
+  SIMT_DYNAMIC_SHARED(int, s);  // launched with 32 ints for 33 threads
+  s[threadIdx.x] = threadIdx.x;
+  __syncthreads();
+  y[threadIdx.x] = s[threadIdx.x];
+}
+
+// Reverses each block's segment of x through dynamic shared memory sized by the launch.
+__global__ void reverse_segments(const float* x, float* y, int n) {
+  SIMT_DYNAMIC_SHARED(float, s);
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  s[threadIdx.x] = i < n ? x[i] : -1.0f;
+  __syncthreads();
+  const int segment = min(static_cast<int>(blockDim.x), n - static_cast<int>(blockIdx.x * blockDim.x));
+  if (static_cast<int>(threadIdx.x) < segment)
+    y[i] = s[segment - 1 - threadIdx.x];
+}
+// A second kernel with dynamic shared memory of another type in the same file, plus a static
+// array next to it: prefix sums of each block's ints, Hillis-Steele with two buffers.
+__global__ void block_prefix_sum(const int* x, int* y) {
+  SIMT_DYNAMIC_SHARED(int, buf);  // [2 * blockDim.x]
+  __shared__ int total;
+  const int t = threadIdx.x, n = blockDim.x;
+  int* in = buf;
+  int* out = buf + n;
+  in[t] = x[blockIdx.x * n + t];
+  if (t == 0) total = 0;
+  __syncthreads();
+  for (int offset = 1; offset < n; offset *= 2) {
+    out[t] = t >= offset ? in[t] + in[t - offset] : in[t];
+    __syncthreads();
+    int* tmp = in;
+    in = out;
+    out = tmp;
+  }
+  atomicAdd(&total, x[blockIdx.x * n + t]);
+  __syncthreads();
+  y[blockIdx.x * n + t] = in[t] * 1000 + (t == n - 1 ? total == in[t] : 1);
+}
+
+// Every thread adds to a few counters at once.
+__global__ void atomic_contention(int* count, unsigned* ucount, float* fsum, double* dsum, int* histogram,
+                                  int* maximum, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  atomicAdd(count, 1);
+  atomicAdd(ucount, 2u);
+  atomicAdd(fsum, 0.5f);
+  atomicAdd(dsum, 0.25);
+  atomicAdd(&histogram[i % 7], 1);
+  atomicMax(maximum, (i * 37) % 1001);
+}
+
+// Each thread computes a fixed list of warp operations; out[id * shuffle_outputs + k].
+constexpr int shuffle_outputs = 14;
+__host__ __device__ int shuffle_value(int id) { return id * 7 + 3; }
+__global__ void shuffles(int* out, double* dout) {
+  const int id = blockIdx.x * blockDim.x + threadIdx.x;
+  const int v = shuffle_value(id);
+  int* o = out + id * shuffle_outputs;
+  o[0] = __shfl_down_sync(0xffffffffu, v, 1);
+  o[1] = __shfl_down_sync(0xffffffffu, v, 5);
+  o[2] = __shfl_down_sync(0xffffffffu, v, 16);
+  o[3] = __shfl_down_sync(0xffffffffu, v, 3, 8);
+  o[4] = __shfl_up_sync(0xffffffffu, v, 3);
+  o[5] = __shfl_up_sync(0xffffffffu, v, 3, 16);
+  o[6] = __shfl_xor_sync(0xffffffffu, v, 1);
+  o[7] = __shfl_xor_sync(0xffffffffu, v, 7);
+  o[8] = __shfl_xor_sync(0xffffffffu, v, 16, 8);  // lane ^ 16 lies in a later segment: own value
+  o[9] = __shfl_sync(0xffffffffu, v, 5);           // broadcast lane 5
+  o[10] = __shfl_sync(0xffffffffu, v, 11, 8);      // lane 11 % 8 = 3 of each group of 8
+  o[11] = static_cast<int>(__ballot_sync(0xffffffffu, v % 3 == 0));
+  o[12] = __any_sync(0xffffffffu, id % 64 == 63) * 10 + __all_sync(0xffffffffu, v % 2 == 1);
+  __syncwarp();
+  // Two halves of a warp, each with its own mask, on different lines: both legal.
+  const int lane = threadIdx.x % 32;
+  if (lane < 16)
+    o[13] = __shfl_xor_sync(0x0000ffffu, v, 2);
+  else
+    o[13] = __shfl_down_sync(0xffff0000u, v, 4, 16);
+  dout[id] = __shfl_xor_sync(0xffffffffu, 0.5 * id, 1);  // 8-byte values
+}
+
+// __syncthreads_count / _and / _or.
+__global__ void barrier_votes(const int* x, int* out) {
+  const int p = x[blockIdx.x * blockDim.x + threadIdx.x];
+  const int count = __syncthreads_count(p);
+  const int all = __syncthreads_and(p);
+  const int any = __syncthreads_or(p);
+  if (threadIdx.x == 0) {
+    out[blockIdx.x * 3 + 0] = count;
+    out[blockIdx.x * 3 + 1] = all;
+    out[blockIdx.x * 3 + 2] = any;
+  }
+}
+
+__global__ void noop_kernel(int) {}
+
+}  // namespace simt_test
+
+using namespace simt_test;
+
+// The host model of the shuffles, from the CUDA programming guide: lanes are split into
+// segments of `width`; a source outside the caller's segment (or, for up/down, past its ends)
+// gives the caller's own value; xor may reach down into an earlier segment.
+namespace {
+int lane_of(int id) { return id % 32; }
+int warp_base(int id) { return id - lane_of(id); }
+int host_shfl(int id, int src_lane) { return shuffle_value(warp_base(id) + src_lane); }
+int host_down(int id, int delta, int width = 32) {
+  const int lane = lane_of(id), seg = lane / width * width;
+  return lane + delta < seg + width ? host_shfl(id, lane + delta) : shuffle_value(id);
+}
+int host_up(int id, int delta, int width = 32) {
+  const int lane = lane_of(id), seg = lane / width * width;
+  return lane - delta >= seg ? host_shfl(id, lane - delta) : shuffle_value(id);
+}
+int host_xor(int id, int mask, int width = 32) {
+  const int lane = lane_of(id), seg = lane / width * width;
+  const int src = lane ^ mask;
+  return src < seg + width ? host_shfl(id, src) : shuffle_value(id);
+}
+int host_idx(int id, int src, int width = 32) {
+  const int seg = lane_of(id) / width * width;
+  return host_shfl(id, seg + src % width);
+}
+}  // namespace
+
+TEST_CASE("simt: every thread runs once; the emulation follows the schedule") {
+  for_each_schedule([](simt::Schedule s) {
+    const int blocks = 3, threads = 64, n = blocks * threads;
+    DeviceBuffer<int> counter(std::vector<int>{0});
+    DeviceBuffer<int> order(n);
+    simt::launch(record_order, blocks, threads, 0, nullptr, counter.data(), order.data());
+    std::vector<int> got = order.download();
+    std::vector<int> sorted = got;
+    std::sort(sorted.begin(), sorted.end());
+    for (int i = 0; i < n; ++i) REQUIRE(sorted[i] == i);  // a permutation: each thread ran exactly once
+    if (!simt::emulated) return;
+    const bool ascending = std::is_sorted(got.begin(), got.end());
+    const bool descending = std::is_sorted(got.rbegin(), got.rend());
+    if (s == simt::Schedule::forward) CHECK(ascending);
+    if (s == simt::Schedule::reverse) CHECK(descending);  // threads and blocks both reversed
+    if (s == simt::Schedule::random) CHECK((!ascending && !descending));
+  });
+}
+
+TEST_CASE("simt: EDNN_SIMT_ORDER sets the initial schedule") {
+  const char* env = std::getenv("EDNN_SIMT_ORDER");
+  if (!simt::emulated || !env) return;
+  const std::string order = env;
+  CHECK(order.rfind(simt::schedule_name(simt::schedule()), 0) == 0);
+}
+
+TEST_CASE("simt: 3-D grids and blocks cover every thread once") {
+  const dim3 grid(3, 2, 2), block(4, 3, 5);
+  const int n = 3 * 2 * 2 * 4 * 3 * 5;
+  DeviceBuffer<int> out(n), bad(std::vector<int>{0});
+  simt::launch(index_3d, grid, block, 0, nullptr, out.data(), bad.data());
+  std::vector<int> want(n);
+  std::iota(want.begin(), want.end(), 0);
+  check_close(out.download(), want, 0.0);
+  CHECK(bad.download()[0] == 0);
+}
+
+TEST_CASE("simt: a missing __syncthreads gives a wrong answer in reverse order; the barrier fixes it") {
+  const int n = 1000;  // 8 blocks of 128, the last one partial
+  const std::vector<float> x = ednn::test::random_floats(n, 7);
+  std::vector<float> want(n);
+  for (int i = 0; i < n; ++i) want[i] = i % diff_block ? x[i] - x[i - 1] : x[i];
+  const int blocks = (n + diff_block - 1) / diff_block;
+  DeviceBuffer<float> dx(x), dy(n);
+  for_each_schedule([&](simt::Schedule s) {
+    simt::launch(neighbour_difference, blocks, diff_block, 0, nullptr, dx.data(), dy.data(), n);
+    check_close(dy.download(), want, 0.0);
+    if (!simt::emulated) return;  // on a GPU the race may or may not show: no assertion either way
+    simt::launch(neighbour_difference_racy, blocks, diff_block, 0, nullptr, dx.data(), dy.data(), n);
+    const std::vector<float> got = dy.download();
+    std::size_t differ = 0;
+    for (int i = 0; i < n; ++i) differ += got[i] != want[i];
+    // Forward order runs thread t-1 before thread t, which hides this race; the others expose it.
+    if (s == simt::Schedule::forward) CHECK(differ == 0);
+    else CHECK(differ > 0);
+  });
+}
+
+TEST_CASE("simt: threads may return early when no barrier follows") {
+  for_each_schedule([](simt::Schedule) {
+    const int n = 100;
+    DeviceBuffer<float> y(n);
+    simt::launch(early_return_without_barrier, 2, 64, 0, nullptr, y.data(), n);
+    std::vector<float> want(n);
+    for (int i = 0; i < n; ++i) want[i] = 2.0f * i;
+    check_close(y.download(), want, 0.0);
+
+    DeviceBuffer<int> z(std::vector<int>(64, -1));
+    simt::launch(return_after_barrier, 1, 64, 0, nullptr, z.data());
+    std::vector<int> wantz(64);
+    for (int t = 0; t < 64; ++t) wantz[t] = t % 3 == 0 ? -1 : 63 - t;
+    check_close(z.download(), wantz, 0.0);
+  });
+}
+
+TEST_CASE("simt: a barrier some threads never reach aborts with a report of each thread") {
+  if (!simt::emulated) return;  // undefined behaviour (a hang, at best) on a GPU
+  {
+    const auto child = run_in_child([] {
+      DeviceBuffer<int> y(64);
+      simt::launch(barrier_after_one_thread_returned, 1, 64, 0, nullptr, y.data());
+    });
+    INFO(child.err);
+    CHECK(child.aborted);
+    CHECK(child.err.find("barrier divergence") != std::string::npos);
+    CHECK(child.err.find("reached by 63 of 64 threads") != std::string::npos);
+    CHECK(child.err.find("thread 5 (5,0,0), warp 0 lane 5: returned from the kernel") != std::string::npos);
+    CHECK(child.err.find("threads 0-4 (warps 0-0): waiting at __syncthreads, ") != std::string::npos);
+    CHECK(child.err.find("simt_test.cu") != std::string::npos);
+  }
+  {
+    const auto child = run_in_child([] {
+      DeviceBuffer<int> y(64);
+      simt::launch(barrier_on_two_lines, 1, 64, 0, nullptr, y.data());
+    });
+    INFO(child.err);
+    CHECK(child.aborted);
+    CHECK(child.err.find("on different lines") != std::string::npos);
+    CHECK(child.err.find("thread 1 (1,0,0), warp 0 lane 1: waiting at __syncthreads") != std::string::npos);
+  }
+}
+
+TEST_CASE("simt: a warp operation that part of the warp skips aborts with a report") {
+  if (!simt::emulated) return;
+  {
+    const auto child = run_in_child([] {
+      DeviceBuffer<int> y(64);
+      simt::launch(shuffle_in_half_a_warp, 1, 64, 0, nullptr, y.data());
+    });
+    INFO(child.err);
+    CHECK(child.aborted);
+    CHECK(child.err.find("deadlock: a warp operation") != std::string::npos);
+    CHECK(child.err.find("threads 0-15 (warps 0-0): waiting at __shfl_down_sync(mask 0xffffffff)") != std::string::npos);
+    CHECK(child.err.find("threads 16-31 (warps 0-0): waiting at __syncthreads") != std::string::npos);
+  }
+  {
+    const auto child = run_in_child([] {
+      DeviceBuffer<int> y(32);
+      simt::launch(shuffles_on_two_lines, 1, 32, 0, nullptr, y.data());
+    });
+    INFO(child.err);
+    CHECK(child.aborted);
+    CHECK(child.err.find("thread 0 (0,0,0), warp 0 lane 0: waiting at __shfl_xor_sync") != std::string::npos);
+    CHECK(child.err.find("thread 1 (1,0,0), warp 0 lane 1: waiting at __shfl_xor_sync") != std::string::npos);
+  }
+}
+
+TEST_CASE("simt: AddressSanitizer sees shared-memory overflows") {
+#if defined(__SANITIZE_ADDRESS__)
+  if (!simt::emulated) return;
+  const auto stat = run_in_child([] {
+    DeviceBuffer<int> y(33);
+    simt::launch(static_shared_overflow, 1, 33, 0, nullptr, y.data());
+  });
+  CHECK(stat.err.find("global-buffer-overflow") != std::string::npos);
+  CHECK(stat.err.find("global variable 's'") != std::string::npos);
+  const auto dyn = run_in_child([] {
+    DeviceBuffer<int> y(33);
+    simt::launch(dynamic_shared_overflow, 1, 33, 32 * sizeof(int), nullptr, y.data());
+  });
+  CHECK(dyn.err.find("heap-buffer-overflow") != std::string::npos);
+#else
+  MESSAGE("not an AddressSanitizer build");
+#endif
+}
+
+TEST_CASE("simt: dynamic shared memory, sized at launch") {
+  for_each_schedule([](simt::Schedule) {
+    for (int n : {1, 31, 33, 1000}) {
+      CAPTURE(n);
+      const int block = 96;
+      const std::vector<float> x = ednn::test::random_floats(n, 11);
+      std::vector<float> want(n);
+      for (int b = 0; b * block < n; ++b) {
+        const int seg = std::min(block, n - b * block);
+        for (int t = 0; t < seg; ++t) want[b * block + t] = x[b * block + seg - 1 - t];
+      }
+      DeviceBuffer<float> dx(x), dy(n);
+      simt::launch(reverse_segments, (n + block - 1) / block, block, block * sizeof(float), nullptr, dx.data(),
+                   dy.data(), n);
+      check_close(dy.download(), want, 0.0);
+    }
+    const int blocks = 5, block = 64;
+    std::vector<int> x(blocks * block);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<int>(i % 5);
+    std::vector<int> want(x.size());
+    for (int b = 0; b < blocks; ++b)
+      for (int t = 0, acc = 0; t < block; ++t) {
+        acc += x[b * block + t];
+        want[b * block + t] = acc * 1000 + 1;
+      }
+    DeviceBuffer<int> dx(x), dy(x.size());
+    simt::launch(block_prefix_sum, blocks, block, 2 * block * sizeof(int), nullptr, dx.data(), dy.data());
+    check_close(dy.download(), want, 0.0);
+  });
+}
+
+TEST_CASE("simt: launches CUDA refuses throw ednn::Error naming the launch") {
+  DeviceBuffer<int> y(1);
+  auto message = [](auto&& launch) -> std::string {
+    try {
+      launch();
+    } catch (const ednn::Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  const std::string too_many_threads = message([&] { simt::launch(noop_kernel, 1, 2048, 0, nullptr, 0); });
+  CHECK(too_many_threads.find("simt_test.cu:") != std::string::npos);
+  const std::string too_much_shared = message([&] { simt::launch(noop_kernel, 1, 32, 64 * 1024, nullptr, 0); });
+  CHECK(too_much_shared.find("simt_test.cu:") != std::string::npos);
+  const std::string empty_grid = message([&] { simt::launch(noop_kernel, 0, 32, 0, nullptr, 0); });
+  CHECK(empty_grid.find("simt_test.cu:") != std::string::npos);
+  simt::launch(noop_kernel, 1, 32, 0, nullptr, 0);  // and a good launch still works afterwards
+  simt::synchronize();
+}
+
+TEST_CASE("simt: atomics under contention") {
+  for_each_schedule([](simt::Schedule) {
+    const int n = 37 * 128 - 5;
+    DeviceBuffer<int> count(std::vector<int>{0}), histogram(std::vector<int>(7, 0)), maximum(std::vector<int>{-1});
+    DeviceBuffer<unsigned> ucount(std::vector<unsigned>{0});
+    DeviceBuffer<float> fsum(std::vector<float>{0.0f});
+    DeviceBuffer<double> dsum(std::vector<double>{0.0});
+    simt::launch(atomic_contention, 37, 128, 0, nullptr, count.data(), ucount.data(), fsum.data(), dsum.data(),
+                 histogram.data(), maximum.data(), n);
+    CHECK(count.download()[0] == n);
+    CHECK(ucount.download()[0] == 2u * n);
+    CHECK(fsum.download()[0] == 0.5f * n);  // exact: halves up to 2^24
+    CHECK(dsum.download()[0] == 0.25 * n);
+    std::vector<int> want(7, 0);
+    int max = -1;
+    for (int i = 0; i < n; ++i) {
+      ++want[i % 7];
+      max = std::max(max, (i * 37) % 1001);
+    }
+    check_close(histogram.download(), want, 0.0);
+    CHECK(maximum.download()[0] == max);
+  });
+}
+
+TEST_CASE("simt: warp shuffles and votes match the host model") {
+  for_each_schedule([](simt::Schedule) {
+    const int blocks = 3, block = 64, n = blocks * block;
+    DeviceBuffer<int> out(n * shuffle_outputs);
+    DeviceBuffer<double> dout(n);
+    simt::launch(shuffles, blocks, block, 0, nullptr, out.data(), dout.data());
+    std::vector<int> want(n * shuffle_outputs);
+    std::vector<double> dwant(n);
+    for (int id = 0; id < n; ++id) {
+      int* w = &want[id * shuffle_outputs];
+      w[0] = host_down(id, 1);
+      w[1] = host_down(id, 5);
+      w[2] = host_down(id, 16);
+      w[3] = host_down(id, 3, 8);
+      w[4] = host_up(id, 3);
+      w[5] = host_up(id, 3, 16);
+      w[6] = host_xor(id, 1);
+      w[7] = host_xor(id, 7);
+      w[8] = host_xor(id, 16, 8);
+      w[9] = host_idx(id, 5);
+      w[10] = host_idx(id, 11, 8);
+      unsigned ballot = 0;
+      bool any = false, all = true;
+      for (int l = 0; l < 32; ++l) {
+        const int other = warp_base(id) + l;
+        if (shuffle_value(other) % 3 == 0) ballot |= 1u << l;
+        any = any || other % 64 == 63;
+        all = all && shuffle_value(other) % 2 == 1;
+      }
+      w[11] = static_cast<int>(ballot);
+      w[12] = any * 10 + all;
+      w[13] = lane_of(id) < 16 ? host_xor(id, 2) : host_down(id, 4, 16);
+      dwant[id] = 0.5 * (id ^ 1);
+    }
+    check_close(out.download(), want, 0.0);
+    check_close(dout.download(), dwant, 0.0);
+  });
+}
+
+TEST_CASE("simt: __syncthreads_count, _and, _or") {
+  for_each_schedule([](simt::Schedule) {
+    const int blocks = 3, block = 96;
+    std::vector<int> x(blocks * block, 0);
+    for (int t = 0; t < block; t += 5) x[t] = 1;  // block 0: some
+    for (int t = 0; t < block; ++t) x[block + t] = 1;  // block 1: all; block 2: none
+    DeviceBuffer<int> dx(x), out(blocks * 3);
+    simt::launch(barrier_votes, blocks, block, 0, nullptr, dx.data(), out.data());
+    check_close(out.download(), std::vector<int>{(block + 4) / 5, 0, 1, block, 1, 1, 0, 0, 0}, 0.0);
+  });
+}

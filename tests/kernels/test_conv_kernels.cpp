@@ -1,0 +1,272 @@
+// The convolution kernels of kernels/conv2d.cu against the CPU reference loops
+// (ednn::cpu::ref, run in double), on small shapes that are multiples of no tile (odd, non-square,
+// 1x1 images, more channels than one tile), kernels 1x1 to 4x4, stride 1 and 2, padding 0 to 2,
+// every kernel version, in the three thread orders of the emulation. Each output buffer is
+// followed by guard values the kernels must leave alone, and starts as NaN (the emulation fills
+// fresh device memory with 0xFF), so a value a kernel forgets to write fails too.
+// Linked with ednn_kernels_emu (kernels_conv) and with ednn_kernels_cuda (kernels_conv_gpu, label gpu).
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/cpu/cpu_ops.h"
+#include "engine/error.h"
+#include "engine/geometry.h"
+#include "kernels/conv2d.h"
+#include "kernels/reduce.h"
+#include "tests/kernels/test_util.h"
+
+using ednn::ConvGeometry;
+using ednn::kernels::ConvActivation;
+using ednn::kernels::ConvEpilogue;
+using ednn::test::check_close;
+using ednn::test::for_each_schedule;
+using simt::DeviceBuffer;
+
+namespace {
+
+struct Shape {
+  int N, C_in, C_out, H, W, kH, kW, stride, pad;
+};
+
+// Hand-picked shapes (each for a reason), then seeded random ones.
+std::vector<Shape> test_shapes() {
+  std::vector<Shape> shapes = {
+      {1, 1, 1, 1, 1, 1, 1, 1, 0},     // everything 1
+      {2, 3, 5, 7, 5, 3, 3, 1, 1},     // the paper's 3x3 / stride 1 / pad 1, odd sizes
+      {3, 5, 7, 13, 11, 3, 3, 2, 1},   // stride 2; K = N H_out W_out large enough for split-K
+      {3, 2, 3, 13, 11, 3, 3, 1, 1},   // 429 pixels: split-K with three slices
+      {1, 2, 3, 9, 13, 4, 4, 2, 2},    // even kernel, pad 2
+      {2, 4, 6, 6, 10, 1, 1, 2, 0},    // 1x1 kernel with stride (skips pixels)
+      {1, 1, 2, 5, 4, 4, 4, 1, 0},     // kernel nearly the image
+      {2, 3, 4, 1, 1, 3, 3, 1, 1},     // 1x1 image, padding only
+      {1, 2, 3, 8, 7, 1, 3, 1, 1},     // non-square kernel
+      {1, 67, 70, 5, 6, 3, 3, 1, 1},   // more channels than a 64-row tile, both ways
+  };
+  std::mt19937 rng(2024);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int kernels[] = {1, 3, 4};
+  while (shapes.size() < 18) {
+    Shape s{pick(1, 3), pick(1, 5), pick(1, 7), pick(1, 13), pick(1, 13), 0, 0, pick(1, 2), pick(0, 2)};
+    s.kH = s.kW = kernels[pick(0, 2)];
+    if (s.kH <= s.H + 2 * s.pad && s.kW <= s.W + 2 * s.pad) shapes.push_back(s);
+  }
+  return shapes;
+}
+
+ConvGeometry geometry(const Shape& s) {
+  return ednn::conv2d_geometry({s.N, s.C_in, s.H, s.W}, {s.C_out, s.C_in, s.kH, s.kW}, s.stride, s.pad);
+}
+
+std::string describe(const Shape& s) {
+  return "N " + std::to_string(s.N) + ", C_in " + std::to_string(s.C_in) + ", C_out " + std::to_string(s.C_out) +
+         ", " + std::to_string(s.H) + "x" + std::to_string(s.W) + ", kernel " + std::to_string(s.kH) + "x" +
+         std::to_string(s.kW) + ", stride " + std::to_string(s.stride) + ", pad " + std::to_string(s.pad);
+}
+
+std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+constexpr int guard = 13;
+constexpr float guard_value = 12345.0f;
+
+// A device buffer of n outputs followed by `guard` sentinels.
+DeviceBuffer<float> output_buffer(long n) {
+  DeviceBuffer<float> b(static_cast<std::size_t>(n + guard));
+  std::vector<float> tail(guard, guard_value);
+  simt::copy_to_device(b.data() + n, tail.data(), guard * sizeof(float));
+  return b;
+}
+
+// Checks the n outputs against want (float sums of `terms` products of values in [-1, 1]) and
+// that the guards are intact.
+void check_output(const DeviceBuffer<float>& b, std::vector<double> want, long terms) {
+  want.resize(want.size() + guard, guard_value);
+  check_close(b.download(), want, 2e-6 * static_cast<double>(terms + 1), 1e-5);
+}
+
+void add_bias_and_activation(std::vector<double>& out, const std::vector<double>& bias, int N, int C, long HW,
+                             ConvEpilogue e) {
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        double& v = out[(static_cast<long>(n) * C + c) * HW + i];
+        v += bias[c];
+        if (e.activation == ConvActivation::leaky_relu && v < 0) v *= e.slope;
+      }
+}
+
+const ConvEpilogue leaky{ConvActivation::leaky_relu, 0.02f};
+
+}  // namespace
+
+TEST_CASE("conv2d_forward: every version matches the reference, with bias, without, with leaky ReLU") {
+  const std::vector<Shape> shapes = test_shapes();
+  for_each_schedule([&](simt::Schedule) {
+    unsigned seed = 1;
+    for (const Shape& s : shapes) {
+      INFO(describe(s));
+      const ConvGeometry g = geometry(s);
+      const std::vector<float> x = ednn::test::random_floats(g.input_numel(), seed++);
+      const std::vector<float> w = ednn::test::random_floats(g.weight_numel(), seed++);
+      const std::vector<float> b = ednn::test::random_floats(g.C_out, seed++);
+      const std::vector<double> xd = to_double(x), wd = to_double(w), bd = to_double(b);
+      std::vector<double> want(g.output_numel()), want_plain(g.output_numel());
+      ednn::cpu::ref::conv2d_forward<double>(xd.data(), wd.data(), bd.data(), want.data(), g);
+      ednn::cpu::ref::conv2d_forward<double>(xd.data(), wd.data(), nullptr, want_plain.data(), g);
+      std::vector<double> want_leaky = want;
+      add_bias_and_activation(want_leaky, std::vector<double>(g.C_out, 0.0), g.N, g.C_out,
+                              long(g.H_out) * g.W_out, leaky);
+      const long terms = long(g.C_in) * g.kH * g.kW;
+
+      DeviceBuffer<float> dx(x), dw(w), db(b);
+      for (int version : {1, 2, 3}) {
+        CAPTURE(version);
+        DeviceBuffer<float> y = output_buffer(g.output_numel());
+        ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y.data(), g, nullptr, {}, version);
+        check_output(y, want, terms);
+        DeviceBuffer<float> y_plain = output_buffer(g.output_numel());
+        ednn::kernels::conv2d_forward(dx.data(), dw.data(), nullptr, y_plain.data(), g, nullptr, {}, version);
+        check_output(y_plain, want_plain, terms);
+        DeviceBuffer<float> y_leaky = output_buffer(g.output_numel());
+        ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y_leaky.data(), g, nullptr, leaky, version);
+        check_output(y_leaky, want_leaky, terms);
+      }
+    }
+  });
+}
+
+TEST_CASE("conv2d_backward_data: versions 2 and 3 match the reference") {
+  const std::vector<Shape> shapes = test_shapes();
+  for_each_schedule([&](simt::Schedule) {
+    unsigned seed = 100;
+    for (const Shape& s : shapes) {
+      INFO(describe(s));
+      const ConvGeometry g = geometry(s);
+      const std::vector<float> dy = ednn::test::random_floats(g.output_numel(), seed++);
+      const std::vector<float> w = ednn::test::random_floats(g.weight_numel(), seed++);
+      const std::vector<double> dyd = to_double(dy), wd = to_double(w);
+      std::vector<double> want(g.input_numel());
+      ednn::cpu::ref::conv2d_backward_data<double>(dyd.data(), wd.data(), want.data(), g);
+      const long terms = long(g.C_out) * g.kH * g.kW;
+
+      DeviceBuffer<float> ddy(dy), dw(w);
+      for (int version : {0, 2, 3}) {
+        CAPTURE(version);
+        DeviceBuffer<float> dx = output_buffer(g.input_numel());
+        ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dx.data(), g, nullptr, nullptr, {}, version);
+        check_output(dx, want, terms);
+      }
+    }
+  });
+}
+
+TEST_CASE("conv2d_backward_data with bias and leaky ReLU is conv_transpose2d's forward pass") {
+  struct TransposedShape {
+    int N, C_in, C_out, H, W, k, stride, pad, output_padding;
+  };
+  // Transposed-convolution shapes (input [N, C_in, H, W], weight [C_in, C_out, k, k]).
+  const TransposedShape shapes[] = {
+      {2, 3, 2, 4, 5, 3, 1, 1, 0},  // the paper's ConvT: 3x3, stride 1, pad 1 keeps the size
+      {1, 4, 3, 3, 4, 4, 2, 1, 0},  // the classic x2 upsampling ConvT
+      {2, 2, 5, 5, 3, 3, 2, 1, 1},  // output_padding: the output row/column no input reaches
+      {1, 5, 1, 6, 7, 3, 2, 0, 1},
+  };
+  for_each_schedule([&](simt::Schedule) {
+    unsigned seed = 300;
+    for (const TransposedShape& t : shapes) {
+      const ConvGeometry g = ednn::conv_transpose2d_geometry({t.N, t.C_in, t.H, t.W}, {t.C_in, t.C_out, t.k, t.k},
+                                                             t.stride, t.pad, t.output_padding);
+      INFO("conv_transpose2d input ", t.N, "x", t.C_in, "x", t.H, "x", t.W, ", output ", g.H_in, "x", g.W_in,
+           ", kernel ", t.k, ", stride ", t.stride, ", pad ", t.pad, ", output_padding ", t.output_padding);
+      const std::vector<float> in = ednn::test::random_floats(g.output_numel(), seed++);
+      const std::vector<float> w = ednn::test::random_floats(g.weight_numel(), seed++);
+      const std::vector<float> b = ednn::test::random_floats(g.C_in, seed++);
+      const std::vector<double> ind = to_double(in), wd = to_double(w), bd = to_double(b);
+      std::vector<double> want(g.input_numel());
+      ednn::cpu::ref::conv2d_backward_data<double>(ind.data(), wd.data(), want.data(), g);
+      add_bias_and_activation(want, bd, g.N, g.C_in, long(g.H_in) * g.W_in, leaky);
+
+      DeviceBuffer<float> din(in), dw(w), db(b);
+      for (int version : {2, 3}) {
+        CAPTURE(version);
+        DeviceBuffer<float> out = output_buffer(g.input_numel());
+        ednn::kernels::conv2d_backward_data(din.data(), dw.data(), out.data(), g, nullptr, db.data(), leaky, version);
+        check_output(out, want, long(g.C_out) * g.kH * g.kW);
+      }
+    }
+  });
+}
+
+TEST_CASE("conv2d_backward_weight: dw and the bias gradient match the reference, with and without split-K") {
+  const std::vector<Shape> shapes = test_shapes();
+  bool saw_split = false, saw_single = false;
+  for_each_schedule([&](simt::Schedule) {
+    unsigned seed = 200;
+    for (const Shape& s : shapes) {
+      INFO(describe(s));
+      const ConvGeometry g = geometry(s);
+      const std::vector<float> x = ednn::test::random_floats(g.input_numel(), seed++);
+      const std::vector<float> dy = ednn::test::random_floats(g.output_numel(), seed++);
+      const std::vector<double> xd = to_double(x), dyd = to_double(dy);
+      const long HW_out = long(g.H_out) * g.W_out;
+      std::vector<double> want_dw(g.weight_numel()), want_db(g.C_out, 0.0);
+      ednn::cpu::ref::conv2d_backward_weight<double>(xd.data(), dyd.data(), want_dw.data(), g);
+      ednn::cpu::ref::sum_per_channel<double>(dyd.data(), want_db.data(), g.N, g.C_out, HW_out);
+      const long terms = g.N * HW_out;
+
+      DeviceBuffer<float> dx(x), ddy(dy);
+      for (int version : {0, 2, 3}) {
+        CAPTURE(version);
+        const long workspace_size = ednn::kernels::conv2d_backward_weight_workspace_size(g, version);
+        const bool split = workspace_size > ednn::kernels::sum_per_channel_workspace_size(g.N, g.C_out, HW_out);
+        (split ? saw_split : saw_single) = true;
+        DeviceBuffer<float> workspace(static_cast<std::size_t>(workspace_size));
+        DeviceBuffer<float> dw = output_buffer(g.weight_numel()), db = output_buffer(g.C_out);
+        ednn::kernels::conv2d_backward_weight(dx.data(), ddy.data(), dw.data(), db.data(), workspace.data(), g,
+                                              nullptr, version);
+        check_output(dw, want_dw, terms);
+        check_output(db, want_db, terms);
+        // Without a bias gradient, dw alone.
+        DeviceBuffer<float> dw_only = output_buffer(g.weight_numel());
+        ednn::kernels::conv2d_backward_weight(dx.data(), ddy.data(), dw_only.data(), nullptr, workspace.data(), g,
+                                              nullptr, version);
+        check_output(dw_only, want_dw, terms);
+      }
+    }
+  });
+  CHECK(saw_split);
+  CHECK(saw_single);
+}
+
+TEST_CASE("conv2d_backward_weight is deterministic across thread orders") {
+  const Shape s{3, 5, 7, 13, 11, 3, 3, 1, 1};
+  const ConvGeometry g = geometry(s);
+  DeviceBuffer<float> x(ednn::test::random_floats(g.input_numel(), 7));
+  DeviceBuffer<float> dy(ednn::test::random_floats(g.output_numel(), 8));
+  DeviceBuffer<float> workspace(static_cast<std::size_t>(ednn::kernels::conv2d_backward_weight_workspace_size(g)));
+  DeviceBuffer<float> dw(g.weight_numel()), db(g.C_out);
+  ednn::kernels::conv2d_backward_weight(x.data(), dy.data(), dw.data(), db.data(), workspace.data(), g, nullptr);
+  const std::vector<float> first_dw = dw.download(), first_db = db.download();
+  for_each_schedule([&](simt::Schedule) {
+    ednn::kernels::conv2d_backward_weight(x.data(), dy.data(), dw.data(), db.data(), workspace.data(), g, nullptr);
+    CHECK(dw.download() == first_dw);
+    CHECK(db.download() == first_db);
+  });
+}
+
+TEST_CASE("conv2d launchers reject bad arguments with a message") {
+  const ConvGeometry g = geometry({1, 2, 3, 5, 5, 3, 3, 1, 1});
+  DeviceBuffer<float> a(1000), b(1000), c(1000);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 4),
+                       doctest::Contains("conv2d_forward: no kernel version 4"), ednn::Error);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 1),
+                       doctest::Contains("conv2d_backward_data: no kernel version 1"), ednn::Error);
+  ConvGeometry wrong = g;
+  wrong.H_out = 4;
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), wrong, nullptr),
+                       doctest::Contains("does not match"), ednn::Error);
+  CHECK_THROWS_WITH_AS(
+      ednn::kernels::conv2d_backward_weight(a.data(), b.data(), c.data(), nullptr, nullptr, g, nullptr),
+      doctest::Contains("needs a workspace"), ednn::Error);
+}
