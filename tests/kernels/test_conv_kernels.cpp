@@ -212,7 +212,7 @@ TEST_CASE("conv2d_backward_weight: dw and the bias gradient match the reference,
       const long HW_out = long(g.H_out) * g.W_out;
       std::vector<double> want_dw(g.weight_numel()), want_db(g.C_out, 0.0);
       ednn::cpu::ref::conv2d_backward_weight<double>(xd.data(), dyd.data(), want_dw.data(), g);
-      ednn::cpu::ref::sum_per_channel<double>(dyd.data(), want_db.data(), g.N, g.C_out, HW_out);
+      ednn::cpu::sum_per_channel<double>(dyd.data(), want_db.data(), g.N, g.C_out, HW_out);
       const long terms = g.N * HW_out;
 
       DeviceBuffer<float> dx(x), ddy(dy);
