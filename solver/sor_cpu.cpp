@@ -235,9 +235,17 @@ SolveStats solve_one(const SolverConfig& config, std::span<const float> input,
 
 }  // namespace
 
+// Spreading one sample's rows over threads costs two barriers per sweep; below this size they
+// cost more than the rows save (and far more on a machine shared with other jobs).
+constexpr int kRowParallelMinL = 256;
+
+bool rows_in_parallel(const SolverConfig& config) {
+  return !omp_in_parallel() && omp_get_max_threads() > 1 && config.L >= kRowParallelMinL;
+}
+
 SolveStats solve(const SolverConfig& config, std::span<const float> input, std::span<float> target) {
   validate(config);
-  const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && config.L >= 64;
+  const bool parallel = rows_in_parallel(config);
   return solve_one(config, input, target, parallel);
 }
 
@@ -264,7 +272,7 @@ void solve_batch(const SolverConfig& config, int batch, std::span<const float> i
 #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < batch; ++b) solve_sample(b, false);
   } else {
-    for (int b = 0; b < batch; ++b) solve_sample(b, threads > 1 && config.L >= 64);
+    for (int b = 0; b < batch; ++b) solve_sample(b, rows_in_parallel(config));
   }
   for (int b = 0; b < batch; ++b) {
     if (!errors[static_cast<size_t>(b)]) continue;
