@@ -278,7 +278,8 @@ TEST_CASE("Adam over several tensors in one launch matches the CPU reference ove
         CAPTURE(sizes[k]);
         check_close(p[k].download(), want_p[k], 1e-6, 1e-5);
         check_close(m[k].download(), want_m[k], 1e-7, 1e-5);
-        check_close(v[k].download(), want_v[k], 1e-9, 1e-5);
+        // (1 - beta2) in float: 1 - 0.999f is 0.00099998713, 1.3e-5 away from 0.001.
+        check_close(v[k].download(), want_v[k], 1e-9, 1e-4);
       }
     }
   });
