@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "engine/error.h"
 
@@ -10,6 +13,51 @@
 #endif
 
 namespace ednn {
+
+namespace {
+
+// Host memory is recycled by exact size. A training step allocates the same tensors every time;
+// large ones would otherwise come fresh from mmap, and touching each new page faults, which costs
+// more than the elementwise operations that fill them. Up to kMaxCachedBytes are kept. Under
+// AddressSanitizer nothing is cached, so use-after-free stays visible.
+class HostCache {
+public:
+  void* take(std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = free_.find(bytes);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    cached_ -= bytes;
+    return p;
+  }
+  bool give(void* p, std::size_t bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+    return false;
+#endif
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cached_ + bytes > kMaxCachedBytes) return false;
+    free_[bytes].push_back(p);
+    cached_ += bytes;
+    return true;
+  }
+private:
+  static constexpr std::size_t kMaxCachedBytes = std::size_t(2) << 30;
+  std::mutex mutex_;
+  std::unordered_map<std::size_t, std::vector<void*>> free_;
+  std::size_t cached_ = 0;
+};
+
+// Never destroyed: tensors in static storage may be freed after any destructor would have run.
+HostCache& host_cache() {
+  static HostCache* cache = new HostCache;
+  return *cache;
+}
+
+// 64-byte alignment for vector loads; aligned_alloc wants a multiple of the alignment.
+std::size_t host_block_size(std::size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
+
+}  // namespace
 
 bool cuda_available(std::string* why) {
 #if EDNN_WITH_CUDA
@@ -33,9 +81,9 @@ Device parse_device(const std::string& name) {
 
 void* device_alloc(Device device, std::size_t bytes) {
   if (device == Device::cpu) {
-    // 64-byte alignment for vector loads; aligned_alloc wants a multiple of the alignment.
-    std::size_t rounded = (bytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    const std::size_t block = host_block_size(bytes);
+    if (void* p = host_cache().take(block)) return p;
+    void* p = std::aligned_alloc(64, block);
     if (!p) fail("out of host memory allocating ", bytes, " bytes");
     return p;
   }
@@ -49,7 +97,7 @@ void* device_alloc(Device device, std::size_t bytes) {
 void device_free(Device device, void* ptr, std::size_t bytes) {
   if (!ptr) return;
   if (device == Device::cpu) {
-    std::free(ptr);
+    if (!host_cache().give(ptr, host_block_size(bytes))) std::free(ptr);
     return;
   }
 #if EDNN_WITH_CUDA
