@@ -1,0 +1,317 @@
+#include "nets/trainer.h"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <numeric>
+#include <sstream>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/functional.h"
+#include "engine/optim.h"
+#include "nets/checkpoint.h"
+#include "nets/progress.h"
+
+namespace ednn::nets {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::uint64_t splitmix(std::uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A host buffer [count, 1, L, L] as a tensor on `device` (the one explicit host-to-device copy).
+Tensor to_device(const std::vector<float>& host, int count, int L, Device device) {
+  Tensor t = Tensor::empty({count, 1, L, L});
+  std::memcpy(t.data<float>(), host.data(), std::size_t(count) * L * L * sizeof(float));
+  return t.to(device);
+}
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os.precision(8);
+  os << v;
+  return os.str();
+}
+
+const char* kLogHeader = "epoch,loss,train_loss,test_loss,test_mae,samples_per_s,seconds,best";
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) fail("cannot write ", tmp);
+    out << text;
+    out.flush();
+    if (!out) fail("write ", tmp, " failed");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) fail("cannot rename ", tmp, " to ", path, ": ", ec.message());
+}
+
+}  // namespace
+
+std::vector<std::int64_t> epoch_order(std::uint64_t seed, int epoch, std::int64_t n) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  const std::uint64_t key = splitmix(seed ^ 0x5EEDull) ^ splitmix(0xE90C0000ull + std::uint64_t(epoch));
+  for (std::int64_t i = n - 1; i > 0; --i) {  // Fisher-Yates
+    const std::uint64_t r = splitmix(key + std::uint64_t(i));
+    std::swap(order[std::size_t(i)], order[std::size_t(r % std::uint64_t(i + 1))]);
+  }
+  return order;
+}
+
+std::string loss_for_epoch(const TrainOptions& o, int epoch) {
+  if (o.loss_alt.empty()) return o.loss;
+  if (o.toggle_every > 0) return (epoch / o.toggle_every) % 2 == 0 ? o.loss : o.loss_alt;
+  if (o.random_p > 0) {
+    const double u = double(splitmix(splitmix(o.seed ^ 0x10550ull) + std::uint64_t(epoch)) >> 11) * 0x1.0p-53;
+    return u < o.random_p ? o.loss_alt : o.loss;
+  }
+  return o.loss;
+}
+
+EvalResult evaluate(Module& net, SampleStore& store, const std::vector<std::int64_t>& indices, const LossSpec& spec,
+                    Transform transform, int batch, Device device,
+                    const std::function<void(std::int64_t, const float*, int)>& sink, bool progress) {
+  NoGradGuard no_grad;
+  net.eval();
+  EvalResult r;
+  const int L = store.L();
+  const std::int64_t px = std::int64_t(L) * L;
+  std::vector<float> x, y, xt, yt;
+  std::vector<int> n;
+  double loss_sum = 0;
+  ProgressBar bar("evaluate", std::int64_t(indices.size()), "samples", progress);
+  for (std::size_t first = 0; first < indices.size(); first += std::size_t(batch)) {
+    const int count = int(std::min<std::size_t>(std::size_t(batch), indices.size() - first));
+    x.resize(std::size_t(count * px));
+    y.resize(x.size());
+    n.resize(std::size_t(count));
+    store.read(std::span<const std::int64_t>(indices.data() + first, std::size_t(count)), x.data(),
+               store.has_targets() ? y.data() : nullptr, n.data());
+    xt = x;
+    apply_transform(transform, xt.data(), std::int64_t(xt.size()));
+    Tensor pred = net.forward(to_device(xt, count, L, device));
+    if (store.has_targets()) {
+      yt = y;
+      apply_transform(transform, yt.data(), std::int64_t(yt.size()));
+      loss_sum += weighted_loss(pred, to_device(yt, count, L, device), spec).item() * count;
+    }
+    Tensor host = pred.to(Device::cpu);
+    std::vector<float> p(host.data<float>(), host.data<float>() + count * px);
+    invert_transform(transform, p.data(), std::int64_t(p.size()));
+    if (store.has_targets())
+      for (int k = 0; k < count; ++k)
+        r.metrics.add(n[std::size_t(k)], x.data() + k * px, y.data() + k * px, p.data() + k * px, px);
+    if (sink) sink(std::int64_t(first), p.data(), count);
+    bar.update(std::int64_t(first) + count);
+  }
+  if (progress) bar.finish();
+  r.loss = indices.empty() ? 0 : loss_sum / double(indices.size());
+  return r;
+}
+
+TrainResult train(const TrainOptions& o, TrainData& data) {
+  validate(o.net);
+  EDNN_CHECK(o.batch > 0, "train: --batch must be positive, got ", o.batch);
+  EDNN_CHECK(o.epochs > 0, "train: --epochs must be positive, got ", o.epochs);
+  EDNN_CHECK(o.lr > 0 && std::isfinite(o.lr), "train: --lr must be positive, got ", o.lr);
+  EDNN_CHECK(!o.out_dir.empty(), "train: --out DIR is required");
+  EDNN_CHECK(data.train != nullptr && data.test != nullptr, "train: no training or test data");
+  EDNN_CHECK(data.online_per_epoch > 0 || !data.train_indices.empty(), "train: the training set ", data.train->name(),
+             " selects no samples");
+  EDNN_CHECK(!data.test_indices.empty(), "train: the test set ", data.test->name(), " selects no samples");
+  for (SampleStore* s : {data.train, data.test})
+    EDNN_CHECK(s->L() == o.net.L, "train: ", s->name(), " has L = ", s->L(), " but preset ", o.net.preset,
+               " expects L = ", o.net.L);
+  const LossSpec main_spec = parse_loss(o.loss);  // validates the texts before any work
+  if (!o.loss_alt.empty()) parse_loss(o.loss_alt);
+
+  // The output directory must be writable before hours are spent training.
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  if (ec) fail("train: cannot create output directory ", o.out_dir, ": ", ec.message());
+  {
+    const std::string probe = (fs::path(o.out_dir) / ".write_test").string();
+    std::ofstream f(probe);
+    if (!f) fail("train: output directory ", o.out_dir, " is not writable");
+    f.close();
+    fs::remove(probe, ec);
+  }
+
+  TrainResult result;
+  result.best_path = (fs::path(o.out_dir) / "best.safetensors").string();
+  result.last_path = (fs::path(o.out_dir) / "last.safetensors").string();
+  result.log_path = (fs::path(o.out_dir) / "train_log.csv").string();
+  const std::string last_optim = optimizer_path(result.last_path);
+
+  auto net = build_ednn(o.net, o.seed);
+  net->to(o.device);
+  Adam adam(net->parameters(), AdamConfig{o.lr});
+
+  int start_epoch = 0;
+  double best_mae = std::numeric_limits<double>::infinity();
+  int best_epoch = 0;
+  std::string log_text = std::string(kLogHeader) + "\n";
+  if (o.resume) {
+    EDNN_CHECK(fs::exists(result.last_path), "train --resume: ", result.last_path, " does not exist");
+    const Metadata meta = read_metadata(result.last_path);
+    auto get = [&](const Metadata& m, const char* key, const std::string& file) {
+      auto it = m.find(key);
+      EDNN_CHECK(it != m.end(), "train --resume: ", file, " has no metadata '", key, "'");
+      return it->second;
+    };
+    EDNN_CHECK(get(meta, "L", result.last_path) == std::to_string(o.net.L) &&
+                   get(meta, "c0", result.last_path) == std::to_string(o.net.c0),
+               "train --resume: ", result.last_path, " holds preset ", get(meta, "preset", result.last_path), " (L ",
+               get(meta, "L", result.last_path), ", c0 ", get(meta, "c0", result.last_path), "), this run asks for ",
+               o.net.preset, " (L ", o.net.L, ", c0 ", o.net.c0, ")");
+    load_model(result.last_path, *net);
+    const Metadata om = load_optimizer(last_optim, *net, adam);
+    start_epoch = std::stoi(get(om, "epoch", last_optim));
+    best_mae = std::stod(get(om, "best_mae", last_optim));
+    best_epoch = std::stoi(get(om, "best_epoch", last_optim));
+    // Keep the log rows of the epochs the checkpoint covers.
+    std::ifstream in(result.log_path);
+    std::string line;
+    if (in && std::getline(in, line)) {
+      while (std::getline(in, line)) {
+        const int e = std::atoi(line.c_str());
+        if (e >= 1 && e <= start_epoch) log_text += line + "\n";
+      }
+    }
+    std::fprintf(stderr, "train: resuming %s after epoch %d (step %ld, best test MAE %.6g at epoch %d)\n",
+                 result.last_path.c_str(), start_epoch, adam.steps(), best_mae, best_epoch);
+  }
+
+  Metadata base_meta{{"preset", o.net.preset},
+                     {"L", std::to_string(o.net.L)},
+                     {"c0", std::to_string(o.net.c0)},
+                     {"loss", o.loss},
+                     {"transform", transform_name(o.transform)},
+                     {"seed", std::to_string(o.seed)}};
+  if (!o.loss_alt.empty()) {
+    base_meta["loss_alt"] = o.loss_alt;
+    base_meta["schedule"] = o.toggle_every > 0 ? "toggle every " + std::to_string(o.toggle_every)
+                                               : "random p=" + fmt(o.random_p);
+  }
+  if (!o.data_description.empty()) base_meta["data"] = o.data_description;
+
+  const int L = o.net.L;
+  const std::int64_t px = std::int64_t(L) * L;
+  const std::int64_t per_epoch = data.online_per_epoch > 0 ? data.online_per_epoch
+                                                           : std::int64_t(data.train_indices.size());
+  std::vector<float> x, y;
+  std::vector<int> n;
+  const auto run_start = std::chrono::steady_clock::now();
+  for (int e = start_epoch; e < o.epochs; ++e) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    if (o.time_limit_s > 0 && e > start_epoch && elapsed >= o.time_limit_s) {
+      std::fprintf(stderr, "train: time limit of %.0f s reached after epoch %d, stopping\n", o.time_limit_s, e);
+      break;
+    }
+    const std::string loss_text = loss_for_epoch(o, e);
+    const LossSpec spec = parse_loss(loss_text);
+    std::vector<std::int64_t> order;
+    if (data.online_per_epoch > 0) {
+      order.resize(std::size_t(per_epoch));
+      std::iota(order.begin(), order.end(), std::int64_t(e) * per_epoch);
+    } else {
+      order = epoch_order(o.seed, e, per_epoch);
+      for (auto& i : order) i = data.train_indices[std::size_t(i)];
+    }
+    std::int64_t steps = (per_epoch + o.batch - 1) / o.batch;
+    if (o.max_steps >= 0) steps = std::min(steps, o.max_steps);
+    const std::int64_t samples = std::min<std::int64_t>(per_epoch, steps * o.batch);
+
+    net->train();
+    ProgressBar bar("epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs), samples, "samples", o.progress);
+    double loss_sum = 0;
+    std::int64_t done = 0;
+    for (std::int64_t s = 0; s < steps; ++s) {
+      const int count = int(std::min<std::int64_t>(o.batch, samples - done));
+      x.resize(std::size_t(count * px));
+      y.resize(x.size());
+      n.resize(std::size_t(count));
+      data.train->read(std::span<const std::int64_t>(order.data() + done, std::size_t(count)), x.data(), y.data(),
+                       n.data());
+      apply_transform(o.transform, x.data(), std::int64_t(x.size()));
+      apply_transform(o.transform, y.data(), std::int64_t(y.size()));
+      adam.zero_grad();
+      Tensor pred = net->forward(to_device(x, count, L, o.device));
+      Tensor loss = weighted_loss(pred, to_device(y, count, L, o.device), spec);
+      const double value = loss.item();  // read back every step: the progress bar and the finite check
+      if (!std::isfinite(value)) {
+        bar.finish();
+        fail("train: non-finite loss (", value, ") at epoch ", e + 1, ", step ", s + 1, " of the epoch (global step ",
+             adam.steps() + 1, "); training stopped. The last good checkpoint is ",
+             start_epoch < e || o.resume ? result.last_path : std::string("(none: no epoch finished)"),
+             e > 0 ? " (epoch " + std::to_string(e) + ")" : std::string());
+      }
+      loss.backward();
+      adam.step();
+      loss_sum += value * count;
+      done += count;
+      bar.update(done, " loss " + fmt(loss_sum / double(done)));
+    }
+    const double train_seconds = bar.seconds();
+    bar.finish(" loss " + fmt(done ? loss_sum / double(done) : 0));
+
+    const EvalResult ev = evaluate(*net, *data.test, data.test_indices, spec, o.transform, o.batch, o.device);
+    EpochRecord rec;
+    rec.epoch = e + 1;
+    rec.loss = loss_text;
+    rec.train_loss = done ? loss_sum / double(done) : 0;
+    rec.test_loss = ev.loss;
+    rec.test_mae = ev.metrics.overall.mae(kAll);
+    rec.samples_per_s = train_seconds > 0 ? double(done) / train_seconds : 0;
+    rec.seconds = train_seconds;
+    if (!std::isfinite(rec.test_mae))
+      fail("train: non-finite test MAE after epoch ", e + 1, "; training stopped, the last good checkpoint is ",
+           e > start_epoch || o.resume ? result.last_path : std::string("(none)"));
+
+    Metadata meta = base_meta;
+    meta["epoch"] = std::to_string(e + 1);
+    meta["test_mae"] = fmt(rec.test_mae);
+    if (rec.test_mae < best_mae) {
+      best_mae = rec.test_mae;
+      best_epoch = e + 1;
+      rec.best = true;
+      save_model(result.best_path, *net, meta);
+    }
+    save_model(result.last_path, *net, meta);
+    Metadata om = meta;
+    om["best_mae"] = fmt(best_mae);
+    om["best_epoch"] = std::to_string(best_epoch);
+    save_optimizer(last_optim, *net, adam, om);
+    std::ostringstream row;
+    row << rec.epoch << ',' << '"' << rec.loss << '"' << ',' << fmt(rec.train_loss) << ',' << fmt(rec.test_loss) << ','
+        << fmt(rec.test_mae) << ',' << fmt(rec.samples_per_s) << ',' << fmt(rec.seconds) << ',' << (rec.best ? 1 : 0)
+        << '\n';
+    log_text += row.str();
+    write_text_atomically(result.log_path, log_text);
+    std::fprintf(stderr, "epoch %d/%d  loss %s  train %.6g  test %.6g  test MAE %.6g%s  %.1f samples/s\n", rec.epoch,
+                 o.epochs, loss_text.c_str(), rec.train_loss, rec.test_loss, rec.test_mae, rec.best ? " (best)" : "",
+                 rec.samples_per_s);
+    result.epochs.push_back(rec);
+    result.last_epoch = e + 1;
+  }
+  (void)main_spec;
+  result.best_mae = best_mae;
+  result.best_epoch = best_epoch;
+  if (result.last_epoch == 0) result.last_epoch = start_epoch;
+  return result;
+}
+
+}  // namespace ednn::nets

@@ -1,0 +1,92 @@
+// Training the ED-CNN (SPEC sections 5 and 6) as a library call: what `train` runs, and what the
+// tests run in-process.
+//
+// Determinism. The network is a pure function of the seed; the order of the training samples in
+// epoch e is a permutation that depends only on (seed, e); the loss of epoch e under a random
+// schedule is drawn from (seed, e) alone; online samples of epoch e are the solver stream indices
+// [e P, (e + 1) P). So a run resumed from the end of any epoch (model, Adam moments and step in
+// DIR/last*.safetensors) repeats exactly the steps an uninterrupted run takes, and on the CPU
+// gives bit-identical weights.
+//
+// Outputs in out_dir: best.safetensors (lowest plain test MAE over all pixels, whatever loss was
+// active), last.safetensors and last.optim.safetensors (resume state), train_log.csv (one row per
+// epoch). Checkpoints are written at the end of each epoch, atomically; a non-finite loss stops
+// training with an error naming the step and leaves the files of the last good epoch untouched.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/loss_spec.h"
+#include "engine/modules.h"
+#include "engine/tensor.h"
+#include "nets/ednn_cnn.h"
+#include "nets/metrics.h"
+#include "nets/samples.h"
+
+namespace ednn::nets {
+
+struct TrainOptions {
+  NetConfig net = preset_config("small");
+  std::string loss = "mae";        // parse_loss text
+  std::string loss_alt;            // second loss for a schedule
+  int toggle_every = 0;            // > 0: alternate loss / loss_alt every k epochs
+  double random_p = 0;             // > 0: each epoch use loss_alt with probability p
+  Transform transform = Transform::none;
+  int batch = 50;
+  double lr = 1e-4;
+  int epochs = 10;                 // total, counting epochs done before a resume
+  std::uint64_t seed = 0;
+  Device device = Device::cpu;
+  std::string out_dir;
+  bool resume = false;             // continue from out_dir/last.safetensors
+  bool progress = true;            // progress bar on stderr
+  std::int64_t max_steps = -1;     // stop each epoch after this many steps (tests); -1: all
+  double time_limit_s = 0;         // > 0: no new epoch starts once this much time has passed
+  std::string data_description;    // recorded in the metadata
+};
+
+struct TrainData {
+  SampleStore* train = nullptr;
+  std::vector<std::int64_t> train_indices;  // shuffled per epoch
+  std::int64_t online_per_epoch = 0;        // > 0: train on fresh indices [e P, (e + 1) P), no shuffle
+  SampleStore* test = nullptr;
+  std::vector<std::int64_t> test_indices;
+};
+
+struct EpochRecord {
+  int epoch = 0;                // 1-based
+  std::string loss;             // active loss text
+  double train_loss = 0, test_loss = 0, test_mae = 0;
+  double samples_per_s = 0, seconds = 0;
+  bool best = false;
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> epochs;   // this run's epochs
+  int last_epoch = 0;
+  double best_mae = 0;
+  int best_epoch = 0;
+  std::string best_path, last_path, log_path;
+};
+
+// The active loss text of epoch e (0-based) under the options' schedule.
+std::string loss_for_epoch(const TrainOptions& options, int epoch);
+// The permutation of [0, n) used in epoch e.
+std::vector<std::int64_t> epoch_order(std::uint64_t seed, int epoch, std::int64_t n);
+
+// Evaluation in eval mode without gradients: mean loss (spec) and MAE metrics on the untransformed
+// values; predictions (optional) receive [N, 1, L, L] untransformed.
+struct EvalResult {
+  double loss = 0;
+  MetricsTable metrics;
+};
+EvalResult evaluate(Module& net, SampleStore& store, const std::vector<std::int64_t>& indices, const LossSpec& spec,
+                    Transform transform, int batch, Device device,
+                    const std::function<void(std::int64_t first, const float* predictions, int count)>& sink = {},
+                    bool progress = false);
+
+TrainResult train(const TrainOptions& options, TrainData& data);
+
+}  // namespace ednn::nets

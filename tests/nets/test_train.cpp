@@ -1,0 +1,150 @@
+// The training loop on the tiny preset: a few steps lower the loss; a resumed run gives the same
+// weights as an uninterrupted one on the CPU (bitwise); schedules and bad options.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "nets/checkpoint.h"
+#include "nets/trainer.h"
+
+using namespace ednn;
+using namespace ednn::nets;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("ednn_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+// 24 training and 8 test samples at L = 64, solved once for all test cases.
+struct TinyData {
+  MemoryStore train_store, test_store;
+  TinyData() : train_store(make(1, 24)), test_store(make(2, 8)) {}
+  static MemoryStore make(std::uint64_t seed, int count) {
+    solver::SolverConfig c;
+    c.L = 64;
+    c.max_sources = 6;
+    return generate_memory_store(c, seed, count);
+  }
+  TrainData data() {
+    TrainData d;
+    d.train = &train_store;
+    d.test = &test_store;
+    for (int i = 0; i < 24; ++i) d.train_indices.push_back(i);
+    for (int i = 0; i < 8; ++i) d.test_indices.push_back(i);
+    return d;
+  }
+};
+TinyData& tiny_data() {
+  static TinyData d;
+  return d;
+}
+
+TrainOptions tiny_options(const fs::path& out, int epochs) {
+  TrainOptions o;
+  o.net = preset_config("tiny");
+  o.batch = 8;
+  o.lr = 2e-3;
+  o.epochs = epochs;
+  o.seed = 5;
+  o.out_dir = out.string();
+  o.progress = false;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("train: a few steps of the tiny preset lower the loss and write the outputs") {
+  const fs::path out = temp_dir("train_lower");
+  TrainData d = tiny_data().data();
+  const TrainResult r = train(tiny_options(out, 4), d);
+  REQUIRE(r.epochs.size() == 4);
+  CHECK(r.epochs.back().train_loss < r.epochs.front().train_loss);
+  CHECK(r.epochs.back().test_mae < r.epochs.front().test_mae);
+  CHECK(fs::exists(out / "best.safetensors"));
+  CHECK(fs::exists(out / "last.safetensors"));
+  CHECK(fs::exists(out / "last.optim.safetensors"));
+  CHECK(fs::exists(out / "train_log.csv"));
+  const Metadata m = read_metadata((out / "best.safetensors").string());
+  CHECK(m.at("preset") == "tiny");
+  CHECK(m.at("epoch") == std::to_string(r.best_epoch));
+  fs::remove_all(out);
+}
+
+TEST_CASE("train: resume equals an uninterrupted run on the CPU, bitwise") {
+  const fs::path a = temp_dir("train_full"), b = temp_dir("train_resumed");
+  TrainData d = tiny_data().data();
+  train(tiny_options(a, 3), d);
+  train(tiny_options(b, 2), d);
+  TrainOptions resumed = tiny_options(b, 3);
+  resumed.resume = true;
+  const TrainResult r = train(resumed, d);
+  CHECK(r.epochs.size() == 1);
+  CHECK(r.last_epoch == 3);
+  const SafetensorsFile fa = read_safetensors((a / "last.safetensors").string());
+  const SafetensorsFile fb = read_safetensors((b / "last.safetensors").string());
+  REQUIRE(fa.tensors.size() == fb.tensors.size());
+  for (std::size_t i = 0; i < fa.tensors.size(); ++i) {
+    CAPTURE(fa.tensors[i].name);
+    CHECK(fa.tensors[i].tensor.to_vector() == fb.tensors[i].tensor.to_vector());
+  }
+  const SafetensorsFile oa = read_safetensors((a / "last.optim.safetensors").string());
+  const SafetensorsFile ob = read_safetensors((b / "last.optim.safetensors").string());
+  CHECK(oa.metadata.at("step") == ob.metadata.at("step"));
+  CHECK(oa.metadata.at("best_mae") == ob.metadata.at("best_mae"));
+  // The log holds one row per epoch after the resume too.
+  std::ifstream log(b / "train_log.csv");
+  int lines = 0;
+  for (std::string line; std::getline(log, line);) ++lines;
+  CHECK(lines == 4);
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST_CASE("train: loss schedules are pure functions of (seed, epoch)") {
+  TrainOptions o;
+  o.loss = "mae";
+  o.loss_alt = "mse";
+  o.toggle_every = 2;
+  CHECK(loss_for_epoch(o, 0) == "mae");
+  CHECK(loss_for_epoch(o, 1) == "mae");
+  CHECK(loss_for_epoch(o, 2) == "mse");
+  CHECK(loss_for_epoch(o, 4) == "mae");
+  o.toggle_every = 0;
+  o.random_p = 0.5;
+  int alt = 0;
+  for (int e = 0; e < 400; ++e) alt += loss_for_epoch(o, e) == "mse";
+  CHECK(alt > 150);
+  CHECK(alt < 250);
+  CHECK(loss_for_epoch(o, 17) == loss_for_epoch(o, 17));
+  const auto p = epoch_order(3, 1, 10), q = epoch_order(3, 2, 10);
+  CHECK(p != q);
+  CHECK(p == epoch_order(3, 1, 10));
+}
+
+TEST_CASE("train: bad options and data give clear errors") {
+  TrainData d = tiny_data().data();
+  const fs::path out = temp_dir("train_bad");
+  TrainOptions o = tiny_options(out, 1);
+  o.net = preset_config("small");
+  CHECK_THROWS_WITH_AS(train(o, d), doctest::Contains("has L = 64 but preset small expects L = 128"), Error);
+  o = tiny_options(out, 1);
+  o.loss = "mea";
+  CHECK_THROWS_AS(train(o, d), Error);
+  o = tiny_options(out, 1);
+  o.resume = true;
+  CHECK_THROWS_WITH_AS(train(o, d), doctest::Contains("does not exist"), Error);
+  // An output "directory" that is a file.
+  fs::create_directories(out);
+  std::ofstream(out / "file") << "x";
+  o = tiny_options(out / "file" / "sub", 1);
+  CHECK_THROWS_WITH_AS(train(o, d), doctest::Contains("cannot create output directory"), Error);
+  fs::remove_all(out);
+}
