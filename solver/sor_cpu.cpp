@@ -5,11 +5,9 @@
 //     u_p <- u_p + w_p (gs_p - u_p),  w_p = omega on free pixels, 0 on clamped sources
 //     r_p = (4D + gamma) (u_p - gs_p), converged when max_p |u_p - gs_p| <= tol * max_p u_p.
 //
-// Layout (RedBlackField): the two colours are stored apart, so a colour's pixels in one row are
-// contiguous and both passes are unit-stride loops that vectorise; a CUDA kernel reads the same
-// layout coalesced. Row i of colour c holds columns j = 2k + p, p = (i + c) % 2, at half-index k.
-// Its neighbours in the other colour o: left o_i[k - 1 + p], right o_i[k + p], up o_{i-1}[k],
-// down o_{i+1}[k]. Ghost rows and columns around every half-row stay zero.
+// Layout: solver/red_black_layout.h, shared with the CUDA kernel (solver/sor_kernel.cu). The two
+// colours are stored apart, so a colour's pixels in one row are contiguous and both passes are
+// unit-stride loops that vectorise.
 //
 // Convergence check for free: after the black pass no black pixel changes until the next red
 // pass, so the black residual (4D + gamma)(u_new - gs) of the current state comes out of the
@@ -23,6 +21,7 @@
 #include <limits>
 
 #include "engine/error.h"
+#include "solver/red_black_layout.h"
 #include "solver/solver.h"
 
 namespace ednn::solver {
@@ -68,28 +67,19 @@ double effective_omega(const SolverConfig& c) {
 
 namespace {
 
-struct RedBlackField {
-  int L = 0;
-  int stride = 0;                    // half-row length plus ghosts, padded to 8 doubles
+// The field and its per-pixel coefficients in the red-black layout (solver/red_black_layout.h).
+struct RedBlackField : RedBlackLayout {
   std::vector<double> u[2];          // the field, per colour
   std::vector<double> relax[2];      // w_p: omega on free pixels, 0 on clamped ones
   std::vector<double> rhs[2];        // production model only: gamma x / (4D + gamma)
 
-  RedBlackField(int L_, bool with_rhs) : L(L_) {
-    stride = ((L + 1) / 2 + 2 + 7) / 8 * 8;
-    const size_t size = static_cast<size_t>(L + 2) * stride;
+  RedBlackField(int L_, bool with_rhs) : RedBlackLayout(L_) {
     for (int c = 0; c < 2; ++c) {
-      u[c].assign(size, 0.0);
-      relax[c].assign(size, 0.0);
-      if (with_rhs) rhs[c].assign(size, 0.0);
+      u[c].assign(colour_size(), 0.0);
+      relax[c].assign(colour_size(), 0.0);
+      if (with_rhs) rhs[c].assign(colour_size(), 0.0);
     }
   }
-  int parity(int i, int c) const { return (i + c) & 1; }
-  int count(int i, int c) const { return (L - parity(i, c) + 1) / 2; }
-  size_t row(int i) const { return static_cast<size_t>(i + 1) * stride + 1; }  // address of k = 0
-  // Colour and address of lattice pixel (i, j).
-  int colour_of(int i, int j) const { return (i + j) & 1; }
-  size_t at(int i, int j) const { return row(i) + static_cast<size_t>(j >> 1); }
 };
 
 struct PassMax {
