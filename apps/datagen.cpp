@@ -44,7 +44,7 @@ options (defaults in brackets):
   --seed S               random stream (unsigned 64-bit) [0]
   --model clamp|production  source model (SPEC section 1) [clamp]
   --tol T                relative residual tolerance, 0 < T < 1 [1e-6]
-  --device cpu|cuda|auto where to solve [auto = cpu]; this build has no CUDA solver
+  --device cpu|cuda|auto where to solve [auto = cpu]; cuda is not available in datagen yet
   --compress             shuffle + deflate the image chunks (smaller, slower)
   --D X                  diffusion constant [1]
   --gamma X              decay rate [0.0025]
@@ -144,8 +144,8 @@ DatagenOptions parse_options(int argc, char** argv) {
     else if (opt == "--stop-after") o.stop_after = parse_number<std::int64_t>(opt, value);
     else if (opt == "--device") {
       if (value == "cuda")
-        ednn::fail("datagen: --device cuda: no CUDA SOR solver in this build (not built with CUDA / no GPU "
-                   "solver yet); use --device cpu");
+        ednn::fail("datagen: --device cuda: datagen has no GPU path yet (the CUDA SOR kernel, solver/sor_cuda.h, "
+                   "is not wired into datagen; not built with CUDA / no GPU solver here); use --device cpu");
       if (value != "cpu" && value != "auto")
         throw UsageError(ednn::detail::concat("datagen: --device '", value, "', expected cpu, cuda or auto"));
     } else {
