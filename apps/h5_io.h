@@ -1,0 +1,61 @@
+// HDF5 access for the programs: the training data through solver/dataset_h5.h (datagen's files),
+// a plain reader for inference inputs (any file with an `inputs` data set [N, 1, L, L] float32 and
+// optionally `targets`, `n_sources`, `split`), and the predictions file infer writes.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nets/samples.h"
+#include "solver/dataset_h5.h"
+
+namespace ednn::io {
+
+// A datagen file as a SampleStore (reads through DatasetReader; checks every image is finite).
+class DatagenStore final : public nets::SampleStore {
+public:
+  explicit DatagenStore(const std::string& path);
+  int L() const override { return reader_.L(); }
+  std::string name() const override { return reader_.path(); }
+  void read(std::span<const std::int64_t> indices, float* inputs, float* targets, int* n) override;
+  const dataset::DatasetReader& reader() const { return reader_; }
+
+private:
+  dataset::DatasetReader reader_;
+};
+
+// Any HDF5 file with `inputs` [N, 1, L, L] float32; `targets` (same shape), `n_sources` int32 [N]
+// and `split` uint8 [N] are used when present. Images are read per batch.
+class PlainH5Store final : public nets::SampleStore {
+public:
+  explicit PlainH5Store(const std::string& path);
+  ~PlainH5Store() override;
+  int L() const override { return L_; }
+  std::int64_t size() const { return N_; }
+  std::string name() const override { return path_; }
+  bool has_targets() const override { return has_targets_; }
+  bool has_split() const { return !split_.empty(); }
+  std::uint8_t split(std::int64_t i) const { return split_.at(std::size_t(i)); }
+  void read(std::span<const std::int64_t> indices, float* inputs, float* targets, int* n) override;
+
+private:
+  std::string path_;
+  std::int64_t file_ = -1, inputs_ = -1, targets_ = -1;
+  int L_ = 0;
+  std::int64_t N_ = 0;
+  bool has_targets_ = false;
+  std::vector<int> n_sources_;
+  std::vector<std::uint8_t> split_;
+};
+
+// Throws unless every value is finite, naming the file, the data set and the sample.
+void check_finite(const float* values, std::int64_t count, const std::string& file, const char* what,
+                  std::int64_t sample);
+
+// Writes `predictions` float32 [N, 1, L, L] (and `indices` int64 [N], the sample numbers in the
+// source file) to path atomically (path.tmp, then rename).
+void write_predictions(const std::string& path, const std::vector<float>& predictions, std::int64_t N, int L,
+                       const std::vector<std::int64_t>& indices, const std::string& checkpoint);
+
+}  // namespace ednn::io

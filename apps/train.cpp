@@ -1,0 +1,190 @@
+// train: fits the ED-CNN (SPEC sections 4 to 6) to a datagen file or to fresh solver samples.
+//
+//   train --data FILE.h5 --preset small --epochs E --device cpu --out DIR
+//   train --preset paper --summary
+//   train --resume DIR --epochs 20
+//
+// Writes DIR/best.safetensors (lowest test MAE), DIR/last.safetensors and
+// DIR/last.optim.safetensors (resume state) and DIR/train_log.csv; see nets/trainer.h.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "apps/cli.h"
+#include "apps/h5_io.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "nets/checkpoint.h"
+#include "nets/trainer.h"
+
+using namespace ednn;
+
+namespace {
+
+int run(int argc, char** argv) {
+  io::Cli cli("train",
+              "train: trains the ED-CNN surrogate of the diffusion equation.\n\n"
+              "  train --data FILE.h5 --preset small --epochs E --device cpu --out DIR\n"
+              "  train --online --preset small --epochs E --out DIR\n"
+              "  train --preset paper --summary\n"
+              "  train --resume DIR [--epochs E]\n\n"
+              "Outputs in DIR: best.safetensors (lowest plain test MAE), last.safetensors and\n"
+              "last.optim.safetensors (resume state), train_log.csv (one row per epoch).");
+  cli.option("data", "FILE.h5", "data set written by datagen: trains on its train split, tests on its test split");
+  cli.option("fraction", "F", "nested training subset: the first F of the train samples of each n, F in (0, 1]", "1");
+  cli.flag("online", "draw fresh samples from the solver every step (no data file needed for training)");
+  cli.option("online-per-epoch", "N", "with --online: samples per epoch", "1000");
+  cli.option("online-test", "N", "with --online and no --data: size of the fixed test set", "200");
+  cli.option("max-sources", "N", "with --online: sources per sample uniform in 1..N", "20");
+  cli.option("preset", "NAME", "network preset: paper (L 512, c0 64), small (L 128, c0 8), tiny (L 64, c0 4)", "small");
+  cli.option("loss", "TEXT", "loss, e.g. mae, mse, exp-mae:w=1, exp-mae:w=1,on=prediction, step-mae:a=4000,b=10, "
+             "berhu:delta=0.02", "mae");
+  cli.option("loss-toggle", "TEXT2", "schedule: alternate --loss and TEXT2 every --toggle-every epochs");
+  cli.option("toggle-every", "K", "epochs per loss in the toggle schedule", "1");
+  cli.option("loss-random", "TEXT2", "schedule: each epoch use TEXT2 with probability --random-p (seeded)");
+  cli.option("random-p", "P", "probability of TEXT2 in the random schedule", "0.5");
+  cli.option("transform", "T", "data transform of inputs and targets: none or sqrt (inverted before metrics)", "none");
+  cli.option("batch", "B", "batch size", "50");
+  cli.option("lr", "LR", "Adam learning rate", "1e-4");
+  cli.option("epochs", "E", "number of epochs (total, including those before --resume)", "100");
+  cli.option("seed", "S", "seed of the initial weights, the data order and the schedules", "0");
+  cli.option("device", "DEV", "cpu, cuda or auto", "auto");
+  cli.option("out", "DIR", "output directory");
+  cli.option("resume", "DIR", "continue from DIR/last.safetensors with its optimiser state");
+  cli.option("time-limit", "SECONDS", "start no new epoch after this many seconds (0: no limit)", "0");
+  cli.option("max-steps", "N", "at most N steps per epoch (quick checks)", "-1");
+  cli.flag("summary", "print the layer table and parameter count, then exit");
+  cli.flag("quiet", "no progress bar");
+  cli.flag("help", "this text");
+  cli.parse(argc, argv);
+  if (cli.has("help")) {
+    std::printf("%s", cli.help().c_str());
+    return 0;
+  }
+
+  nets::TrainOptions o;
+  std::string preset = cli.get("preset");
+  if (cli.has("resume")) {
+    o.resume = true;
+    o.out_dir = cli.has("out") ? cli.get("out") : cli.get("resume");
+    EDNN_CHECK(!cli.has("out") || std::filesystem::equivalent(cli.get("out"), cli.get("resume")),
+               "train: --resume DIR writes to DIR; leave out --out or give the same directory");
+    // Settings recorded in the checkpoint unless given again.
+    const auto meta = nets::read_metadata((std::filesystem::path(o.out_dir) / "last.safetensors").string());
+    auto from = [&](const char* opt, const char* key, std::string& value) {
+      if (!cli.has(opt) && meta.count(key)) value = meta.at(key);
+    };
+    from("preset", "preset", preset);
+    std::string loss = cli.get("loss"), transform = cli.get("transform"), seed = cli.get("seed");
+    from("loss", "loss", loss);
+    from("transform", "transform", transform);
+    from("seed", "seed", seed);
+    o.loss = loss;
+    o.transform = nets::parse_transform(transform);
+    o.seed = std::stoull(seed);
+  } else {
+    o.loss = cli.get("loss");
+    o.transform = nets::parse_transform(cli.get("transform"));
+    o.seed = std::uint64_t(cli.integer("seed"));
+    o.out_dir = cli.get("out");
+  }
+  o.net = nets::preset_config(preset);
+
+  if (cli.has("summary")) {
+    auto net = nets::build_ednn(o.net, o.seed);
+    std::printf("%s", nets::summary_table(*net, o.net).c_str());
+    return 0;
+  }
+  EDNN_CHECK(!o.out_dir.empty(), "train: --out DIR is required (see --help)");
+  EDNN_CHECK(!(cli.has("loss-toggle") && cli.has("loss-random")), "train: choose one of --loss-toggle and --loss-random");
+  if (cli.has("loss-toggle")) {
+    o.loss_alt = cli.get("loss-toggle");
+    o.toggle_every = int(cli.integer("toggle-every"));
+    EDNN_CHECK(o.toggle_every > 0, "train: --toggle-every must be positive");
+  }
+  if (cli.has("loss-random")) {
+    o.loss_alt = cli.get("loss-random");
+    o.random_p = cli.number("random-p");
+    EDNN_CHECK(o.random_p > 0 && o.random_p <= 1, "train: --random-p must be in (0, 1], got ", o.random_p);
+  }
+  o.batch = int(cli.integer("batch"));
+  o.lr = cli.number("lr");
+  o.epochs = int(cli.integer("epochs"));
+  o.device = parse_device(cli.get("device"));
+  o.progress = !cli.has("quiet");
+  o.time_limit_s = cli.number("time-limit");
+  o.max_steps = cli.integer("max-steps");
+
+  // ---- data ----
+  nets::TrainData data;
+  std::unique_ptr<io::DatagenStore> file;
+  std::unique_ptr<nets::SampleStore> online, online_test;
+  if (cli.has("data")) {
+    file = std::make_unique<io::DatagenStore>(cli.get("data"));
+    const auto& info = file->reader().info();
+    const double fraction = cli.number("fraction");
+    EDNN_CHECK(fraction > 0 && fraction <= 1, "train: --fraction must be in (0, 1], got ", fraction);
+    data.test = file.get();
+    data.test_indices = dataset::test_indices(info);
+    EDNN_CHECK(!data.test_indices.empty(), "train: data ", cli.get("data"),
+               " has no test split (made with --test-fraction 0); it is needed to select the best epoch");
+    if (!cli.has("online")) {
+      data.train = file.get();
+      data.train_indices = dataset::train_indices(info, fraction);
+    }
+    o.data_description = cli.get("data") + " fraction " + cli.get("fraction");
+  } else {
+    EDNN_CHECK(cli.has("online"), "train: give --data FILE.h5 or --online (see --help)");
+  }
+  if (cli.has("online")) {
+    solver::SolverConfig sc;
+    if (file) sc = file->reader().info().solver;
+    sc.L = o.net.L;
+    if (!file) sc.max_sources = int(cli.integer("max-sources"));
+    solver::validate(sc);
+    online = std::make_unique<nets::OnlineStore>(sc, o.seed * 2 + 1);
+    data.train = online.get();
+    data.online_per_epoch = cli.integer("online-per-epoch");
+    EDNN_CHECK(data.online_per_epoch > 0, "train: --online-per-epoch must be positive");
+    if (!file) {
+      const long n = cli.integer("online-test");
+      EDNN_CHECK(n > 0, "train: --online-test must be positive");
+      std::fprintf(stderr, "train: solving %ld test samples (a separate solver stream)\n", n);
+      online_test = std::make_unique<nets::MemoryStore>(nets::generate_memory_store(sc, o.seed * 2 + 2, n));
+      data.test = online_test.get();
+      for (long i = 0; i < n; ++i) data.test_indices.push_back(i);
+    }
+    o.data_description = "online solver samples" + (file ? ", test split of " + cli.get("data") : std::string());
+  }
+
+  {
+    auto probe = nets::build_ednn(o.net, o.seed);
+    std::fprintf(stderr,
+                 "train: preset %s (L %d, c0 %d, %s parameters) on %s; %lld train samples%s, %zu test; batch %d, "
+                 "lr %g, %d epochs, loss %s%s%s, transform %s\n",
+                 o.net.preset.c_str(), o.net.L, o.net.c0, nets::with_commas(probe->parameter_count()).c_str(),
+                 device_name(o.device),
+                 (long long)(data.online_per_epoch > 0 ? data.online_per_epoch : std::int64_t(data.train_indices.size())),
+                 data.online_per_epoch > 0 ? " per epoch (online)" : "", data.test_indices.size(), o.batch, o.lr,
+                 o.epochs, o.loss.c_str(), o.loss_alt.empty() ? "" : " / ", o.loss_alt.c_str(),
+                 nets::transform_name(o.transform));
+  }
+  const nets::TrainResult r = nets::train(o, data);
+  std::printf("train: done, %d epochs. Best test MAE %.6g at epoch %d.\n", r.last_epoch, r.best_mae, r.best_epoch);
+  std::printf("  best checkpoint: %s\n  last checkpoint: %s (resume with: train --resume %s)\n  log:             %s\n",
+              r.best_path.c_str(), r.last_path.c_str(), o.out_dir.c_str(), r.log_path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const ednn::Error& e) {
+    std::fprintf(stderr, "train: error: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "train: error: %s\n", e.what());
+  }
+  return 1;
+}
