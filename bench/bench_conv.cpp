@@ -1,0 +1,517 @@
+// The convolution kernels of kernels/conv2d.cu at the network's shapes (SPEC section 4), beside
+// cuDNN (its fastest fp32 algorithm, no TF32), cuBLAS (a plain GEMM of the same M, N, K: what
+// the convolution would cost if im2col were free) and the CPU path (engine/cpu, im2col + BLAS).
+//
+//   bench_conv [--preset paper|small|all] [--batch 16] [--runs 10] [--cpu] [--csv bench_conv.csv]
+//
+// Layers: every distinct convolution geometry of the ED-CNN at lattice L and width c0
+// (paper: 512, 64; small: 128, 8). A transposed convolution ConvT(a -> b) at size S runs the
+// kernels of the convolution conv(b -> a) at S, with forward and backward-data swapped, so each
+// decoder layer is listed as that convolution. For each: forward, backward-data, backward-weight.
+// Every variant's result is first checked at 32 sampled outputs against the direct formula in
+// double (and the line says so); inputs are seeded; each variant is warmed up, then timed with
+// CUDA events (CPU: a steady clock) and the median of --runs is reported.
+// Columns: op | shape | variant | ms | GFLOP/s | GB/s (minimal traffic: both inputs read once,
+// the output written once) | % of the card's fp32 peak (SMs x 128 lanes x 2 x clock).
+// GPU variants are skipped, with a line saying why, when the build has no CUDA or the machine no GPU.
+// The CPU variant runs for the small preset; --cpu adds it at the paper preset (slow on 2 cores).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/cpu/cpu_ops.h"
+#include "engine/error.h"
+#include "engine/geometry.h"
+
+#if EDNN_BENCH_CUDA
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include "kernels/conv2d.h"
+#endif
+
+namespace {
+
+using ednn::ConvGeometry;
+
+struct Layer {
+  std::string name;
+  ConvGeometry g;
+};
+
+ConvGeometry conv3x3(int N, int C_in, int C_out, int size) {
+  return ednn::conv2d_geometry({N, C_in, size, size}, {C_out, C_in, 3, 3}, 1, 1);
+}
+
+// The convolutions of the ED-CNN at lattice L, base width c0 (SPEC section 4).
+std::vector<Layer> network_layers(const std::string& preset, int L, int c0, int N) {
+  std::vector<Layer> layers;
+  auto w = [&](int k) { return c0 << k; };
+  auto add = [&](const std::string& what, int C_in, int C_out, int size) {
+    layers.push_back({preset + " " + what + " " + std::to_string(C_in) + "->" + std::to_string(C_out) + " @" +
+                          std::to_string(size),
+                      conv3x3(N, C_in, C_out, size)});
+  };
+  add("conv", 1, w(0), L);
+  for (int k = 0; k < 4; ++k) add("conv", w(k), w(k + 1), L >> (k + 1));
+  add("conv", w(4), w(5), L >> 5);
+  // ConvT(a -> b) at size S is conv(b -> a) at S.
+  add("convT-as-conv", w(4), w(5), L >> 5);
+  for (int k = 4; k >= 1; --k) add("convT-as-conv", w(k - 1), w(k), L >> (k + 1));
+  add("convT-as-conv", w(0) / 2, w(0), L >> 1);
+  add("convT-as-conv", 1, w(0) / 2, L);
+  return layers;
+}
+
+// Seeded values in [-1, 1) (splitmix64: fast enough for a billion values).
+std::vector<float> seeded(std::size_t n, std::uint64_t seed) {
+  std::vector<float> v(n);
+  std::uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& x : v) {
+    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    x = static_cast<float>(static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0);
+  }
+  return v;
+}
+
+enum class Op { forward, backward_data, backward_weight };
+const char* op_name(Op op) {
+  return op == Op::forward ? "forward" : op == Op::backward_data ? "backward_data" : "backward_weight";
+}
+
+// The host copies of one layer's inputs.
+struct Inputs {
+  std::vector<float> x, w, dy;
+};
+
+// One output of op by the direct formula, in double; also the sum of |terms| (for the tolerance).
+double direct_value(Op op, const Inputs& in, const ConvGeometry& g, std::int64_t index, double* magnitude) {
+  double sum = 0.0, mag = 0.0;
+  auto X = [&](int n, int c, int h, int v) { return double(in.x[((std::int64_t(n) * g.C_in + c) * g.H_in + h) * g.W_in + v]); };
+  auto W = [&](int o, int c, int p, int q) { return double(in.w[((std::int64_t(o) * g.C_in + c) * g.kH + p) * g.kW + q]); };
+  auto DY = [&](int n, int o, int i, int j) { return double(in.dy[((std::int64_t(n) * g.C_out + o) * g.H_out + i) * g.W_out + j]); };
+  auto term = [&](double t) { sum += t; mag += std::fabs(t); };
+  if (op == Op::forward) {
+    const int j = int(index % g.W_out), i = int(index / g.W_out % g.H_out);
+    const int o = int(index / (std::int64_t(g.W_out) * g.H_out) % g.C_out), n = int(index / (std::int64_t(g.W_out) * g.H_out * g.C_out));
+    for (int c = 0; c < g.C_in; ++c)
+      for (int p = 0; p < g.kH; ++p)
+        for (int q = 0; q < g.kW; ++q) {
+          const int h = i * g.stride - g.pad + p, v = j * g.stride - g.pad + q;
+          if (h >= 0 && h < g.H_in && v >= 0 && v < g.W_in) term(W(o, c, p, q) * X(n, c, h, v));
+        }
+  } else if (op == Op::backward_data) {
+    const int v = int(index % g.W_in), h = int(index / g.W_in % g.H_in);
+    const int c = int(index / (std::int64_t(g.W_in) * g.H_in) % g.C_in), n = int(index / (std::int64_t(g.W_in) * g.H_in * g.C_in));
+    for (int o = 0; o < g.C_out; ++o)
+      for (int p = 0; p < g.kH; ++p)
+        for (int q = 0; q < g.kW; ++q) {
+          const int ti = h + g.pad - p, tj = v + g.pad - q;
+          if (ti < 0 || tj < 0 || ti % g.stride || tj % g.stride) continue;
+          const int i = ti / g.stride, j = tj / g.stride;
+          if (i < g.H_out && j < g.W_out) term(W(o, c, p, q) * DY(n, o, i, j));
+        }
+  } else {
+    const int q = int(index % g.kW), p = int(index / g.kW % g.kH);
+    const int c = int(index / (g.kW * g.kH) % g.C_in), o = int(index / (std::int64_t(g.kW) * g.kH * g.C_in));
+    for (int n = 0; n < g.N; ++n)
+      for (int i = 0; i < g.H_out; ++i)
+        for (int j = 0; j < g.W_out; ++j) {
+          const int h = i * g.stride - g.pad + p, v = j * g.stride - g.pad + q;
+          if (h >= 0 && h < g.H_in && v >= 0 && v < g.W_in) term(DY(n, o, i, j) * X(n, c, h, v));
+        }
+  }
+  *magnitude = mag;
+  return sum;
+}
+
+std::int64_t output_count(Op op, const ConvGeometry& g) {
+  return op == Op::forward ? g.output_numel() : op == Op::backward_data ? g.input_numel() : g.weight_numel();
+}
+
+// Checks 32 sampled outputs (read through `fetch`) against the direct formula; returns "" or
+// a description of the first mismatch.
+std::string check_samples(Op op, const Inputs& in, const ConvGeometry& g,
+                          const std::function<float(std::int64_t)>& fetch) {
+  const std::int64_t count = output_count(op, g);
+  for (int s = 0; s < 32; ++s) {
+    const std::int64_t index = s == 0 ? 0 : s == 1 ? count - 1 : (std::int64_t(s) * 2654435761ll) % count;
+    double magnitude = 0.0;
+    const double want = direct_value(op, in, g, index, &magnitude);
+    const double got = fetch(index);
+    if (!(std::fabs(got - want) <= 1e-4 * magnitude + 1e-5))
+      return "output " + std::to_string(index) + ": got " + std::to_string(got) + ", want " + std::to_string(want);
+  }
+  return "";
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Row {
+  std::string op, shape, variant, check;
+  double ms, gflops, gbs, peak_percent;
+};
+
+struct Report {
+  std::vector<Row> rows;
+  double peak_gflops = 0.0;  // 0: unknown (CPU only)
+  void add(Op op, const Layer& layer, const std::string& variant, double ms, const std::string& check) {
+    const ConvGeometry& g = layer.g;
+    const double bytes = 4.0 * double(g.input_numel() + g.output_numel() + g.weight_numel());
+    Row r{op_name(op), layer.name, variant, check, ms, g.flops() / ms * 1e-6, bytes / ms * 1e-6, 0.0};
+    if (peak_gflops > 0 && variant.rfind("cpu", 0) != 0) r.peak_percent = 100.0 * r.gflops / peak_gflops;
+    const std::string peak = r.peak_percent > 0 ? std::to_string(int(std::lround(r.peak_percent))) + "%" : "-";
+    std::printf("%-16s | %-34s | %-22s | %9.3f ms | %8.1f GFLOP/s | %7.1f GB/s | %6s | %s\n", r.op.c_str(),
+                r.shape.c_str(), r.variant.c_str(), ms, r.gflops, r.gbs, peak.c_str(), check.c_str());
+    std::fflush(stdout);
+    rows.push_back(r);
+  }
+};
+
+// ---- the CPU path ---------------------------------------------------------------------------
+void bench_cpu(const Layer& layer, const Inputs& in, int runs, Report& report) {
+  const ConvGeometry& g = layer.g;
+  std::vector<float> y(g.output_numel()), dx(g.input_numel()), dw(g.weight_numel());
+  for (Op op : {Op::forward, Op::backward_data, Op::backward_weight}) {
+    auto run = [&] {
+      if (op == Op::forward) ednn::cpu::fast::conv2d_forward<float>(in.x.data(), in.w.data(), nullptr, y.data(), g);
+      else if (op == Op::backward_data) ednn::cpu::fast::conv2d_backward_data<float>(in.dy.data(), in.w.data(), dx.data(), g);
+      else ednn::cpu::fast::conv2d_backward_weight<float>(in.x.data(), in.dy.data(), dw.data(), g);
+    };
+    run();
+    const std::vector<float>& out = op == Op::forward ? y : op == Op::backward_data ? dx : dw;
+    const std::string bad = check_samples(op, in, g, [&](std::int64_t i) { return out[i]; });
+    std::vector<double> ms;
+    for (int r = 0; r < std::max(1, runs / 3); ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run();
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    report.add(op, layer, "cpu (im2col+BLAS)", median(ms), bad.empty() ? "checked" : "WRONG: " + bad);
+  }
+}
+
+#if EDNN_BENCH_CUDA
+// ---- the GPU variants -----------------------------------------------------------------------
+#define CUDA_OK(call)                                                                   \
+  do {                                                                                  \
+    const cudaError_t error_ = (call);                                                  \
+    EDNN_CHECK(error_ == cudaSuccess, #call, " failed: ", cudaGetErrorString(error_));  \
+  } while (0)
+#define CUDNN_OK(call)                                                                     \
+  do {                                                                                     \
+    const cudnnStatus_t status_ = (call);                                                  \
+    EDNN_CHECK(status_ == CUDNN_STATUS_SUCCESS, #call, " failed: ", cudnnGetErrorString(status_)); \
+  } while (0)
+#define CUBLAS_OK(call) EDNN_CHECK((call) == CUBLAS_STATUS_SUCCESS, #call, " failed")
+
+struct DeviceArray {
+  float* p = nullptr;
+  explicit DeviceArray(std::int64_t n) { CUDA_OK(cudaMalloc(&p, std::max<std::int64_t>(n, 1) * sizeof(float))); }
+  DeviceArray(const std::vector<float>& host) : DeviceArray(std::int64_t(host.size())) {
+    CUDA_OK(cudaMemcpy(p, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  ~DeviceArray() { cudaFree(p); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+};
+
+float fetch_device(const float* p, std::int64_t i) {
+  float v = 0.0f;
+  CUDA_OK(cudaMemcpy(&v, p + i, sizeof v, cudaMemcpyDeviceToHost));
+  return v;
+}
+
+// Median milliseconds of fn over runs, after two warm-up calls, timed with CUDA events.
+double time_gpu(const std::function<void()>& fn, int runs, cudaStream_t stream) {
+  fn();
+  fn();
+  cudaEvent_t start, stop;
+  CUDA_OK(cudaEventCreate(&start));
+  CUDA_OK(cudaEventCreate(&stop));
+  std::vector<double> ms;
+  for (int r = 0; r < runs; ++r) {
+    CUDA_OK(cudaEventRecord(start, stream));
+    fn();
+    CUDA_OK(cudaEventRecord(stop, stream));
+    CUDA_OK(cudaEventSynchronize(stop));
+    float t = 0.0f;
+    CUDA_OK(cudaEventElapsedTime(&t, start, stop));
+    ms.push_back(t);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return median(ms);
+}
+
+struct Gpu {
+  cudaStream_t stream = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  cublasHandle_t cublas = nullptr;
+  Gpu() {
+    CUDA_OK(cudaStreamCreate(&stream));
+    CUDNN_OK(cudnnCreate(&cudnn));
+    CUDNN_OK(cudnnSetStream(cudnn, stream));
+    CUBLAS_OK(cublasCreate(&cublas));
+    CUBLAS_OK(cublasSetStream(cublas, stream));
+    CUBLAS_OK(cublasSetMathMode(cublas, CUBLAS_PEDANTIC_MATH));  // plain fp32, no TF32
+  }
+  ~Gpu() {
+    cublasDestroy(cublas);
+    cudnnDestroy(cudnn);
+    cudaStreamDestroy(stream);
+  }
+};
+
+// cuDNN descriptors for one geometry, fp32 with FMA math only (what PyTorch uses with TF32 off).
+struct CudnnConv {
+  cudnnTensorDescriptor_t x, y;
+  cudnnFilterDescriptor_t w;
+  cudnnConvolutionDescriptor_t conv;
+  explicit CudnnConv(const ConvGeometry& g) {
+    CUDNN_OK(cudnnCreateTensorDescriptor(&x));
+    CUDNN_OK(cudnnCreateTensorDescriptor(&y));
+    CUDNN_OK(cudnnCreateFilterDescriptor(&w));
+    CUDNN_OK(cudnnCreateConvolutionDescriptor(&conv));
+    CUDNN_OK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, g.N, g.C_in, g.H_in, g.W_in));
+    CUDNN_OK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, g.N, g.C_out, g.H_out, g.W_out));
+    CUDNN_OK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.C_out, g.C_in, g.kH, g.kW));
+    CUDNN_OK(cudnnSetConvolution2dDescriptor(conv, g.pad, g.pad, g.stride, g.stride, 1, 1, CUDNN_CROSS_CORRELATION,
+                                             CUDNN_DATA_FLOAT));
+    CUDNN_OK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
+  }
+  ~CudnnConv() {
+    cudnnDestroyConvolutionDescriptor(conv);
+    cudnnDestroyFilterDescriptor(w);
+    cudnnDestroyTensorDescriptor(y);
+    cudnnDestroyTensorDescriptor(x);
+  }
+};
+
+// The first (fastest) successful result that uses FMA math; -1 if none.
+template <class Perf>
+int pick(const Perf* perf, int count) {
+  for (int i = 0; i < count; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == CUDNN_FMA_MATH) return i;
+  return -1;
+}
+
+void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report& report) {
+  const ConvGeometry& g = layer.g;
+  DeviceArray x(in.x), w(in.w), dy(in.dy), y(g.output_numel()), dx(g.input_numel()), dw(g.weight_numel());
+  DeviceArray workspace(ednn::kernels::conv2d_backward_weight_workspace_size(g));
+  CudnnConv desc(g);
+  const float one = 1.0f, zero = 0.0f;
+
+  for (Op op : {Op::forward, Op::backward_data, Op::backward_weight}) {
+    float* out = op == Op::forward ? y.p : op == Op::backward_data ? dx.p : dw.p;
+    auto checked = [&] {
+      CUDA_OK(cudaStreamSynchronize(gpu.stream));
+      const std::string bad = check_samples(op, in, g, [&](std::int64_t i) { return fetch_device(out, i); });
+      return bad.empty() ? std::string("checked") : "WRONG: " + bad;
+    };
+    // The hand-written kernels, every version.
+    for (int version : {1, 2, 3}) {
+      if (version == 1 && op != Op::forward) continue;
+      std::function<void()> run;
+      if (op == Op::forward)
+        run = [&, version] { ednn::kernels::conv2d_forward(x.p, w.p, nullptr, y.p, g, gpu.stream, {}, version); };
+      else if (op == Op::backward_data)
+        run = [&, version] { ednn::kernels::conv2d_backward_data(dy.p, w.p, dx.p, g, gpu.stream, nullptr, {}, version); };
+      else {
+        auto ws = std::make_shared<DeviceArray>(ednn::kernels::conv2d_backward_weight_workspace_size(g, version));
+        run = [&, version, ws] {
+          ednn::kernels::conv2d_backward_weight(x.p, dy.p, dw.p, nullptr, ws->p, g, gpu.stream, version);
+        };
+      }
+      run();
+      const std::string check = checked();
+      report.add(op, layer, "ednn v" + std::to_string(version), time_gpu(run, runs, gpu.stream), check);
+    }
+    // cuDNN, its fastest FMA algorithm.
+    {
+      constexpr int max_algos = 16;
+      int count = 0, best = -1;
+      std::size_t bytes = 0;
+      std::function<void(void*)> run_with;
+      if (op == Op::forward) {
+        cudnnConvolutionFwdAlgoPerf_t perf[max_algos];
+        CUDNN_OK(cudnnFindConvolutionForwardAlgorithm(gpu.cudnn, desc.x, desc.w, desc.conv, desc.y, max_algos, &count, perf));
+        if ((best = pick(perf, count)) >= 0) {
+          const auto algo = perf[best].algo;
+          bytes = perf[best].memory;
+          run_with = [&, algo, bytes](void* ws) {
+            CUDNN_OK(cudnnConvolutionForward(gpu.cudnn, &one, desc.x, x.p, desc.w, w.p, desc.conv, algo, ws, bytes, &zero,
+                                             desc.y, y.p));
+          };
+        }
+      } else if (op == Op::backward_data) {
+        cudnnConvolutionBwdDataAlgoPerf_t perf[max_algos];
+        CUDNN_OK(cudnnFindConvolutionBackwardDataAlgorithm(gpu.cudnn, desc.w, desc.y, desc.conv, desc.x, max_algos, &count,
+                                                           perf));
+        if ((best = pick(perf, count)) >= 0) {
+          const auto algo = perf[best].algo;
+          bytes = perf[best].memory;
+          run_with = [&, algo, bytes](void* ws) {
+            CUDNN_OK(cudnnConvolutionBackwardData(gpu.cudnn, &one, desc.w, w.p, desc.y, dy.p, desc.conv, algo, ws, bytes,
+                                                  &zero, desc.x, dx.p));
+          };
+        }
+      } else {
+        cudnnConvolutionBwdFilterAlgoPerf_t perf[max_algos];
+        CUDNN_OK(cudnnFindConvolutionBackwardFilterAlgorithm(gpu.cudnn, desc.x, desc.y, desc.conv, desc.w, max_algos,
+                                                             &count, perf));
+        if ((best = pick(perf, count)) >= 0) {
+          const auto algo = perf[best].algo;
+          bytes = perf[best].memory;
+          run_with = [&, algo, bytes](void* ws) {
+            CUDNN_OK(cudnnConvolutionBackwardFilter(gpu.cudnn, &one, desc.x, x.p, desc.y, dy.p, desc.conv, algo, ws,
+                                                    bytes, &zero, desc.w, dw.p));
+          };
+        }
+      }
+      if (best < 0) {
+        std::printf("%-16s | %-34s | %-22s | skipped: cuDNN found no FMA-math algorithm\n", op_name(op),
+                    layer.name.c_str(), "cudnn");
+      } else {
+        DeviceArray ws(std::int64_t(bytes / sizeof(float) + 1));
+        auto run = [&] { run_with(ws.p); };
+        run();
+        const std::string check = checked();
+        report.add(op, layer, "cudnn (fastest fp32)", time_gpu(run, runs, gpu.stream), check);
+      }
+    }
+    // cuBLAS: the GEMM of the same M, N, K on dense matrices (row-major C = A B as column-major
+    // C^T = B^T A^T). A lower bound for any implicit GEMM; its result is not a convolution.
+    {
+      std::int64_t M, Ncol, K;
+      if (op == Op::forward) M = g.C_out, Ncol = std::int64_t(g.N) * g.H_out * g.W_out, K = std::int64_t(g.C_in) * g.kH * g.kW;
+      else if (op == Op::backward_data) M = g.C_in, Ncol = std::int64_t(g.N) * g.H_in * g.W_in, K = std::int64_t(g.C_out) * g.kH * g.kW;
+      else M = g.C_out, Ncol = std::int64_t(g.C_in) * g.kH * g.kW, K = std::int64_t(g.N) * g.H_out * g.W_out;
+      DeviceArray A(M * K), B(K * Ncol), C(M * Ncol);
+      CUDA_OK(cudaMemsetAsync(A.p, 0, M * K * sizeof(float), gpu.stream));
+      CUDA_OK(cudaMemsetAsync(B.p, 0, K * Ncol * sizeof(float), gpu.stream));
+      auto run = [&] {
+        CUBLAS_OK(cublasSgemm(gpu.cublas, CUBLAS_OP_N, CUBLAS_OP_N, int(Ncol), int(M), int(K), &one, B.p, int(Ncol), A.p,
+                              int(K), &zero, C.p, int(Ncol)));
+      };
+      report.add(op, layer, "cublas (GEMM only)", time_gpu(run, runs, gpu.stream), "timing only (same M, N, K)");
+    }
+  }
+}
+
+// Peak fp32 GFLOP/s: SMs x 128 lanes x 2 flops x clock (64 lanes on sm_80).
+double peak_gflops() {
+  int device = 0, sms = 0, khz = 0, major = 0, minor = 0;
+  CUDA_OK(cudaGetDevice(&device));
+  CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  CUDA_OK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device));
+  CUDA_OK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  CUDA_OK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  const int lanes = (major == 8 && minor == 0) ? 64 : 128;
+  return double(sms) * lanes * 2.0 * khz * 1e-6;
+}
+
+// "" when a GPU is usable, else why not.
+std::string gpu_unavailable() {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) return std::string("no usable CUDA driver (") + cudaGetErrorString(e) + ")";
+  if (count == 0) return "no CUDA device";
+  return "";
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::string preset = "all", csv = "bench_conv.csv";
+  int batch = 16, runs = 10;
+  bool cpu_paper = false;
+  for (int a = 1; a < argc; ++a) {
+    const std::string opt = argv[a];
+    auto value = [&]() -> std::string {
+      EDNN_CHECK(a + 1 < argc, "bench_conv: ", opt, " needs a value");
+      return argv[++a];
+    };
+    if (opt == "--preset") preset = value();
+    else if (opt == "--batch") batch = std::stoi(value());
+    else if (opt == "--runs") runs = std::stoi(value());
+    else if (opt == "--csv") csv = value();
+    else if (opt == "--cpu") cpu_paper = true;
+    else ednn::fail("bench_conv: unknown option ", opt,
+                    " (expected --preset paper|small|all, --batch B, --runs R, --cpu, --csv FILE)");
+  }
+  EDNN_CHECK(preset == "paper" || preset == "small" || preset == "all", "bench_conv: --preset must be paper, small or all, got ",
+             preset);
+  EDNN_CHECK(batch > 0 && runs > 0, "bench_conv: --batch and --runs must be positive, got ", batch, " and ", runs);
+
+  Report report;
+  [[maybe_unused]] bool gpu = false;
+#if EDNN_BENCH_CUDA
+  const std::string why = gpu_unavailable();
+  gpu = why.empty();
+  if (gpu) {
+    cudaDeviceProp prop{};
+    CUDA_OK(cudaGetDeviceProperties(&prop, 0));
+    report.peak_gflops = peak_gflops();
+    std::printf("bench_conv: %s, fp32 peak %.0f GFLOP/s; batch %d, median of %d runs\n", prop.name,
+                report.peak_gflops, batch, runs);
+  } else {
+    std::printf("bench_conv: GPU variants skipped: %s\n", why.c_str());
+  }
+#else
+  std::printf("bench_conv: GPU variants skipped: built without CUDA (EDNN_CUDA=OFF or no toolkit)\n");
+#endif
+  std::printf("%-16s | %-34s | %-22s | %12s | %16s | %12s | %6s | %s\n", "op", "shape", "variant", "time", "GFLOP/s",
+              "GB/s", "% peak", "check (32 sampled outputs vs the direct formula in double)");
+
+  std::vector<Layer> layers;
+  if (preset != "paper") for (auto& l : network_layers("small", 128, 8, batch)) layers.push_back(l);
+  if (preset != "small") for (auto& l : network_layers("paper", 512, 64, batch)) layers.push_back(l);
+#if EDNN_BENCH_CUDA
+  std::unique_ptr<Gpu> device = gpu ? std::make_unique<Gpu>() : nullptr;
+#endif
+  std::uint64_t seed = 1;
+  for (const Layer& layer : layers) {
+    const ConvGeometry& g = layer.g;
+    const Inputs in{seeded(g.input_numel(), seed), seeded(g.weight_numel(), seed + 1), seeded(g.output_numel(), seed + 2)};
+    seed += 3;
+    const bool paper = layer.name.rfind("paper", 0) == 0;
+    if (!paper || cpu_paper) bench_cpu(layer, in, runs, report);
+#if EDNN_BENCH_CUDA
+    if (gpu) bench_gpu(layer, in, runs, *device, report);
+#endif
+  }
+  if (!cpu_paper && preset != "small") std::printf("cpu variant at the paper preset skipped: pass --cpu (minutes on 2 cores)\n");
+
+  std::ofstream out(csv);
+  EDNN_CHECK(out, "bench_conv: cannot write ", csv);
+  out << "op,shape,variant,ms,gflops,gbs,peak_percent,check\n";
+  bool wrong = false;
+  for (const Row& r : report.rows) {
+    out << r.op << ',' << r.shape << ',' << r.variant << ',' << r.ms << ',' << r.gflops << ',' << r.gbs << ','
+        << r.peak_percent << ",\"" << r.check << "\"\n";
+    wrong = wrong || r.check.rfind("WRONG", 0) == 0;
+  }
+  std::printf("%zu rows written to %s%s\n", report.rows.size(), csv.c_str(),
+              wrong ? "; SOME RESULTS ARE WRONG (see the check column)" : "; every checked result matched");
+  return wrong ? 1 : 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_conv: %s\n", e.what());
+  return 1;
+}
