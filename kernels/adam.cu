@@ -4,8 +4,8 @@
 //   p <- p - lr / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // Adam has no backward: it is the end of the training step.
 //
-// The network has 22 parameter tensors of very different sizes (from 1 bias to 37.7 million
-// weights). One launch per tensor would be 22 launches, most of them far too small to fill the
+// The network has 28 parameter tensors of very different sizes (from 1 bias to 18.9 million
+// weights). One launch per tensor would be 28 launches, most of them far too small to fill the
 // GPU. Instead the host cuts every tensor into chunks of at most adam_chunk_values values and
 // writes the table of chunks {param, grad, exp_avg, exp_avg_sq, n} to the device once; then one
 // launch has one block per chunk: block b reads entry b of the table (every thread reads the same

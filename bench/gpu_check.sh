@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# gpu_check.sh: everything worth doing in the few minutes a GPU is lent, in one prepared run
+# (under 8 minutes on an H100/H200-class card): build with nvcc, run the GPU tests, run
+# compute-sanitizer (memcheck and racecheck) over a short subset, run the kernel benchmarks and
+# a training step at the paper's shapes, and print a short summary last.
+#
+# How to run it (from the repository root, on the machine with the GPU):
+#   bench/gpu_check.sh                 # build into build-gpu/, log into build-gpu/gpu_check/
+#   BUILD=/tmp/b ARCH=90 bench/gpu_check.sh
+# Needs: CMake >= 3.25, a CUDA toolkit (nvcc, compute-sanitizer), a C++20 compiler, OpenBLAS,
+# nlohmann-json. Not needed: HDF5 (the data programs are skipped) and an installed doctest: put a
+# copy of doctest's header at third_party/doctest/doctest/doctest.h (git-ignored; the top-level
+# CMakeLists.txt looks there), e.g. `mkdir -p third_party/doctest/doctest && cp doctest.h $_`.
+# Then copy the summary (it names the card, the date and the command) into bench/ as a record,
+# e.g. bench/gpu_check_<card>_<date>.txt.
+#
+# Environment: ARCH (CMAKE_CUDA_ARCHITECTURES, default: the card's own, else 90), BUILD (build
+# folder), JOBS (parallel compile jobs, default: all cores), SKIP_BUILD=1 (reuse BUILD).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-$ROOT/build-gpu}
+LOG=$BUILD/gpu_check
+JOBS=${JOBS:-$(nproc)}
+START=$(date +%s)
+mkdir -p "$LOG"
+SUMMARY=()
+FAILED=0
+
+note() { printf '[gpu_check %4ds] %s\n' $(( $(date +%s) - START )) "$*"; }
+# step NAME TIMEOUT_S COMMAND...: runs the command with a time limit, its output in $LOG/NAME.log.
+step() {
+  local name=$1 limit=$2; shift 2
+  note "$name: $*"
+  local t0=$(date +%s) rc
+  timeout "$limit" "$@" > "$LOG/$name.log" 2>&1
+  rc=$?
+  local dt=$(( $(date +%s) - t0 ))
+  local verdict=ok
+  if [ $rc -eq 124 ]; then verdict="TIMED OUT after ${limit}s"; FAILED=1
+  elif [ $rc -ne 0 ]; then verdict="FAILED (exit $rc)"; FAILED=1; fi
+  SUMMARY+=("$(printf '%-28s %-22s %4ds   %s' "$name" "$verdict" "$dt" "$LOG/$name.log")")
+  [ $rc -eq 0 ] || tail -n 20 "$LOG/$name.log"
+  return $rc
+}
+
+CARD=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1)
+CC=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '.')
+ARCH=${ARCH:-${CC:-90}}
+note "card: ${CARD:-none found by nvidia-smi}; sm_$ARCH; $JOBS jobs; build in $BUILD"
+
+# ---- 1. build (nvcc for sm_$ARCH, tests, benchmarks; no HDF5) -------------------------------
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  step configure 120 cmake -S "$ROOT" -B "$BUILD" -G "$(command -v ninja >/dev/null && echo Ninja || echo 'Unix Makefiles')" \
+    -DCMAKE_BUILD_TYPE=Release -DEDNN_CUDA=ON -DEDNN_HDF5=OFF -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
+    -DCMAKE_CUDA_FLAGS=-lineinfo || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
+  step build 300 cmake --build "$BUILD" -j "$JOBS" || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
+fi
+BIN=$BUILD/bin
+
+# ---- 2. the GPU tests: the emulation's test bodies, on the card ------------------------------
+step ctest_gpu 120 ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 100
+# A GPU test that skips (exit 77) here means the card was not usable: say so loudly.
+if grep -q "Skipped\|Not Run" "$LOG/ctest_gpu.log"; then SUMMARY+=("ctest_gpu: SOME GPU TESTS SKIPPED (see log)"); FAILED=1; fi
+
+# ---- 3. compute-sanitizer over a short subset ------------------------------------------------
+SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+SUBSET_OPS='*batch_norm*,*loss*,*Adam*,*avg_pool2d*'
+if [ -x "$BIN/kernels_op_kernels_gpu" ]; then
+  step memcheck_ops 90 "$SAN" --tool memcheck --error-exitcode 3 --leak-check full \
+    "$BIN/kernels_op_kernels_gpu" --test-case="$SUBSET_OPS"
+  step racecheck_ops 120 "$SAN" --tool racecheck --error-exitcode 3 --racecheck-report hazard \
+    "$BIN/kernels_op_kernels_gpu" --test-case='*batch_norm*,*weighted*'
+fi
+if [ -x "$BIN/kernels_ops_gpu" ]; then
+  step racecheck_reduce 60 "$SAN" --tool racecheck --error-exitcode 3 "$BIN/kernels_ops_gpu"
+fi
+if [ -x "$BIN/kernels_conv_gpu" ]; then
+  step memcheck_conv 120 "$SAN" --tool memcheck --error-exitcode 3 "$BIN/kernels_conv_gpu"
+fi
+
+# ---- 4. benchmarks: every kernel benchmark in bench/, then the training step ------------------
+for bench in "$BIN"/bench_conv* "$BIN"/bench_kernels* "$BIN"/bench_ops*; do
+  [ -x "$bench" ] || continue
+  step "$(basename "$bench")" 90 "$bench"
+done
+if [ -x "$BIN/bench_train_step" ]; then
+  step train_step_small 60 "$BIN/bench_train_step" --preset small --batch 50 --steps 20 --device cuda
+  step train_step_paper 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 5 --device cuda
+fi
+
+# ---- summary ----------------------------------------------------------------------------------
+echo
+echo "==================== gpu_check summary ===================="
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "card:    ${CARD:-unknown} (sm_$ARCH)"
+echo "command: $0 $*  (BUILD=$BUILD)"
+echo "commit:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with local changes)')"
+printf '%s\n' "${SUMMARY[@]}"
+for f in "$LOG"/bench_*.log "$LOG"/train_step_*.log; do
+  [ -f "$f" ] && { echo "--- $(basename "$f" .log) (last lines)"; tail -n 6 "$f"; }
+done
+echo "total:   $(( $(date +%s) - START )) s; logs in $LOG"
+[ $FAILED -eq 0 ] && echo "RESULT: all steps passed" || echo "RESULT: SOME STEPS FAILED"
+exit $FAILED

@@ -1,0 +1,141 @@
+// The CUDA backend (engine/cuda_backend.cpp) against the CPU backend, through the engine's own API:
+// a small network with every operation (conv2d, batch norm, leaky ReLU, average pooling, nearest
+// upsampling, transposed convolution, a weighted loss, dot, Adam) trained for three steps on
+// Device::cuda and on Device::cpu from the same float32 start, compared after each step; the
+// caching allocator makes no device allocation after the first step; float64 on cuda is refused.
+//
+// Built when ednn has a CUDA backend: on a GPU (label gpu; skipped without one) or, with
+// EDNN_EMULATE_CUDA=ON, through the simt CPU emulation, which is how CI runs it.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/cuda_device.h"
+#include "engine/device.h"
+#include "engine/functional.h"
+#include "engine/optim.h"
+#include "engine/tensor.h"
+
+using namespace ednn;
+
+namespace {
+
+Tensor random_f32(const Shape& shape, unsigned seed, double lo = -1, double hi = 1) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(float(lo), float(hi));
+  std::vector<float> v(static_cast<std::size_t>(shape_numel(shape)));
+  for (float& x : v) x = dist(gen);
+  return Tensor::from_vector(v, shape);
+}
+
+// Every element within tol + rel |want|; reports the first mismatches.
+void check_close(const Tensor& got, const Tensor& want, double tol, double rel, const char* what) {
+  REQUIRE(got.shape() == want.shape());
+  const std::vector<double> g = got.to_vector(), w = want.to_vector();  // explicit copies to the host
+  int bad = 0;
+  std::string first;
+  for (std::size_t i = 0; i < g.size(); ++i)
+    if (!(std::fabs(g[i] - w[i]) <= tol + rel * std::fabs(w[i]))) {
+      if (bad++ < 5) first += detail::concat("  [", i, "] got ", g[i], ", want ", w[i], "\n");
+    }
+  INFO(what, ": ", bad, " of ", g.size(), " differ; first:\n", first);
+  CHECK(bad == 0);
+}
+
+// The parameters and state of the little network, on one device.
+struct Net {
+  Tensor w1, b1, gamma, beta, running_mean, running_var, wt, bt;
+  std::vector<Tensor> params() { return {w1, b1, gamma, beta, wt, bt}; }
+
+  explicit Net(Device device) {
+    auto on = [&](Tensor t) { return t.to(device).set_requires_grad(true); };
+    w1 = on(random_f32({4, 1, 3, 3}, 1));
+    b1 = on(random_f32({4}, 2));
+    gamma = on(random_f32({4}, 3, 0.5, 1.5));
+    beta = on(random_f32({4}, 4));
+    wt = on(random_f32({4, 1, 3, 3}, 5));  // conv_transpose2d weight [in 4, out 1, 3, 3]
+    bt = on(random_f32({1}, 6));
+    running_mean = Tensor::zeros({4}, DType::f32, device);
+    running_var = Tensor::full({4}, 1.0, DType::f32, device);
+  }
+
+  // x [2, 1, 9, 7] -> conv -> bn -> lrelu -> pool (4 x 3) -> up (8 x 6) -> convT -> lrelu -> [2, 1, 8, 6]
+  Tensor forward(const Tensor& x, bool training) {
+    Tensor h = conv2d(x, w1, b1, 1, 1);
+    h = batch_norm2d(h, gamma, beta, running_mean, running_var, training);
+    h = leaky_relu(h, 0.02);
+    h = avg_pool2d(h, 2);
+    h = upsample_nearest2d(h, 2);
+    h = conv_transpose2d(h, wt, bt, 1, 1);
+    return leaky_relu(h, 0.02);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cuda backend: three training steps match the cpu backend, without device allocations after the first") {
+  const Tensor x = random_f32({2, 1, 9, 7}, 10), target = random_f32({2, 1, 8, 6}, 11, 0, 1);
+  const LossSpec spec = parse_loss("exp-huber:w=1,delta=0.5");
+  Net cpu(Device::cpu), gpu(Device::cuda);
+  const Tensor x_gpu = x.to(Device::cuda), target_gpu = target.to(Device::cuda);
+  AdamConfig config;
+  config.lr = 1e-2;
+  Adam opt_cpu(cpu.params(), config), opt_gpu(gpu.params(), config);
+
+  std::size_t mallocs_after_first = 0;
+  for (int step = 1; step <= 3; ++step) {
+    CAPTURE(step);
+    opt_cpu.zero_grad();
+    opt_gpu.zero_grad();
+    Tensor loss_cpu = weighted_loss(cpu.forward(x, true), target, spec);
+    Tensor loss_gpu = weighted_loss(gpu.forward(x_gpu, true), target_gpu, spec);
+    REQUIRE(loss_gpu.device() == Device::cuda);  // the value stays on the device
+    // A second scalar through dot, to exercise it and the scale of its backward.
+    Tensor reg_cpu = dot(cpu.w1, cpu.w1), reg_gpu = dot(gpu.w1, gpu.w1);
+    loss_cpu.backward();
+    loss_gpu.backward();
+    reg_cpu.backward();
+    reg_gpu.backward();
+    check_close(loss_gpu, loss_cpu, 1e-6, 1e-4, "loss");
+    check_close(reg_gpu, reg_cpu, 1e-6, 1e-5, "dot");
+    const char* names[] = {"w1", "b1", "gamma", "beta", "wt", "bt"};
+    std::vector<Tensor> pc = cpu.params(), pg = gpu.params();
+    for (std::size_t k = 0; k < pc.size(); ++k) check_close(pg[k].grad(), pc[k].grad(), 1e-5, 1e-3, names[k]);
+    opt_cpu.step();
+    opt_gpu.step();
+    for (std::size_t k = 0; k < pc.size(); ++k) check_close(pg[k], pc[k], 1e-5, 1e-4, names[k]);
+    check_close(gpu.running_mean, cpu.running_mean, 1e-6, 1e-5, "running_mean");
+    check_close(gpu.running_var, cpu.running_var, 1e-6, 1e-5, "running_var");
+    device_synchronize(Device::cuda);
+    if (step == 1) mallocs_after_first = cuda::allocator_stats().device_mallocs;
+  }
+  // Steps 2 and 3 ask for the sizes step 1 did: all served from the cache.
+  CHECK(cuda::allocator_stats().device_mallocs == mallocs_after_first);
+  CHECK(cuda::allocator_stats().cache_hits > 0);
+
+  // Evaluation mode uses the running statistics.
+  check_close(gpu.forward(x_gpu, false), cpu.forward(x, false), 1e-5, 1e-4, "eval forward");
+}
+
+TEST_CASE("cuda backend: float64 is refused with a message that says so") {
+  Tensor a = Tensor::zeros({3}, DType::f64, Device::cuda);
+  try {
+    leaky_relu(a, 0.02);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("float32 only") != std::string::npos);
+  }
+}
+
+TEST_CASE("cuda allocator: trimming empties the cache, and freed blocks are reused") {
+  cuda::allocator_trim();
+  CHECK(cuda::allocator_stats().bytes_cached == 0);
+  const std::size_t before = cuda::allocator_stats().device_mallocs;
+  { Tensor t = Tensor::zeros({1000}, DType::f32, Device::cuda); }
+  { Tensor t = Tensor::zeros({1000}, DType::f32, Device::cuda); }  // the same block again
+  CHECK(cuda::allocator_stats().device_mallocs == before + 1);
+  CHECK(cuda::allocator_stats().bytes_cached > 0);
+}
