@@ -56,6 +56,11 @@ std::vector<Layer> network_layers(const std::string& preset, int L, int c0, int 
   std::vector<Layer> layers;
   auto w = [&](int k) { return c0 << k; };
   auto add = [&](const std::string& what, int C_in, int C_out, int size) {
+    for (Layer& l : layers)  // the bottleneck conv and the first ConvT share a geometry: time it once
+      if (l.g.C_in == C_in && l.g.C_out == C_out && l.g.H_in == size) {
+        l.name += " (and " + what + ")";
+        return;
+      }
     layers.push_back({preset + " " + what + " " + std::to_string(C_in) + "->" + std::to_string(C_out) + " @" +
                           std::to_string(size),
                       conv3x3(N, C_in, C_out, size)});
@@ -175,7 +180,7 @@ struct Report {
     Row r{op_name(op), layer.name, variant, check, ms, g.flops() / ms * 1e-6, bytes / ms * 1e-6, 0.0};
     if (peak_gflops > 0 && variant.rfind("cpu", 0) != 0) r.peak_percent = 100.0 * r.gflops / peak_gflops;
     const std::string peak = r.peak_percent > 0 ? std::to_string(int(std::lround(r.peak_percent))) + "%" : "-";
-    std::printf("%-16s | %-34s | %-22s | %9.3f ms | %8.1f GFLOP/s | %7.1f GB/s | %6s | %s\n", r.op.c_str(),
+    std::printf("%-16s | %-46s | %-22s | %9.3f ms | %8.1f GFLOP/s | %7.1f GB/s | %6s | %s\n", r.op.c_str(),
                 r.shape.c_str(), r.variant.c_str(), ms, r.gflops, r.gbs, peak.c_str(), check.c_str());
     std::fflush(stdout);
     rows.push_back(r);
@@ -385,7 +390,7 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
         }
       }
       if (best < 0) {
-        std::printf("%-16s | %-34s | %-22s | skipped: cuDNN found no FMA-math algorithm\n", op_name(op),
+        std::printf("%-16s | %-46s | %-22s | skipped: cuDNN found no FMA-math algorithm\n", op_name(op),
                     layer.name.c_str(), "cudnn");
       } else {
         DeviceArray ws(std::int64_t(bytes / sizeof(float) + 1));
@@ -477,7 +482,7 @@ int main(int argc, char** argv) try {
 #else
   std::printf("bench_conv: GPU variants skipped: built without CUDA (EDNN_CUDA=OFF or no toolkit)\n");
 #endif
-  std::printf("%-16s | %-34s | %-22s | %12s | %16s | %12s | %6s | %s\n", "op", "shape", "variant", "time", "GFLOP/s",
+  std::printf("%-16s | %-46s | %-22s | %12s | %16s | %12s | %6s | %s\n", "op", "shape", "variant", "time", "GFLOP/s",
               "GB/s", "% peak", "check (32 sampled outputs vs the direct formula in double)");
 
   std::vector<Layer> layers;
