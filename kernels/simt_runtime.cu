@@ -202,6 +202,7 @@ constexpr std::size_t max_shared_limit = 227 * 1024;     // what sm_90 allows wi
 
 enum class Wait { runnable, block_barrier, warp, exited };
 
+
 struct Fiber {
   ucontext_t context;      // made once per block: the entry into fiber_main on this stack
   std::jmp_buf resume;     // where the fiber continues after it last stopped
@@ -298,6 +299,7 @@ void order(std::vector<int>& ids) {
 // A fiber's first activation is setcontext (makecontext put fiber_main on its stack); after that
 // both directions are _setjmp/_longjmp, which unlike swapcontext save no signal mask and so make
 // no system call: a block of 256 threads through a reduction switches thousands of times.
+// (Under AddressSanitizer the intercepted longjmp still costs a sigaltstack call per switch.)
 
 void enter(Launch& launch, Fiber& fiber) {
   launch.current = &fiber;

@@ -43,11 +43,12 @@ std::vector<Shape> test_shapes() {
       {2, 3, 4, 1, 1, 3, 3, 1, 1},     // 1x1 image, padding only
       {1, 2, 3, 8, 7, 1, 3, 1, 1},     // non-square kernel
       {1, 67, 70, 5, 6, 3, 3, 1, 1},   // more channels than a 64-row tile, both ways
+      {1, 131, 130, 3, 4, 3, 3, 1, 1}, // more than a 128-row tile, both ways
   };
   std::mt19937 rng(2024);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const int kernels[] = {1, 3, 4};
-  while (shapes.size() < 18) {
+  while (shapes.size() < 19) {
     Shape s{pick(1, 3), pick(1, 5), pick(1, 7), pick(1, 13), pick(1, 13), 0, 0, pick(1, 2), pick(0, 2)};
     s.kH = s.kW = kernels[pick(0, 2)];
     if (s.kH <= s.H + 2 * s.pad && s.kW <= s.W + 2 * s.pad) shapes.push_back(s);
