@@ -27,9 +27,9 @@
 // Layouts: images are row-major [L, L] floats, pixel (row y, column x) at y * L + x; a batch is
 // [B, 1, L, L]. Source::x is the column and Source::y the row of the centre.
 //
-// Threads: solve() parallelises a single sample over rows with OpenMP (from L = 256 up; smaller
-// samples run on one thread); solve_batch() gives each thread whole samples when the batch has at
-// least as many samples as threads. The result never depends on either choice.
+// Threads: solve_batch() gives each OpenMP thread whole samples (dynamic schedule) when the batch
+// has two or more; a lone sample (solve(), or a batch of one) spreads its rows over the threads
+// only from L = 1024 up (see sor_cpu.cpp for why). The result never depends on either choice.
 // The same solver as a batched CUDA kernel: solver/sor_cuda.h.
 #pragma once
 #include <cstdint>

@@ -225,9 +225,11 @@ SolveStats solve_one(const SolverConfig& config, std::span<const float> input,
 
 }  // namespace
 
-// Spreading one sample's rows over threads costs two barriers per sweep; below this size they
-// cost more than the rows save (and far more on a machine shared with other jobs).
-constexpr int kRowParallelMinL = 256;
+// Spreading one sample's rows over threads costs two barriers per sweep. On the 2-core machines
+// this project shares, at L = 512 that measured 0.3 to 2.9 s per sample against 0.09 to 0.28 s on
+// one thread (barriers stall whenever another job takes a core), so only lattices with at least
+// half a million pixels per colour pass use it.
+constexpr int kRowParallelMinL = 1024;
 
 bool rows_in_parallel(const SolverConfig& config) {
   return !omp_in_parallel() && omp_get_max_threads() > 1 && config.L >= kRowParallelMinL;
@@ -258,7 +260,8 @@ void solve_batch(const SolverConfig& config, int batch, std::span<const float> i
       errors[static_cast<size_t>(b)] = std::current_exception();
     }
   };
-  if (threads > 1 && batch >= threads) {
+  // Whole samples per thread whenever there are two or more; a lone sample may spread its rows.
+  if (threads > 1 && batch > 1) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < batch; ++b) solve_sample(b, false);
   } else {

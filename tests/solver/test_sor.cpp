@@ -177,28 +177,36 @@ TEST_CASE("solver_sor: the field decays monotonically away from a lone source") 
 }
 
 TEST_CASE("solver_sor: bit-identical for any thread count and batching") {
-  // L = 256: large enough that a lone sample's rows are spread over the threads.
-  SolverConfig c = small_config(256, SourceModel::clamp, 1e-6);
-  const int B = 3;
+  SolverConfig c = small_config(96, SourceModel::clamp, 1e-6);
+  const int B = 5;
   std::vector<SampleRequest> requests;
-  for (int b = 0; b < B; ++b) requests.push_back({static_cast<std::uint64_t>(40 + b), 1 + 7 * b});
+  for (int b = 0; b < B; ++b) requests.push_back({static_cast<std::uint64_t>(40 + b), 1 + 4 * b});
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
   const SampleBatch one_thread = generate_samples(c, 99, requests);
   omp_set_num_threads(2);
   const SampleBatch two_threads = generate_samples(c, 99, requests);
-  omp_set_num_threads(saved);
   REQUIRE(one_thread.targets.size() == two_threads.targets.size());
   CHECK(std::memcmp(one_thread.inputs.data(), two_threads.inputs.data(), one_thread.inputs.size() * 4) == 0);
   CHECK(std::memcmp(one_thread.targets.data(), two_threads.targets.data(), one_thread.targets.size() * 4) == 0);
   const size_t pixels = static_cast<size_t>(c.L) * c.L;
   for (int b = 0; b < B; ++b) {
-    // One sample at a time (row-parallel solve) against its place in the batch.
+    // One sample at a time against its place in the batch.
     const SampleBatch single = generate_samples(c, 99, std::span(requests).subspan(b, 1));
     CHECK(std::memcmp(single.targets.data(), one_thread.targets.data() + b * pixels, pixels * 4) == 0);
     CHECK(single.stats[0].sweeps == one_thread.stats[b].sweeps);
     CHECK(single.stats[0].residual == one_thread.stats[b].residual);
   }
+  // L = 1024: a lone sample spreads its rows over the threads; the same bits as on one thread.
+  SolverConfig large = small_config(1024, SourceModel::clamp, 1e-4);
+  std::vector<float> x(static_cast<size_t>(1024) * 1024), rows_threaded(x.size()), one(x.size());
+  render_input(large, sample_sources(large, 3, 0, 20), x);
+  const SolveStats threaded_stats = solve(large, x, rows_threaded);
+  omp_set_num_threads(1);
+  const SolveStats one_stats = solve(large, x, one);
+  omp_set_num_threads(saved);
+  CHECK(rows_threaded == one);
+  CHECK(threaded_stats.sweeps == one_stats.sweeps);
 }
 
 TEST_CASE("solver_sor: bad input is an error that names the problem") {
