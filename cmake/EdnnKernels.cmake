@@ -1,6 +1,6 @@
 # Kernel libraries: every kernel source (.cu) is compiled twice.
 #
-#   include(${CMAKE_SOURCE_DIR}/cmake/EdnnKernels.cmake)   # once is enough; repeats are harmless
+#   include(${CMAKE_SOURCE_DIR}/cmake/EdnnKernels.cmake)   # in each folder that uses it
 #   ednn_add_kernel_library(NAME ednn_kernels SOURCES reduce.cu elementwise.cu [LIBS libs...])
 #
 # makes
@@ -15,7 +15,16 @@
 # ednn_emulation_sources(OUT_VAR sources...) is the first half alone: for each .cu it generates, in
 # the build folder, a .cpp that #includes it, and returns those paths (for tests whose bodies
 # define kernels). Diagnostics still point into the .cu.
-include_guard(GLOBAL)
+include_guard(DIRECTORY)
+
+# CMake 3.25 does not know nvcc's C++20 flag (the top level asks for CUDA 20); nvcc >= 12 has it.
+# Directory-scoped, hence include_guard(DIRECTORY): include this file in every folder that calls
+# the functions below.
+if(EDNN_HAVE_CUDA AND NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION
+   AND CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.0)
+  set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+endif()
 
 function(ednn_emulation_sources out_var)
   set(wrappers)
