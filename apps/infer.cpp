@@ -1,1 +1,333 @@
-int main() { return 0; }
+// infer: runs a trained ED-CNN on an HDF5 file of inputs (or on a list of sources), writes the
+// predictions, and with targets the metrics of SPEC section 7, plots and picture panels.
+//
+//   infer --checkpoint DIR/best.safetensors --data FILE.h5 --device cpu --out DIR2
+//   infer --checkpoint FILE --sources sources.csv --out DIR2
+//
+// Outputs in DIR2: predictions.h5 (`predictions` float32 [N, 1, L, L], `indices` into the data
+// file), metrics.csv and metrics.json (overall and per number of sources; regions sources, field,
+// all, R1, R2, R3; with the baselines "predict the input" and "predict zeros"), mae_vs_n_<region>.png,
+// sample_<i>.png (input, target, prediction, |error| for the first --pictures samples), timing.json.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "apps/cli.h"
+#include "apps/h5_io.h"
+#include "apps/pictures.h"
+#include "apps/sources_file.h"
+#include "engine/autograd.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "nets/checkpoint.h"
+#include "nets/ednn_cnn.h"
+#include "nets/metrics.h"
+#include "nets/progress.h"
+
+using namespace ednn;
+namespace fs = std::filesystem;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) fail("cannot write ", tmp.string());
+    out << text;
+    if (!out.flush()) fail("cannot write ", tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) fail("cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message());
+}
+
+std::string meta_get(const nets::Metadata& m, const std::string& key, const std::string& file) {
+  auto it = m.find(key);
+  EDNN_CHECK(it != m.end(), "checkpoint ", file, ": metadata '", key, "' is missing (not written by train?)");
+  return it->second;
+}
+
+int run(int argc, char** argv) {
+  io::Cli cli("infer",
+              "infer: runs a trained ED-CNN and measures it against the solver's ground truth.\n\n"
+              "  infer --checkpoint FILE.safetensors --data FILE.h5 --device cpu --out DIR\n"
+              "  infer --checkpoint FILE.safetensors --sources sources.json|csv --out DIR\n\n"
+              "Writes DIR/predictions.h5 (predictions [N, 1, L, L] float32), and with targets\n"
+              "DIR/metrics.csv, DIR/metrics.json, DIR/mae_vs_n_<region>.png and DIR/sample_<i>.png.");
+  cli.option("checkpoint", "FILE", "model file written by train (e.g. DIR/best.safetensors)");
+  cli.option("data", "FILE.h5", "inputs [N, 1, L, L] float32; targets, n_sources, split used when present");
+  cli.option("sources", "FILE", "build one input from sources (JSON or CSV rows x,y,value); its target is solved");
+  cli.option("split", "WHICH", "all, train or test (needs a 'split' data set)", "all");
+  cli.option("limit", "N", "use only the first N selected samples (0: all)", "0");
+  cli.option("out", "DIR", "output directory");
+  cli.option("device", "DEV", "cpu, cuda or auto", "auto");
+  cli.option("batch", "B", "samples per forward pass", "16");
+  cli.option("pictures", "K", "picture panels for the first K samples", "4");
+  cli.flag("compare-solver", "also time the SOR solver on the same inputs (CPU) and report the ratio");
+  cli.flag("quiet", "no progress bar");
+  cli.flag("help", "this text");
+  cli.parse(argc, argv);
+  if (cli.has("help")) {
+    std::printf("%s", cli.help().c_str());
+    return 0;
+  }
+  EDNN_CHECK(cli.has("checkpoint"), "infer: --checkpoint FILE is required (see --help)");
+  EDNN_CHECK(cli.has("out"), "infer: --out DIR is required (see --help)");
+  EDNN_CHECK(cli.has("data") != cli.has("sources"), "infer: give exactly one of --data FILE.h5 and --sources FILE");
+  const std::string ckpt = cli.get("checkpoint");
+  const fs::path out = cli.get("out");
+  const Device device = parse_device(cli.get("device"));
+  const int batch = int(cli.integer("batch"));
+  EDNN_CHECK(batch > 0, "infer: --batch must be positive");
+
+  // ---- the network, configured from the checkpoint's metadata ----
+  EDNN_CHECK(fs::exists(ckpt), "infer: checkpoint ", ckpt, " does not exist");
+  const nets::Metadata meta = nets::read_metadata(ckpt);
+  nets::NetConfig cfg;
+  cfg.preset = meta.count("preset") ? meta.at("preset") : "custom";
+  try {
+    cfg.L = std::stoi(meta_get(meta, "L", ckpt));
+    cfg.c0 = std::stoi(meta_get(meta, "c0", ckpt));
+  } catch (const std::invalid_argument&) {
+    fail("checkpoint ", ckpt, ": metadata L or c0 is not a number");
+  }
+  const nets::Transform transform = nets::parse_transform(meta.count("transform") ? meta.at("transform") : "none");
+  auto net = nets::build_ednn(cfg, 0);
+  nets::load_model(ckpt, *net);
+  net->to(device);
+  net->eval();
+  const int L = cfg.L;
+  const std::int64_t px = std::int64_t(L) * L;
+
+  // ---- the samples ----
+  std::unique_ptr<nets::SampleStore> store;
+  std::vector<std::int64_t> indices;
+  solver::SolverConfig sc;
+  sc.L = L;
+  if (cli.has("data")) {
+    auto plain = std::make_unique<io::PlainH5Store>(cli.get("data"));
+    EDNN_CHECK(plain->L() == L, "infer: data ", cli.get("data"), " has L = ", plain->L(), " but checkpoint ", ckpt,
+               " (preset ", cfg.preset, ") expects L = ", L);
+    const std::string split = cli.get("split");
+    EDNN_CHECK(split == "all" || split == "train" || split == "test", "infer: --split must be all, train or test");
+    EDNN_CHECK(split == "all" || plain->has_split(), "infer: --split ", split, " but data ", cli.get("data"),
+               " has no 'split' data set");
+    for (std::int64_t i = 0; i < plain->size(); ++i)
+      if (split == "all" || plain->split(i) == (split == "test" ? 1 : 0)) indices.push_back(i);
+    store = std::move(plain);
+  } else {
+    const auto sources = io::read_sources_file(cli.get("sources"), sc);
+    auto mem = std::make_unique<nets::MemoryStore>(L, cli.get("sources"));
+    mem->inputs.resize(std::size_t(px));
+    mem->targets.resize(std::size_t(px));
+    solver::render_input(sc, sources, mem->inputs);
+    solver::solve(sc, mem->inputs, mem->targets);
+    mem->n_sources = {int(sources.size())};
+    indices = {0};
+    store = std::move(mem);
+  }
+  const long limit = cli.integer("limit");
+  if (limit > 0 && std::int64_t(indices.size()) > limit) indices.resize(std::size_t(limit));
+  EDNN_CHECK(!indices.empty(), "infer: no samples selected from ", store->name());
+  const std::int64_t N = std::int64_t(indices.size());
+  const bool targets = store->has_targets();
+
+  // ---- the output directory, checked before the work ----
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) fail("infer: cannot create output directory ", out.string(), ": ", ec.message());
+  {
+    const fs::path probe = out / ".write_test";
+    std::ofstream f(probe);
+    if (!f) fail("infer: output directory ", out.string(), " is not writable");
+    f.close();
+    fs::remove(probe, ec);
+  }
+
+  // ---- inference ----
+  std::vector<float> predictions(std::size_t(N * px)), inputs(std::size_t(N * px)),
+      target_values(targets ? std::size_t(N * px) : 0);
+  std::vector<int> n_sources(static_cast<std::size_t>(N));
+  nets::MetricsTable model, as_input, as_zero;
+  std::vector<float> x, xt, zeros(std::size_t(px), 0.0f);
+  double net_seconds = 0;
+  std::int64_t timed = 0;
+  nets::ProgressBar bar("infer", N, "samples", !cli.has("quiet"));
+  {
+    NoGradGuard no_grad;
+    for (std::int64_t first = 0; first < N; first += batch) {
+      const int count = int(std::min<std::int64_t>(batch, N - first));
+      float* xs = inputs.data() + first * px;
+      store->read(std::span<const std::int64_t>(indices.data() + first, std::size_t(count)), xs,
+                  targets ? target_values.data() + first * px : nullptr, n_sources.data() + first);
+      Tensor host = Tensor::empty({count, 1, L, L});
+      std::memcpy(host.data<float>(), xs, std::size_t(count * px) * sizeof(float));
+      nets::apply_transform(transform, host.data<float>(), count * px);
+      const double t0 = now_s();
+      Tensor pred = net->forward(host.to(device));
+      device_synchronize(device);
+      const double t1 = now_s();
+      if (first > 0 || N <= batch) {  // the first batch warms up (allocations), unless it is the only one
+        net_seconds += t1 - t0;
+        timed += count;
+      }
+      Tensor back = pred.to(Device::cpu);
+      float* p = predictions.data() + first * px;
+      std::memcpy(p, back.data<float>(), std::size_t(count * px) * sizeof(float));
+      nets::invert_transform(transform, p, count * px);
+      if (targets)
+        for (int k = 0; k < count; ++k) {
+          const float* xk = xs + k * px;
+          const float* yk = target_values.data() + (first + k) * px;
+          const int n = n_sources[std::size_t(first + k)];
+          model.add(n, xk, yk, p + k * px, px);
+          as_input.add(n, xk, yk, xk, px);
+          as_zero.add(n, xk, yk, zeros.data(), px);
+        }
+      bar.update(first + count);
+    }
+  }
+  bar.finish();
+  const double net_ms = timed > 0 ? 1000 * net_seconds / double(timed) : NAN;
+
+  io::write_predictions((out / "predictions.h5").string(), predictions, N, L, indices, ckpt);
+
+  // ---- the solver on the same inputs ----
+  double solver_ms = NAN;
+  if (cli.has("compare-solver")) {
+    const std::int64_t M = std::min<std::int64_t>(N, 64);
+    std::vector<float> solved(std::size_t(M * px));
+    std::vector<solver::SolveStats> stats(static_cast<std::size_t>(M));
+    const double t0 = now_s();
+    solver::solve_batch(sc, int(M), std::span<const float>(inputs.data(), std::size_t(M * px)), solved, stats);
+    solver_ms = 1000 * (now_s() - t0) / double(M);
+    std::printf("infer: solver (red-black SOR, cpu, tol %g) on the first %lld inputs: %.3f ms/sample\n", sc.tol,
+                (long long)M, solver_ms);
+  }
+
+  // ---- metrics, plots, pictures ----
+  std::vector<std::string> written{(out / "predictions.h5").string()};
+  nlohmann::ordered_json timing;
+  timing["device"] = device_name(device);
+  timing["network_ms_per_sample"] = std::isfinite(net_ms) ? nlohmann::ordered_json(net_ms) : nlohmann::ordered_json();
+  timing["network_batch"] = batch;
+  if (std::isfinite(solver_ms)) {
+    timing["solver_ms_per_sample"] = solver_ms;
+    timing["solver_device"] = "cpu";
+    timing["solver_over_network"] = solver_ms / net_ms;
+  }
+  write_text(out / "timing.json", timing.dump(2) + "\n");
+  written.push_back((out / "timing.json").string());
+
+  if (targets) {
+    nlohmann::ordered_json extra;
+    extra["checkpoint"] = ckpt;
+    extra["data"] = store->name();
+    extra["samples"] = N;
+    extra["baseline_mae_all_predict_input"] = as_input.overall.mae(nets::kAll);
+    extra["baseline_mae_all_predict_zeros"] = as_zero.overall.mae(nets::kAll);
+    write_text(out / "metrics.csv", model.csv());
+    write_text(out / "metrics.json", model.json(extra.dump()));
+    written.push_back((out / "metrics.csv").string());
+    written.push_back((out / "metrics.json").string());
+
+    // MAE against the number of sources, one plot per region.
+    if (model.per_n.size() > 1 || model.per_n.begin()->first > 0) {
+      for (int r = 0; r < nets::kRegionCount; ++r) {
+        io::Series s{"model", {}, {}, {31, 119, 180}}, si{"input", {}, {}, {255, 127, 14}},
+            sz{"zeros", {}, {}, {150, 150, 150}};
+        for (const auto& [n, e] : model.per_n) {
+          s.x.push_back(n);
+          s.y.push_back(e.mae(r));
+          si.x.push_back(n);
+          si.y.push_back(as_input.per_n.at(n).mae(r));
+          sz.x.push_back(n);
+          sz.y.push_back(as_zero.per_n.at(n).mae(r));
+        }
+        const fs::path png = out / ("mae_vs_n_" + std::string(nets::region_name(r)) + ".png");
+        io::draw_plot({s, si, sz}, std::string("MAE ") + nets::region_name(r), "number of sources", "MAE")
+            .write_png(png.string());
+        written.push_back(png.string());
+      }
+    }
+  }
+  const long pictures = std::min<long>(cli.integer("pictures"), long(N));
+  for (long k = 0; k < pictures; ++k) {
+    const float* xk = inputs.data() + k * px;
+    const float* pk = predictions.data() + k * px;
+    std::vector<io::PanelImage> panels;
+    double hi = 1, lo = 0;
+    for (std::int64_t i = 0; i < px; ++i) {
+      hi = std::max(hi, double(pk[i]));
+      lo = std::min(lo, double(pk[i]));
+    }
+    panels.push_back({"input", xk, lo, hi});
+    std::vector<float> err;
+    std::string caption = "sample " + std::to_string(indices[std::size_t(k)]) + ", n = " +
+                          std::to_string(n_sources[std::size_t(k)]);
+    if (targets) {
+      const float* yk = target_values.data() + k * px;
+      err.resize(std::size_t(px));
+      double emax = 0, esum = 0;
+      for (std::int64_t i = 0; i < px; ++i) {
+        err[std::size_t(i)] = std::abs(pk[i] - yk[i]);
+        emax = std::max(emax, double(err[std::size_t(i)]));
+        esum += err[std::size_t(i)];
+      }
+      panels.push_back({"target", yk, lo, hi});
+      panels.push_back({"prediction", pk, lo, hi});
+      panels.push_back({"|error|", err.data(), 0, emax > 0 ? emax : 1});
+      caption += ", MAE " + io::short_number(esum / double(px));
+    } else {
+      panels.push_back({"prediction", pk, lo, hi});
+    }
+    const fs::path png = out / ("sample_" + std::to_string(k) + ".png");
+    io::draw_panels(panels, L, caption).write_png(png.string());
+    written.push_back(png.string());
+  }
+
+  // ---- the report ----
+  std::printf("infer: %lld samples of %s with %s (preset %s, L %d) on %s\n", (long long)N, store->name().c_str(),
+              ckpt.c_str(), cfg.preset.c_str(), L, device_name(device));
+  if (targets) {
+    const double m = model.overall.mae(nets::kAll), bi = as_input.overall.mae(nets::kAll),
+                 bz = as_zero.overall.mae(nets::kAll);
+    std::printf("  test MAE over all pixels: model %.6g | predict the input %.6g (model/baseline %.3f) | "
+                "predict zeros %.6g (model/baseline %.3f)\n",
+                m, bi, m / bi, bz, m / bz);
+    std::printf("  MAE by region:");
+    for (int r = 0; r < nets::kRegionCount; ++r) std::printf("  %s %.4g", nets::region_name(r), model.overall.mae(r));
+    std::printf("\n");
+  }
+  std::printf("  network: %.3f ms/sample on %s (batch %d)\n", net_ms, device_name(device), batch);
+  if (std::isfinite(solver_ms))
+    std::printf("  solver:  %.3f ms/sample on cpu -> the network is %.2fx %s than the solver\n", solver_ms,
+                solver_ms >= net_ms ? solver_ms / net_ms : net_ms / solver_ms,
+                solver_ms >= net_ms ? "faster" : "slower");
+  std::printf("  outputs in %s:\n", out.string().c_str());
+  for (const auto& w : written) std::printf("    %s\n", w.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const ednn::Error& e) {
+    std::fprintf(stderr, "infer: error: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "infer: error: %s\n", e.what());
+  }
+  return 1;
+}

@@ -58,12 +58,12 @@ namespace {
 // 5x7 glyphs, one string of 35 characters per glyph ('#' set), rows top to bottom.
 const char* glyph(char ch) {
   switch (std::toupper(static_cast<unsigned char>(ch))) {
-    case '0': return " ### #   ##  ### # ### #  ##   # ### ";
+    case '0': return " ### #   ##  ### # ###  ##   # ### ";
     case '1': return "  #   ##    #    #    #    #   ### ";
-    case '2': return " ### #   #    #   #   #   #    #####";
-    case '3': return "#####   #   #     #    ##   # ### ";
+    case '2': return " ### #   #    #   #   #   #   #####";
+    case '3': return "#####   #   #     #     ##   # ### ";
     case '4': return "   #   ##  # # #  # #####   #    # ";
-    case '5': return "#####    ####     #    ##   # ### ";
+    case '5': return "######    ####     #    ##   # ### ";
     case '6': return "  ##  #   #    #### #   ##   # ### ";
     case '7': return "#####    #   #   #   #    #    #   ";
     case '8': return " ### #   ##   # ### #   ##   # ### ";
@@ -77,10 +77,10 @@ const char* glyph(char ch) {
     case 'G': return " ### #   ##    # ####   ##   # ####";
     case 'H': return "#   ##   ##   #######   ##   ##   #";
     case 'I': return " ###   #    #    #    #    #   ### ";
-    case 'J': return "  ###   #    #    #    ##  #  ##  ";
+    case 'J': return "  ###   #    #    #    # #  #  ##  ";
     case 'K': return "#   ##  # # #  ##   # #  #  # #   #";
     case 'L': return "#    #    #    #    #    #    #####";
-    case 'M': return "#   ### # ## # ##   ##   ##   ##   #";
+    case 'M': return "#   ### ### # ##   ##   ##   ##   #";
     case 'N': return "#   ##   ###  ## # ##  ###   ##   #";
     case 'O': return " ### #   ##   ##   ##   ##   # ### ";
     case 'P': return "#### #   ##   ##### #    #    #    ";
@@ -220,9 +220,9 @@ Canvas draw_plot(const std::vector<Series>& series, const std::string& title, co
     c.line(left, py(v), left + pw, py(v), grey);
     c.text(left - Canvas::text_width(short_number(v)) - 6, py(v) - 3, short_number(v), black);
   }
-  const int xticks = int(std::min(10.0, xmax - xmin));
-  for (int t = 0; t <= xticks; ++t) {
-    const double v = xmin + (xmax - xmin) * t / xticks;
+  // Integer ticks (the x axis counts sources), at most about 10.
+  const double step = std::max(1.0, std::ceil((xmax - xmin) / 10));
+  for (double v = xmin; v <= xmax + 1e-9; v += step) {
     c.line(px(v), top + ph, px(v), top + ph + 4, black);
     const std::string s = short_number(std::round(v * 100) / 100);
     c.text(px(v) - Canvas::text_width(s) / 2, top + ph + 8, s, black);

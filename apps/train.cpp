@@ -51,7 +51,7 @@ int run(int argc, char** argv) {
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
   cli.option("out", "DIR", "output directory");
   cli.option("resume", "DIR", "continue from DIR/last.safetensors with its optimiser state");
-  cli.option("time-limit", "SECONDS", "start no new epoch after this many seconds (0: no limit)", "0");
+  cli.option("time-limit", "SECONDS", "stop after this many seconds: the running epoch ends early, is evaluated and saved (0: no limit)", "0");
   cli.option("max-steps", "N", "at most N steps per epoch (quick checks)", "-1");
   cli.flag("summary", "print the layer table and parameter count, then exit");
   cli.flag("quiet", "no progress bar");

@@ -82,7 +82,8 @@ std::string MetricsTable::json(const std::string& extra) const {
   };
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   if (!extra.empty()) {
-    for (auto& [k, v] : nlohmann::ordered_json::parse(extra).items()) j[k] = v;
+    const auto fields = nlohmann::ordered_json::parse(extra);
+    for (const auto& [k, v] : fields.items()) j[k] = v;
   }
   j["overall"] = block(overall);
   nlohmann::ordered_json pn = nlohmann::ordered_json::object();

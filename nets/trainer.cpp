@@ -217,10 +217,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   const auto run_start = std::chrono::steady_clock::now();
   for (int e = start_epoch; e < o.epochs; ++e) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-    if (o.time_limit_s > 0 && e > start_epoch && elapsed >= o.time_limit_s) {
-      std::fprintf(stderr, "train: time limit of %.0f s reached after epoch %d, stopping\n", o.time_limit_s, e);
-      break;
-    }
+    if (o.time_limit_s > 0 && e > start_epoch && elapsed >= o.time_limit_s) break;
     const std::string loss_text = loss_for_epoch(o, e);
     const LossSpec spec = parse_loss(loss_text);
     std::vector<std::int64_t> order;
@@ -239,7 +236,13 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     ProgressBar bar("epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs), samples, "samples", o.progress);
     double loss_sum = 0;
     std::int64_t done = 0;
+    bool out_of_time = false;
     for (std::int64_t s = 0; s < steps; ++s) {
+      if (o.time_limit_s > 0 && s > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() >= o.time_limit_s) {
+        out_of_time = true;  // end this epoch early: evaluate, save, stop
+        break;
+      }
       const int count = int(std::min<std::int64_t>(o.batch, samples - done));
       x.resize(std::size_t(count * px));
       y.resize(x.size());
@@ -306,6 +309,11 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
                  rec.samples_per_s);
     result.epochs.push_back(rec);
     result.last_epoch = e + 1;
+    if (out_of_time) {
+      std::fprintf(stderr, "train: time limit of %.0f s reached during epoch %d (%lld of %lld samples), stopped\n",
+                   o.time_limit_s, e + 1, (long long)done, (long long)samples);
+      break;
+    }
   }
   (void)main_spec;
   result.best_mae = best_mae;

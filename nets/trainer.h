@@ -43,7 +43,8 @@ struct TrainOptions {
   bool resume = false;             // continue from out_dir/last.safetensors
   bool progress = true;            // progress bar on stderr
   std::int64_t max_steps = -1;     // stop each epoch after this many steps (tests); -1: all
-  double time_limit_s = 0;         // > 0: no new epoch starts once this much time has passed
+  double time_limit_s = 0;         // > 0: once this much time has passed, the epoch ends early (evaluated
+                                   // and saved) and training stops; such a run is not resumable bit-exactly
   std::string data_description;    // recorded in the metadata
 };
 
