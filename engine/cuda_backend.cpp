@@ -219,6 +219,7 @@ public:
     if (!same_tensors(tensors, adam_tensors_)) {
       const std::vector<kernels::AdamChunk> chunks = kernels::adam_chunks(tensors);
       const std::size_t bytes = chunks.size() * sizeof(kernels::AdamChunk);
+      adam_table_ = Tensor();  // back to the cache first, so the new table can reuse its block
       adam_table_ = device_empty({long((bytes + sizeof(float) - 1) / sizeof(float)) + 1});
       cuda::copy(adam_table_.raw_data(), true, chunks.data(), false, bytes);  // host -> device, once
       adam_chunk_count_ = long(chunks.size());
