@@ -228,6 +228,7 @@ TEST_CASE("conv2d_backward_weight: dw and the bias gradient match the reference,
                                               nullptr, version);
         check_output(dw, want_dw, terms);
         check_output(db, want_db, terms);
+        if (version != 0) continue;
         // Without a bias gradient, dw alone.
         DeviceBuffer<float> dw_only = output_buffer(g.weight_numel());
         ednn::kernels::conv2d_backward_weight(dx.data(), ddy.data(), dw_only.data(), nullptr, workspace.data(), g,
