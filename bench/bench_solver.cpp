@@ -8,8 +8,9 @@
 // over the red-black storage: per pixel the field is read and written (16 bytes) and the
 // relaxation weight read (8 bytes) -- neighbours are assumed to hit cache -- so
 // bytes = 24 L^2 sweeps (+ 32 L^2 for production, which also reads the source term).
-// Two timings: one sample at a time (the sample's rows spread over the threads) and a batch
-// with one sample per thread (solve_batch), which is how datagen runs.
+// Two timings: one sample at a time (solve(); its rows spread over the threads only from
+// L = 1024, see solver/sor_cpu.cpp) and a batch with one sample per thread (solve_batch), which
+// is how datagen and the trainer's fresh samples run.
 // --write-sample writes L, the input and the target of sample 0 as raw float32 for
 // bench/compare_scipy.py.
 #include <omp.h>
@@ -84,14 +85,14 @@ int main(int argc, char** argv) try {
               worst, double(total_sweeps) / samples);
 
   std::printf("%-28s %12s %8s %12s\n", "mode", "s/sample", "sweeps", "GB/s");
-  {  // one sample at a time, row-parallel
+  {  // one sample at a time
     long sweeps = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (int s = 0; s < samples; ++s)
       sweeps += solve(config, std::span(inputs).subspan(s * pixels, pixels),
                       std::span(targets).subspan(s * pixels, pixels)).sweeps;
     const double t = seconds_since(t0);
-    std::printf("%-28s %12.4f %8.1f %12.2f\n", "one sample, rows threaded", t / samples,
+    std::printf("%-28s %12.4f %8.1f %12.2f\n", "one sample at a time", t / samples,
                 double(sweeps) / samples, bytes_per_pixel_sweep * pixels * sweeps / t * 1e-9);
   }
   {  // batch, one sample per thread

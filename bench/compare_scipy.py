@@ -75,7 +75,7 @@ def speed(args):
         data = np.fromfile(sample, dtype=np.float32, offset=8)
         x, target = data[:L * L].reshape(L, L), data[L * L:].reshape(L, L)
     times = {m.group(1).strip(): float(m.group(2))
-             for m in re.finditer(r"^(one sample, rows threaded|batch, sample per thread)\s+([0-9.]+)", out, re.M)}
+             for m in re.finditer(r"^(one sample at a time|batch, sample per thread)\s+([0-9.]+)", out, re.M)}
     spsolve_times = []
     for _ in range(args.repeats):
         u, seconds = direct_solve(x.astype(np.float64), args.model)
