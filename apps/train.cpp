@@ -54,6 +54,7 @@ int run(int argc, char** argv) {
   cli.option("time-limit", "SECONDS", "stop after this many seconds: the running epoch ends early, is evaluated and saved (0: no limit)", "0");
   cli.option("max-steps", "N", "at most N steps per epoch (quick checks)", "-1");
   cli.flag("summary", "print the layer table and parameter count, then exit");
+  cli.flag("init-only", "write the freshly initialised network to DIR/init.safetensors and exit (no data needed)");
   cli.flag("quiet", "no progress bar");
   cli.flag("help", "this text");
   cli.parse(argc, argv);
@@ -96,6 +97,20 @@ int run(int argc, char** argv) {
     return 0;
   }
   EDNN_CHECK(!o.out_dir.empty(), "train: --out DIR is required (see --help)");
+  if (cli.has("init-only")) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.out_dir, ec);
+    if (ec) fail("train: cannot create output directory ", o.out_dir, ": ", ec.message());
+    auto net = nets::build_ednn(o.net, o.seed);
+    const std::string path = (std::filesystem::path(o.out_dir) / "init.safetensors").string();
+    nets::save_model(path, *net,
+                     {{"preset", o.net.preset}, {"L", std::to_string(o.net.L)}, {"c0", std::to_string(o.net.c0)},
+                      {"loss", o.loss}, {"transform", nets::transform_name(o.transform)},
+                      {"seed", std::to_string(o.seed)}, {"epoch", "0"}});
+    std::printf("train: initial %s network (%s parameters) written to %s\n", o.net.preset.c_str(),
+                nets::with_commas(net->parameter_count()).c_str(), path.c_str());
+    return 0;
+  }
   EDNN_CHECK(!(cli.has("loss-toggle") && cli.has("loss-random")), "train: choose one of --loss-toggle and --loss-random");
   if (cli.has("loss-toggle")) {
     o.loss_alt = cli.get("loss-toggle");
