@@ -1,1 +1,222 @@
+// The programs' shared pieces and the programs themselves on bad input: missing, truncated and
+// non-HDF5 data files, wrong data set names/shapes, NaN inputs, an L that does not match the
+// checkpoint, another preset's checkpoint, unwritable outputs. Each error names the file and the
+// problem, the programs exit non-zero, and earlier outputs stay intact.
 #include <doctest/doctest.h>
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "apps/h5_io.h"
+#include "apps/pictures.h"
+#include "apps/sources_file.h"
+#include "engine/error.h"
+#include "nets/checkpoint.h"
+#include "nets/ednn_cnn.h"
+#include "solver/datagen.h"
+
+using namespace ednn;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("ednn_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Writes an HDF5 file with a float32 data set `name` of shape dims filled with `value`.
+void write_h5(const fs::path& path, const char* name, std::vector<hsize_t> dims, float value) {
+  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  const hid_t s = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+  const hid_t d = H5Dcreate2(f, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t n = 1;
+  for (auto v : dims) n *= v;
+  std::vector<float> data(n, value);
+  H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
+  H5Dclose(d);
+  H5Sclose(s);
+  H5Fclose(f);
+}
+
+struct Run {
+  int status;
+  std::string output;
+};
+// Runs a program, capturing stdout and stderr.
+Run run(const std::string& command, const fs::path& log) {
+  const int rc = std::system((command + " > " + log.string() + " 2>&1").c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, read_bytes(log)};
+}
+
+}  // namespace
+
+TEST_CASE("apps io: plain HDF5 inputs, bad files") {
+  const fs::path dir = temp_dir("h5");
+  SUBCASE("missing") {
+    CHECK_THROWS_WITH_AS(io::PlainH5Store((dir / "none.h5").string()), doctest::Contains("does not exist"), Error);
+  }
+  SUBCASE("not HDF5 and truncated") {
+    std::ofstream(dir / "text.h5") << "just some text, not HDF5";
+    CHECK_THROWS_WITH_AS(io::PlainH5Store((dir / "text.h5").string()), doctest::Contains("not an HDF5 file"), Error);
+    write_h5(dir / "good.h5", "inputs", {2, 1, 32, 32}, 0.5f);
+    const std::string bytes = read_bytes(dir / "good.h5");
+    std::ofstream(dir / "cut.h5", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+    CHECK_THROWS_AS(io::PlainH5Store((dir / "cut.h5").string()), Error);
+  }
+  SUBCASE("wrong names, shapes and values") {
+    write_h5(dir / "names.h5", "images", {2, 1, 32, 32}, 0.5f);
+    CHECK_THROWS_WITH_AS(io::PlainH5Store((dir / "names.h5").string()),
+                         doctest::Contains("data set 'inputs' is missing"), Error);
+    write_h5(dir / "shape.h5", "inputs", {2, 32, 32}, 0.5f);
+    CHECK_THROWS_WITH_AS(io::PlainH5Store((dir / "shape.h5").string()),
+                         doctest::Contains("has shape [2, 32, 32], expected [N, 1, L, L]"), Error);
+    write_h5(dir / "nan.h5", "inputs", {2, 1, 32, 32}, NAN);
+    io::PlainH5Store nan((dir / "nan.h5").string());
+    std::vector<float> x(32 * 32);
+    const std::int64_t idx = 1;
+    CHECK_THROWS_WITH_AS(nan.read({&idx, 1}, x.data(), nullptr, nullptr),
+                         doctest::Contains("inputs of sample 1 has a non-finite value"), Error);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("apps io: predictions, pictures and sources files") {
+  const fs::path dir = temp_dir("io");
+  std::vector<float> p(2 * 32 * 32, 0.25f);
+  io::write_predictions((dir / "p.h5").string(), p, 2, 32, {3, 4}, "ckpt");
+  {
+    const hid_t f = H5Fopen((dir / "p.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const hid_t d = H5Dopen2(f, "predictions", H5P_DEFAULT);
+    const hid_t s = H5Dget_space(d);
+    hsize_t dims[4];
+    REQUIRE(H5Sget_simple_extent_ndims(s) == 4);
+    H5Sget_simple_extent_dims(s, dims, nullptr);
+    CHECK(dims[0] == 2);
+    CHECK(dims[1] == 1);
+    CHECK(dims[3] == 32);
+    std::vector<float> back(p.size());
+    H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, back.data());
+    CHECK(back == p);
+    H5Sclose(s);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
+  // An unwritable destination: an error naming it, the earlier file intact.
+  const std::string before = read_bytes(dir / "p.h5");
+  std::ofstream(dir / "plain_file") << "x";
+  CHECK_THROWS_WITH_AS(io::write_predictions((dir / "plain_file" / "p.h5").string(), p, 2, 32, {3, 4}, "c"),
+                       doctest::Contains("cannot write predictions"), Error);
+  CHECK(read_bytes(dir / "p.h5") == before);
+
+  // A panel with a colour bar, written as PNG.
+  std::vector<float> img(32 * 32);
+  for (std::size_t i = 0; i < img.size(); ++i) img[i] = float(i % 32) / 31;
+  io::Canvas c = io::draw_panels({{"input", img.data(), 0, 1}, {"error", img.data(), 0, 0.5}}, 32, "caption");
+  CHECK(c.get(24 + 256 + 8 + 7, 40) == io::viridis(1.0));  // top of the first colour bar
+  c.write_png((dir / "panel.png").string());
+  CHECK(read_bytes(dir / "panel.png").substr(1, 3) == "PNG");
+  CHECK_THROWS_WITH_AS(c.write_png((dir / "plain_file" / "x.png").string()), doctest::Contains("cannot write picture"),
+                       Error);
+
+  // Sources files.
+  solver::SolverConfig sc;
+  sc.L = 64;
+  std::ofstream(dir / "s.csv") << "x,y,value\n10,20,1\n30,40,0.5\n";
+  const auto csv = io::read_sources_file((dir / "s.csv").string(), sc);
+  REQUIRE(csv.size() == 2);
+  CHECK(csv[1].x == 30);
+  CHECK(csv[1].value == 0.5f);
+  std::ofstream(dir / "s.json") << R"({"sources": [{"x": 10, "y": 20, "value": 1}, [30, 40, 0.5]]})";
+  CHECK(io::read_sources_file((dir / "s.json").string(), sc).size() == 2);
+  std::ofstream(dir / "bad.csv") << "2,20,1\n";
+  CHECK_THROWS_WITH_AS(io::read_sources_file((dir / "bad.csv").string(), sc), doctest::Contains("inside the 64 x 64"),
+                       Error);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("apps: train and infer end to end on the tiny preset, and their bad inputs") {
+  const fs::path dir = temp_dir("programs");
+  const std::string data = (dir / "d64.h5").string();
+  dataset::DatagenOptions g;
+  g.out = data;
+  g.solver.L = 64;
+  g.solver.max_sources = 4;
+  g.per_n = 5;
+  g.test_fraction = 0.2;
+  g.seed = 3;
+  dataset::run_datagen(g);
+  const fs::path log = dir / "log.txt";
+  const std::string train = EDNN_TRAIN_BIN, infer = EDNN_INFER_BIN;
+
+  Run r = run(train + " --data " + data + " --preset tiny --epochs 1 --batch 4 --lr 1e-3 --device cpu --quiet --out " +
+                  (dir / "run").string(),
+              log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const fs::path best = dir / "run" / "best.safetensors";
+  REQUIRE(fs::exists(best));
+  CHECK(r.output.find("best checkpoint: " + best.string()) != std::string::npos);
+
+  r = run(infer + " --checkpoint " + best.string() + " --data " + data +
+              " --split test --device cpu --quiet --pictures 1 --compare-solver --out " + (dir / "inf").string(),
+          log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  for (const char* f : {"predictions.h5", "metrics.csv", "metrics.json", "sample_0.png", "mae_vs_n_all.png"})
+    CHECK(fs::exists(dir / "inf" / f));
+  CHECK(r.output.find("predict the input") != std::string::npos);
+  const std::string metrics_before = read_bytes(dir / "inf" / "metrics.json");
+
+  // Bad inputs: a message naming the file and the problem, a non-zero exit, earlier outputs intact.
+  std::ofstream(dir / "text.h5") << "not hdf5";
+  r = run(infer + " --checkpoint " + best.string() + " --data " + (dir / "text.h5").string() + " --out " +
+              (dir / "inf").string(), log);
+  CHECK(r.status != 0);
+  CHECK(r.output.find((dir / "text.h5").string() + ": not an HDF5 file") != std::string::npos);
+
+  r = run(train + " --data " + (dir / "missing.h5").string() + " --preset tiny --out " + (dir / "run2").string(), log);
+  CHECK(r.status != 0);
+  CHECK(r.output.find("missing.h5") != std::string::npos);
+
+  r = run(train + " --data " + data + " --preset small --epochs 1 --out " + (dir / "run2").string(), log);
+  CHECK(r.status != 0);
+  CHECK(r.output.find("has L = 64 but preset small expects L = 128") != std::string::npos);
+
+  // A checkpoint of another preset (small, L 128) on L = 64 data; then a truncated checkpoint.
+  auto small = nets::build_ednn(nets::preset_config("small"), 0);
+  nets::save_model((dir / "small.safetensors").string(), *small, {{"preset", "small"}, {"L", "128"}, {"c0", "8"}});
+  r = run(infer + " --checkpoint " + (dir / "small.safetensors").string() + " --data " + data + " --out " +
+              (dir / "inf").string(), log);
+  CHECK(r.status != 0);
+  CHECK(r.output.find("has L = 64 but checkpoint") != std::string::npos);
+  const std::string bytes = read_bytes(best);
+  std::ofstream(dir / "cut.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  r = run(infer + " --checkpoint " + (dir / "cut.safetensors").string() + " --data " + data + " --out " +
+              (dir / "inf").string(), log);
+  CHECK(r.status != 0);
+  CHECK(r.output.find("cut.safetensors: truncated") != std::string::npos);
+
+  // An output directory that cannot be created.
+  r = run(infer + " --checkpoint " + best.string() + " --data " + data + " --out " + (dir / "text.h5" / "sub").string(),
+          log);
+  CHECK(r.status != 0);
+  CHECK(r.output.find("cannot create output directory") != std::string::npos);
+  CHECK(read_bytes(dir / "inf" / "metrics.json") == metrics_before);
+  fs::remove_all(dir);
+}

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "nets/checkpoint.h"
 #include "nets/trainer.h"
@@ -146,5 +147,26 @@ TEST_CASE("train: bad options and data give clear errors") {
   std::ofstream(out / "file") << "x";
   o = tiny_options(out / "file" / "sub", 1);
   CHECK_THROWS_WITH_AS(train(o, d), doctest::Contains("cannot create output directory"), Error);
+  fs::remove_all(out);
+}
+
+TEST_CASE("train: a non-finite loss stops training naming the step and keeps the last good checkpoint") {
+  const fs::path out = temp_dir("train_nan");
+  TinyData& base = tiny_data();
+  TrainData clean = base.data();
+  train(tiny_options(out, 1), clean);  // one good epoch
+  auto bytes = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string good = bytes(out / "last.safetensors");
+  MemoryStore poisoned = base.train_store;
+  poisoned.targets[100] = std::numeric_limits<float>::quiet_NaN();
+  TrainData d = base.data();
+  d.train = &poisoned;
+  TrainOptions o = tiny_options(out, 2);
+  o.resume = true;
+  CHECK_THROWS_WITH_AS(train(o, d), doctest::Contains("non-finite loss (nan) at epoch 2, step"), Error);
+  CHECK(bytes(out / "last.safetensors") == good);
   fs::remove_all(out);
 }
