@@ -302,7 +302,7 @@ int run(int argc, char** argv) {
   if (targets) {
     const double m = model.overall.mae(nets::kAll), bi = as_input.overall.mae(nets::kAll),
                  bz = as_zero.overall.mae(nets::kAll);
-    std::printf("  test MAE over all pixels: model %.6g | predict the input %.6g (model/baseline %.3f) | "
+    std::printf("  MAE over all pixels: model %.6g | predict the input %.6g (model/baseline %.3f) | "
                 "predict zeros %.6g (model/baseline %.3f)\n",
                 m, bi, m / bi, bz, m / bz);
     std::printf("  MAE by region:");

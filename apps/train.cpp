@@ -14,6 +14,7 @@
 #include "apps/h5_io.h"
 #include "engine/device.h"
 #include "engine/error.h"
+#include "engine/loss_spec.h"
 #include "nets/checkpoint.h"
 #include "nets/trainer.h"
 
@@ -27,7 +28,8 @@ int run(int argc, char** argv) {
               "  train --data FILE.h5 --preset small --epochs E --device cpu --out DIR\n"
               "  train --online --preset small --epochs E --out DIR\n"
               "  train --preset paper --summary\n"
-              "  train --resume DIR [--epochs E]\n\n"
+              "  train --resume DIR [--epochs E] (give the same data options again; preset, loss, schedule,\n"
+              "                                    transform, seed, lr, batch come from DIR/last.safetensors)\n\n"
               "Outputs in DIR: best.safetensors (lowest plain test MAE), last.safetensors and\n"
               "last.optim.safetensors (resume state), train_log.csv (one row per epoch).");
   cli.option("data", "FILE.h5", "data set written by datagen: trains on its train split, tests on its test split");
@@ -80,9 +82,20 @@ int run(int argc, char** argv) {
     from("loss", "loss", loss);
     from("transform", "transform", transform);
     from("seed", "seed", seed);
+    // The loss schedule, unless one is given again.
+    if (!cli.has("loss-toggle") && !cli.has("loss-random") && meta.count("loss_alt")) {
+      o.loss_alt = meta.at("loss_alt");
+      if (meta.count("toggle_every")) o.toggle_every = std::stoi(meta.at("toggle_every"));
+      if (meta.count("random_p")) o.random_p = std::stod(meta.at("random_p"));
+    }
     o.loss = loss;
     o.transform = nets::parse_transform(transform);
     o.seed = std::stoull(seed);
+    std::string lr = cli.get("lr"), batch = cli.get("batch");
+    from("lr", "lr", lr);
+    from("batch", "batch", batch);
+    o.lr = std::stod(lr);
+    o.batch = std::stoi(batch);
   } else {
     o.loss = cli.get("loss");
     o.transform = nets::parse_transform(cli.get("transform"));
@@ -122,8 +135,12 @@ int run(int argc, char** argv) {
     o.random_p = cli.number("random-p");
     EDNN_CHECK(o.random_p > 0 && o.random_p <= 1, "train: --random-p must be in (0, 1], got ", o.random_p);
   }
-  o.batch = int(cli.integer("batch"));
-  o.lr = cli.number("lr");
+  parse_loss(o.loss);  // bad loss texts fail before any data is read or solved
+  if (!o.loss_alt.empty()) parse_loss(o.loss_alt);
+  if (!o.resume) {
+    o.batch = int(cli.integer("batch"));
+    o.lr = cli.number("lr");
+  }
   o.epochs = int(cli.integer("epochs"));
   o.device = parse_device(cli.get("device"));
   o.progress = !cli.has("quiet");

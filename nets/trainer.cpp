@@ -200,11 +200,13 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
                      {"c0", std::to_string(o.net.c0)},
                      {"loss", o.loss},
                      {"transform", transform_name(o.transform)},
-                     {"seed", std::to_string(o.seed)}};
+                     {"seed", std::to_string(o.seed)},
+                     {"lr", fmt(o.lr)},
+                     {"batch", std::to_string(o.batch)}};
   if (!o.loss_alt.empty()) {
     base_meta["loss_alt"] = o.loss_alt;
-    base_meta["schedule"] = o.toggle_every > 0 ? "toggle every " + std::to_string(o.toggle_every)
-                                               : "random p=" + fmt(o.random_p);
+    if (o.toggle_every > 0) base_meta["toggle_every"] = std::to_string(o.toggle_every);
+    else base_meta["random_p"] = fmt(o.random_p);
   }
   if (!o.data_description.empty()) base_meta["data"] = o.data_description;
 
