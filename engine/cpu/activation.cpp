@@ -7,14 +7,14 @@ namespace ednn::cpu {
 template <class T>
 void leaky_relu_forward(const T* x, T* y, std::int64_t n, double slope) {
   const T s = T(slope);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : s * x[i];
 }
 
 template <class T>
 void leaky_relu_backward(const T* dy, const T* x, T* dx, std::int64_t n, double slope) {
   const T s = T(slope);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : s * dy[i];
 }
 

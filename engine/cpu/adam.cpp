@@ -11,7 +11,7 @@ void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::int64_t 
   const AdamStepParams a{c.lr, c.beta1, c.beta2, c.eps, c.weight_decay,
                          c.lr / (1.0 - std::pow(c.beta1, double(step))),
                          1.0 / std::sqrt(1.0 - std::pow(c.beta2, double(step)))};
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) adam_update(param[i], grad[i], exp_avg[i], exp_avg_sq[i], a);
 }
 

@@ -21,7 +21,7 @@ void batch_norm2d_train_forward(const T* x, const T* gamma, const T* beta, T* ru
                                 double momentum, double eps, T* y, T* saved_mean, T* saved_invstd, int N, int C,
                                 std::int64_t HW) {
   const double M = double(N) * double(HW);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(N) * C * HW))
   for (int c = 0; c < C; ++c) {
     double sum = 0;
     for (int n = 0; n < N; ++n) {
@@ -53,7 +53,7 @@ void batch_norm2d_train_forward(const T* x, const T* gamma, const T* beta, T* ru
 template <class T>
 void batch_norm2d_eval_forward(const T* x, const T* gamma, const T* beta, const T* running_mean,
                                const T* running_var, double eps, T* y, int N, int C, std::int64_t HW) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(std::int64_t(N) * C * HW))
   for (int n = 0; n < N; ++n)
     for (int c = 0; c < C; ++c) {
       const double scale = gamma[c] / std::sqrt(double(running_var[c]) + eps);
@@ -68,7 +68,7 @@ template <class T>
 void batch_norm2d_backward(const T* dy, const T* x, const T* gamma, const T* saved_mean, const T* saved_invstd,
                            T* dx, T* dgamma, T* dbeta, int N, int C, std::int64_t HW) {
   const double M = double(N) * double(HW);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(N) * C * HW))
   for (int c = 0; c < C; ++c) {
     const double mean = saved_mean[c], invstd = saved_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;

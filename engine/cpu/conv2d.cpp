@@ -204,7 +204,7 @@ void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeome
   single_threaded_blas();
   const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
   const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
-#pragma omp parallel
+#pragma omp parallel if (worth_threads(std::int64_t(g.flops())))
   {
     std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * P);
 #pragma omp for schedule(static)
@@ -229,7 +229,7 @@ void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g)
   single_threaded_blas();
   const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
   const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
-#pragma omp parallel
+#pragma omp parallel if (worth_threads(std::int64_t(g.flops())))
   {
     std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * P);
 #pragma omp for schedule(static)
@@ -250,7 +250,7 @@ void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvGeometry& 
   const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
   const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
   const std::int64_t wn = g.weight_numel();
-  const int threads = std::max(1, std::min(omp_get_max_threads(), g.N));
+  const int threads = worth_threads(std::int64_t(g.flops())) ? std::max(1, std::min(omp_get_max_threads(), g.N)) : 1;
   // Each thread sums its images into its own partial dW; the partials are added at the end.
   std::vector<T> partial(std::size_t(threads) * wn, T(0));
 #pragma omp parallel num_threads(threads)
@@ -283,7 +283,7 @@ template void conv2d_backward_weight<double>(const double*, const double*, doubl
 
 template <class T>
 void sum_per_channel(const T* x, T* out, int N, int C, std::int64_t HW) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(N) * C * HW))
   for (int c = 0; c < C; ++c) {
     double acc = 0;  // double accumulation: bias gradients sum up to N*H*W terms
     for (int n = 0; n < N; ++n) {

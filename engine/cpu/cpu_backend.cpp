@@ -22,7 +22,7 @@ public:
       using T = decltype(s);
       T* p = t.data<T>();
       const std::int64_t n = t.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (cpu::worth_threads(n))
       for (std::int64_t i = 0; i < n; ++i) p[i] = T(value);
     });
   }
@@ -34,7 +34,7 @@ public:
       const T* px = x.data<T>();
       const T a = T(alpha);
       const std::int64_t n = y.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (cpu::worth_threads(n))
       for (std::int64_t i = 0; i < n; ++i) py[i] += a * px[i];
     });
   }
@@ -47,7 +47,7 @@ public:
       const T k = scalar.data<T>()[0];
       T* po = out.data<T>();
       const std::int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (cpu::worth_threads(n))
       for (std::int64_t i = 0; i < n; ++i) po[i] = k * px[i];
     });
     return out;
@@ -61,7 +61,7 @@ public:
       const T* pb = b.data<T>();
       const std::int64_t n = a.numel();
       double acc = 0;
-#pragma omp parallel for reduction(+ : acc) schedule(static)
+#pragma omp parallel for reduction(+ : acc) schedule(static) if (cpu::worth_threads(n))
       for (std::int64_t i = 0; i < n; ++i) acc += double(pa[i]) * double(pb[i]);
       out.data<T>()[0] = T(acc);
     });
@@ -83,7 +83,7 @@ public:
       T* py = y.data<T>();
       const T* pb = bias.data<T>();
       const std::int64_t N = y.dim(0), C = y.dim(1), plane = y.dim(2) * y.dim(3);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (cpu::worth_threads(N * C * plane))
       for (std::int64_t n = 0; n < N; ++n)
         for (std::int64_t c = 0; c < C; ++c) {
           T* p = py + (n * C + c) * plane;

@@ -19,6 +19,10 @@
 
 namespace ednn::cpu {
 
+// Whether a loop over `work` elements is worth an OpenMP team. Small loops run serially: waking
+// the threads costs more than the loop, and on a loaded machine spinning threads steal the cores.
+inline bool worth_threads(std::int64_t work) { return work >= (std::int64_t(1) << 16); }
+
 namespace ref {
 // y = conv2d(x, w) + bias; bias may be null.
 template <class T> void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g);

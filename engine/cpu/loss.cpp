@@ -9,7 +9,7 @@ double weighted_loss(const T* prediction, const T* target, T* grad, std::int64_t
   const LossParams lp = loss_params(spec);
   const T inv_n = T(1) / T(n);
   double total = 0;
-#pragma omp parallel for reduction(+ : total) schedule(static)
+#pragma omp parallel for reduction(+ : total) schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) {
     T dterm;
     total += double(loss_term(prediction[i], target[i], lp, &dterm));

@@ -14,7 +14,7 @@ namespace ednn::cpu {
 template <class T>
 void avg_pool2d_forward(const T* x, T* y, const PoolGeometry& g) {
   const T inv = T(1) / T(g.kernel * g.kernel);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(g.N) * g.C * g.H_in * g.W_in))
   for (std::int64_t plane = 0; plane < std::int64_t(g.N) * g.C; ++plane) {
     const T* xp = x + plane * g.H_in * g.W_in;
     T* yp = y + plane * g.H_out * g.W_out;
@@ -31,7 +31,7 @@ void avg_pool2d_forward(const T* x, T* y, const PoolGeometry& g) {
 template <class T>
 void avg_pool2d_backward(const T* dy, T* dx, const PoolGeometry& g) {
   const T inv = T(1) / T(g.kernel * g.kernel);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(g.N) * g.C * g.H_in * g.W_in))
   for (std::int64_t plane = 0; plane < std::int64_t(g.N) * g.C; ++plane) {
     T* xp = dx + plane * g.H_in * g.W_in;
     const T* yp = dy + plane * g.H_out * g.W_out;
@@ -48,7 +48,7 @@ void avg_pool2d_backward(const T* dy, T* dx, const PoolGeometry& g) {
 template <class T>
 void upsample_nearest2d_forward(const T* x, T* y, int N, int C, int H, int W, int s) {
   const int Ho = H * s, Wo = W * s;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(N) * C * H * W * s * s))
   for (std::int64_t plane = 0; plane < std::int64_t(N) * C; ++plane) {
     const T* xp = x + plane * H * W;
     T* yp = y + plane * Ho * Wo;
@@ -63,7 +63,7 @@ void upsample_nearest2d_forward(const T* x, T* y, int N, int C, int H, int W, in
 template <class T>
 void upsample_nearest2d_backward(const T* dy, T* dx, int N, int C, int H, int W, int s) {
   const int Wo = W * s;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(N) * C * H * W * s * s))
   for (std::int64_t plane = 0; plane < std::int64_t(N) * C; ++plane) {
     const T* yp = dy + plane * H * s * Wo;
     T* xp = dx + plane * H * W;
