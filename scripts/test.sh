@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what is missing, builds, runs every test.
 #
-#   scripts/test.sh            the main build (CUDA kernels compiled with nvcc when a toolkit is
-#                              present; run through the CPU emulation layer here) + an
-#                              AddressSanitizer build of the engine and the emulated kernels
+#   scripts/test.sh            1. the main build (build/): the CPU engine, every kernel compiled
+#                                 with nvcc when a toolkit is present (GPU tests run when there is
+#                                 a GPU, else report skipped), and every kernel run through the
+#                                 CPU emulation layer against the CPU reference;
+#                              2. the sanitizer build (build-asan/): AddressSanitizer + UBSan, and
+#                                 the engine's CUDA backend linked against the emulated kernels,
+#                                 so Device::cuda tensors run the real kernels on the CPU
 #   EDNN_TEST_ASAN=0 scripts/test.sh    skip the AddressSanitizer build
 #
 # Tests that need a GPU are labelled `gpu` and report as skipped on machines without one; tests
@@ -19,8 +23,9 @@ cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
 if [ "${EDNN_TEST_ASAN:-1}" != "0" ]; then
-  echo "== AddressSanitizer build of the CPU engine and the emulated kernels (build-asan/)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDNN_CUDA=OFF -DEDNN_ASAN=ON
+  echo "== AddressSanitizer build, CUDA backend on the emulated kernels (build-asan/)"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDNN_CUDA=OFF -DEDNN_EMULATE_CUDA=ON \
+        -DEDNN_ASAN=ON
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j"$jobs" -LE noasan)
 fi
