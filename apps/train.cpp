@@ -34,6 +34,7 @@ int run(int argc, char** argv) {
               "last.optim.safetensors (resume state), train_log.csv (one row per epoch).");
   cli.option("data", "FILE.h5", "data set written by datagen: trains on its train split, tests on its test split");
   cli.option("fraction", "F", "nested training subset: the first F of the train samples of each n, F in (0, 1]", "1");
+  cli.option("train-n", "P", "train only on samples with P sources (the paper's Fig. 16 runs; 0: all)", "0");
   cli.flag("online", "draw fresh samples from the solver every step (no data file needed for training)");
   cli.option("online-per-epoch", "N", "with --online: samples per epoch", "1000");
   cli.option("online-test", "N", "with --online and no --data: size of the fixed test set", "200");
@@ -162,9 +163,14 @@ int run(int argc, char** argv) {
                " has no test split (made with --test-fraction 0); it is needed to select the best epoch");
     if (!cli.has("online")) {
       data.train = file.get();
-      data.train_indices = dataset::train_indices(info, fraction);
+      const int train_n = int(cli.integer("train-n"));
+      EDNN_CHECK(train_n == 0 || (train_n >= info.solver.min_sources && train_n <= info.solver.max_sources),
+                 "train: --train-n ", train_n, " outside the data set's range ", info.solver.min_sources, "..",
+                 info.solver.max_sources);
+      data.train_indices = dataset::train_indices(info, fraction, train_n);
     }
-    o.data_description = cli.get("data") + " fraction " + cli.get("fraction");
+    o.data_description = cli.get("data") + " fraction " + cli.get("fraction") +
+                         (cli.integer("train-n") > 0 ? " n " + cli.get("train-n") : std::string());
   } else {
     EDNN_CHECK(cli.has("online"), "train: give --data FILE.h5 or --online (see --help)");
   }
