@@ -31,71 +31,54 @@ namespace ednn::cpu {
 // Reference: direct loops.
 // ------------------------------------------------------------------------------------------------
 namespace ref {
+namespace {
 
-template <class T>
-void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g) {
+// Calls tap(x_index, w_index, y_index) for every term w[o, c, p, q] * x[n, c, h, v] of every output
+// y[n, o, i, j], skipping the taps that fall on the zero padding. The three operations differ only
+// in which of the three arrays they write:
+//   forward          y[y_index]  += w[w_index] * x[x_index]
+//   backward-data    dx[x_index] += w[w_index] * dy[y_index]
+//   backward-weight  dw[w_index] += dy[y_index] * x[x_index]
+template <class Tap>
+void for_each_tap(const ConvGeometry& g, Tap tap) {
   for (int n = 0; n < g.N; ++n)
     for (int o = 0; o < g.C_out; ++o)
       for (int i = 0; i < g.H_out; ++i)
         for (int j = 0; j < g.W_out; ++j) {
-          T acc = bias ? bias[o] : T(0);
+          const std::int64_t y_index = ((std::int64_t(n) * g.C_out + o) * g.H_out + i) * g.W_out + j;
           for (int c = 0; c < g.C_in; ++c)
             for (int p = 0; p < g.kH; ++p) {
-              int h = i * g.stride - g.pad + p;
+              const int h = i * g.stride - g.pad + p;
               if (h < 0 || h >= g.H_in) continue;
               for (int q = 0; q < g.kW; ++q) {
-                int v = j * g.stride - g.pad + q;
+                const int v = j * g.stride - g.pad + q;
                 if (v < 0 || v >= g.W_in) continue;
-                acc += w[((std::int64_t(o) * g.C_in + c) * g.kH + p) * g.kW + q] *
-                       x[((std::int64_t(n) * g.C_in + c) * g.H_in + h) * g.W_in + v];
+                tap(((std::int64_t(n) * g.C_in + c) * g.H_in + h) * g.W_in + v,
+                    ((std::int64_t(o) * g.C_in + c) * g.kH + p) * g.kW + q, y_index);
               }
             }
-          y[((std::int64_t(n) * g.C_out + o) * g.H_out + i) * g.W_out + j] = acc;
         }
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g) {
+  const std::int64_t plane = std::int64_t(g.H_out) * g.W_out;
+  for (std::int64_t k = 0; k < g.output_numel(); ++k) y[k] = bias ? bias[(k / plane) % g.C_out] : T(0);
+  for_each_tap(g, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) { y[yi] += w[wi] * x[xi]; });
 }
 
 template <class T>
 void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g) {
   std::fill(dx, dx + g.input_numel(), T(0));
-  for (int n = 0; n < g.N; ++n)
-    for (int o = 0; o < g.C_out; ++o)
-      for (int i = 0; i < g.H_out; ++i)
-        for (int j = 0; j < g.W_out; ++j) {
-          T d = dy[((std::int64_t(n) * g.C_out + o) * g.H_out + i) * g.W_out + j];
-          for (int c = 0; c < g.C_in; ++c)
-            for (int p = 0; p < g.kH; ++p) {
-              int h = i * g.stride - g.pad + p;
-              if (h < 0 || h >= g.H_in) continue;
-              for (int q = 0; q < g.kW; ++q) {
-                int v = j * g.stride - g.pad + q;
-                if (v < 0 || v >= g.W_in) continue;
-                dx[((std::int64_t(n) * g.C_in + c) * g.H_in + h) * g.W_in + v] +=
-                    w[((std::int64_t(o) * g.C_in + c) * g.kH + p) * g.kW + q] * d;
-              }
-            }
-        }
+  for_each_tap(g, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) { dx[xi] += w[wi] * dy[yi]; });
 }
 
 template <class T>
 void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
   std::fill(dw, dw + g.weight_numel(), T(0));
-  for (int n = 0; n < g.N; ++n)
-    for (int o = 0; o < g.C_out; ++o)
-      for (int i = 0; i < g.H_out; ++i)
-        for (int j = 0; j < g.W_out; ++j) {
-          T d = dy[((std::int64_t(n) * g.C_out + o) * g.H_out + i) * g.W_out + j];
-          for (int c = 0; c < g.C_in; ++c)
-            for (int p = 0; p < g.kH; ++p) {
-              int h = i * g.stride - g.pad + p;
-              if (h < 0 || h >= g.H_in) continue;
-              for (int q = 0; q < g.kW; ++q) {
-                int v = j * g.stride - g.pad + q;
-                if (v < 0 || v >= g.W_in) continue;
-                dw[((std::int64_t(o) * g.C_in + c) * g.kH + p) * g.kW + q] +=
-                    d * x[((std::int64_t(n) * g.C_in + c) * g.H_in + h) * g.W_in + v];
-              }
-            }
-        }
+  for_each_tap(g, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) { dw[wi] += dy[yi] * x[xi]; });
 }
 
 template void conv2d_forward<float>(const float*, const float*, const float*, float*, const ConvGeometry&);
