@@ -10,12 +10,12 @@
 # and prints the test MAE next to two trivial baselines (predicting the input, predicting zeros).
 # On a 2-core machine steps 3 to 5 take under 10 minutes.
 #
-# Environment: BUILD_DIR (default build), QUICKSTART_OUT (default quickstart/), TRAIN_SECONDS,
+# Environment: BUILD_DIR (default build), QUICKSTART_OUT (default runs/quickstart), TRAIN_SECONDS,
 # DEVICE (default auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build}
-OUT=${QUICKSTART_OUT:-quickstart}
+OUT=${QUICKSTART_OUT:-runs/quickstart}
 TRAIN_SECONDS=${TRAIN_SECONDS:-400}
 DEVICE=${DEVICE:-auto}
 
