@@ -3,6 +3,10 @@
 // resume included: solver/datagen.h.
 //
 //   datagen --out data/L128.h5 --L 128 --per-n 1000 --seed 1
+//
+// --device: cpu solves with the OpenMP CPU solver; cuda with the CUDA kernel (solver/sor_cuda.h,
+// through solver/datagen_device.h), in builds with CUDA (EDNN_DATAGEN_CUDA) and only where a GPU
+// is usable, an error otherwise; auto picks cuda when both hold, else cpu.
 #include <unistd.h>
 
 #include <atomic>
@@ -11,12 +15,17 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <omp.h>
 #include <string>
 #include <string_view>
 
 #include "engine/error.h"
 #include "solver/datagen.h"
+#ifdef EDNN_DATAGEN_CUDA
+#include "kernels/simt_host.h"
+#include "solver/datagen_device.h"
+#endif
 
 namespace {
 
@@ -44,7 +53,13 @@ options (defaults in brackets):
   --seed S               random stream (unsigned 64-bit) [0]
   --model clamp|production  source model (SPEC section 1) [clamp]
   --tol T                relative residual tolerance, 0 < T < 1 [1e-6]
-  --device cpu|cuda|auto where to solve [auto = cpu]; cuda is not available in datagen yet
+  --device cpu|cuda|auto where to solve [auto]: cpu (OpenMP, double), cuda (the CUDA SOR kernel,
+                         float; builds with CUDA only, an error without a usable GPU), auto (cuda
+                         when built with CUDA and a GPU is usable, else cpu). The file records it
+                         (attribute `device`); a partial file is only continued on its own device,
+                         as the float GPU targets are not bit-identical to the CPU's (they agree to
+                         about tol). GPU targets are checked again on the host (relative
+                         residual in double <= 2 tol + 1e-6) before they are stored
   --compress             shuffle + deflate the image chunks (smaller, slower)
   --D X                  diffusion constant [1]
   --gamma X              decay rate [0.0025]
@@ -52,7 +67,8 @@ options (defaults in brackets):
   --omega W              over-relaxation factor, 0 < W < 2 [optimal for L, D, gamma]
   --max-sweeps N         SOR iteration cap; exceeding it is an error [20000]
   --threads N            OpenMP threads [all]
-  --batch N              samples per write + flush [about 8 MB of images]
+  --batch N              samples per write + flush (and per GPU launch) [cpu: about 8 MB of
+                         images; cuda: about 256 MB, at most 4096 samples]
   --stop-after N         stop after N new samples, as if interrupted (for testing resume)
   --help                 this text
 
@@ -110,8 +126,14 @@ private:
   double last_print_ = -1e9;
 };
 
-DatagenOptions parse_options(int argc, char** argv) {
-  DatagenOptions o;
+struct CommandLine {
+  DatagenOptions options;
+  std::string device = "auto";
+};
+
+CommandLine parse_options(int argc, char** argv) {
+  CommandLine line;
+  DatagenOptions& o = line.options;
   o.solver = ednn::solver::SolverConfig{};
   for (int a = 1; a < argc; ++a) {
     const std::string_view opt = argv[a];
@@ -143,49 +165,71 @@ DatagenOptions parse_options(int argc, char** argv) {
     else if (opt == "--batch") o.batch = parse_number<int>(opt, value);
     else if (opt == "--stop-after") o.stop_after = parse_number<std::int64_t>(opt, value);
     else if (opt == "--device") {
-      if (value == "cuda")
-        ednn::fail("datagen: --device cuda: datagen has no GPU path yet (the CUDA SOR kernel, solver/sor_cuda.h, "
-                   "is not wired into datagen; not built with CUDA / no GPU solver here); use --device cpu");
-      if (value != "cpu" && value != "auto")
+      if (value != "cpu" && value != "cuda" && value != "auto")
         throw UsageError(ednn::detail::concat("datagen: --device '", value, "', expected cpu, cuda or auto"));
+      line.device = value;
     } else {
       throw UsageError(ednn::detail::concat("datagen: unknown option '", opt, "' (see --help)"));
     }
   }
   if (o.out.empty()) throw UsageError("datagen: --out FILE.h5 is required (see --help)");
-  return o;
+  return line;
+}
+
+// The solver --device asks for: cpu, cuda (an error saying why when it cannot run here), or auto.
+std::unique_ptr<ednn::dataset::BatchSolver> make_batch_solver(const std::string& device) {
+  if (device == "cpu") return ednn::dataset::make_cpu_batch_solver();
+#ifdef EDNN_DATAGEN_CUDA
+  std::string why;
+  if (simt::device_available(&why)) return ednn::dataset::make_device_batch_solver();
+  if (device == "auto") return ednn::dataset::make_cpu_batch_solver();
+  ednn::fail("datagen: --device cuda: no usable GPU: ", why, "; use --device cpu (or auto)");
+#else
+  if (device == "auto") return ednn::dataset::make_cpu_batch_solver();
+  ednn::fail("datagen: --device cuda: this datagen was built without CUDA (configure with -DEDNN_CUDA=ON on a "
+             "machine with nvcc); use --device cpu (or auto)");
+#endif
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    DatagenOptions options = parse_options(argc, argv);
+    CommandLine line = parse_options(argc, argv);
+    DatagenOptions& options = line.options;
     ednn::solver::validate(options.solver);
+    const std::unique_ptr<ednn::dataset::BatchSolver> batch_solver = make_batch_solver(line.device);
+    options.batch_solver = batch_solver.get();
+    std::string device_text = batch_solver->device();
+#ifdef EDNN_DATAGEN_CUDA
+    if (device_text == "cuda") device_text += " (" + simt::device_description() + ")";
+#endif
     options.stop_requested = &g_stop_requested;
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
     const auto& s = options.solver;
     std::fprintf(stderr,
                  "datagen: %s  L=%d  n=%d..%d  per-n=%d  test-fraction=%g  seed=%llu  model=%s  tol=%g  "
-                 "omega=%.5f  device=cpu  threads=%d%s\n",
+                 "omega=%.5f  device=%s  threads=%d%s\n",
                  options.out.c_str(), s.L, s.min_sources, s.max_sources, options.per_n, options.test_fraction,
                  static_cast<unsigned long long>(options.seed), ednn::solver::to_string(s.model), s.tol,
-                 ednn::solver::effective_omega(s), omp_get_max_threads(), options.compress ? "  compressed" : "");
+                 ednn::solver::effective_omega(s), device_text.c_str(), omp_get_max_threads(),
+                 options.compress ? "  compressed" : "");
     ProgressBar progress;
     const DatagenSummary summary = ednn::dataset::run_datagen(
         options, std::ref(progress), [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); });
     if (summary.was_already_finished) {
-      std::fprintf(stderr, "datagen: %s is already complete with these parameters; nothing to do\n",
-                   summary.path.c_str());
+      std::fprintf(stderr, "datagen: %s is already complete with these parameters (solved on %s); nothing to do\n",
+                   summary.path.c_str(), summary.device.c_str());
     } else if (summary.resumed_from > 0) {
       std::fprintf(stderr, "datagen: resumed after %lld samples already in the partial file\n",
                    static_cast<long long>(summary.resumed_from));
     }
     std::fprintf(stderr,
-                 "datagen: %lld samples in the file (%lld generated now in %.1f s, %.1f samples/s), mean sweeps "
-                 "%.1f, worst relative residual %.3g\n",
-                 static_cast<long long>(summary.samples), static_cast<long long>(summary.generated), summary.seconds,
+                 "datagen: %lld samples in the file (solved on %s; %lld generated now in %.1f s, %.1f samples/s), "
+                 "mean sweeps %.1f, worst relative residual %.3g\n",
+                 static_cast<long long>(summary.samples), summary.device.c_str(),
+                 static_cast<long long>(summary.generated), summary.seconds,
                  summary.seconds > 0 ? summary.generated / summary.seconds : 0.0, summary.mean_sweeps,
                  summary.worst_residual);
     if (!summary.finished) {

@@ -17,12 +17,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int default_batch(const DatasetInfo& info) {
-  // About 2M pixels (8 MB per image set) per batch, and at least two samples per thread.
-  const std::int64_t pixels = static_cast<std::int64_t>(info.solver.L) * info.solver.L;
-  const std::int64_t by_size = std::max<std::int64_t>(1, (std::int64_t{1} << 21) / pixels);
-  return static_cast<int>(std::max<std::int64_t>(by_size, 2 * omp_get_max_threads()));
-}
+class CpuBatchSolver final : public BatchSolver {
+public:
+  std::string device() const override { return "cpu"; }
+  int default_batch(int L) const override {
+    // About 2M pixels (8 MB per image set) per batch, and at least two samples per thread.
+    const std::int64_t pixels = static_cast<std::int64_t>(L) * L;
+    const std::int64_t by_size = std::max<std::int64_t>(1, (std::int64_t{1} << 21) / pixels);
+    return static_cast<int>(std::max<std::int64_t>(by_size, 2 * omp_get_max_threads()));
+  }
+  void solve(const solver::SolverConfig& config, solver::SampleBatch& batch) override {
+    solver::solve_batch(config, batch.size(), batch.inputs, batch.targets, batch.stats);
+  }
+};
 
 void summarise(DatagenSummary& summary, const std::vector<solver::SolveStats>& stats) {
   double sweeps = 0, worst = 0;
@@ -37,14 +44,19 @@ void summarise(DatagenSummary& summary, const std::vector<solver::SolveStats>& s
 
 }  // namespace
 
+std::unique_ptr<BatchSolver> make_cpu_batch_solver() { return std::make_unique<CpuBatchSolver>(); }
+
 DatagenSummary run_datagen(const DatagenOptions& options,
                            const std::function<void(const DatagenProgress&)>& on_progress,
                            const std::function<void(const std::string&)>& on_warning) {
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   EDNN_CHECK(!options.out.empty(), "datagen: no output file given (--out FILE.h5)");
-  const DatasetInfo requested =
-      make_dataset_info(options.solver, options.seed, options.per_n, options.test_fraction, options.compress);
+  std::unique_ptr<BatchSolver> cpu_solver;
+  BatchSolver* batch_solver = options.batch_solver;
+  if (!batch_solver) batch_solver = (cpu_solver = make_cpu_batch_solver()).get();
+  const DatasetInfo requested = make_dataset_info(options.solver, options.seed, options.per_n,
+                                                  options.test_fraction, options.compress, batch_solver->device());
   const std::string partial = partial_path(options.out);
   DatagenSummary summary;
 
@@ -57,12 +69,16 @@ DatagenSummary run_datagen(const DatagenOptions& options,
       fail("datagen: ", options.out, " exists and is not a data set datagen can read (", e.what(),
            "); refusing to overwrite it");
     }
-    std::string difference = parameter_difference(existing->info(), requested);
+    // Finished is finished: whichever device solved it, nothing would be mixed.
+    DatasetInfo same_device = requested;
+    same_device.device = existing->info().device;
+    std::string difference = parameter_difference(existing->info(), same_device);
     if (difference.empty() && !existing->info().finished())
       difference = "the file is unfinished under its final name";
     EDNN_CHECK(difference.empty(), "datagen: ", options.out, " exists and was made with other parameters (",
                difference, "); refusing to overwrite it: delete it or choose another --out");
     summary.path = options.out;
+    summary.device = existing->info().device;
     summary.finished = summary.was_already_finished = true;
     summarise(summary, existing->read_stats(existing->size()));
     summary.seconds = elapsed();
@@ -83,7 +99,15 @@ DatagenSummary run_datagen(const DatagenOptions& options,
       EDNN_CHECK(!ec, "datagen: cannot remove the unreadable ", partial, ": ", ec.message());
     }
     if (writer) {
-      const std::string difference = parameter_difference(writer->info(), requested);
+      const DatasetInfo& file = writer->info();
+      DatasetInfo same_device = requested;
+      same_device.device = file.device;
+      EDNN_CHECK(!parameter_difference(file, same_device).empty() || file.device == requested.device,
+                 "datagen: ", partial, " was solved on ", file.device, " (file attribute device = \"", file.device,
+                 "\") and this run solves on ", requested.device, "; the float CUDA and the double CPU solutions "
+                 "are not bit-identical, so one file never mixes them: continue it with --device ", file.device,
+                 ", or delete it or choose another --out");
+      const std::string difference = parameter_difference(file, requested);
       EDNN_CHECK(difference.empty(), "datagen: ", partial, " is a partial data set made with other parameters (",
                  difference, "); delete it or choose another --out");
     }
@@ -99,7 +123,7 @@ DatagenSummary run_datagen(const DatagenOptions& options,
   const DatasetInfo& info = writer->info();
   const std::int64_t total = info.size();
   summary.resumed_from = info.completed;
-  const int batch_size = options.batch > 0 ? options.batch : default_batch(info);
+  const int batch_size = options.batch > 0 ? options.batch : batch_solver->default_batch(info.solver.L);
   std::int64_t next = info.completed;
   while (next < total) {
     if (options.stop_requested && options.stop_requested->load()) break;
@@ -109,7 +133,12 @@ DatagenSummary run_datagen(const DatagenOptions& options,
     std::vector<solver::SampleRequest> requests(static_cast<size_t>(count));
     for (std::int64_t b = 0; b < count; ++b)
       requests[static_cast<size_t>(b)] = {static_cast<std::uint64_t>(next + b), slot_of(info, next + b).n_sources};
-    const solver::SampleBatch batch = solver::generate_samples(info.solver, info.seed, requests);
+    solver::SampleBatch batch = solver::render_samples(info.solver, info.seed, requests);
+    try {
+      batch_solver->solve(info.solver, batch);
+    } catch (const Error& e) {
+      fail("datagen: samples [", next, ", ", next + count, ") on ", info.device, ": ", e.what());
+    }
     writer->write(next, batch);
     next += count;
     writer->mark_completed(next);
@@ -118,6 +147,7 @@ DatagenSummary run_datagen(const DatagenOptions& options,
   }
 
   summarise(summary, writer->read_stats(next));
+  summary.device = info.device;
   writer->close();
   summary.finished = next == total;
   summary.path = partial;

@@ -8,7 +8,9 @@
 //   2. If options.out + ".partial" exists: made with the same parameters -> continue after its
 //      `completed` samples; other parameters -> an error; unreadable (killed while HDF5 metadata
 //      was being written, possible only with compression) -> started again, with a warning.
-//   3. Samples are generated in batches (solver::generate_samples); after each batch the file
+//   3. Samples are generated in batches: rendered on the host (solver::render_samples), solved by
+//      the BatchSolver (the CPU one by default, or the CUDA kernel through
+//      make_device_batch_solver of solver/datagen_device.h); after each batch the file
 //      records `completed` and is flushed, so an interruption at any point loses at most one
 //      batch. Without compression every HDF5 structure is allocated when the file is created and
 //      later writes touch only raw data and the `completed` value, so a killed run always leaves a
@@ -16,16 +18,38 @@
 //   4. When all samples are in, the partial file is renamed to options.out.
 // Every sample is a pure function of (seed, index), so a resumed run gives the same data as an
 // uninterrupted one.
+//
+// Devices. The file's `device` attribute records which solver made its targets ("cpu": double
+// precision; "cuda": the float kernel, agreeing to about the tolerance but not bitwise). A partial
+// file is only continued by the same device (an error names the attribute otherwise), so no file
+// mixes the two; a finished file is accepted whatever device made it.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "solver/dataset_h5.h"
 #include "solver/solver.h"
 
 namespace ednn::dataset {
+
+// The one device-dependent step of datagen: solving a batch of rendered samples.
+class BatchSolver {
+public:
+  virtual ~BatchSolver() = default;
+  // "cpu" or "cuda": what the file's `device` attribute records.
+  virtual std::string device() const = 0;
+  // Samples per batch (per write and flush) when DatagenOptions::batch is 0.
+  virtual int default_batch(int L) const = 0;
+  // Fills batch.targets [B, 1, L, L] and batch.stats [B] from batch.inputs. Throws ednn::Error when
+  // a sample does not converge (or, on a device, fails the host's residual check).
+  virtual void solve(const solver::SolverConfig& config, solver::SampleBatch& batch) = 0;
+};
+
+// solver::solve_batch on the CPU (OpenMP, whole samples per thread).
+std::unique_ptr<BatchSolver> make_cpu_batch_solver();
 
 struct DatagenOptions {
   std::string out;                  // final file name
@@ -37,6 +61,7 @@ struct DatagenOptions {
   int batch = 0;                    // samples per write and flush; 0: about 8 MB of images
   std::int64_t stop_after = -1;     // stop (as if interrupted) after this many new samples
   const std::atomic<bool>* stop_requested = nullptr;  // checked between batches (Ctrl-C)
+  BatchSolver* batch_solver = nullptr;  // what solves the batches; null: the CPU solver
 };
 
 struct DatagenProgress {
@@ -48,6 +73,7 @@ struct DatagenProgress {
 
 struct DatagenSummary {
   std::string path;                 // the finished file, or the partial one when not finished
+  std::string device;               // the file's `device` attribute: what solved its samples
   bool finished = false;
   bool was_already_finished = false;
   std::int64_t resumed_from = 0;    // samples already in a partial file when this run started

@@ -134,6 +134,7 @@ void write_info_attributes(hid_t file, const DatasetInfo& info, const std::strin
   write_attribute(file, "test_per_n", info.test_per_n, path);
   write_attribute(file, "compressed", info.compressed ? 1 : 0, path);
   write_attribute(file, "ordering", std::string(kOrdering), path);
+  write_attribute(file, "device", info.device, path);
   write_attribute(file, "completed", info.completed, path);
 }
 
@@ -164,6 +165,8 @@ DatasetInfo read_info_attributes(hid_t file, const std::string& path) {
   info.train_per_n = get_int("train_per_n");
   info.test_per_n = get_int("test_per_n");
   info.compressed = get_int("compressed") != 0;
+  // Files written before the GPU path existed have no `device`: they were solved on the CPU.
+  info.device = H5Aexists(file, "device") > 0 ? read_string_attribute(file, "device", path) : "cpu";
   info.completed = read_numeric_attribute<std::int64_t>(file, "completed", H5T_NATIVE_INT64, path);
   return info;
 }
@@ -287,8 +290,9 @@ void open_file(OpenFile& f, const std::string& path, bool writable) {
 
 // ---- info and ordering ---------------------------------------------------------------------------
 DatasetInfo make_dataset_info(const solver::SolverConfig& config, std::uint64_t seed, int per_n,
-                              double test_fraction, bool compressed) {
+                              double test_fraction, bool compressed, const std::string& device) {
   solver::validate(config);
+  EDNN_CHECK(device == "cpu" || device == "cuda", "data set: device '", device, "', expected cpu or cuda");
   EDNN_CHECK(per_n >= 1, "data set: per_n = ", per_n, ", expected >= 1");
   EDNN_CHECK(test_fraction >= 0 && test_fraction < 1, "data set: test_fraction = ", test_fraction,
              ", expected 0 <= test_fraction < 1");
@@ -304,6 +308,7 @@ DatasetInfo make_dataset_info(const solver::SolverConfig& config, std::uint64_t 
              " samples per n leaves no train sample");
   info.compressed = compressed;
   info.engine_version = EDNN_VERSION;
+  info.device = device;
   return info;
 }
 
@@ -327,6 +332,7 @@ std::string parameter_difference(const DatasetInfo& a, const DatasetInfo& b) {
   compare("per_n", a.per_n, b.per_n);
   compare("test_fraction", a.test_fraction, b.test_fraction);
   compare("compressed", a.compressed, b.compressed);
+  compare("device", a.device, b.device);
   return os.str();
 }
 

@@ -10,8 +10,10 @@
 //   residual   float64 [N]           max|r| / ((4D + gamma) max u) of the stored field
 // File attributes: L, D, gamma, radius, model, tolerance, omega, max_sweeps, seed,
 // engine_version, per_n, min_sources, max_sources, test_fraction, train_per_n, test_per_n,
-// compressed, format_version, ordering (this rule in words) and completed (samples written; N in a
-// finished file).
+// compressed, format_version, ordering (this rule in words), device ("cpu": the double CPU
+// solver, "cuda": the float CUDA kernel of solver/sor_cuda.h; the two agree to about the
+// tolerance, not bitwise, so a file holds one device's samples only; files without the attribute
+// predate it and were solved on the CPU) and completed (samples written; N in a finished file).
 //
 // Ordering. With K = max_sources - min_sources + 1 source counts, sample i has
 //     n_sources = min_sources + i % K,   rank = i / K   (its position among the samples with n),
@@ -49,6 +51,7 @@ struct DatasetInfo {
   int test_per_n = 0;            // round(per_n * test_fraction)
   bool compressed = false;
   std::string engine_version;
+  std::string device = "cpu";    // what solved the targets: "cpu" or "cuda"
   std::int64_t completed = 0;    // samples written so far
 
   int source_counts() const { return solver.max_sources - solver.min_sources + 1; }  // K
@@ -57,12 +60,12 @@ struct DatasetInfo {
 };
 
 // Fills train_per_n and test_per_n from per_n and test_fraction, checks the ranges and sets omega
-// to the value the solver will use.
+// to the value the solver will use. device: "cpu" or "cuda".
 DatasetInfo make_dataset_info(const solver::SolverConfig& config, std::uint64_t seed, int per_n,
-                              double test_fraction, bool compressed);
+                              double test_fraction, bool compressed, const std::string& device = "cpu");
 
-// "" when a and b describe the same data (everything but `completed`), otherwise the first
-// difference, e.g. "seed: file has 1, requested 2".
+// "" when a and b describe the same data (everything but `completed`, the device last), otherwise
+// the first difference, e.g. "seed: file has 1, requested 2".
 std::string parameter_difference(const DatasetInfo& file, const DatasetInfo& requested);
 
 // Where sample i sits in the ordering described above.

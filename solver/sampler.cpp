@@ -64,8 +64,8 @@ void render_input(const SolverConfig& config, std::span<const Source> sources,
   for (size_t p = 0; p < image.size(); ++p) image[p] = static_cast<float>(sum[p] * scale);
 }
 
-SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
-                             std::span<const SampleRequest> requests) {
+SampleBatch render_samples(const SolverConfig& config, std::uint64_t seed,
+                           std::span<const SampleRequest> requests) {
   validate(config);
   const int B = static_cast<int>(requests.size());
   const size_t pixels = static_cast<size_t>(config.L) * config.L;
@@ -77,6 +77,8 @@ SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
   batch.n_sources.resize(static_cast<size_t>(B));
   batch.sources.assign(static_cast<size_t>(B) * config.max_sources, Source{});
   batch.stats.resize(static_cast<size_t>(B));
+  // Every sample is a pure function of its request: threads change nothing but the speed.
+#pragma omp parallel for schedule(dynamic) if (B > 1)
   for (int b = 0; b < B; ++b) {
     const SampleRequest& req = requests[static_cast<size_t>(b)];
     const std::vector<Source> sources = sample_sources(config, seed, req.index, req.n_sources);
@@ -85,7 +87,13 @@ SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
     batch.n_sources[static_cast<size_t>(b)] = req.n_sources;
     render_input(config, sources, std::span<float>(batch.inputs).subspan(b * pixels, pixels));
   }
-  solve_batch(config, B, batch.inputs, batch.targets, batch.stats);
+  return batch;
+}
+
+SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
+                             std::span<const SampleRequest> requests) {
+  SampleBatch batch = render_samples(config, seed, requests);
+  solve_batch(config, batch.size(), batch.inputs, batch.targets, batch.stats);
   return batch;
 }
 

@@ -122,8 +122,14 @@ struct SampleBatch {
   int size() const { return static_cast<int>(n_sources.size()); }
 };
 
-// Samples the sources, renders the inputs and solves them: the one call the trainer needs to make
-// fresh samples on the fly, and what datagen stores.
+// Samples the sources and renders the inputs; targets are zero and stats empty, for a solver to
+// fill (solve_batch here, or solve_batch_device of solver/sor_cuda.h). Inputs are rendered on the
+// host whatever solves them, so they are the same bits on every device.
+SampleBatch render_samples(const SolverConfig& config, std::uint64_t seed,
+                           std::span<const SampleRequest> requests);
+
+// render_samples, then solve_batch on the CPU: the one call the trainer needs to make fresh
+// samples on the fly, and what datagen stores with --device cpu.
 SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
                              std::span<const SampleRequest> requests);
 
