@@ -18,6 +18,14 @@ struct BatchNormSaved {  // what batch norm's backward needs from its training f
   Tensor invstd;         // [C] 1 / sqrt(biased batch variance + eps)
 };
 
+// What a convolution does to each output value after adding the bias, while the value is still in
+// cache (CPU) or in registers (CUDA), instead of in a separate pass over the output in memory:
+// nothing, or leaky ReLU, v > 0 ? v : slope v (the activation after every ED-CNN convolution).
+struct ConvEpilogue {
+  bool leaky_relu = false;
+  double slope = 0.0;
+};
+
 struct AdamConfig {
   double lr = 1e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
 };
@@ -35,8 +43,13 @@ public:
   virtual void add_per_channel(Tensor& y, const Tensor& bias) = 0;        // y[n, c, :, :] += bias[c]
 
   // ---- convolution (geometry from conv2d_geometry; bias may be undefined) ----
-  virtual Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) = 0;
-  virtual Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g) = 0;
+  // y = epilogue(conv2d(x, w) + bias).
+  virtual Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g,
+                                const ConvEpilogue& epilogue = {}) = 0;
+  // dx = epilogue(backward_data(dy, w) + bias), bias [C_in]: with bias and epilogue, the whole
+  // forward pass of a transposed convolution layer (as in Caffe).
+  virtual Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g,
+                                      const Tensor& bias = Tensor(), const ConvEpilogue& epilogue = {}) = 0;
   virtual Tensor conv2d_backward_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g) = 0;
 
   // ---- pooling and upsampling ----
@@ -61,6 +74,9 @@ public:
 
   // ---- activation ----
   virtual Tensor leaky_relu_forward(const Tensor& x, double slope) = 0;
+  // dx = dy where x > 0, else slope dy. With slope > 0, y = leaky_relu(x) has the sign of x, so
+  // the forward's output may stand in for x: that is how the fused convolutions' backward works
+  // without keeping the pre-activation (engine/functional.cpp).
   virtual Tensor leaky_relu_backward(const Tensor& dy, const Tensor& x, double slope) = 0;
 
   // ---- loss: value [1] and d(value)/d(prediction) in one pass ----

@@ -33,6 +33,12 @@ void require_f32(const Tensor& t, const char* op) {
 
 Tensor device_empty(const Shape& shape, DType dtype = DType::f32) { return Tensor::empty(shape, dtype, Device::cuda); }
 
+// The engine's epilogue as the convolution kernels take it (kernels/conv2d.h).
+kernels::ConvEpilogue kernel_epilogue(const ConvEpilogue& e) {
+  if (!e.leaky_relu) return {};
+  return {kernels::ConvActivation::leaky_relu, float(e.slope)};
+}
+
 float* f32(Tensor& t) { return t.data<float>(); }
 const float* f32(const Tensor& t) { return t.data<float>(); }
 
@@ -82,20 +88,25 @@ public:
     kernels::add_per_channel(f32(y), f32(bias), int(y.dim(0)), int(y.dim(1)), y.dim(2) * y.dim(3), cuda::stream());
   }
 
-  Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) override {
+  Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g,
+                        const ConvEpilogue& epilogue) override {
     require_f32(x, "conv2d");
     require_f32(w, "conv2d");
     if (bias.defined()) require_f32(bias, "conv2d");
     Tensor y = device_empty(g.output_shape());
-    kernels::conv2d_forward(f32(x), f32(w), bias.defined() ? f32(bias) : nullptr, f32(y), g, cuda::stream());
+    kernels::conv2d_forward(f32(x), f32(w), bias.defined() ? f32(bias) : nullptr, f32(y), g, cuda::stream(),
+                            kernel_epilogue(epilogue));
     return y;
   }
 
-  Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g) override {
+  Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g, const Tensor& bias,
+                              const ConvEpilogue& epilogue) override {
     require_f32(dy, "conv2d_backward_data");
     require_f32(w, "conv2d_backward_data");
+    if (bias.defined()) require_f32(bias, "conv2d_backward_data");
     Tensor dx = device_empty(g.input_shape());
-    kernels::conv2d_backward_data(f32(dy), f32(w), f32(dx), g, cuda::stream());
+    kernels::conv2d_backward_data(f32(dy), f32(w), f32(dx), g, cuda::stream(), bias.defined() ? f32(bias) : nullptr,
+                                  kernel_epilogue(epilogue));
     return dx;
   }
 

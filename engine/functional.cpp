@@ -21,6 +21,11 @@ void check_bias(const Tensor& bias, std::int64_t channels, const Tensor& x, cons
 
 bool wants(const Tensor& t) { return t.defined() && t.requires_grad(); }
 
+void check_fused_slope(double slope, const char* op) {
+  EDNN_CHECK(slope > 0, op, ": the fused leaky ReLU needs a positive slope (its backward reads the sign of the "
+             "pre-activation from the output), got ", slope, "; use the unfused convolution and leaky_relu");
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding) {
@@ -60,6 +65,49 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, in
     Tensor db = wants(bias) ? be.sum_per_channel(dy) : Tensor();
     return {dx, dw, db};
   });
+}
+
+Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
+                         double slope) {
+  check_ndim(x, 4, "conv2d_leaky_relu input");
+  check_ndim(w, 4, "conv2d_leaky_relu weight");
+  check_same_kind(x, w, "conv2d_leaky_relu");
+  check_fused_slope(slope, "conv2d_leaky_relu");
+  const ConvGeometry g = conv2d_geometry(x.shape(), w.shape(), stride, padding);
+  check_bias(bias, g.C_out, x, "conv2d_leaky_relu");
+  Backend& be = backend_for(x.device());
+  Tensor y = be.conv2d_forward(x, w, bias, g, ConvEpilogue{true, slope});
+  // The closure keeps y without its graph (y.detach()), so the node does not own its own output.
+  return record(y, "conv2d_leaky_relu", {x, w, bias},
+                [x, w, bias, g, slope, out = y.detach()](const Tensor& dy) -> std::vector<Tensor> {
+                  Backend& be = backend_for(dy.device());
+                  const Tensor dv = be.leaky_relu_backward(dy, out, slope);  // sign of out = sign of v
+                  Tensor dx = wants(x) ? be.conv2d_backward_data(dv, w, g) : Tensor();
+                  Tensor dw = wants(w) ? be.conv2d_backward_weight(x, dv, g) : Tensor();
+                  Tensor db = wants(bias) ? be.sum_per_channel(dv) : Tensor();
+                  return {dx, dw, db};
+                });
+}
+
+Tensor conv_transpose2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
+                                   int output_padding, double slope) {
+  check_ndim(x, 4, "conv_transpose2d_leaky_relu input");
+  check_ndim(w, 4, "conv_transpose2d_leaky_relu weight");
+  check_same_kind(x, w, "conv_transpose2d_leaky_relu");
+  check_fused_slope(slope, "conv_transpose2d_leaky_relu");
+  const ConvGeometry g = conv_transpose2d_geometry(x.shape(), w.shape(), stride, padding, output_padding);
+  check_bias(bias, g.C_in, x, "conv_transpose2d_leaky_relu");
+  Backend& be = backend_for(x.device());
+  Tensor y = be.conv2d_backward_data(x, w, g, bias, ConvEpilogue{true, slope});
+  return record(y, "conv_transpose2d_leaky_relu", {x, w, bias},
+                [x, w, bias, g, slope, out = y.detach()](const Tensor& dy) -> std::vector<Tensor> {
+                  Backend& be = backend_for(dy.device());
+                  const Tensor dv = be.leaky_relu_backward(dy, out, slope);  // sign of out = sign of v
+                  Tensor dx = wants(x) ? be.conv2d_forward(dv, w, Tensor(), g) : Tensor();
+                  Tensor dw = wants(w) ? be.conv2d_backward_weight(dv, x, g) : Tensor();
+                  Tensor db = wants(bias) ? be.sum_per_channel(dv) : Tensor();
+                  return {dx, dw, db};
+                });
 }
 
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride) {

@@ -18,6 +18,21 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride =
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride = 1, int padding = 0,
                         int output_padding = 0);
 
+// The two convolutions with their activation fused: leaky_relu(conv(...) + bias, slope) in one
+// pass, the bias and the activation applied to each output value right after it is computed.
+// Same arguments and results as the unfused composition (on the CPU bit for bit).
+//
+// Backward without the pre-activation: for slope > 0, y = leaky_relu(v) is positive exactly where
+// v is, so the activation's derivative is read off the saved output,
+//   dv = dy where y > 0, else slope dy,
+// and then the convolution's usual backward runs on dv. Only y (which the next layer keeps
+// anyway) is saved, not v: one activation-sized tensor less per layer. This is why slope must be
+// positive (slope <= 0 is an error); y must not be modified in place before backward.
+Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
+                         double slope);
+Tensor conv_transpose2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
+                                   int output_padding, double slope);
+
 // Average over kernel x kernel windows every `stride` pixels (stride 0 means stride = kernel).
 Tensor avg_pool2d(const Tensor& x, int kernel = 2, int stride = 0);
 

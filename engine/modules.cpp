@@ -1,6 +1,7 @@
 #include "engine/modules.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "engine/functional.h"
 
@@ -151,9 +152,36 @@ std::string LeakyReLU::describe() const { return detail::concat("LeakyReLU(negat
 
 // ---- Sequential --------------------------------------------------------------------------------
 
+bool Sequential::fusion_default() {
+  static const bool on = [] {
+    const char* v = std::getenv("EDNN_NO_FUSION");
+    return v == nullptr || std::string(v).empty() || std::string(v) == "0";
+  }();
+  return on;
+}
+
+std::size_t Sequential::step_size(std::size_t i) const {
+  if (!fusion_ || i + 1 >= layers_.size()) return 1;
+  const auto* act = dynamic_cast<const LeakyReLU*>(layers_[i + 1].get());
+  if (act == nullptr || !(act->slope > 0)) return 1;  // the fused backward needs slope > 0
+  const Module* layer = layers_[i].get();
+  return dynamic_cast<const Conv2d*>(layer) || dynamic_cast<const ConvTranspose2d*>(layer) ? 2 : 1;
+}
+
+Tensor Sequential::forward_step(std::size_t i, const Tensor& x) {
+  if (step_size(i) == 2) {
+    const double slope = static_cast<const LeakyReLU&>(*layers_[i + 1]).slope;
+    if (const auto* c = dynamic_cast<const Conv2d*>(layers_[i].get()))
+      return conv2d_leaky_relu(x, c->weight, c->bias, c->stride, c->padding, slope);
+    const auto& t = static_cast<const ConvTranspose2d&>(*layers_[i]);
+    return conv_transpose2d_leaky_relu(x, t.weight, t.bias, t.stride, t.padding, t.output_padding, slope);
+  }
+  return layers_.at(i)->forward(x);
+}
+
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& layer : layers_) h = layer->forward(h);
+  for (std::size_t i = 0; i < layers_.size(); i += step_size(i)) h = forward_step(i, h);
   return h;
 }
 std::string Sequential::describe() const { return detail::concat("Sequential(", layers_.size(), " layers)"); }

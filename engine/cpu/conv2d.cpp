@@ -15,7 +15,9 @@
 //   col  = W^T[K, C_out] dy_n[C_out, P]   then fold the columns back, summing overlaps (col2im)
 //   dW  += dy_n[C_out, P] col^T[P, K]     (backward-weight)
 // Images are spread over OpenMP threads, each with its own column buffer; the BLAS runs
-// single-threaded inside them.
+// single-threaded inside them. The fast path applies an epilogue (bias, then leaky ReLU) to each
+// image right after its GEMM, while the image's output is still in cache; the reference path has
+// no epilogue (tests compose it from the reference convolution and the activation loop).
 #include <cblas.h>
 #include <omp.h>
 
@@ -180,10 +182,29 @@ void col2im(const T* col, T* x, const ConvGeometry& g) {
       }
 }
 
+// One image's output y [C, plane]: y += bias[c] (when bias is given), then the activation.
+// The same float operations, in the same order, as add_per_channel followed by leaky_relu_forward,
+// so fused and unfused layers give the same bits.
+template <class T>
+void apply_epilogue(T* y, const T* bias, int C, std::int64_t plane, const ConvEpilogue& epilogue) {
+  const T s = T(epilogue.slope);
+  for (int c = 0; c < C; ++c) {
+    T* p = y + std::int64_t(c) * plane;
+    if (bias) {
+      const T b = bias[c];
+      for (std::int64_t i = 0; i < plane; ++i) p[i] += b;
+    }
+    if (epilogue.leaky_relu) {
+#pragma omp simd
+      for (std::int64_t i = 0; i < plane; ++i) p[i] = p[i] > T(0) ? p[i] : s * p[i];
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
-void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g) {
+void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g, const ConvEpilogue& epilogue) {
   single_threaded_blas();
   const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
   const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
@@ -203,13 +224,16 @@ void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeome
         for (int o = 0; o < g.C_out; ++o) std::fill(yn + std::int64_t(o) * P, yn + std::int64_t(o + 1) * P, bias[o]);
       }
       gemm(false, false, g.C_out, P, K, T(1), w, cols, bias ? T(1) : T(0), yn);
+      if (epilogue.leaky_relu) apply_epilogue(yn, static_cast<const T*>(nullptr), g.C_out, P, epilogue);
     }
   }
 }
 
 template <class T>
-void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g) {
+void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g, const T* bias,
+                          const ConvEpilogue& epilogue) {
   single_threaded_blas();
+  const std::int64_t plane = std::int64_t(g.H_in) * g.W_in;
   const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
   const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
 #pragma omp parallel if (worth_threads(std::int64_t(g.flops())))
@@ -223,6 +247,7 @@ void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g)
         gemm(true, false, K, P, g.C_out, T(1), w, dy + n * y_stride, T(0), col.data());
         col2im(col.data(), dx + n * x_stride, g);
       }
+      if (bias || epilogue.leaky_relu) apply_epilogue(dx + n * x_stride, bias, g.C_in, plane, epilogue);
     }
   }
 }
@@ -255,10 +280,14 @@ void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvGeometry& 
     for (std::int64_t i = 0; i < wn; ++i) dw[i] += partial[std::size_t(t) * wn + i];
 }
 
-template void conv2d_forward<float>(const float*, const float*, const float*, float*, const ConvGeometry&);
-template void conv2d_forward<double>(const double*, const double*, const double*, double*, const ConvGeometry&);
-template void conv2d_backward_data<float>(const float*, const float*, float*, const ConvGeometry&);
-template void conv2d_backward_data<double>(const double*, const double*, double*, const ConvGeometry&);
+template void conv2d_forward<float>(const float*, const float*, const float*, float*, const ConvGeometry&,
+                                    const ConvEpilogue&);
+template void conv2d_forward<double>(const double*, const double*, const double*, double*, const ConvGeometry&,
+                                     const ConvEpilogue&);
+template void conv2d_backward_data<float>(const float*, const float*, float*, const ConvGeometry&, const float*,
+                                          const ConvEpilogue&);
+template void conv2d_backward_data<double>(const double*, const double*, double*, const ConvGeometry&,
+                                           const double*, const ConvEpilogue&);
 template void conv2d_backward_weight<float>(const float*, const float*, float*, const ConvGeometry&);
 template void conv2d_backward_weight<double>(const double*, const double*, double*, const ConvGeometry&);
 

@@ -92,20 +92,24 @@ public:
     });
   }
 
-  Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) override {
+  Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g,
+                        const ConvEpilogue& epilogue) override {
     Tensor y = Tensor::empty(g.output_shape(), x.dtype());
     with_scalar(x.dtype(), [&](auto s) {
       using T = decltype(s);
-      cpu::fast::conv2d_forward(x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>(), g);
+      cpu::fast::conv2d_forward(x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>(), g,
+                                epilogue);
     });
     return y;
   }
 
-  Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g) override {
+  Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g, const Tensor& bias,
+                              const ConvEpilogue& epilogue) override {
     Tensor dx = Tensor::empty(g.input_shape(), dy.dtype());
     with_scalar(dy.dtype(), [&](auto s) {
       using T = decltype(s);
-      cpu::fast::conv2d_backward_data(dy.data<T>(), w.data<T>(), dx.data<T>(), g);
+      cpu::fast::conv2d_backward_data(dy.data<T>(), w.data<T>(), dx.data<T>(), g,
+                                      bias.defined() ? bias.data<T>() : nullptr, epilogue);
     });
     return dx;
   }

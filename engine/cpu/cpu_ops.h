@@ -33,8 +33,15 @@ template <class T> void conv2d_backward_weight(const T* x, const T* dy, T* dw, c
 }  // namespace ref
 
 namespace fast {
-template <class T> void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g);
-template <class T> void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g);
+// y = epilogue(conv2d(x, w) + bias); the epilogue runs on each image right after its GEMM.
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g,
+                    const ConvEpilogue& epilogue = {});
+// dx = epilogue(backward_data(dy, w) + bias), bias [C_in] or null: with both, the forward pass of
+// a transposed convolution layer.
+template <class T>
+void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g, const T* bias = nullptr,
+                          const ConvEpilogue& epilogue = {});
 template <class T> void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g);
 }  // namespace fast
 
@@ -63,6 +70,7 @@ void batch_norm2d_backward(const T* dy, const T* x, const T* gamma, const T* sav
                            T* dx, T* dgamma, T* dbeta, int N, int C, std::int64_t HW);
 
 template <class T> void leaky_relu_forward(const T* x, T* y, std::int64_t n, double slope);
+// x may be the forward's output y when slope > 0 (y > 0 exactly where x > 0).
 template <class T> void leaky_relu_backward(const T* dy, const T* x, T* dx, std::int64_t n, double slope);
 
 // Returns mean_i P_i m(d_i) and writes d(loss)/d(prediction_i) (already divided by n) into grad.

@@ -146,3 +146,30 @@ TEST_CASE("cuda allocator: trimming empties the cache, and freed blocks are reus
   CHECK(cuda::allocator_stats().device_mallocs == before + 1);
   CHECK(cuda::allocator_stats().bytes_cached > 0);
 }
+
+TEST_CASE("cuda backend: the fused convolutions (bias + leaky ReLU in the kernels' epilogue) match the cpu backend") {
+  // conv2d_leaky_relu: x [2, 3, 9, 7], w [5, 3, 3, 3], stride 2, padding 1 -> [2, 5, 5, 4];
+  // conv_transpose2d_leaky_relu: x [2, 3, 5, 4], w [3, 2, 3, 3], stride 2, padding 1, output_padding 1
+  // -> [2, 2, 10, 8]. Values, then the gradients of sum(y * r) for input, weight and bias.
+  for (bool transposed : {false, true}) {
+    CAPTURE(transposed);
+    const Tensor x = random_f32(transposed ? Shape{2, 3, 5, 4} : Shape{2, 3, 9, 7}, 20);
+    const Tensor w = random_f32(transposed ? Shape{3, 2, 3, 3} : Shape{5, 3, 3, 3}, 21, -0.5, 0.5);
+    const Tensor b = random_f32({transposed ? 2 : 5}, 22, -0.3, 0.3);
+    auto run = [&](Device device, std::vector<Tensor>& grads) {
+      Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true),
+             bd = b.to(device).set_requires_grad(true);
+      Tensor y = transposed ? conv_transpose2d_leaky_relu(xd, wd, bd, 2, 1, 1, 0.02)
+                            : conv2d_leaky_relu(xd, wd, bd, 2, 1, 0.02);
+      dot(y, random_f32(y.shape(), 23).to(device)).backward();
+      grads = {xd.grad(), wd.grad(), bd.grad()};
+      return y;
+    };
+    std::vector<Tensor> g_cpu, g_gpu;
+    const Tensor y_cpu = run(Device::cpu, g_cpu), y_gpu = run(Device::cuda, g_gpu);
+    REQUIRE(y_gpu.device() == Device::cuda);
+    check_close(y_gpu, y_cpu, 1e-6, 1e-5, "fused forward");
+    const char* names[] = {"dx", "dw", "db"};
+    for (int k = 0; k < 3; ++k) check_close(g_gpu[k], g_cpu[k], 1e-5, 1e-4, names[k]);
+  }
+}

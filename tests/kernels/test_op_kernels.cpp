@@ -99,7 +99,7 @@ TEST_CASE("upsample_nearest2d forward and backward match the CPU reference") {
   });
 }
 
-TEST_CASE("leaky_relu forward and backward match the CPU reference, including x = 0") {
+TEST_CASE("leaky_relu forward and backward (from the input and from the output) match the CPU reference, including x = 0") {
   const double slope = 0.02;
   for_each_schedule([&](simt::Schedule) {
     for (long n : flat_sizes) {
@@ -117,6 +117,11 @@ TEST_CASE("leaky_relu forward and backward match the CPU reference, including x 
       kernels::leaky_relu_backward(dy_in.data(), x_in.data(), dx.data(), n, float(slope), nullptr);
       check_close(y.download(), guarded(want_y), 1e-7, 1e-6);
       check_close(dx.download(), guarded(want_dx), 1e-7, 1e-6);
+      // From the output: with slope > 0, y > 0 exactly where x > 0, so the fused convolutions'
+      // backward passes y where x was; the result must be the same.
+      DeviceBuffer<float> dx_from_y = output_buffer(n);
+      kernels::leaky_relu_backward(dy_in.data(), y.data(), dx_from_y.data(), n, float(slope), nullptr);
+      check_close(dx_from_y.download(), guarded(want_dx), 1e-7, 1e-6);
     }
   });
 }
