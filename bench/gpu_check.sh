@@ -94,6 +94,15 @@ done
 if [ -x "$BIN/bench_train_step" ]; then
   step bench_train_step_small 60 "$BIN/bench_train_step" --preset small --batch 50 --steps 20 --device cuda
   step bench_train_step_paper 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda
+  # The same step in PyTorch with cuDNN (fp32, TF32 off), side by side in one run, when torch is there.
+  if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+    step bench_torch_small 120 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset small --batch 50 \
+      --steps 20 --ednn "$BIN/bench_train_step"
+    step bench_torch_paper 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper --batch 50 \
+      --steps 3 --ednn "$BIN/bench_train_step"
+  else
+    note "bench_torch: skipped, python3 has no torch with CUDA here"
+  fi
 fi
 
 # ---- summary ----------------------------------------------------------------------------------
