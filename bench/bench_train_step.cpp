@@ -2,6 +2,11 @@
 // with the time split by layer.
 //
 //   bench_train_step --preset small|paper|tiny --batch B --steps K --device cpu|cuda [--forward-only]
+//                    [--no-fusion]
+//
+// By default each convolution runs fused with the leaky ReLU after it (engine/modules.h,
+// Sequential); --no-fusion (or EDNN_NO_FUSION=1) runs every layer on its own, for comparison.
+// The per-layer split then shows a fused pair's time on the convolution's line.
 //
 // Inputs are seeded random images in [0, 1). After two warm-up steps, K steps are timed one by
 // one and the median is reported; then one more step runs with per-layer timing (the device is
@@ -29,12 +34,13 @@ struct Options {
   std::string preset = "small", device = "cpu", loss = "exp-mae:w=1";
   int batch = 16, steps = 10;
   bool forward_only = false;
+  bool no_fusion = false;
 };
 
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: bench_train_step [--preset small|paper|tiny] [--batch B] [--steps K] [--device cpu|cuda|auto]\n"
-               "                        [--loss TEXT] [--forward-only]\n"
+               "                        [--loss TEXT] [--forward-only] [--no-fusion]\n"
                "Times the ED-CNN training step (forward, loss, backward, Adam); the last line is 'N samples/s'.\n");
 }
 
@@ -53,6 +59,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--device") o.device = value();
     else if (a == "--loss") o.loss = value();
     else if (a == "--forward-only") o.forward_only = true;
+    else if (a == "--no-fusion") o.no_fusion = true;
     else fail("bench_train_step: unknown option '", a, "' (see --help)");
   }
   EDNN_CHECK(o.batch > 0 && o.steps > 0, "bench_train_step: --batch and --steps must be positive");
@@ -76,6 +83,7 @@ int main(int argc, char** argv) try {
   const Device device = parse_device(o.device);
   const nets::NetConfig config = nets::preset_config(o.preset);
   auto net = nets::build_ednn(config, 1);
+  if (o.no_fusion) net->set_fusion(false);
   net->to(device);
   Adam adam(net->parameters(), AdamConfig{});
   const LossSpec loss_spec = parse_loss(o.loss);
@@ -96,9 +104,10 @@ int main(int argc, char** argv) try {
     device_synchronize(device);
   };
 
-  std::printf("%s: preset %s (L %d, c0 %d, %s parameters), batch %d, device %s, loss %s\n",
+  std::printf("%s: preset %s (L %d, c0 %d, %s parameters), batch %d, device %s, loss %s, fusion %s\n",
               o.forward_only ? "forward" : "training step", o.preset.c_str(), config.L, config.c0,
-              nets::with_commas(net->parameter_count()).c_str(), o.batch, device_name(device), o.loss.c_str());
+              nets::with_commas(net->parameter_count()).c_str(), o.batch, device_name(device), o.loss.c_str(),
+              net->fusion() ? "on" : "off");
   for (int i = 0; i < 2; ++i) step();
   std::vector<double> times;
   for (int i = 0; i < o.steps; ++i) {
@@ -109,19 +118,22 @@ int main(int argc, char** argv) try {
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
 
-  // One profiled step: forward layer by layer, then the backward nodes (they run in reverse layer order).
+  // One profiled step: forward step by step (a fused pair is one step, timed on its first layer),
+  // then the backward nodes (one per step, in reverse order).
   std::vector<double> forward_s(net->size(), 0.0);
+  std::vector<std::size_t> step_starts;
   std::vector<BackwardTiming> backward;
   {
     adam.zero_grad();
     Tensor h = x;
-    for (std::size_t i = 0; i < net->size(); ++i) {
+    for (std::size_t i = 0; i < net->size(); i += net->step_size(i)) {
+      step_starts.push_back(i);
       auto t0 = Clock::now();
       if (o.forward_only) {
         NoGradGuard no_grad;
-        h = (*net)[i].forward(h);
+        h = net->forward_step(i, h);
       } else {
-        h = (*net)[i].forward(h);
+        h = net->forward_step(i, h);
       }
       device_synchronize(device);
       forward_s[i] = seconds_since(t0);
@@ -133,12 +145,17 @@ int main(int argc, char** argv) try {
       set_backward_timing(nullptr);
     }
   }
-  // backward[0] is the loss; backward[k] (k >= 1) is layer size - k.
+  // backward[0] is the loss; backward[k] (k >= 1) is step step_starts.size() - k.
+  std::vector<double> backward_s(net->size(), 0.0);
+  for (std::size_t s = 0; s < step_starts.size(); ++s) {
+    const std::size_t k = step_starts.size() - s;
+    if (k < backward.size()) backward_s[step_starts[s]] = backward[k].seconds;
+  }
   std::printf("\n%5s  %-58s %10s %10s\n", "layer", "module", "fwd ms", "bwd ms");
   for (std::size_t i = 0; i < net->size(); ++i) {
-    const std::size_t k = net->size() - i;
-    const double bwd = k < backward.size() ? backward[k].seconds : 0.0;
-    std::printf("%5zu  %-58s %10.3f %10.3f\n", i, (*net)[i].describe().c_str(), forward_s[i] * 1e3, bwd * 1e3);
+    const bool fused_into_previous = i > 0 && net->step_size(i - 1) == 2;
+    const std::string name = (*net)[i].describe() + (fused_into_previous ? " (fused above)" : "");
+    std::printf("%5zu  %-58s %10.3f %10.3f\n", i, name.c_str(), forward_s[i] * 1e3, backward_s[i] * 1e3);
   }
   if (!backward.empty()) std::printf("%5s  %-58s %10s %10.3f\n", "", "loss", "", backward[0].seconds * 1e3);
   std::printf("\nmedian step %.3f ms over %d steps (min %.3f, max %.3f)\n", median * 1e3, o.steps, times.front() * 1e3,
