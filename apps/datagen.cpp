@@ -5,7 +5,7 @@
 //   datagen --out data/L128.h5 --L 128 --per-n 1000 --seed 1
 //
 // --device: cpu solves with the OpenMP CPU solver; cuda with the CUDA kernel (solver/sor_cuda.h,
-// through solver/datagen_device.h), in builds with CUDA (EDNN_DATAGEN_CUDA) and only where a GPU
+// through solver/batch_solver_device.h), in builds with CUDA (EDNN_DATAGEN_CUDA) and only where a GPU
 // is usable, an error otherwise; auto picks cuda when both hold, else cpu.
 #include <unistd.h>
 
@@ -24,7 +24,7 @@
 #include "solver/datagen.h"
 #ifdef EDNN_DATAGEN_CUDA
 #include "kernels/simt_host.h"
-#include "solver/datagen_device.h"
+#include "solver/batch_solver_device.h"
 #endif
 
 namespace {
@@ -177,15 +177,15 @@ CommandLine parse_options(int argc, char** argv) {
 }
 
 // The solver --device asks for: cpu, cuda (an error saying why when it cannot run here), or auto.
-std::unique_ptr<ednn::dataset::BatchSolver> make_batch_solver(const std::string& device) {
-  if (device == "cpu") return ednn::dataset::make_cpu_batch_solver();
+std::unique_ptr<ednn::solver::BatchSolver> make_batch_solver(const std::string& device) {
+  if (device == "cpu") return ednn::solver::make_cpu_batch_solver();
 #ifdef EDNN_DATAGEN_CUDA
   std::string why;
-  if (simt::device_available(&why)) return ednn::dataset::make_device_batch_solver();
-  if (device == "auto") return ednn::dataset::make_cpu_batch_solver();
+  if (simt::device_available(&why)) return ednn::solver::make_device_batch_solver();
+  if (device == "auto") return ednn::solver::make_cpu_batch_solver();
   ednn::fail("datagen: --device cuda: no usable GPU: ", why, "; use --device cpu (or auto)");
 #else
-  if (device == "auto") return ednn::dataset::make_cpu_batch_solver();
+  if (device == "auto") return ednn::solver::make_cpu_batch_solver();
   ednn::fail("datagen: --device cuda: this datagen was built without CUDA (configure with -DEDNN_CUDA=ON on a "
              "machine with nvcc); use --device cpu (or auto)");
 #endif
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
     CommandLine line = parse_options(argc, argv);
     DatagenOptions& options = line.options;
     ednn::solver::validate(options.solver);
-    const std::unique_ptr<ednn::dataset::BatchSolver> batch_solver = make_batch_solver(line.device);
+    const std::unique_ptr<ednn::solver::BatchSolver> batch_solver = make_batch_solver(line.device);
     options.batch_solver = batch_solver.get();
     std::string device_text = batch_solver->device();
 #ifdef EDNN_DATAGEN_CUDA

@@ -17,6 +17,9 @@
 #include "engine/loss_spec.h"
 #include "nets/checkpoint.h"
 #include "nets/trainer.h"
+#ifdef EDNN_TRAIN_SOLVER_CUDA
+#include "solver/batch_solver_device.h"
+#endif
 
 using namespace ednn;
 
@@ -35,7 +38,8 @@ int run(int argc, char** argv) {
   cli.option("data", "FILE.h5", "data set written by datagen: trains on its train split, tests on its test split");
   cli.option("fraction", "F", "nested training subset: the first F of the train samples of each n, F in (0, 1]", "1");
   cli.option("train-n", "P", "train only on samples with P sources (the paper's Fig. 16 runs; 0: all)", "0");
-  cli.flag("online", "draw fresh samples from the solver every step (no data file needed for training)");
+  cli.flag("online", "draw fresh samples from the solver every step (no data file needed for training); with "
+           "--device cuda in CUDA builds the GPU solver makes them (targets within tol of the CPU's, not bitwise)");
   cli.option("online-per-epoch", "N", "with --online: samples per epoch", "1000");
   cli.option("online-test", "N", "with --online and no --data: size of the fixed test set", "200");
   cli.option("max-sources", "N", "with --online: sources per sample uniform in 1..N", "20");
@@ -152,6 +156,7 @@ int run(int argc, char** argv) {
   nets::TrainData data;
   std::unique_ptr<io::DatagenStore> file;
   std::unique_ptr<nets::SampleStore> online, online_test;
+  std::unique_ptr<solver::BatchSolver> online_solver;  // null: the CPU solver
   if (cli.has("data")) {
     file = std::make_unique<io::DatagenStore>(cli.get("data"));
     const auto& info = file->reader().info();
@@ -180,7 +185,11 @@ int run(int argc, char** argv) {
     sc.L = o.net.L;
     if (!file) sc.max_sources = int(cli.integer("max-sources"));
     solver::validate(sc);
-    online = std::make_unique<nets::OnlineStore>(sc, o.seed * 2 + 1);
+#ifdef EDNN_TRAIN_SOLVER_CUDA
+    if (o.device == Device::cuda) online_solver = solver::make_device_batch_solver();
+#endif
+    std::fprintf(stderr, "train: online samples solved on %s\n", online_solver ? "cuda" : "cpu");
+    online = std::make_unique<nets::OnlineStore>(sc, o.seed * 2 + 1, online_solver.get());
     data.train = online.get();
     data.online_per_epoch = cli.integer("online-per-epoch");
     EDNN_CHECK(data.online_per_epoch > 0, "train: --online-per-epoch must be positive");
@@ -188,11 +197,12 @@ int run(int argc, char** argv) {
       const long n = cli.integer("online-test");
       EDNN_CHECK(n > 0, "train: --online-test must be positive");
       std::fprintf(stderr, "train: solving %ld test samples (a separate solver stream)\n", n);
-      online_test = std::make_unique<nets::MemoryStore>(nets::generate_memory_store(sc, o.seed * 2 + 2, n));
+      online_test = std::make_unique<nets::MemoryStore>(nets::generate_memory_store(sc, o.seed * 2 + 2, n, online_solver.get()));
       data.test = online_test.get();
       for (long i = 0; i < n; ++i) data.test_indices.push_back(i);
     }
-    o.data_description = "online solver samples" + (file ? ", test split of " + cli.get("data") : std::string());
+    o.data_description = std::string("online solver samples (") + (online_solver ? "cuda" : "cpu") + ")" +
+                         (file ? ", test split of " + cli.get("data") : std::string());
   }
 
   {

@@ -22,7 +22,9 @@ void MemoryStore::read(std::span<const std::int64_t> idx, float* x, float* y, in
   }
 }
 
-std::string OnlineStore::name() const { return "online solver (seed " + std::to_string(seed_) + ")"; }
+std::string OnlineStore::name() const {
+  return "online solver (seed " + std::to_string(seed_) + (solver_ ? ", " + solver_->device() : std::string()) + ")";
+}
 
 void OnlineStore::read(std::span<const std::int64_t> idx, float* x, float* y, int* n) {
   std::vector<solver::SampleRequest> req(idx.size());
@@ -30,14 +32,16 @@ void OnlineStore::read(std::span<const std::int64_t> idx, float* x, float* y, in
     req[k].index = std::uint64_t(idx[k]);
     req[k].n_sources = solver::sample_source_count(config_, seed_, req[k].index);
   }
-  const solver::SampleBatch b = solver::generate_samples(config_, seed_, req);
+  const solver::SampleBatch b =
+      solver_ ? solver::generate_samples(config_, seed_, req, *solver_) : solver::generate_samples(config_, seed_, req);
   std::copy(b.inputs.begin(), b.inputs.end(), x);
   if (y) std::copy(b.targets.begin(), b.targets.end(), y);
   if (n) std::copy(b.n_sources.begin(), b.n_sources.end(), n);
 }
 
-MemoryStore generate_memory_store(const solver::SolverConfig& config, std::uint64_t seed, std::int64_t count) {
-  OnlineStore online(config, seed);
+MemoryStore generate_memory_store(const solver::SolverConfig& config, std::uint64_t seed, std::int64_t count,
+                                  solver::BatchSolver* solver) {
+  OnlineStore online(config, seed, solver);
   MemoryStore store(config.L, "generated (seed " + std::to_string(seed) + ", " + std::to_string(count) + " samples)");
   const std::size_t px = std::size_t(config.L) * config.L;
   store.inputs.resize(std::size_t(count) * px);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "solver/batch_solver.h"
 #include "solver/solver.h"
 
 namespace ednn::nets {
@@ -39,10 +40,14 @@ private:
   std::string name_;
 };
 
-// Sample i is solver sample i of the stream `seed`, with n drawn by sample_source_count.
+// Sample i is solver sample i of the stream `seed`, with n drawn by sample_source_count. Inputs are
+// rendered on the host; `solver` solves them (null: the CPU solver; make_device_batch_solver of
+// solver/batch_solver_device.h: the CUDA kernel, whose targets are downloaded to the host like any
+// other store's, an explicit copy). Not owned.
 class OnlineStore final : public SampleStore {
 public:
-  OnlineStore(const solver::SolverConfig& config, std::uint64_t seed) : config_(config), seed_(seed) {}
+  OnlineStore(const solver::SolverConfig& config, std::uint64_t seed, solver::BatchSolver* solver = nullptr)
+      : config_(config), seed_(seed), solver_(solver) {}
   int L() const override { return config_.L; }
   std::string name() const override;
   void read(std::span<const std::int64_t> indices, float* inputs, float* targets, int* n) override;
@@ -50,9 +55,12 @@ public:
 private:
   solver::SolverConfig config_;
   std::uint64_t seed_;
+  solver::BatchSolver* solver_;
 };
 
-// `count` samples of the stream `seed` solved now (for tests and online evaluation sets).
-MemoryStore generate_memory_store(const solver::SolverConfig& config, std::uint64_t seed, std::int64_t count);
+// `count` samples of the stream `seed` solved now by `solver` (null: the CPU), for tests and online
+// evaluation sets.
+MemoryStore generate_memory_store(const solver::SolverConfig& config, std::uint64_t seed, std::int64_t count,
+                                  solver::BatchSolver* solver = nullptr);
 
 }  // namespace ednn::nets

@@ -1,8 +1,6 @@
 // run_datagen: the steps are listed in solver/datagen.h.
 #include "solver/datagen.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -17,20 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class CpuBatchSolver final : public BatchSolver {
-public:
-  std::string device() const override { return "cpu"; }
-  int default_batch(int L) const override {
-    // About 2M pixels (8 MB per image set) per batch, and at least two samples per thread.
-    const std::int64_t pixels = static_cast<std::int64_t>(L) * L;
-    const std::int64_t by_size = std::max<std::int64_t>(1, (std::int64_t{1} << 21) / pixels);
-    return static_cast<int>(std::max<std::int64_t>(by_size, 2 * omp_get_max_threads()));
-  }
-  void solve(const solver::SolverConfig& config, solver::SampleBatch& batch) override {
-    solver::solve_batch(config, batch.size(), batch.inputs, batch.targets, batch.stats);
-  }
-};
-
 void summarise(DatagenSummary& summary, const std::vector<solver::SolveStats>& stats) {
   double sweeps = 0, worst = 0;
   for (const solver::SolveStats& s : stats) {
@@ -44,17 +28,15 @@ void summarise(DatagenSummary& summary, const std::vector<solver::SolveStats>& s
 
 }  // namespace
 
-std::unique_ptr<BatchSolver> make_cpu_batch_solver() { return std::make_unique<CpuBatchSolver>(); }
-
 DatagenSummary run_datagen(const DatagenOptions& options,
                            const std::function<void(const DatagenProgress&)>& on_progress,
                            const std::function<void(const std::string&)>& on_warning) {
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   EDNN_CHECK(!options.out.empty(), "datagen: no output file given (--out FILE.h5)");
-  std::unique_ptr<BatchSolver> cpu_solver;
-  BatchSolver* batch_solver = options.batch_solver;
-  if (!batch_solver) batch_solver = (cpu_solver = make_cpu_batch_solver()).get();
+  std::unique_ptr<solver::BatchSolver> cpu_solver;
+  solver::BatchSolver* batch_solver = options.batch_solver;
+  if (!batch_solver) batch_solver = (cpu_solver = solver::make_cpu_batch_solver()).get();
   const DatasetInfo requested = make_dataset_info(options.solver, options.seed, options.per_n,
                                                   options.test_fraction, options.compress, batch_solver->device());
   const std::string partial = partial_path(options.out);

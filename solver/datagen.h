@@ -9,8 +9,8 @@
 //      `completed` samples; other parameters -> an error; unreadable (killed while HDF5 metadata
 //      was being written, possible only with compression) -> started again, with a warning.
 //   3. Samples are generated in batches: rendered on the host (solver::render_samples), solved by
-//      the BatchSolver (the CPU one by default, or the CUDA kernel through
-//      make_device_batch_solver of solver/datagen_device.h); after each batch the file
+//      a solver::BatchSolver (the CPU one by default, or the CUDA kernel through
+//      make_device_batch_solver of solver/batch_solver_device.h); after each batch the file
 //      records `completed` and is flushed, so an interruption at any point loses at most one
 //      batch. Without compression every HDF5 structure is allocated when the file is created and
 //      later writes touch only raw data and the `completed` value, so a killed run always leaves a
@@ -30,26 +30,11 @@
 #include <memory>
 #include <string>
 
+#include "solver/batch_solver.h"
 #include "solver/dataset_h5.h"
 #include "solver/solver.h"
 
 namespace ednn::dataset {
-
-// The one device-dependent step of datagen: solving a batch of rendered samples.
-class BatchSolver {
-public:
-  virtual ~BatchSolver() = default;
-  // "cpu" or "cuda": what the file's `device` attribute records.
-  virtual std::string device() const = 0;
-  // Samples per batch (per write and flush) when DatagenOptions::batch is 0.
-  virtual int default_batch(int L) const = 0;
-  // Fills batch.targets [B, 1, L, L] and batch.stats [B] from batch.inputs. Throws ednn::Error when
-  // a sample does not converge (or, on a device, fails the host's residual check).
-  virtual void solve(const solver::SolverConfig& config, solver::SampleBatch& batch) = 0;
-};
-
-// solver::solve_batch on the CPU (OpenMP, whole samples per thread).
-std::unique_ptr<BatchSolver> make_cpu_batch_solver();
 
 struct DatagenOptions {
   std::string out;                  // final file name
@@ -61,7 +46,7 @@ struct DatagenOptions {
   int batch = 0;                    // samples per write and flush; 0: about 8 MB of images
   std::int64_t stop_after = -1;     // stop (as if interrupted) after this many new samples
   const std::atomic<bool>* stop_requested = nullptr;  // checked between batches (Ctrl-C)
-  BatchSolver* batch_solver = nullptr;  // what solves the batches; null: the CPU solver
+  solver::BatchSolver* batch_solver = nullptr;  // what solves the batches; null: the CPU solver
 };
 
 struct DatagenProgress {

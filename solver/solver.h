@@ -30,7 +30,8 @@
 // Threads: solve_batch() gives each OpenMP thread whole samples (dynamic schedule) when the batch
 // has two or more; a lone sample (solve(), or a batch of one) spreads its rows over the threads
 // only from L = 1024 up (see sor_cpu.cpp for why). The result never depends on either choice.
-// The same solver as a batched CUDA kernel: solver/sor_cuda.h.
+// The same solver as a batched CUDA kernel: solver/sor_cuda.h; either one behind one interface,
+// for callers that choose the device at run time: solver/batch_solver.h.
 #pragma once
 #include <cstdint>
 #include <span>

@@ -1,13 +1,16 @@
-// datagen's device path (solver/datagen_device.h) end to end at a tiny size. Built twice: linked
-// with ednn_dataset_device_emu (test solver_datagen_device) the CUDA SOR kernel runs on the CPU
-// through kernels/simt.h; linked with ednn_dataset_device_cuda (solver_datagen_device_gpu, label
+// datagen's device path (solver/batch_solver_device.h) end to end at a tiny size. Built twice:
+// linked with ednn_solver_device_emu (test solver_datagen_device) the CUDA SOR kernel runs on the
+// CPU through kernels/simt.h; linked with ednn_solver_device_cuda (solver_datagen_device_gpu, label
 // gpu; skipped without a usable GPU) it runs on the GPU. Checks: the targets agree with the CPU
 // solver's file, the inputs are the same bits, the `device` attribute, resume on the device gives
-// the same file as an uninterrupted run, and a partial file is never continued by the other device.
+// the same file as an uninterrupted run, and a partial file is never continued by the other device;
+// and generate_samples on the device (what train --online --device cuda draws) against the CPU.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -17,10 +20,14 @@
 #include "engine/error.h"
 #include "kernels/simt_host.h"
 #include "solver/datagen.h"
-#include "solver/datagen_device.h"
+#include "solver/batch_solver_device.h"
 #include "solver/dataset_h5.h"
 
 using namespace ednn::dataset;
+using ednn::solver::BatchSolver;
+using ednn::solver::host_residual_limit;
+using ednn::solver::make_cpu_batch_solver;
+using ednn::solver::make_device_batch_solver;
 namespace fs = std::filesystem;
 
 namespace {
@@ -154,4 +161,23 @@ TEST_CASE("solver_datagen_device: the device path writes the CPU solver's data, 
     DatasetReader partial(partial_path(capped.out), true);
     CHECK(partial.info().completed == 0);
   }
+}
+
+TEST_CASE("solver_datagen_device: generate_samples on the device matches the CPU's (the online samples)") {
+  ednn::solver::SolverConfig c;
+  c.L = 32;
+  c.max_sources = 4;
+  std::vector<ednn::solver::SampleRequest> requests;
+  for (std::uint64_t i = 0; i < 3; ++i) requests.push_back({i, 1 + static_cast<int>(i)});
+  const std::unique_ptr<BatchSolver> device = make_device_batch_solver();
+  const ednn::solver::SampleBatch on_device = ednn::solver::generate_samples(c, 9, requests, *device);
+  const ednn::solver::SampleBatch on_cpu = ednn::solver::generate_samples(c, 9, requests);
+  CHECK(on_device.inputs == on_cpu.inputs);
+  CHECK(on_device.n_sources == on_cpu.n_sources);
+  REQUIRE(on_device.targets.size() == on_cpu.targets.size());
+  double worst = 0;
+  for (size_t p = 0; p < on_cpu.targets.size(); ++p)
+    worst = std::max(worst, double(std::abs(on_device.targets[p] - on_cpu.targets[p])));
+  CHECK(worst <= 1e-4);
+  for (const ednn::solver::SolveStats& s : on_device.stats) CHECK(s.residual <= host_residual_limit(c.tol));
 }

@@ -1,10 +1,11 @@
-// datagen's CUDA path: a BatchSolver (solver/datagen.h) that solves each batch with the CUDA SOR
-// kernel (solver/sor_cuda.h). Plain C++, compiled into two libraries:
-//   ednn_dataset_device_cuda  linked with ednn_solver_kernels_cuda: the kernel runs on the GPU
-//                             (what apps/datagen uses for --device cuda|auto in CUDA builds);
-//   ednn_dataset_device_emu   linked with ednn_solver_kernels_emu: the same code path with the
-//                             kernel run on the CPU by kernels/simt.h (tests without a GPU).
-// Both record device = "cuda" in the file: the float kernel's result.
+// The CUDA BatchSolver (solver/batch_solver.h): each batch solved by the CUDA SOR kernel
+// (solver/sor_cuda.h), for datagen --device cuda and train --online --device cuda. Plain C++,
+// compiled into two libraries:
+//   ednn_solver_device_cuda  linked with ednn_solver_kernels_cuda: the kernel runs on the GPU
+//                            (what apps/datagen and apps/train link in CUDA builds);
+//   ednn_solver_device_emu   linked with ednn_solver_kernels_emu: the same code path with the
+//                            kernel run on the CPU by kernels/simt.h (tests without a GPU).
+// Both report device() = "cuda": the float kernel's result.
 //
 // One batch: inputs rendered on the host are uploaded (one explicit copy), solved in one batched
 // solve_batch_device call (one block per sample), and the targets downloaded (one explicit copy).
@@ -15,9 +16,9 @@
 #include <memory>
 
 #include "kernels/simt_host.h"
-#include "solver/datagen.h"
+#include "solver/batch_solver.h"
 
-namespace ednn::dataset {
+namespace ednn::solver {
 
 // The largest host residual a device sample may have: the kernel stops at tol on its float
 // residual, and the stored float field alone carries a rounding residual of about 1e-7 (the CPU
@@ -28,4 +29,4 @@ inline double host_residual_limit(double tol) { return 2 * tol + 1e-6; }
 // Throws ednn::Error naming what is missing when no device is usable (simt::device_available).
 std::unique_ptr<BatchSolver> make_device_batch_solver(simt::Stream stream = nullptr);
 
-}  // namespace ednn::dataset
+}  // namespace ednn::solver
