@@ -25,9 +25,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, in
 // Backward without the pre-activation: for slope > 0, y = leaky_relu(v) is positive exactly where
 // v is, so the activation's derivative is read off the saved output,
 //   dv = dy where y > 0, else slope dy,
-// and then the convolution's usual backward runs on dv. Only y (which the next layer keeps
-// anyway) is saved, not v: one activation-sized tensor less per layer. This is why slope must be
-// positive (slope <= 0 is an error); y must not be modified in place before backward.
+// and then the convolution's usual backward runs on dv. Only y is saved, never v: where the next
+// layer keeps its input anyway (a convolution) that is one activation-sized tensor less, and the
+// forward pass never holds v and y at once. This is why slope must be positive (slope <= 0 is an
+// error); y must not be modified in place before backward.
 Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
                          double slope);
 Tensor conv_transpose2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
