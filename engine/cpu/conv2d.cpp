@@ -15,7 +15,8 @@
 //   col  = W^T[K, C_out] dy_n[C_out, P]   then fold the columns back, summing overlaps (col2im)
 //   dW  += dy_n[C_out, P] col^T[P, K]     (backward-weight)
 // Images are spread over OpenMP threads, each with its own column buffer; the BLAS runs
-// single-threaded inside them. The fast path applies an epilogue (bias, then leaky ReLU) to each
+// single-threaded inside them. Large images are unfolded a block of output rows at a time, so the
+// columns stay in cache between im2col and the GEMM (the block's columns of y, dy are strided views). The fast path applies an epilogue (bias, then leaky ReLU) to each
 // image right after its GEMM, while the image's output is still in cache; the reference path has
 // no epilogue (tests compose it from the reference convolution and the activation loop).
 #include <cblas.h>
@@ -98,15 +99,16 @@ template void conv2d_backward_weight<double>(const double*, const double*, doubl
 namespace fast {
 namespace {
 
-// Row-major C[M, N] = alpha A B + beta C with A [M, K] (or its transpose), B [K, N] (or transpose).
-void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, const float* B, float beta, float* C) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-              ta ? M : K, B, tb ? K : N, beta, C, N);
+// Row-major C[M, N] = alpha op(A) op(B) + beta C, with leading dimensions (row strides) lda, ldb, ldc.
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+          float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+              B, ldb, beta, C, ldc);
 }
-void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, const double* B, double beta,
-          double* C) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-              ta ? M : K, B, tb ? K : N, beta, C, N);
+void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda, const double* B, int ldb,
+          double beta, double* C, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+              B, ldb, beta, C, ldc);
 }
 
 // One-time: the BLAS runs single-threaded because the images already are spread over threads.
@@ -121,18 +123,32 @@ void single_threaded_blas() {
 // A 1x1 convolution with stride 1 and no padding needs no unfolding: the image is its own column matrix.
 bool is_pointwise(const ConvGeometry& g) { return g.kH == 1 && g.kW == 1 && g.stride == 1 && g.pad == 0; }
 
-// col[(c*kH + p)*kW + q][i*W_out + j] = x[c, i*s - pad + p, j*s - pad + q] (0 outside) for one image.
+// The column matrix of a whole large image does not fit in cache (the paper's second layer:
+// 576 rows x 65,536 columns, 150 MB), so it is built and consumed a block of output rows at a
+// time: about kColumnBlockBytes of columns, but at least 256 columns so the GEMM stays efficient.
+constexpr std::size_t kColumnBlockBytes = std::size_t(1) << 21;
+
 template <class T>
-void im2col(const T* x, T* col, const ConvGeometry& g) {
-  const int P = g.H_out * g.W_out;
+int rows_per_block(const ConvGeometry& g) {
+  const std::size_t K = std::size_t(g.C_in) * g.kH * g.kW;
+  const std::size_t by_cache = kColumnBlockBytes / (K * sizeof(T) * std::size_t(g.W_out));
+  const std::size_t by_gemm = (256 + g.W_out - 1) / g.W_out;
+  return int(std::clamp<std::size_t>(std::max(by_cache, by_gemm), 1, std::size_t(g.H_out)));
+}
+
+// col[(c*kH + p)*kW + q][(i - i0)*W_out + j] = x[c, i*s - pad + p, j*s - pad + q] (0 outside),
+// for one image and the output rows i0 <= i < i1.
+template <class T>
+void im2col(const T* x, T* col, const ConvGeometry& g, int i0, int i1) {
+  const std::int64_t cols = std::int64_t(i1 - i0) * g.W_out;
   for (int c = 0; c < g.C_in; ++c)
     for (int p = 0; p < g.kH; ++p)
       for (int q = 0; q < g.kW; ++q) {
-        T* row = col + (std::int64_t((c * g.kH + p) * g.kW + q)) * P;
+        T* row = col + std::int64_t((c * g.kH + p) * g.kW + q) * cols;
         const T* plane = x + std::int64_t(c) * g.H_in * g.W_in;
-        for (int i = 0; i < g.H_out; ++i) {
+        for (int i = i0; i < i1; ++i) {
           int h = i * g.stride - g.pad + p;
-          T* out = row + i * g.W_out;
+          T* out = row + std::int64_t(i - i0) * g.W_out;
           if (h < 0 || h >= g.H_in) {
             std::fill(out, out + g.W_out, T(0));
             continue;
@@ -154,21 +170,21 @@ void im2col(const T* x, T* col, const ConvGeometry& g) {
       }
 }
 
-// The adjoint of im2col: x[c, h, v] = sum of the column entries that read it (x is overwritten).
+// The adjoint of im2col for the output rows i0 <= i < i1: adds each column entry into the pixel of
+// x it was read from (blocks overlap by the kernel's height, so x is zeroed once, by the caller).
 template <class T>
-void col2im(const T* col, T* x, const ConvGeometry& g) {
-  const int P = g.H_out * g.W_out;
-  std::fill(x, x + std::int64_t(g.C_in) * g.H_in * g.W_in, T(0));
+void col2im_add(const T* col, T* x, const ConvGeometry& g, int i0, int i1) {
+  const std::int64_t cols = std::int64_t(i1 - i0) * g.W_out;
   for (int c = 0; c < g.C_in; ++c)
     for (int p = 0; p < g.kH; ++p)
       for (int q = 0; q < g.kW; ++q) {
-        const T* row = col + (std::int64_t((c * g.kH + p) * g.kW + q)) * P;
+        const T* row = col + std::int64_t((c * g.kH + p) * g.kW + q) * cols;
         T* plane = x + std::int64_t(c) * g.H_in * g.W_in;
-        for (int i = 0; i < g.H_out; ++i) {
+        for (int i = i0; i < i1; ++i) {
           int h = i * g.stride - g.pad + p;
           if (h < 0 || h >= g.H_in) continue;
           T* out = plane + std::int64_t(h) * g.W_in;
-          const T* in = row + i * g.W_out;
+          const T* in = row + std::int64_t(i - i0) * g.W_out;
           if (g.stride == 1) {
             int j0 = std::max(0, g.pad - q), j1 = std::min(g.W_out, g.W_in + g.pad - q);
             for (int j = j0; j < j1; ++j) out[j - g.pad + q] += in[j];
@@ -206,24 +222,28 @@ void apply_epilogue(T* y, const T* bias, int C, std::int64_t plane, const ConvEp
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g, const ConvEpilogue& epilogue) {
   single_threaded_blas();
-  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
+  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out, rows = rows_per_block<T>(g);
   const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
 #pragma omp parallel if (worth_threads(std::int64_t(g.flops())))
   {
-    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * P);
+    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * rows * g.W_out);
 #pragma omp for schedule(static)
     for (int n = 0; n < g.N; ++n) {
       const T* xn = x + n * x_stride;
       T* yn = y + n * y_stride;
-      const T* cols = xn;
-      if (!is_pointwise(g)) {
-        im2col(xn, col.data(), g);
-        cols = col.data();
-      }
       if (bias) {
         for (int o = 0; o < g.C_out; ++o) std::fill(yn + std::int64_t(o) * P, yn + std::int64_t(o + 1) * P, bias[o]);
       }
-      gemm(false, false, g.C_out, P, K, T(1), w, cols, bias ? T(1) : T(0), yn);
+      if (is_pointwise(g)) {
+        gemm(false, false, g.C_out, P, K, T(1), w, K, xn, P, bias ? T(1) : T(0), yn, P);
+      } else {
+        for (int i0 = 0; i0 < g.H_out; i0 += rows) {  // y[:, block] = W col(block)
+          const int i1 = std::min(g.H_out, i0 + rows), cols = (i1 - i0) * g.W_out;
+          im2col(xn, col.data(), g, i0, i1);
+          gemm(false, false, g.C_out, cols, K, T(1), w, K, col.data(), cols, bias ? T(1) : T(0),
+               yn + std::int64_t(i0) * g.W_out, P);
+        }
+      }
       if (epilogue.leaky_relu) apply_epilogue(yn, static_cast<const T*>(nullptr), g.C_out, P, epilogue);
     }
   }
@@ -234,20 +254,27 @@ void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g,
                           const ConvEpilogue& epilogue) {
   single_threaded_blas();
   const std::int64_t plane = std::int64_t(g.H_in) * g.W_in;
-  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
+  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out, rows = rows_per_block<T>(g);
   const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
 #pragma omp parallel if (worth_threads(std::int64_t(g.flops())))
   {
-    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * P);
+    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * rows * g.W_out);
 #pragma omp for schedule(static)
     for (int n = 0; n < g.N; ++n) {
+      const T* dyn = dy + n * y_stride;
+      T* dxn = dx + n * x_stride;
       if (is_pointwise(g)) {
-        gemm(true, false, K, P, g.C_out, T(1), w, dy + n * y_stride, T(0), dx + n * x_stride);
+        gemm(true, false, K, P, g.C_out, T(1), w, K, dyn, P, T(0), dxn, P);
       } else {
-        gemm(true, false, K, P, g.C_out, T(1), w, dy + n * y_stride, T(0), col.data());
-        col2im(col.data(), dx + n * x_stride, g);
+        std::fill(dxn, dxn + x_stride, T(0));
+        for (int i0 = 0; i0 < g.H_out; i0 += rows) {  // col(block) = W^T dy[:, block], folded back into dx
+          const int i1 = std::min(g.H_out, i0 + rows), cols = (i1 - i0) * g.W_out;
+          gemm(true, false, K, cols, g.C_out, T(1), w, K, dyn + std::int64_t(i0) * g.W_out, P, T(0), col.data(),
+               cols);
+          col2im_add(col.data(), dxn, g, i0, i1);
+        }
       }
-      if (bias || epilogue.leaky_relu) apply_epilogue(dx + n * x_stride, bias, g.C_in, plane, epilogue);
+      if (bias || epilogue.leaky_relu) apply_epilogue(dxn, bias, g.C_in, plane, epilogue);
     }
   }
 }
@@ -255,7 +282,7 @@ void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g,
 template <class T>
 void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
   single_threaded_blas();
-  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out;
+  const int K = g.C_in * g.kH * g.kW, P = g.H_out * g.W_out, rows = rows_per_block<T>(g);
   const std::int64_t x_stride = std::int64_t(g.C_in) * g.H_in * g.W_in, y_stride = std::int64_t(g.C_out) * P;
   const std::int64_t wn = g.weight_numel();
   const int threads = worth_threads(std::int64_t(g.flops())) ? std::max(1, std::min(omp_get_max_threads(), g.N)) : 1;
@@ -263,16 +290,22 @@ void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvGeometry& 
   std::vector<T> partial(std::size_t(threads) * wn, T(0));
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * P);
+    std::vector<T> col(is_pointwise(g) ? 0 : std::size_t(K) * rows * g.W_out);
     T* mine = partial.data() + std::int64_t(omp_get_thread_num()) * wn;
 #pragma omp for schedule(static)
     for (int n = 0; n < g.N; ++n) {
-      const T* cols = x + n * x_stride;
-      if (!is_pointwise(g)) {
-        im2col(x + n * x_stride, col.data(), g);
-        cols = col.data();
+      const T* xn = x + n * x_stride;
+      const T* dyn = dy + n * y_stride;
+      if (is_pointwise(g)) {
+        gemm(false, true, g.C_out, K, P, T(1), dyn, P, xn, P, T(1), mine, K);
+        continue;
       }
-      gemm(false, true, g.C_out, K, P, T(1), dy + n * y_stride, cols, T(1), mine);
+      for (int i0 = 0; i0 < g.H_out; i0 += rows) {  // dW += dy[:, block] col(block)^T
+        const int i1 = std::min(g.H_out, i0 + rows), cols = (i1 - i0) * g.W_out;
+        im2col(xn, col.data(), g, i0, i1);
+        gemm(false, true, g.C_out, K, cols, T(1), dyn + std::int64_t(i0) * g.W_out, P, col.data(), cols, T(1), mine,
+             K);
+      }
     }
   }
   std::copy(partial.begin(), partial.begin() + wn, dw);

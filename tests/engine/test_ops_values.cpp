@@ -123,7 +123,9 @@ TEST_CASE("adjoint: avg_pool2d and upsample_nearest2d against their backward pas
 TEST_CASE("fast CPU path (float32) matches the reference loops (float64)") {
   struct Case { int N, C_in, H, W, C_out, k, s, p; };
   const Case cases[] = {{3, 5, 13, 11, 7, 3, 1, 1}, {2, 4, 16, 16, 6, 3, 1, 1}, {2, 3, 9, 10, 4, 4, 2, 1},
-                        {1, 6, 7, 7, 5, 1, 1, 0},   {3, 2, 8, 9, 3, 3, 2, 2},   {1, 3, 6, 5, 2, 4, 1, 0}};
+                        {1, 6, 7, 7, 5, 1, 1, 0},   {3, 2, 8, 9, 3, 3, 2, 2},   {1, 3, 6, 5, 2, 4, 1, 0},
+                        // Large enough that the fast path unfolds the image in several blocks of rows.
+                        {1, 64, 40, 64, 4, 3, 1, 1}, {2, 128, 41, 60, 3, 3, 2, 1}};
   std::uint64_t seed = 200;
   for (const Case& c : cases) {
     CAPTURE(c.k); CAPTURE(c.s); CAPTURE(c.p);
@@ -137,17 +139,19 @@ TEST_CASE("fast CPU path (float32) matches the reference loops (float64)") {
     Tensor y_ref = Tensor::empty(g.output_shape(), DType::f64), y = Tensor::empty(g.output_shape(), DType::f32);
     cpu::ref::conv2d_forward(x64.data<double>(), w64.data<double>(), b64.data<double>(), y_ref.data<double>(), g);
     cpu::fast::conv2d_forward(x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>(), g);
-    CHECK(max_abs_diff(y.to_dtype(DType::f64), y_ref) < 1e-5);
+    // float32 rounding grows with the number of terms summed per output (K = C_in k k).
+    const double tol = 1e-5 * std::max(1.0, c.C_in * c.k * c.k / 64.0);
+    CHECK(max_abs_diff(y.to_dtype(DType::f64), y_ref) < tol);
 
     Tensor dx_ref = Tensor::empty(g.input_shape(), DType::f64), dx = Tensor::empty(g.input_shape(), DType::f32);
     cpu::ref::conv2d_backward_data(dy64.data<double>(), w64.data<double>(), dx_ref.data<double>(), g);
     cpu::fast::conv2d_backward_data(dy.data<float>(), w.data<float>(), dx.data<float>(), g);
-    CHECK(max_abs_diff(dx.to_dtype(DType::f64), dx_ref) < 1e-5);
+    CHECK(max_abs_diff(dx.to_dtype(DType::f64), dx_ref) < tol);
 
     Tensor dw_ref = Tensor::empty(g.weight_shape(), DType::f64), dw = Tensor::empty(g.weight_shape(), DType::f32);
     cpu::ref::conv2d_backward_weight(x64.data<double>(), dy64.data<double>(), dw_ref.data<double>(), g);
     cpu::fast::conv2d_backward_weight(x.data<float>(), dy.data<float>(), dw.data<float>(), g);
-    CHECK(max_abs_diff(dw.to_dtype(DType::f64), dw_ref) < 1e-4);
+    CHECK(max_abs_diff(dw.to_dtype(DType::f64), dw_ref) < 10 * tol);
 
     // The float64 fast path agrees with the reference to rounding.
     Tensor y64 = Tensor::empty(g.output_shape(), DType::f64);
