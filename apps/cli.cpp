@@ -1,5 +1,7 @@
 #include "apps/cli.h"
 
+#include <cstdio>
+#include <exception>
 #include <sstream>
 
 #include "engine/error.h"
@@ -87,6 +89,15 @@ std::string Cli::help() const {
     os << "\n";
   }
   return os.str();
+}
+
+int run_main(const char* program, int (*body)(int, char**), int argc, char** argv) {
+  try {
+    return body(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+  }
+  return 1;
 }
 
 }  // namespace ednn::io

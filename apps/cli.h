@@ -32,4 +32,8 @@ private:
   std::map<std::string, std::string> given_;
 };
 
+// Runs a program's body; an exception becomes one line on stderr, "<program>: error: <message>",
+// and exit status 1. Errors are caught once, here, not in the program's code.
+int run_main(const char* program, int (*body)(int, char**), int argc, char** argv);
+
 }  // namespace ednn::io

@@ -226,13 +226,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const ednn::Error& e) {
-    std::fprintf(stderr, "train: error: %s\n", e.what());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "train: error: %s\n", e.what());
-  }
-  return 1;
-}
+int main(int argc, char** argv) { return ednn::io::run_main("train", run, argc, argv); }

@@ -20,23 +20,16 @@
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
 #include "solver/datagen.h"
+#include "tests/test_helpers.h"
 
 using namespace ednn;
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("ednn_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using ednn::test::read_bytes;
+fs::path temp_dir(const std::string& name) { return ednn::test::fresh_temp_dir(name); }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Writes an HDF5 file with a float32 data set `name` of shape dims filled with `value`.
 void write_h5(const fs::path& path, const char* name, std::vector<hsize_t> dims, float value) {

@@ -14,6 +14,7 @@
 #include "engine/optim.h"
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
+#include "tests/test_helpers.h"
 
 using namespace ednn;
 using namespace ednn::nets;
@@ -21,21 +22,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("ednn_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using ednn::test::read_bytes;
+using ednn::test::write_bytes;
+fs::path temp_dir(const std::string& name) { return ednn::test::fresh_temp_dir(name); }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_bytes(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << s;
-}
 
 // A minimal safetensors reader, independent of nets/checkpoint.cpp: the header length as 8
 // little-endian bytes, the JSON, offsets relative to the end of the header, F32 little-endian.

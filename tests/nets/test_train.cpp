@@ -11,6 +11,7 @@
 
 #include "nets/checkpoint.h"
 #include "nets/trainer.h"
+#include "tests/test_helpers.h"
 
 using namespace ednn;
 using namespace ednn::nets;
@@ -18,11 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("ednn_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  return d;
-}
+fs::path temp_dir(const std::string& name) { return ednn::test::fresh_temp_dir(name); }
+
 
 // 24 training and 8 test samples at L = 64, solved once for all test cases.
 struct TinyData {

@@ -19,6 +19,7 @@
 #include "engine/error.h"
 #include "solver/datagen.h"
 #include "solver/dataset_h5.h"
+#include "tests/test_helpers.h"
 #include "tests/solver/direct_solve.h"
 
 using namespace ednn::dataset;
@@ -27,21 +28,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("ednn_solver_datagen_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter()++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
+using ednn::test::TempDir;
+std::string file_bytes(const std::string& path) { return ednn::test::read_bytes(path); }
+std::string error_of(const DatagenOptions& o) { return ednn::test::error_message([&] { run_datagen(o); }); }
+
 
 DatagenOptions tiny_options(const fs::path& out) {
   DatagenOptions o;
@@ -82,19 +72,6 @@ Contents read_all(const std::string& path) {
   return c;
 }
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string error_of(const DatagenOptions& o) {
-  try {
-    run_datagen(o);
-  } catch (const ednn::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

@@ -22,6 +22,7 @@
 #include "solver/datagen.h"
 #include "solver/batch_solver_device.h"
 #include "solver/dataset_h5.h"
+#include "tests/test_helpers.h"
 
 using namespace ednn::dataset;
 using ednn::solver::BatchSolver;
@@ -32,17 +33,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ednn_solver_datagen_device_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using ednn::test::TempDir;
+std::string file_bytes(const std::string& path) { return ednn::test::read_bytes(path); }
+std::string error_of(const DatagenOptions& o) { return ednn::test::error_message([&] { run_datagen(o); }); }
+
 
 // L = 32, n = 1..3, 2 per n: 6 samples (the emulation runs every kernel thread as a fiber).
 DatagenOptions tiny_options(const fs::path& out, BatchSolver* solver) {
@@ -58,19 +52,6 @@ DatagenOptions tiny_options(const fs::path& out, BatchSolver* solver) {
   return o;
 }
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string error_of(const DatagenOptions& o) {
-  try {
-    run_datagen(o);
-  } catch (const ednn::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 
