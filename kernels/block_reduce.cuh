@@ -12,8 +12,11 @@
 namespace ednn::kernels {
 
 // Sum over the 32 lanes of a warp, returned to lane 0 (other lanes get partial sums). Every lane
-// of the warp must call it.
-__device__ __forceinline__ float warp_sum(float v) {
+// of the warp must call it. T is float, or double for sums over millions of values where float
+// accumulation would lose digits (batch-norm statistics of a channel: 50 x 512 x 512 values at the
+// paper's shapes).
+template <class T>
+__device__ __forceinline__ T warp_sum(T v) {
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
   return v;
 }
@@ -21,38 +24,17 @@ __device__ __forceinline__ float warp_sum(float v) {
 // Sum over the block, returned to thread 0 (other threads get partial sums). blockDim.x must be
 // a multiple of 32 (at most 1024) with blockDim.y = blockDim.z = 1, and every thread of the block
 // must call it: it contains barriers. It may be called again right away: the last barrier keeps
-// the next call's writes from overtaking this call's reads.
-__device__ __forceinline__ float block_sum(float v) {
-  __shared__ float warp_sums[32];
+// the next call's writes from overtaking this call's reads. (Each T has its own shared array.)
+template <class T>
+__device__ __forceinline__ T block_sum(T v) {
+  __shared__ T warp_sums[32];
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   v = warp_sum(v);
   if (lane == 0) warp_sums[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    v = lane < static_cast<int>(blockDim.x / 32) ? warp_sums[lane] : 0.0f;
-    v = warp_sum(v);
-  }
-  __syncthreads();
-  return v;
-}
-
-// The same two in double, for sums over millions of values where float accumulation would lose
-// digits (batch-norm statistics of a channel: 50 x 512 x 512 values at the paper's shapes).
-__device__ __forceinline__ double warp_sum(double v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
-
-__device__ __forceinline__ double block_sum(double v) {
-  __shared__ double warp_sums_double[32];
-  const int lane = threadIdx.x % 32;
-  const int warp = threadIdx.x / 32;
-  v = warp_sum(v);
-  if (lane == 0) warp_sums_double[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < static_cast<int>(blockDim.x / 32) ? warp_sums_double[lane] : 0.0;
+    v = lane < static_cast<int>(blockDim.x / 32) ? warp_sums[lane] : T(0);
     v = warp_sum(v);
   }
   __syncthreads();
