@@ -75,6 +75,27 @@ __device__ __forceinline__ float apply_epilogue(float v, ConvEpilogue e) {
   return (e.activation == ConvActivation::leaky_relu && v < 0.0f) ? e.slope * v : v;
 }
 
+// Writes a thread's TM x TN outputs of C [M, (image, pixel)] into an NCHW tensor out
+// [images, M, P] (the column index n is image * P + pixel), adding the bias and applying the
+// epilogue on the way: the fused tail of the forward and backward-data kernels.
+template <class T>
+__device__ __forceinline__ void store_tile(const float (&acc)[T::TM][T::TN], const float* __restrict__ bias,
+                                           ConvEpilogue epilogue, float* __restrict__ out, int M, int Ncol, int P,
+                                           int m0, int n0, int ty, int tx) {
+  constexpr int RS = T::BM / T::TM, CS = T::BN / T::TN;
+  for (int j = 0; j < T::TN; ++j) {
+    const int n = n0 + tx + j * CS;
+    if (n >= Ncol) continue;
+    const int image = n / P, pix = n % P;
+    for (int i = 0; i < T::TM; ++i) {
+      const int m = m0 + ty + i * RS;
+      if (m >= M) continue;
+      const float v = acc[i][j] + (bias ? bias[m] : 0.0f);
+      out[(long(image) * M + m) * P + pix] = apply_epilogue(v, epilogue);
+    }
+  }
+}
+
 // acc[i][j] += sum_kk As[kk][ty + i RS] Bs[kk][tx + j CS]: one step of the blocked product.
 template <class T>
 __device__ __forceinline__ void multiply_tiles(const float (*As)[T::BM + T::pad], const float (*Bs)[T::BN + T::pad],
@@ -139,7 +160,6 @@ __global__ void __launch_bounds__(T::threads)
     conv2d_forward_kernel2(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
                            float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN;
-  constexpr int RS = BM / TM, CS = BN / TN;
   constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
   constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
   static_assert(BM % a_rows_per_pass == 0 && BK % b_rows_per_pass == 0, "tile loads must divide evenly");
@@ -181,17 +201,7 @@ __global__ void __launch_bounds__(T::threads)
     __syncthreads();  // everyone is done reading them before the next step overwrites them
   }
 
-  for (int j = 0; j < TN; ++j) {
-    const int n = n0 + tx + j * CS;
-    if (n >= Ncol) continue;
-    const int image = n / P, pix = n % P;
-    for (int i = 0; i < TM; ++i) {
-      const int m = m0 + ty + i * RS;
-      if (m >= M) continue;
-      const float v = acc[i][j] + (bias ? bias[m] : 0.0f);
-      y[(long(image) * M + m) * P + pix] = apply_epilogue(v, epilogue);
-    }
-  }
+  store_tile<T>(acc, bias, epilogue, y, M, Ncol, P, m0, n0, ty, tx);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,7 +220,6 @@ __global__ void __launch_bounds__(T::threads)
                                  const float* __restrict__ bias, float* __restrict__ dx, ConvDims d,
                                  ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN;
-  constexpr int RS = BM / TM, CS = BN / TN;
   constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
   constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
   __shared__ float As[BK][BM + T::pad];
@@ -259,17 +268,7 @@ __global__ void __launch_bounds__(T::threads)
     __syncthreads();
   }
 
-  for (int j = 0; j < TN; ++j) {
-    const int n = n0 + tx + j * CS;
-    if (n >= Ncol) continue;
-    const int image = n / P_in, pix = n % P_in;
-    for (int i = 0; i < TM; ++i) {
-      const int m = m0 + ty + i * RS;
-      if (m >= M) continue;
-      const float v = acc[i][j] + (bias ? bias[m] : 0.0f);
-      dx[(long(image) * M + m) * P_in + pix] = apply_epilogue(v, epilogue);
-    }
-  }
+  store_tile<T>(acc, bias, epilogue, dx, M, Ncol, P_in, m0, n0, ty, tx);
 }
 
 // ---------------------------------------------------------------------------------------------
