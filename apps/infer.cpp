@@ -73,7 +73,7 @@ int run(int argc, char** argv) {
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
   cli.option("batch", "B", "samples per forward pass", "16");
   cli.option("pictures", "K", "picture panels for the first K samples", "4");
-  cli.flag("compare-solver", "also time the SOR solver on the same inputs (CPU) and report the ratio");
+  cli.flag("compare-solver", "also time the SOR solver on the same inputs (CPU, with the data file's solver settings when it has them) and report the ratio");
   cli.flag("quiet", "no progress bar");
   cli.flag("help", "this text");
   cli.parse(argc, argv);
@@ -114,6 +114,7 @@ int run(int argc, char** argv) {
   std::vector<std::int64_t> indices;
   solver::SolverConfig sc;
   sc.L = L;
+  std::string solver_settings = "SPEC's default";
   if (cli.has("data")) {
     auto plain = std::make_unique<io::PlainH5Store>(cli.get("data"));
     EDNN_CHECK(plain->L() == L, "infer: data ", cli.get("data"), " has L = ", plain->L(), " but checkpoint ", ckpt,
@@ -125,6 +126,15 @@ int run(int argc, char** argv) {
     for (std::int64_t i = 0; i < plain->size(); ++i)
       if (split == "all" || plain->split(i) == (split == "test" ? 1 : 0)) indices.push_back(i);
     store = std::move(plain);
+    // --compare-solver solves the data's own system (model, tolerance, omega, D, gamma) when the
+    // file is a datagen file that records it; a plain inputs file gets SPEC's defaults.
+    if (cli.has("compare-solver")) {
+      try {
+        sc = dataset::DatasetReader(cli.get("data")).info().solver;
+        solver_settings = "the data file's";
+      } catch (const Error&) {
+      }
+    }
   } else {
     const auto sources = io::read_sources_file(cli.get("sources"), sc);
     auto mem = std::make_unique<nets::MemoryStore>(L, cli.get("sources"));
@@ -211,8 +221,9 @@ int run(int argc, char** argv) {
     const double t0 = now_s();
     solver::solve_batch(sc, int(M), std::span<const float>(inputs.data(), std::size_t(M * px)), solved, stats);
     solver_ms = 1000 * (now_s() - t0) / double(M);
-    std::printf("infer: solver (red-black SOR, cpu, tol %g) on the first %lld inputs: %.3f ms/sample\n", sc.tol,
-                (long long)M, solver_ms);
+    std::printf("infer: solver (red-black SOR, cpu, %s settings: model %s, tol %g) on the first %lld inputs: "
+                "%.3f ms/sample\n",
+                solver_settings.c_str(), solver::to_string(sc.model), sc.tol, (long long)M, solver_ms);
   }
 
   // ---- metrics, plots, pictures ----
