@@ -4,6 +4,8 @@
 // functional.h; the maths of each operation is at the top of its CPU file in engine/cpu/.
 #include "engine/functional.h"
 
+#include <string>
+
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/geometry.h"
@@ -21,6 +23,35 @@ void check_bias(const Tensor& bias, std::int64_t channels, const Tensor& x, cons
 
 bool wants(const Tensor& t) { return t.defined() && t.requires_grad(); }
 
+// x and w of a convolution: both 4-d, same dtype and device; `op` names the operation.
+void check_conv_inputs(const Tensor& x, const Tensor& w, const char* op) {
+  check_ndim(x, 4, (std::string(op) + " input").c_str());
+  check_ndim(w, 4, (std::string(op) + " weight").c_str());
+  check_same_kind(x, w, op);
+}
+
+// {dx, dw, dbias} of y = conv2d(x, w) + bias from dy (in a fused layer: the pre-activation's gradient).
+std::vector<Tensor> conv2d_gradients(const Tensor& dy, const Tensor& x, const Tensor& w, const Tensor& bias,
+                                     const ConvGeometry& g) {
+  Backend& be = backend_for(dy.device());
+  Tensor dx = wants(x) ? be.conv2d_backward_data(dy, w, g) : Tensor();
+  Tensor dw = wants(w) ? be.conv2d_backward_weight(x, dy, g) : Tensor();
+  Tensor db = wants(bias) ? be.sum_per_channel(dy) : Tensor();
+  return {dx, dw, db};
+}
+
+// {dx, dw, dbias} of y = conv_transpose2d(x, w) + bias. dy has the shape of the convolution's input
+// (g's input): convolving it gives the gradient of x, and the weight gradient is the convolution's
+// weight gradient with the roles of input and output gradient swapped.
+std::vector<Tensor> conv_transpose2d_gradients(const Tensor& dy, const Tensor& x, const Tensor& w,
+                                               const Tensor& bias, const ConvGeometry& g) {
+  Backend& be = backend_for(dy.device());
+  Tensor dx = wants(x) ? be.conv2d_forward(dy, w, Tensor(), g) : Tensor();
+  Tensor dw = wants(w) ? be.conv2d_backward_weight(dy, x, g) : Tensor();
+  Tensor db = wants(bias) ? be.sum_per_channel(dy) : Tensor();
+  return {dx, dw, db};
+}
+
 void check_fused_slope(double slope, const char* op) {
   EDNN_CHECK(slope > 0, op, ": the fused leaky ReLU needs a positive slope (its backward reads the sign of the "
              "pre-activation from the output), got ", slope, "; use the unfused convolution and leaky_relu");
@@ -29,49 +60,33 @@ void check_fused_slope(double slope, const char* op) {
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding) {
-  check_ndim(x, 4, "conv2d input");
-  check_ndim(w, 4, "conv2d weight");
-  check_same_kind(x, w, "conv2d");
+  check_conv_inputs(x, w, "conv2d");
   const ConvGeometry g = conv2d_geometry(x.shape(), w.shape(), stride, padding);
   check_bias(bias, g.C_out, x, "conv2d");
   Backend& be = backend_for(x.device());
   Tensor y = be.conv2d_forward(x, w, bias, g);
-  return record(y, "conv2d", {x, w, bias}, [x, w, bias, g](const Tensor& dy) -> std::vector<Tensor> {
-    Backend& be = backend_for(dy.device());
-    Tensor dx = wants(x) ? be.conv2d_backward_data(dy, w, g) : Tensor();
-    Tensor dw = wants(w) ? be.conv2d_backward_weight(x, dy, g) : Tensor();
-    Tensor db = wants(bias) ? be.sum_per_channel(dy) : Tensor();
-    return {dx, dw, db};
+  return record(y, "conv2d", {x, w, bias}, [x, w, bias, g](const Tensor& dy) {
+    return conv2d_gradients(dy, x, w, bias, g);
   });
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
                         int output_padding) {
-  check_ndim(x, 4, "conv_transpose2d input");
-  check_ndim(w, 4, "conv_transpose2d weight");
-  check_same_kind(x, w, "conv_transpose2d");
+  check_conv_inputs(x, w, "conv_transpose2d");
   // g describes the convolution whose backward-data this is: g.output = our input, g.input = our output.
   const ConvGeometry g = conv_transpose2d_geometry(x.shape(), w.shape(), stride, padding, output_padding);
   check_bias(bias, g.C_in, x, "conv_transpose2d");
   Backend& be = backend_for(x.device());
   Tensor y = be.conv2d_backward_data(x, w, g);
   if (bias.defined()) be.add_per_channel(y, bias);  // y[n, c, :, :] += bias[c]
-  return record(y, "conv_transpose2d", {x, w, bias}, [x, w, bias, g](const Tensor& dy) -> std::vector<Tensor> {
-    Backend& be = backend_for(dy.device());
-    // dy has the shape of the convolution's input: convolving it gives the gradient of x,
-    // and the weight gradient is the convolution's weight gradient with the roles swapped.
-    Tensor dx = wants(x) ? be.conv2d_forward(dy, w, Tensor(), g) : Tensor();
-    Tensor dw = wants(w) ? be.conv2d_backward_weight(dy, x, g) : Tensor();
-    Tensor db = wants(bias) ? be.sum_per_channel(dy) : Tensor();
-    return {dx, dw, db};
+  return record(y, "conv_transpose2d", {x, w, bias}, [x, w, bias, g](const Tensor& dy) {
+    return conv_transpose2d_gradients(dy, x, w, bias, g);
   });
 }
 
 Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
                          double slope) {
-  check_ndim(x, 4, "conv2d_leaky_relu input");
-  check_ndim(w, 4, "conv2d_leaky_relu weight");
-  check_same_kind(x, w, "conv2d_leaky_relu");
+  check_conv_inputs(x, w, "conv2d_leaky_relu");
   check_fused_slope(slope, "conv2d_leaky_relu");
   const ConvGeometry g = conv2d_geometry(x.shape(), w.shape(), stride, padding);
   check_bias(bias, g.C_out, x, "conv2d_leaky_relu");
@@ -79,34 +94,26 @@ Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, i
   Tensor y = be.conv2d_forward(x, w, bias, g, ConvEpilogue{true, slope});
   // The closure keeps y without its graph (y.detach()), so the node does not own its own output.
   return record(y, "conv2d_leaky_relu", {x, w, bias},
-                [x, w, bias, g, slope, out = y.detach()](const Tensor& dy) -> std::vector<Tensor> {
-                  Backend& be = backend_for(dy.device());
-                  const Tensor dv = be.leaky_relu_backward(dy, out, slope);  // sign of out = sign of v
-                  Tensor dx = wants(x) ? be.conv2d_backward_data(dv, w, g) : Tensor();
-                  Tensor dw = wants(w) ? be.conv2d_backward_weight(x, dv, g) : Tensor();
-                  Tensor db = wants(bias) ? be.sum_per_channel(dv) : Tensor();
-                  return {dx, dw, db};
+                [x, w, bias, g, slope, out = y.detach()](const Tensor& dy) {
+                  // sign of out = sign of the pre-activation v
+                  const Tensor dv = backend_for(dy.device()).leaky_relu_backward(dy, out, slope);
+                  return conv2d_gradients(dv, x, w, bias, g);
                 });
 }
 
 Tensor conv_transpose2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
                                    int output_padding, double slope) {
-  check_ndim(x, 4, "conv_transpose2d_leaky_relu input");
-  check_ndim(w, 4, "conv_transpose2d_leaky_relu weight");
-  check_same_kind(x, w, "conv_transpose2d_leaky_relu");
+  check_conv_inputs(x, w, "conv_transpose2d_leaky_relu");
   check_fused_slope(slope, "conv_transpose2d_leaky_relu");
   const ConvGeometry g = conv_transpose2d_geometry(x.shape(), w.shape(), stride, padding, output_padding);
   check_bias(bias, g.C_in, x, "conv_transpose2d_leaky_relu");
   Backend& be = backend_for(x.device());
   Tensor y = be.conv2d_backward_data(x, w, g, bias, ConvEpilogue{true, slope});
   return record(y, "conv_transpose2d_leaky_relu", {x, w, bias},
-                [x, w, bias, g, slope, out = y.detach()](const Tensor& dy) -> std::vector<Tensor> {
-                  Backend& be = backend_for(dy.device());
-                  const Tensor dv = be.leaky_relu_backward(dy, out, slope);  // sign of out = sign of v
-                  Tensor dx = wants(x) ? be.conv2d_forward(dv, w, Tensor(), g) : Tensor();
-                  Tensor dw = wants(w) ? be.conv2d_backward_weight(dv, x, g) : Tensor();
-                  Tensor db = wants(bias) ? be.sum_per_channel(dv) : Tensor();
-                  return {dx, dw, db};
+                [x, w, bias, g, slope, out = y.detach()](const Tensor& dy) {
+                  // sign of out = sign of the pre-activation v
+                  const Tensor dv = backend_for(dy.device()).leaky_relu_backward(dy, out, slope);
+                  return conv_transpose2d_gradients(dv, x, w, bias, g);
                 });
 }
 
