@@ -11,10 +11,12 @@
 //   __shfl_sync __shfl_up_sync __shfl_down_sync __shfl_xor_sync __ballot_sync __any_sync __all_sync
 //   atomicAdd (int, unsigned, unsigned long long, float, double) atomicSub atomicMax atomicMin
 //   atomicExch atomicCAS, __threadfence(), __ldg, math (expf tanhf sqrtf rsqrtf fabsf fmaxf fminf
-//   min max __fdividef __expf __popc __clz __ffs ...)
+//   min max __fdividef __expf __popc __clz __ffs __float_as_uint __uint_as_float ...)
 // and, where CUDA has syntax the C++ compiler cannot read, the layer's own spelling:
 //   SIMT_DYNAMIC_SHARED(float, smem);                 // extern __shared__ float smem[];
 //   simt::launch(kernel, grid, block, shared_bytes, stream, args...);   // kernel<<<...>>>(args...)
+//   simt::mma_m16n8k8_tf32(d, a, b);                  // asm("mma.sync.aligned.m16n8k8...tf32...")
+//   simt::round_to_tf32(v);                           // what cvt.rna.tf32.f32 computes
 //
 // How the emulation works (the guided tour is in kernels/README.md):
 //   - Blocks run one after another. Each thread of a block is a fiber (ucontext) with its own
@@ -90,6 +92,7 @@ void set_max_dynamic_shared_bytes(void (*kernel)(Params...), std::size_t bytes) 
 #include <math.h>  // expf, tanhf, sqrtf, fabsf, fmaxf, fminf, fmaf, ... in the global namespace, as in CUDA
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #define __global__
@@ -129,7 +132,9 @@ namespace detail {
 
 // What a thread waits for at a warp operation; the scheduler computes the results when all the
 // lanes of the mask have arrived.
-enum class WarpOp { sync, shfl_idx, shfl_up, shfl_down, shfl_xor, ballot, any, all };
+// gather: every lane receives the values of all 32 lanes (the emulated tensor-core instruction
+// is built on it).
+enum class WarpOp { sync, shfl_idx, shfl_up, shfl_down, shfl_xor, ballot, any, all, gather };
 
 void* dynamic_shared_memory();
 void sync_block(const char* what, const char* file, int line);
@@ -285,6 +290,8 @@ inline float __fdividef(float a, float b) { return a / b; }
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }
 inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
+inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
+inline float __uint_as_float(unsigned x) { return std::bit_cast<float>(x); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
@@ -340,5 +347,76 @@ void launch(void (*kernel)(Params...), Grid grid, dim3 block, std::size_t shared
                    block, shared_bytes, grid.file, grid.line);
 #endif
 }
+
+}  // namespace simt
+
+// ============================================================================================
+// Tensor cores, both builds: TF32 rounding and one warp-wide matrix multiply-accumulate.
+// ============================================================================================
+namespace simt {
+
+// TF32 keeps float's sign and 8-bit exponent but only 10 of its 23 mantissa bits (19 bits in a
+// 32-bit register). Rounds v to the nearest TF32 value, ties away from zero (cvt.rna.tf32.f32):
+// adding half a TF32 unit (bit 12) to the magnitude, then clearing the 13 low bits. A carry
+// into the exponent is the right answer (1.11111111111b... rounds up to 2); Inf and NaN pass
+// through. Written with integer operations in both builds, so the GPU and the emulation agree
+// to the bit.
+__device__ __forceinline__ float round_to_tf32(float v) {
+  unsigned bits = __float_as_uint(v);
+  if ((bits & 0x7f800000u) != 0x7f800000u) bits = (bits + 0x1000u) & 0xffffe000u;
+  return __uint_as_float(bits);
+}
+
+// d += a b for a 16 x 8 tile d, a 16 x 8 tile a and an 8 x 8 tile b (m16n8k8), computed by the
+// whole warp together: every lane holds a piece of each matrix in registers (a "fragment") and
+// all 32 must call it together, with the same shapes. With lane = 4 g + t (g = lane / 4 in 0..7,
+// t = lane % 4 in 0..3), lane holds
+//   a[0] = A[g][t]    a[1] = A[g + 8][t]    a[2] = A[g][t + 4]    a[3] = A[g + 8][t + 4]
+//   b[0] = B[t][g]    b[1] = B[t + 4][g]
+//   d[0] = D[g][2t]   d[1] = D[g][2t + 1]   d[2] = D[g + 8][2t]   d[3] = D[g + 8][2t + 1]
+// (the PTX ISA's "matrix fragments for mma.m16n8k8" with .tf32 inputs and .f32 accumulators).
+// The hardware reads a and b as TF32: it ignores their 13 low mantissa bits, so callers round
+// with round_to_tf32 first. Products of two TF32 numbers are exact in float; the sums are float.
+#if defined(__CUDACC__)
+__device__ __forceinline__ void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])), "r"(__float_as_uint(a[2])),
+        "r"(__float_as_uint(a[3])), "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
+#else
+  (void)d, (void)a, (void)b;
+  __trap();  // tensor cores with TF32 need sm_80 or later
+#endif
+}
+#else
+// The emulation: each lane gathers the fragments of all 32 lanes (a warp operation: it waits
+// until the whole warp has arrived, as the real instruction does), rebuilds A and B, and
+// computes its own four elements of D, inputs truncated to TF32 as the hardware does.
+inline void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2],
+                             const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  struct Fragments {
+    float a[4], b[2];
+  };
+  const Fragments mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
+  Fragments lanes[32];
+  detail::warp_op(detail::WarpOp::gather, 0xffffffffu, &mine, lanes, sizeof mine, 0, 32, file, line);
+  auto tf32 = [](float v) { return __uint_as_float(__float_as_uint(v) & 0xffffe000u); };
+  const unsigned linear = threadIdx.x + threadIdx.y * blockDim.x + threadIdx.z * blockDim.x * blockDim.y;
+  const int lane = static_cast<int>(linear % 32), g = lane / 4, t = lane % 4;
+  for (int r = 0; r < 4; ++r) {
+    const int row = g + 8 * (r / 2), col = 2 * t + r % 2;
+    float sum = d[r];
+    for (int k = 0; k < 8; ++k) {
+      const float a_value = lanes[(row % 8) * 4 + k % 4].a[row / 8 + 2 * (k / 4)];  // A[row][k]
+      const float b_value = lanes[col * 4 + k % 4].b[k / 4];                        // B[k][col]
+      sum = fmaf(tf32(a_value), tf32(b_value), sum);
+    }
+    d[r] = sum;
+  }
+}
+#endif
 
 }  // namespace simt

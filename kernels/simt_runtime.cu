@@ -369,6 +369,7 @@ const char* op_name(WarpOp op) {
     case WarpOp::ballot: return "__ballot_sync";
     case WarpOp::any: return "__any_sync";
     case WarpOp::all: return "__all_sync";
+    case WarpOp::gather: return "simt::mma_m16n8k8_tf32";
   }
   return "?";
 }
@@ -481,6 +482,15 @@ void release_warps(Launch& launch, std::vector<int>& released) {
           case WarpOp::ballot: *static_cast<unsigned*>(f.result) = votes; break;
           case WarpOp::any: *static_cast<unsigned*>(f.result) = votes != 0; break;
           case WarpOp::all: *static_cast<unsigned*>(f.result) = votes == arrived; break;
+          case WarpOp::gather:  // every lane receives all 32 lanes' values, lane order
+            for (int src = 0; src < 32; ++src) {
+              unsigned char* slot = static_cast<unsigned char*>(f.result) + src * f.bytes;
+              if (src < lanes && (arrived & (1u << src)))
+                std::memcpy(slot, fibers[base + src].value, f.bytes);
+              else
+                std::memset(slot, 0xFF, f.bytes);
+            }
+            break;
           default: {
             const int src = source_lane(f, j);
             if (src >= 0 && src < lanes && (arrived & (1u << src)))

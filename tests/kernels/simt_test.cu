@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <random>
 #include <vector>
 
 #include "kernels/simt.h"
@@ -205,6 +206,24 @@ __global__ void barrier_votes(const int* x, int* out) {
 }
 
 __global__ void noop_kernel(int) {}
+
+// D = A B + C for one 16 x 8 x 8 problem per warp (problem = global warp index): A [16][8],
+// B [8][8], C and D [16][8], all row-major. Each lane loads the fragment layout documented at
+// simt::mma_m16n8k8_tf32 and stores its four results where that layout says they belong; on a
+// GPU this checks the documented layout against the hardware.
+__global__ void mma_tiles(const float* a, const float* b, const float* c, float* d) {
+  const int thread = blockIdx.x * blockDim.x + threadIdx.x;
+  const int problem = thread / 32, lane = thread % 32, g = lane / 4, t = lane % 4;
+  const float* A = a + problem * 128;
+  const float* B = b + problem * 64;
+  const float a_fragment[4] = {A[g * 8 + t], A[(g + 8) * 8 + t], A[g * 8 + t + 4], A[(g + 8) * 8 + t + 4]};
+  const float b_fragment[2] = {B[t * 8 + g], B[(t + 4) * 8 + g]};
+  const int rows[4] = {g, g, g + 8, g + 8}, cols[4] = {2 * t, 2 * t + 1, 2 * t, 2 * t + 1};
+  float acc[4];
+  for (int r = 0; r < 4; ++r) acc[r] = c[problem * 128 + rows[r] * 8 + cols[r]];
+  simt::mma_m16n8k8_tf32(acc, a_fragment, b_fragment);
+  for (int r = 0; r < 4; ++r) d[problem * 128 + rows[r] * 8 + cols[r]] = acc[r];
+}
 
 }  // namespace simt_test
 
@@ -505,5 +524,30 @@ TEST_CASE("simt: __syncthreads_count, _and, _or") {
     DeviceBuffer<int> dx(x), out(blocks * 3);
     simt::launch(barrier_votes, blocks, block, 0, nullptr, dx.data(), out.data());
     check_close(out.download(), std::vector<int>{(block + 4) / 5, 0, 1, block, 1, 1, 0, 0, 0}, 0.0);
+  });
+}
+
+TEST_CASE("simt: mma_m16n8k8_tf32 computes D = A B + C with the documented fragment layout") {
+  // Values with few significant bits (k / 16 for small integers k), so that TF32 holds them
+  // exactly and every sum is exact: the product must match the host's to the bit.
+  const int blocks = 2, block = 64, problems = blocks * block / 32;
+  std::vector<float> a(problems * 128), b(problems * 64), c(problems * 128);
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> small(-40, 40);
+  for (float& v : a) v = small(rng) / 16.0f;
+  for (float& v : b) v = small(rng) / 16.0f;
+  for (float& v : c) v = small(rng) / 4.0f;
+  std::vector<double> want(problems * 128);
+  for (int p = 0; p < problems; ++p)
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 8; ++j) {
+        double sum = c[p * 128 + i * 8 + j];
+        for (int k = 0; k < 8; ++k) sum += double(a[p * 128 + i * 8 + k]) * b[p * 64 + k * 8 + j];
+        want[p * 128 + i * 8 + j] = sum;
+      }
+  for_each_schedule([&](simt::Schedule) {
+    DeviceBuffer<float> da(a), db(b), dc(c), dd(problems * 128);
+    simt::launch(mma_tiles, blocks, block, 0, nullptr, da.data(), db.data(), dc.data(), dd.data());
+    check_close(dd.download(), want, 0.0);
   });
 }
