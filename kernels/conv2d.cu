@@ -44,8 +44,15 @@
 //     them in 8 different banks.
 //   - Every edge is checked: rows >= M, columns >= Ncol and k >= K load zeros and store nothing,
 //     so any size works, not only multiples of the tile.
-// Not done yet (see issue 6): double buffering of the tiles, vector (float4) loads, tensor cores,
-// skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies.
+//
+// Version 4 keeps all of this and changes only the multiplication of the two shared tiles: the
+// warps hand 16 x 8 x 8 pieces of it to the tensor cores (mma.sync with TF32 inputs, float
+// accumulators; TensorCoreTiles below). TF32 keeps 10 of float's 23 mantissa bits, so each
+// product carries a relative error up to about 2^-11 (PyTorch's allow_tf32 makes the same trade);
+// the sums stay in float. The engine uses it only when asked (ednn::set_allow_tf32, EDNN_TF32=1).
+// Not done yet (see issue 6): double buffering of the tiles, vector (float4) loads, ldmatrix and
+// a swizzled layout for the tensor-core fragments, skipping the (s^2 - 1)/s^2 zero terms that
+// backward-data with stride s > 1 multiplies.
 #include "kernels/conv2d.h"
 
 #include <algorithm>
@@ -61,52 +68,134 @@ struct ConvDims {
   int N, C_in, H_in, W_in, C_out, kH, kW, stride, pad, H_out, W_out;
 };
 
-// The two tile shapes of the implicit-GEMM kernels; 256 threads each.
+// The block tiles of the implicit-GEMM kernels, and how a block's threads share the work of one
+// tile. Each configuration says, for a block of `threads` threads computing a BM x BN tile of C
+// over K in steps of BK, which `rows` x `cols` outputs each thread accumulates (Thread::row(i),
+// Thread::col(j): positions inside the tile), what is stored into shared memory for a loaded
+// value (to_operand), and how one step's tiles As[BK][BM + pad], Bs[BK][BN + pad] are multiplied
+// into the thread's accumulators (multiply). The loads, the edges and the stores are written
+// once, in the kernels below, for every configuration.
+
+// Versions 2 and 3: CUDA cores, one fused multiply-add per instruction and thread. A thread owns
+// a TM x TN grid of outputs, rows ty + i BM/TM, columns tx + j BN/TN (strided, so that at each
+// (i, j) neighbouring threads own neighbouring columns).
 template <int BM_, int BN_, int BK_, int TM_, int TN_>
-struct Tiles {
-  static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
-  static constexpr int threads = (BM / TM) * (BN / TN);
+struct CudaCoreTiles {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_;
+  static constexpr int threads = (BM / TM_) * (BN / TN_);
   static constexpr int pad = 4;  // floats added to each shared-memory row (bank conflicts)
+  static constexpr int rows = TM_, cols = TN_;
+
+  struct Thread {
+    int ty, tx;
+    __device__ explicit Thread(int tid) : ty(tid / (BN / TN_)), tx(tid % (BN / TN_)) {}
+    __device__ int row(int i) const { return ty + i * (BM / TM_); }
+    __device__ int col(int j) const { return tx + j * (BN / TN_); }
+  };
+
+  __device__ static float to_operand(float v) { return v; }
+
+  // acc[i][j] += sum_kk As[kk][row(i)] Bs[kk][col(j)]: per kk, TM + TN reads from shared memory
+  // for TM TN multiply-adds (8 for 16 with 4 x 4, 16 for 64 with 8 x 8).
+  __device__ static void multiply(const float (*As)[BM + pad], const float (*Bs)[BN + pad], float (&acc)[rows][cols],
+                                  const Thread& th) {
+    for (int kk = 0; kk < BK; ++kk) {
+      float a[rows], b[cols];
+      for (int i = 0; i < rows; ++i) a[i] = As[kk][th.row(i)];
+      for (int j = 0; j < cols; ++j) b[j] = Bs[kk][th.col(j)];
+      for (int i = 0; i < rows; ++i)
+        for (int j = 0; j < cols; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+  }
 };
-using SmallTiles = Tiles<64, 64, 8, 4, 4>;     // version 2
-using LargeTiles = Tiles<128, 128, 8, 8, 8>;   // version 3
+
+// Version 4: tensor cores, TF32 inputs, float accumulators. The block's warps form a
+// WARPS_M x WARPS_N grid; each warp computes a WM x WN piece of the tile as (WM/16) x (WN/8)
+// tiles of 16 x 8, each by simt::mma_m16n8k8_tf32 once per 8 steps of k. A lane's outputs of a
+// 16 x 8 tile are rows g, g + 8 and columns 2t, 2t + 1 (g = lane / 4, t = lane % 4; see
+// kernels/simt.h), so over the warp's piece its rows(i) and cols(j) again form a grid.
+//   - Values are rounded to TF32 once, when they are stored into shared memory, not at each use.
+//   - Fragment reads: lane (g, t) reads As[kk + t][m + g] (and + 4, + 8); with rows of BM + 8
+//     floats, the 32 lanes fall on banks 8 t + g: all different, no conflict. Same for Bs.
+template <int BM_, int BN_, int BK_, int WARPS_M, int WARPS_N>
+struct TensorCoreTiles {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_;
+  static constexpr int threads = 32 * WARPS_M * WARPS_N;
+  static constexpr int pad = 8;
+  static constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;  // one warp's piece
+  static constexpr int MT = WM / 16, NT = WN / 8;             // its 16 x 8 tiles
+  static constexpr int rows = 2 * MT, cols = 2 * NT;
+  static_assert(WM % 16 == 0 && WN % 8 == 0 && BK % 8 == 0, "tensor-core tiles are made of 16 x 8 x 8 steps");
+
+  struct Thread {
+    int warp_m0, warp_n0, g, t;
+    __device__ explicit Thread(int tid)
+        : warp_m0((tid / 32) / WARPS_N * WM), warp_n0((tid / 32) % WARPS_N * WN), g(tid % 32 / 4), t(tid % 4) {}
+    __device__ int row(int i) const { return warp_m0 + (i / 2) * 16 + (i % 2) * 8 + g; }
+    __device__ int col(int j) const { return warp_n0 + (j / 2) * 8 + 2 * t + j % 2; }
+  };
+
+  __device__ static float to_operand(float v) { return simt::round_to_tf32(v); }
+
+  // For each 8 steps of k: load the warp's A fragments (one per 16 rows) and B fragments (one per
+  // 8 columns) from shared memory, then one mma per (16 x 8) tile. The accumulators of tile
+  // (mt, nt) are acc[2 mt + (0, 1)][2 nt + (0, 1)], in the d[0..3] order of the instruction.
+  __device__ static void multiply(const float (*As)[BM + pad], const float (*Bs)[BN + pad], float (&acc)[rows][cols],
+                                  const Thread& th) {
+    for (int kk = 0; kk < BK; kk += 8) {
+      float a[MT][4], b[NT][2];
+      for (int mt = 0; mt < MT; ++mt) {
+        const int m = th.warp_m0 + mt * 16 + th.g;
+        a[mt][0] = As[kk + th.t][m];
+        a[mt][1] = As[kk + th.t][m + 8];
+        a[mt][2] = As[kk + th.t + 4][m];
+        a[mt][3] = As[kk + th.t + 4][m + 8];
+      }
+      for (int nt = 0; nt < NT; ++nt) {
+        const int n = th.warp_n0 + nt * 8 + th.g;
+        b[nt][0] = Bs[kk + th.t][n];
+        b[nt][1] = Bs[kk + th.t + 4][n];
+      }
+      for (int mt = 0; mt < MT; ++mt)
+        for (int nt = 0; nt < NT; ++nt) {
+          float d[4] = {acc[2 * mt][2 * nt], acc[2 * mt][2 * nt + 1], acc[2 * mt + 1][2 * nt],
+                        acc[2 * mt + 1][2 * nt + 1]};
+          simt::mma_m16n8k8_tf32(d, a[mt], b[nt]);
+          acc[2 * mt][2 * nt] = d[0];
+          acc[2 * mt][2 * nt + 1] = d[1];
+          acc[2 * mt + 1][2 * nt] = d[2];
+          acc[2 * mt + 1][2 * nt + 1] = d[3];
+        }
+    }
+  }
+};
+
+using SmallTiles = CudaCoreTiles<64, 64, 8, 4, 4>;       // version 2
+using LargeTiles = CudaCoreTiles<128, 128, 8, 8, 8>;     // version 3
+using SmallTensorTiles = TensorCoreTiles<64, 64, 16, 2, 2>;   // version 4, small products: 4 warps of 32 x 32
+using LargeTensorTiles = TensorCoreTiles<128, 128, 16, 2, 4>; // version 4: 8 warps of 64 x 32
 
 __device__ __forceinline__ float apply_epilogue(float v, ConvEpilogue e) {
   return (e.activation == ConvActivation::leaky_relu && v < 0.0f) ? e.slope * v : v;
 }
 
-// Writes a thread's TM x TN outputs of C [M, (image, pixel)] into an NCHW tensor out
-// [images, M, P] (the column index n is image * P + pixel), adding the bias and applying the
-// epilogue on the way: the fused tail of the forward and backward-data kernels.
+// Writes a thread's outputs of C [M, (image, pixel)] into an NCHW tensor out [images, M, P]
+// (the column index n is image * P + pixel), adding the bias and applying the epilogue on the
+// way: the fused tail of the forward and backward-data kernels.
 template <class T>
-__device__ __forceinline__ void store_tile(const float (&acc)[T::TM][T::TN], const float* __restrict__ bias,
+__device__ __forceinline__ void store_tile(const float (&acc)[T::rows][T::cols], const float* __restrict__ bias,
                                            ConvEpilogue epilogue, float* __restrict__ out, int M, int Ncol, int P,
-                                           int m0, int n0, int ty, int tx) {
-  constexpr int RS = T::BM / T::TM, CS = T::BN / T::TN;
-  for (int j = 0; j < T::TN; ++j) {
-    const int n = n0 + tx + j * CS;
+                                           int m0, int n0, const typename T::Thread& th) {
+  for (int j = 0; j < T::cols; ++j) {
+    const int n = n0 + th.col(j);
     if (n >= Ncol) continue;
     const int image = n / P, pix = n % P;
-    for (int i = 0; i < T::TM; ++i) {
-      const int m = m0 + ty + i * RS;
+    for (int i = 0; i < T::rows; ++i) {
+      const int m = m0 + th.row(i);
       if (m >= M) continue;
       const float v = acc[i][j] + (bias ? bias[m] : 0.0f);
       out[(long(image) * M + m) * P + pix] = apply_epilogue(v, epilogue);
     }
-  }
-}
-
-// acc[i][j] += sum_kk As[kk][ty + i RS] Bs[kk][tx + j CS]: one step of the blocked product.
-template <class T>
-__device__ __forceinline__ void multiply_tiles(const float (*As)[T::BM + T::pad], const float (*Bs)[T::BN + T::pad],
-                                               float (&acc)[T::TM][T::TN], int ty, int tx) {
-  constexpr int RS = T::BM / T::TM, CS = T::BN / T::TN;
-  for (int kk = 0; kk < T::BK; ++kk) {
-    float a[T::TM], b[T::TN];
-    for (int i = 0; i < T::TM; ++i) a[i] = As[kk][ty + i * RS];
-    for (int j = 0; j < T::TN; ++j) b[j] = Bs[kk][tx + j * CS];
-    for (int i = 0; i < T::TM; ++i)
-      for (int j = 0; j < T::TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
   }
 }
 
@@ -159,7 +248,7 @@ template <class T>
 __global__ void __launch_bounds__(T::threads)
     conv2d_forward_kernel2(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
                            float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
-  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
   constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
   static_assert(BM % a_rows_per_pass == 0 && BK % b_rows_per_pass == 0, "tile loads must divide evenly");
@@ -168,7 +257,8 @@ __global__ void __launch_bounds__(T::threads)
 
   const int M = d.C_out, K = d.C_in * d.kH * d.kW, P = d.H_out * d.W_out, Ncol = d.N * P;
   const int kHW = d.kH * d.kW;
-  const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
+  const int tid = threadIdx.x;
+  const typename T::Thread th(tid);
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
 
   // This thread's B column: output pixel (n, i, j), its top-left input position (h0, v0).
@@ -180,11 +270,11 @@ __global__ void __launch_bounds__(T::threads)
   const int h0 = (col_pix / d.W_out) * d.stride - d.pad, v0 = (col_pix % d.W_out) * d.stride - d.pad;
   const float* x_image = x + long(col_n) * d.C_in * d.H_in * d.W_in;
 
-  float acc[TM][TN] = {};
+  float acc[T::rows][T::cols] = {};
   for (int k0 = 0; k0 < K; k0 += BK) {
     for (int r = 0; r < a_passes; ++r) {
       const int m = m0 + a_row + r * a_rows_per_pass, k = k0 + a_k;
-      As[a_k][a_row + r * a_rows_per_pass] = (m < M && k < K) ? w[long(m) * K + k] : 0.0f;
+      As[a_k][a_row + r * a_rows_per_pass] = T::to_operand((m < M && k < K) ? w[long(m) * K + k] : 0.0f);
     }
     for (int r = 0; r < b_passes; ++r) {
       const int kr = b_row + r * b_rows_per_pass, k = k0 + kr;
@@ -194,14 +284,14 @@ __global__ void __launch_bounds__(T::threads)
         const int h = h0 + p, v = v0 + q;
         if (h >= 0 && h < d.H_in && v >= 0 && v < d.W_in) value = x_image[(long(c) * d.H_in + h) * d.W_in + v];
       }
-      Bs[kr][b_col] = value;
+      Bs[kr][b_col] = T::to_operand(value);
     }
     __syncthreads();  // the tiles are complete
-    multiply_tiles<T>(As, Bs, acc, ty, tx);
+    T::multiply(As, Bs, acc, th);
     __syncthreads();  // everyone is done reading them before the next step overwrites them
   }
 
-  store_tile<T>(acc, bias, epilogue, y, M, Ncol, P, m0, n0, ty, tx);
+  store_tile<T>(acc, bias, epilogue, y, M, Ncol, P, m0, n0, th);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,16 +309,18 @@ __global__ void __launch_bounds__(T::threads)
     conv2d_backward_data_kernel1(const float* __restrict__ dy, const float* __restrict__ w,
                                  const float* __restrict__ bias, float* __restrict__ dx, ConvDims d,
                                  ConvEpilogue epilogue) {
-  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
   constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
+  static_assert(BM % a_rows_per_pass == 0 && BK % b_rows_per_pass == 0, "tile loads must divide evenly");
   __shared__ float As[BK][BM + T::pad];
   __shared__ float Bs[BK][BN + T::pad];
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_in, K = d.C_out * kHW, P_in = d.H_in * d.W_in, Ncol = d.N * P_in;
   const int P_out = d.H_out * d.W_out;
-  const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
+  const int tid = threadIdx.x;
+  const typename T::Thread th(tid);
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
 
   const int a_k = tid % BK, a_row = tid / BK;
@@ -239,7 +331,7 @@ __global__ void __launch_bounds__(T::threads)
   const int hp = col_pix / d.W_in + d.pad, vp = col_pix % d.W_in + d.pad;  // h + pad, v + pad
   const float* dy_image = dy + long(col_n) * d.C_out * P_out;
 
-  float acc[TM][TN] = {};
+  float acc[T::rows][T::cols] = {};
   for (int k0 = 0; k0 < K; k0 += BK) {
     for (int r = 0; r < a_passes; ++r) {
       const int m = m0 + a_row + r * a_rows_per_pass, k = k0 + a_k;
@@ -248,7 +340,7 @@ __global__ void __launch_bounds__(T::threads)
         const int o = k / kHW, pq = k - o * kHW;
         value = w[(long(o) * d.C_in + m) * kHW + pq];
       }
-      As[a_k][a_row + r * a_rows_per_pass] = value;
+      As[a_k][a_row + r * a_rows_per_pass] = T::to_operand(value);
     }
     for (int r = 0; r < b_passes; ++r) {
       const int kr = b_row + r * b_rows_per_pass, k = k0 + kr;
@@ -261,14 +353,14 @@ __global__ void __launch_bounds__(T::threads)
           if (i < d.H_out && j < d.W_out) value = dy_image[(long(o) * d.H_out + i) * d.W_out + j];
         }
       }
-      Bs[kr][b_col] = value;
+      Bs[kr][b_col] = T::to_operand(value);
     }
     __syncthreads();
-    multiply_tiles<T>(As, Bs, acc, ty, tx);
+    T::multiply(As, Bs, acc, th);
     __syncthreads();
   }
 
-  store_tile<T>(acc, bias, epilogue, dx, M, Ncol, P_in, m0, n0, ty, tx);
+  store_tile<T>(acc, bias, epilogue, dx, M, Ncol, P_in, m0, n0, th);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,8 +376,7 @@ template <class T>
 __global__ void __launch_bounds__(T::threads)
     conv2d_backward_weight_kernel1(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ out,
                                    ConvDims d, int k_chunk) {
-  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN;
-  constexpr int RS = BM / TM, CS = BN / TN;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int rows_per_pass = T::threads / BK, a_passes = BM / rows_per_pass, b_passes = BN / rows_per_pass;
   static_assert(BM % rows_per_pass == 0 && BN % rows_per_pass == 0, "tile loads must divide evenly");
   __shared__ float As[BK][BM + T::pad];
@@ -294,7 +385,8 @@ __global__ void __launch_bounds__(T::threads)
   const int kHW = d.kH * d.kW;
   const int M = d.C_out, Ncol = d.C_in * kHW, P = d.H_out * d.W_out, K = d.N * P;
   const int k_begin = blockIdx.z * k_chunk, k_end = min(K, k_begin + k_chunk);
-  const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
+  const int tid = threadIdx.x;
+  const typename T::Thread th(tid);
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const int t_k = tid % BK, t_row = tid / BK;
 
@@ -311,7 +403,7 @@ __global__ void __launch_bounds__(T::threads)
     b_q[r] = pq % d.kW;
   }
 
-  float acc[TM][TN] = {};
+  float acc[T::rows][T::cols] = {};
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
     const int k = k0 + t_k;
     const bool k_ok = k < k_end;
@@ -319,24 +411,24 @@ __global__ void __launch_bounds__(T::threads)
     const int h0 = (pix / d.W_out) * d.stride - d.pad, v0 = (pix % d.W_out) * d.stride - d.pad;
     for (int r = 0; r < a_passes; ++r) {
       const int m = m0 + t_row + r * rows_per_pass;
-      As[t_k][t_row + r * rows_per_pass] = (k_ok && m < M) ? dy[(long(n) * M + m) * P + pix] : 0.0f;
+      As[t_k][t_row + r * rows_per_pass] = T::to_operand((k_ok && m < M) ? dy[(long(n) * M + m) * P + pix] : 0.0f);
     }
     const float* x_image = x + long(n) * d.C_in * d.H_in * d.W_in;
     for (int r = 0; r < b_passes; ++r) {
       const int h = h0 + b_p[r], v = v0 + b_q[r];
       const bool inside = k_ok && b_ok[r] && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
-      Bs[t_k][t_row + r * rows_per_pass] = inside ? x_image[b_plane[r] + long(h) * d.W_in + v] : 0.0f;
+      Bs[t_k][t_row + r * rows_per_pass] = T::to_operand(inside ? x_image[b_plane[r] + long(h) * d.W_in + v] : 0.0f);
     }
     __syncthreads();
-    multiply_tiles<T>(As, Bs, acc, ty, tx);
+    T::multiply(As, Bs, acc, th);
     __syncthreads();
   }
 
-  for (int i = 0; i < TM; ++i) {
-    const int m = m0 + ty + i * RS;
+  for (int i = 0; i < T::rows; ++i) {
+    const int m = m0 + th.row(i);
     if (m >= M) continue;
-    for (int j = 0; j < TN; ++j) {
-      const int n = n0 + tx + j * CS;
+    for (int j = 0; j < T::cols; ++j) {
+      const int n = n0 + th.col(j);
       if (n < Ncol) out[(long(blockIdx.z) * M + m) * Ncol + n] = acc[i][j];
     }
   }
@@ -378,12 +470,23 @@ ConvDims check_dims(const ConvGeometry& g, const char* op) {
 
 unsigned blocks_for(long n, int tile) { return static_cast<unsigned>((n + tile - 1) / tile); }
 
-// Version 0 picks 3 (128 x 128 tiles) when the product has at least one full tile each way.
-int resolve_version(int version, long M, long Ncol, const char* op, bool direct_allowed) {
-  EDNN_CHECK(version == 0 || version == 2 || version == 3 || (direct_allowed && version == 1), op,
-             ": no kernel version ", version, " (expected 0 (automatic), ", direct_allowed ? "1, " : "", "2 or 3)");
-  if (version != 0) return version;
-  return (M >= LargeTiles::BM && Ncol >= LargeTiles::BN) ? 3 : 2;
+// The tile configuration that runs. Version 0 picks 3 (128 x 128 tiles) when the product has at
+// least one full tile each way, else 2; version 4 (tensor cores) likewise picks its 128 x 128 or
+// 64 x 64 tiles.
+enum class Kernel { direct, small, large, small_tensor, large_tensor };
+
+Kernel resolve_kernel(int version, long M, long Ncol, const char* op, bool direct_allowed) {
+  EDNN_CHECK(version == 0 || version == 2 || version == 3 || version == 4 || (direct_allowed && version == 1), op,
+             ": no kernel version ", version, " (expected 0 (automatic), ", direct_allowed ? "1, " : "",
+             "2, 3 or 4 (tensor cores, TF32))");
+  const bool large = M >= LargeTiles::BM && Ncol >= LargeTiles::BN;
+  switch (version) {
+    case 1: return Kernel::direct;
+    case 2: return Kernel::small;
+    case 3: return Kernel::large;
+    case 4: return large ? Kernel::large_tensor : Kernel::small_tensor;
+    default: return large ? Kernel::large : Kernel::small;
+  }
 }
 
 template <class T>
@@ -421,8 +524,13 @@ SplitK split_k(const ConvGeometry& g) {
   return {static_cast<int>((K + k_chunk - 1) / k_chunk), static_cast<int>(k_chunk)};
 }
 
-SplitK split_k_for(const ConvGeometry& g, int version) {
-  return version == 3 ? split_k<LargeTiles>(g) : split_k<SmallTiles>(g);
+SplitK split_k_for(const ConvGeometry& g, Kernel kernel) {
+  switch (kernel) {
+    case Kernel::large: return split_k<LargeTiles>(g);
+    case Kernel::small_tensor: return split_k<SmallTensorTiles>(g);
+    case Kernel::large_tensor: return split_k<LargeTensorTiles>(g);
+    default: return split_k<SmallTiles>(g);
+  }
 }
 
 template <class T>
@@ -432,8 +540,8 @@ void launch_backward_weight(const float* x, const float* dy, float* out, const C
   simt::launch(conv2d_backward_weight_kernel1<T>, grid, T::threads, 0, stream, x, dy, out, d, s.k_chunk);
 }
 
-int backward_weight_version(const ConvGeometry& g, int version) {
-  return resolve_version(version, g.C_out, long(g.C_in) * g.kH * g.kW, "conv2d_backward_weight", false);
+Kernel backward_weight_kernel(const ConvGeometry& g, int version) {
+  return resolve_kernel(version, g.C_out, long(g.C_in) * g.kH * g.kW, "conv2d_backward_weight", false);
 }
 
 }  // namespace
@@ -441,31 +549,35 @@ int backward_weight_version(const ConvGeometry& g, int version) {
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
                     simt::Stream stream, ConvEpilogue epilogue, int version) {
   const ConvDims d = check_dims(g, "conv2d_forward");
-  switch (resolve_version(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true)) {
-    case 1: {
+  switch (resolve_kernel(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true)) {
+    case Kernel::direct: {
       constexpr int block = 256;
       const long blocks = std::min<long>((g.output_numel() + block - 1) / block, 65536L);
       simt::launch(conv2d_forward_kernel1, static_cast<unsigned>(blocks), block, 0, stream, x, w, bias, y, d,
                    epilogue);
       break;
     }
-    case 2: launch_forward_gemm<SmallTiles>(x, w, bias, y, d, stream, epilogue); break;
-    default: launch_forward_gemm<LargeTiles>(x, w, bias, y, d, stream, epilogue); break;
+    case Kernel::small: launch_forward_gemm<SmallTiles>(x, w, bias, y, d, stream, epilogue); break;
+    case Kernel::large: launch_forward_gemm<LargeTiles>(x, w, bias, y, d, stream, epilogue); break;
+    case Kernel::small_tensor: launch_forward_gemm<SmallTensorTiles>(x, w, bias, y, d, stream, epilogue); break;
+    case Kernel::large_tensor: launch_forward_gemm<LargeTensorTiles>(x, w, bias, y, d, stream, epilogue); break;
   }
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
                           const float* bias, ConvEpilogue epilogue, int version) {
   const ConvDims d = check_dims(g, "conv2d_backward_data");
-  if (resolve_version(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false) == 2)
-    launch_backward_data<SmallTiles>(dy, w, bias, dx, d, stream, epilogue);
-  else
-    launch_backward_data<LargeTiles>(dy, w, bias, dx, d, stream, epilogue);
+  switch (resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false)) {
+    case Kernel::small: launch_backward_data<SmallTiles>(dy, w, bias, dx, d, stream, epilogue); break;
+    case Kernel::small_tensor: launch_backward_data<SmallTensorTiles>(dy, w, bias, dx, d, stream, epilogue); break;
+    case Kernel::large_tensor: launch_backward_data<LargeTensorTiles>(dy, w, bias, dx, d, stream, epilogue); break;
+    default: launch_backward_data<LargeTiles>(dy, w, bias, dx, d, stream, epilogue); break;
+  }
 }
 
 long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {
   check_dims(g, "conv2d_backward_weight_workspace_size");
-  const SplitK s = split_k_for(g, backward_weight_version(g, version));
+  const SplitK s = split_k_for(g, backward_weight_kernel(g, version));
   // The slices' partial dw [S, C_out, C_in kH kW] (none for one slice), then sum_per_channel's partials.
   return (s.slices == 1 ? 0 : long(s.slices) * g.weight_numel()) +
          sum_per_channel_workspace_size(g.N, g.C_out, long(g.H_out) * g.W_out);
@@ -474,18 +586,21 @@ long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {
 void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* dbias, float* workspace,
                             const ConvGeometry& g, simt::Stream stream, int version) {
   const ConvDims d = check_dims(g, "conv2d_backward_weight");
-  version = backward_weight_version(g, version);
-  const SplitK s = split_k_for(g, version);
+  const Kernel kernel = backward_weight_kernel(g, version);
+  const SplitK s = split_k_for(g, kernel);
   EDNN_CHECK(workspace, "conv2d_backward_weight: needs a workspace of ",
              conv2d_backward_weight_workspace_size(g, version), " floats, got none");
   const long weight_count = g.weight_numel();
   float* partials = s.slices == 1 ? nullptr : workspace;
   float* bias_workspace = workspace + (s.slices == 1 ? 0 : long(s.slices) * weight_count);
 
-  if (version == 2)
-    launch_backward_weight<SmallTiles>(x, dy, partials ? partials : dw, d, s, stream);
-  else
-    launch_backward_weight<LargeTiles>(x, dy, partials ? partials : dw, d, s, stream);
+  float* out = partials ? partials : dw;
+  switch (kernel) {
+    case Kernel::small: launch_backward_weight<SmallTiles>(x, dy, out, d, s, stream); break;
+    case Kernel::small_tensor: launch_backward_weight<SmallTensorTiles>(x, dy, out, d, s, stream); break;
+    case Kernel::large_tensor: launch_backward_weight<LargeTensorTiles>(x, dy, out, d, s, stream); break;
+    default: launch_backward_weight<LargeTiles>(x, dy, out, d, s, stream); break;
+  }
   if (partials) {
     const long blocks = std::min<long>(blocks_for(weight_count, reduce_block), reduce_max_blocks);
     simt::launch(split_k_reduce_kernel1, static_cast<unsigned>(blocks), reduce_block, 0, stream, partials, dw,

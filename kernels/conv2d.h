@@ -29,8 +29,11 @@ struct ConvEpilogue {
 //   0  automatic: 3 when the GEMM is large enough to fill 128 x 128 tiles, else 2;
 //   1  direct: one thread per output value, loops over (c, p, q) (forward only);
 //   2  tiled implicit GEMM, 64 x 64 tiles, 4 x 4 outputs per thread;
-//   3  tiled implicit GEMM, 128 x 128 tiles, 8 x 8 outputs per thread.
-// The backward launchers accept 0, 2 and 3.
+//   3  tiled implicit GEMM, 128 x 128 tiles, 8 x 8 outputs per thread;
+//   4  the same tiles multiplied on the tensor cores: inputs rounded to TF32 (10 mantissa bits),
+//      float accumulators; 128 x 128 or 64 x 64 tiles by size, as 0 does. Less precise than the
+//      others (relative error per product up to about 2^-11): never chosen by 0.
+// The backward launchers accept 0, 2, 3 and 4.
 
 // y = conv2d(x, w) + bias, then the epilogue. bias may be null (no bias).
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,

@@ -99,6 +99,22 @@ void add_bias_and_activation(std::vector<double>& out, const std::vector<double>
 
 const ConvEpilogue leaky{ConvActivation::leaky_relu, 0.02f};
 
+// v rounded to TF32 (11 significant bits), to nearest with ties away from zero, computed from
+// the definition (significand scaled to 11 bits, std::round), not from the bit trick the kernels
+// use. For normal numbers, which is all the tests feed it.
+double tf32(double v) {
+  if (v == 0.0 || !std::isfinite(v)) return v;
+  int exponent = 0;
+  const double significand = std::frexp(v, &exponent);  // in [0.5, 1): 2^11 of it are the 11 bits kept
+  return std::ldexp(std::round(std::ldexp(significand, 11)), exponent - 11);
+}
+
+std::vector<double> tf32_doubles(const std::vector<float>& v) {
+  std::vector<double> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = tf32(v[i]);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("conv2d_forward: every version matches the reference, with bias, without, with leaky ReLU") {
@@ -257,11 +273,86 @@ TEST_CASE("conv2d_backward_weight is deterministic across thread orders") {
   });
 }
 
+// Version 4 multiplies on the tensor cores with TF32 inputs. Its products are exact and its sums
+// float, so against a reference computed in double from the TF32-rounded inputs it must be as
+// close as the float kernels are to theirs; it is also checked to round, and to round the way
+// cvt.rna does.
+TEST_CASE("version 4 (tensor cores) rounds its inputs to TF32, to nearest, ties away from zero") {
+  // y = x * 1 through a 1x1 convolution of one channel: y is exactly the TF32 value of x.
+  const float ulp = std::ldexp(1.0f, -10);  // TF32's unit in the last place at 1
+  const std::vector<float> x = {
+      1.0f + ulp / 2,                              // a tie: away from zero, up to 1 + ulp
+      -(1.0f + ulp / 2),                           // a negative tie: down to -(1 + ulp)
+      1.0f + ulp / 2 - std::ldexp(1.0f, -23),      // just below the tie: 1
+      1.0f + 1.5f * ulp,                           // a tie between 1 + ulp and 1 + 2 ulp: 1 + 2 ulp
+      2.0f - std::ldexp(1.0f, -23),                // rounds up across the exponent, to 2
+      0.1f, -3.14159265f, 1e-20f, 6.02e23f, 1.0f / 3.0f};
+  const int n = static_cast<int>(x.size());
+  const ConvGeometry g = ednn::conv2d_geometry({1, 1, 1, n}, {1, 1, 1, 1}, 1, 0);
+  DeviceBuffer<float> dx(x), dw(std::vector<float>{1.0f});
+  DeviceBuffer<float> y = output_buffer(n);
+  ednn::kernels::conv2d_forward(dx.data(), dw.data(), nullptr, y.data(), g, nullptr, {}, 4);
+  const std::vector<float> got = y.download();
+  for (int i = 0; i < n; ++i) {
+    CAPTURE(x[i]);
+    CHECK(static_cast<double>(got[i]) == tf32(x[i]));
+  }
+  CHECK(got[0] == 1.0f + ulp);
+  CHECK(got[1] == -(1.0f + ulp));
+  CHECK(got[2] == 1.0f);
+  CHECK(got[3] == 1.0f + 2 * ulp);
+  CHECK(got[4] == 2.0f);
+}
+
+TEST_CASE("version 4 (tensor cores, TF32) matches the reference on TF32-rounded inputs, all three operations") {
+  const std::vector<Shape> shapes = test_shapes();
+  for_each_schedule([&](simt::Schedule) {
+    unsigned seed = 400;
+    for (const Shape& s : shapes) {
+      INFO(describe(s));
+      const ConvGeometry g = geometry(s);
+      const long HW_out = long(g.H_out) * g.W_out;
+      const std::vector<float> x = ednn::test::random_floats(g.input_numel(), seed++);
+      const std::vector<float> w = ednn::test::random_floats(g.weight_numel(), seed++);
+      const std::vector<float> dy = ednn::test::random_floats(g.output_numel(), seed++);
+      const std::vector<float> b = ednn::test::random_floats(g.C_out, seed++);
+      const std::vector<double> xt = tf32_doubles(x), wt = tf32_doubles(w), dyt = tf32_doubles(dy);
+      const std::vector<double> bd = to_double(b);  // the bias is added in float, not rounded
+      DeviceBuffer<float> dx(x), dw(w), ddy(dy), db(b);
+
+      std::vector<double> want_y(g.output_numel());
+      ednn::cpu::ref::conv2d_forward<double>(xt.data(), wt.data(), bd.data(), want_y.data(), g);
+      add_bias_and_activation(want_y, std::vector<double>(g.C_out, 0.0), g.N, g.C_out, HW_out, leaky);
+      DeviceBuffer<float> y = output_buffer(g.output_numel());
+      ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y.data(), g, nullptr, leaky, 4);
+      check_output(y, want_y, long(g.C_in) * g.kH * g.kW);
+
+      std::vector<double> want_dx(g.input_numel());
+      ednn::cpu::ref::conv2d_backward_data<double>(dyt.data(), wt.data(), want_dx.data(), g);
+      DeviceBuffer<float> dxo = output_buffer(g.input_numel());
+      ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dxo.data(), g, nullptr, nullptr, {}, 4);
+      check_output(dxo, want_dx, long(g.C_out) * g.kH * g.kW);
+
+      std::vector<double> want_dw(g.weight_numel()), want_db(g.C_out, 0.0);
+      const std::vector<double> dyd = to_double(dy);
+      ednn::cpu::ref::conv2d_backward_weight<double>(xt.data(), dyt.data(), want_dw.data(), g);
+      ednn::cpu::sum_per_channel<double>(dyd.data(), want_db.data(), g.N, g.C_out, HW_out);  // not a product: float
+      DeviceBuffer<float> workspace(
+          static_cast<std::size_t>(ednn::kernels::conv2d_backward_weight_workspace_size(g, 4)));
+      DeviceBuffer<float> dwo = output_buffer(g.weight_numel()), dbo = output_buffer(g.C_out);
+      ednn::kernels::conv2d_backward_weight(dx.data(), ddy.data(), dwo.data(), dbo.data(), workspace.data(), g,
+                                            nullptr, 4);
+      check_output(dwo, want_dw, g.N * HW_out);
+      check_output(dbo, want_db, g.N * HW_out);
+    }
+  });
+}
+
 TEST_CASE("conv2d launchers reject bad arguments with a message") {
   const ConvGeometry g = geometry({1, 2, 3, 5, 5, 3, 3, 1, 1});
   DeviceBuffer<float> a(1000), b(1000), c(1000);
-  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 4),
-                       doctest::Contains("conv2d_forward: no kernel version 4"), ednn::Error);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 5),
+                       doctest::Contains("conv2d_forward: no kernel version 5"), ednn::Error);
   CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 1),
                        doctest::Contains("conv2d_backward_data: no kernel version 1"), ednn::Error);
   ConvGeometry wrong = g;
