@@ -24,15 +24,18 @@
 //                    bits on every run, unlike atomics. The bias gradient is a per-channel sum of dy,
 //                    done by sum_per_channel (kernels/reduce.cu: block and warp reductions, in order).
 //
-// How the work maps to the GPU (kernels 2, the tiled implicit GEMMs). A block of 256 threads
-// computes a BM x BN tile of C (grid.x over columns, grid.y over rows, grid.z over split-K
-// slices). It walks K in steps of BK = 8: all threads cooperatively load the BM x BK tile of A and
-// the BK x BN tile of B into shared memory, barrier, then each thread multiplies them into its own
-// TM x TN outputs held in registers ("register blocking"), barrier, next step. Shared memory is
-// there because every loaded value is used by many threads: an A value by the BN/TN threads of
-// its row, a B value by the BM/TM threads of its column; registers because each value read from
+// How the work maps to the GPU (the tiled implicit GEMMs, versions 2 to 4). A block of 256
+// threads (128 for the small tensor-core tiles) computes a BM x BN tile of C (grid.x over columns,
+// grid.y over rows, grid.z over split-K slices). It walks K in steps of BK (8; 16 on the tensor
+// cores): all threads cooperatively load the BM x BK tile of A and the BK x BN tile of B into
+// shared memory, then each thread multiplies them into its own outputs held in registers
+// ("register blocking"). Shared memory is there
+// because every loaded value is used by many threads: an A value by the BN/TN threads of its
+// row, a B value by the BM/TM threads of its column; registers because each value read from
 // shared memory is then used TN (or TM) times. Per step a thread reads TM + TN floats from shared
 // memory for TM TN multiply-adds: 8 for 16 with 4 x 4 (version 2), 16 for 64 with 8 x 8 (version 3).
+// The tiles are double-buffered (pipelined_k_loop): the loads of the next step are in flight
+// while the current one is multiplied, one barrier per step.
 //   - A thread's outputs are strided (rows ty + i BM/TM, columns tx + j BN/TN), so at each (i, j)
 //     neighbouring threads own neighbouring columns: their shared-memory reads hit different banks
 //     and their global stores are coalesced.
@@ -50,9 +53,10 @@
 // accumulators; TensorCoreTiles below). TF32 keeps 10 of float's 23 mantissa bits, so each
 // product carries a relative error up to about 2^-11 (PyTorch's allow_tf32 makes the same trade);
 // the sums stay in float. The engine uses it only when asked (ednn::set_allow_tf32, EDNN_TF32=1).
-// Not done yet (see issue 6): double buffering of the tiles, vector (float4) loads, ldmatrix and
-// a swizzled layout for the tensor-core fragments, skipping the (s^2 - 1)/s^2 zero terms that
-// backward-data with stride s > 1 multiplies.
+// Not done yet (see issue 6): vector (float4) loads and cp.async copies straight into shared
+// memory, ldmatrix and a swizzled layout for the tensor-core fragments, Hopper's wgmma and TMA,
+// and skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies (the
+// ED-CNN's convolutions all have stride 1).
 #include "kernels/conv2d.h"
 
 #include <algorithm>
@@ -175,6 +179,34 @@ using LargeTiles = CudaCoreTiles<128, 128, 8, 8, 8>;     // version 3
 using SmallTensorTiles = TensorCoreTiles<64, 64, 16, 2, 2>;   // version 4, small products: 4 warps of 32 x 32
 using LargeTensorTiles = TensorCoreTiles<128, 128, 16, 2, 4>; // version 4: 8 warps of 64 x 32
 
+// The K loop of every tiled kernel, double-buffered. Two copies of each shared tile: while the
+// block multiplies the tiles of step k0 out of one copy, each thread already has its loads of
+// step k0 + BK in flight into registers (load), and writes them into the other copy (store)
+// after its multiply, so the global-memory latency hides behind the arithmetic. One barrier per
+// step suffices: it makes the new copy visible, and it keeps anyone from overwriting the copy
+// being read (the next step writes the copy this step read, after everyone passed the barrier).
+//   load(k0, a, b):        this thread's A and B values of step k0 into registers (zeros outside)
+//   store(a, b, As_, Bs_): them into one copy of the shared tiles
+template <class T, int A_LOADS, int B_LOADS, class Load, class Store>
+__device__ __forceinline__ void pipelined_k_loop(int k_begin, int k_end, Load load, Store store,
+                                                 float (*As)[T::BK][T::BM + T::pad],
+                                                 float (*Bs)[T::BK][T::BN + T::pad], float (&acc)[T::rows][T::cols],
+                                                 const typename T::Thread& th) {
+  float a[A_LOADS], b[B_LOADS];
+  load(k_begin, a, b);
+  store(a, b, As[0], Bs[0]);
+  __syncthreads();
+  int copy = 0;
+  for (int k0 = k_begin; k0 < k_end; k0 += T::BK) {
+    const bool more = k0 + T::BK < k_end;  // the same for the whole block
+    if (more) load(k0 + T::BK, a, b);
+    T::multiply(As[copy], Bs[copy], acc, th);
+    if (more) store(a, b, As[copy ^ 1], Bs[copy ^ 1]);
+    __syncthreads();
+    copy ^= 1;
+  }
+}
+
 __device__ __forceinline__ float apply_epilogue(float v, ConvEpilogue e) {
   return (e.activation == ConvActivation::leaky_relu && v < 0.0f) ? e.slope * v : v;
 }
@@ -252,8 +284,8 @@ __global__ void __launch_bounds__(T::threads)
   constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
   constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
   static_assert(BM % a_rows_per_pass == 0 && BK % b_rows_per_pass == 0, "tile loads must divide evenly");
-  __shared__ float As[BK][BM + T::pad];
-  __shared__ float Bs[BK][BN + T::pad];
+  __shared__ float As[2][BK][BM + T::pad];
+  __shared__ float Bs[2][BK][BN + T::pad];
 
   const int M = d.C_out, K = d.C_in * d.kH * d.kW, P = d.H_out * d.W_out, Ncol = d.N * P;
   const int kHW = d.kH * d.kW;
@@ -270,26 +302,28 @@ __global__ void __launch_bounds__(T::threads)
   const int h0 = (col_pix / d.W_out) * d.stride - d.pad, v0 = (col_pix % d.W_out) * d.stride - d.pad;
   const float* x_image = x + long(col_n) * d.C_in * d.H_in * d.W_in;
 
-  float acc[T::rows][T::cols] = {};
-  for (int k0 = 0; k0 < K; k0 += BK) {
+  auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
     for (int r = 0; r < a_passes; ++r) {
       const int m = m0 + a_row + r * a_rows_per_pass, k = k0 + a_k;
-      As[a_k][a_row + r * a_rows_per_pass] = T::to_operand((m < M && k < K) ? w[long(m) * K + k] : 0.0f);
+      a[r] = (m < M && k < K) ? w[long(m) * K + k] : 0.0f;
     }
     for (int r = 0; r < b_passes; ++r) {
-      const int kr = b_row + r * b_rows_per_pass, k = k0 + kr;
-      float value = 0.0f;
+      const int k = k0 + b_row + r * b_rows_per_pass;
+      b[r] = 0.0f;
       if (col_ok && k < K) {
         const int c = k / kHW, pq = k - c * kHW, p = pq / d.kW, q = pq - p * d.kW;
         const int h = h0 + p, v = v0 + q;
-        if (h >= 0 && h < d.H_in && v >= 0 && v < d.W_in) value = x_image[(long(c) * d.H_in + h) * d.W_in + v];
+        if (h >= 0 && h < d.H_in && v >= 0 && v < d.W_in) b[r] = x_image[(long(c) * d.H_in + h) * d.W_in + v];
       }
-      Bs[kr][b_col] = T::to_operand(value);
     }
-    __syncthreads();  // the tiles are complete
-    T::multiply(As, Bs, acc, th);
-    __syncthreads();  // everyone is done reading them before the next step overwrites them
-  }
+  };
+  auto store = [&](const float (&a)[a_passes], const float (&b)[b_passes], float (*As_)[BM + T::pad],
+                   float (*Bs_)[BN + T::pad]) {
+    for (int r = 0; r < a_passes; ++r) As_[a_k][a_row + r * a_rows_per_pass] = T::to_operand(a[r]);
+    for (int r = 0; r < b_passes; ++r) Bs_[b_row + r * b_rows_per_pass][b_col] = T::to_operand(b[r]);
+  };
+  float acc[T::rows][T::cols] = {};
+  pipelined_k_loop<T, a_passes, b_passes>(0, K, load, store, As, Bs, acc, th);
 
   store_tile<T>(acc, bias, epilogue, y, M, Ncol, P, m0, n0, th);
 }
@@ -313,8 +347,8 @@ __global__ void __launch_bounds__(T::threads)
   constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
   constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
   static_assert(BM % a_rows_per_pass == 0 && BK % b_rows_per_pass == 0, "tile loads must divide evenly");
-  __shared__ float As[BK][BM + T::pad];
-  __shared__ float Bs[BK][BN + T::pad];
+  __shared__ float As[2][BK][BM + T::pad];
+  __shared__ float Bs[2][BK][BN + T::pad];
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_in, K = d.C_out * kHW, P_in = d.H_in * d.W_in, Ncol = d.N * P_in;
@@ -331,34 +365,35 @@ __global__ void __launch_bounds__(T::threads)
   const int hp = col_pix / d.W_in + d.pad, vp = col_pix % d.W_in + d.pad;  // h + pad, v + pad
   const float* dy_image = dy + long(col_n) * d.C_out * P_out;
 
-  float acc[T::rows][T::cols] = {};
-  for (int k0 = 0; k0 < K; k0 += BK) {
+  auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
     for (int r = 0; r < a_passes; ++r) {
       const int m = m0 + a_row + r * a_rows_per_pass, k = k0 + a_k;
-      float value = 0.0f;
+      a[r] = 0.0f;
       if (m < M && k < K) {
         const int o = k / kHW, pq = k - o * kHW;
-        value = w[(long(o) * d.C_in + m) * kHW + pq];
+        a[r] = w[(long(o) * d.C_in + m) * kHW + pq];
       }
-      As[a_k][a_row + r * a_rows_per_pass] = T::to_operand(value);
     }
     for (int r = 0; r < b_passes; ++r) {
-      const int kr = b_row + r * b_rows_per_pass, k = k0 + kr;
-      float value = 0.0f;
+      const int k = k0 + b_row + r * b_rows_per_pass;
+      b[r] = 0.0f;
       if (col_ok && k < K) {
         const int o = k / kHW, pq = k - o * kHW, p = pq / d.kW, q = pq - p * d.kW;
         const int ti = hp - p, tj = vp - q;  // i s and j s
         if (ti >= 0 && tj >= 0 && ti % d.stride == 0 && tj % d.stride == 0) {
           const int i = ti / d.stride, j = tj / d.stride;
-          if (i < d.H_out && j < d.W_out) value = dy_image[(long(o) * d.H_out + i) * d.W_out + j];
+          if (i < d.H_out && j < d.W_out) b[r] = dy_image[(long(o) * d.H_out + i) * d.W_out + j];
         }
       }
-      Bs[kr][b_col] = T::to_operand(value);
     }
-    __syncthreads();
-    T::multiply(As, Bs, acc, th);
-    __syncthreads();
-  }
+  };
+  auto store = [&](const float (&a)[a_passes], const float (&b)[b_passes], float (*As_)[BM + T::pad],
+                   float (*Bs_)[BN + T::pad]) {
+    for (int r = 0; r < a_passes; ++r) As_[a_k][a_row + r * a_rows_per_pass] = T::to_operand(a[r]);
+    for (int r = 0; r < b_passes; ++r) Bs_[b_row + r * b_rows_per_pass][b_col] = T::to_operand(b[r]);
+  };
+  float acc[T::rows][T::cols] = {};
+  pipelined_k_loop<T, a_passes, b_passes>(0, K, load, store, As, Bs, acc, th);
 
   store_tile<T>(acc, bias, epilogue, dx, M, Ncol, P_in, m0, n0, th);
 }
@@ -379,8 +414,8 @@ __global__ void __launch_bounds__(T::threads)
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int rows_per_pass = T::threads / BK, a_passes = BM / rows_per_pass, b_passes = BN / rows_per_pass;
   static_assert(BM % rows_per_pass == 0 && BN % rows_per_pass == 0, "tile loads must divide evenly");
-  __shared__ float As[BK][BM + T::pad];
-  __shared__ float Bs[BK][BN + T::pad];
+  __shared__ float As[2][BK][BM + T::pad];
+  __shared__ float Bs[2][BK][BN + T::pad];
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_out, Ncol = d.C_in * kHW, P = d.H_out * d.W_out, K = d.N * P;
@@ -403,26 +438,29 @@ __global__ void __launch_bounds__(T::threads)
     b_q[r] = pq % d.kW;
   }
 
-  float acc[T::rows][T::cols] = {};
-  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
+  auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
     const int k = k0 + t_k;
     const bool k_ok = k < k_end;
     const int n = k_ok ? k / P : 0, pix = k_ok ? k % P : 0;
     const int h0 = (pix / d.W_out) * d.stride - d.pad, v0 = (pix % d.W_out) * d.stride - d.pad;
     for (int r = 0; r < a_passes; ++r) {
       const int m = m0 + t_row + r * rows_per_pass;
-      As[t_k][t_row + r * rows_per_pass] = T::to_operand((k_ok && m < M) ? dy[(long(n) * M + m) * P + pix] : 0.0f);
+      a[r] = (k_ok && m < M) ? dy[(long(n) * M + m) * P + pix] : 0.0f;
     }
     const float* x_image = x + long(n) * d.C_in * d.H_in * d.W_in;
     for (int r = 0; r < b_passes; ++r) {
       const int h = h0 + b_p[r], v = v0 + b_q[r];
       const bool inside = k_ok && b_ok[r] && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
-      Bs[t_k][t_row + r * rows_per_pass] = T::to_operand(inside ? x_image[b_plane[r] + long(h) * d.W_in + v] : 0.0f);
+      b[r] = inside ? x_image[b_plane[r] + long(h) * d.W_in + v] : 0.0f;
     }
-    __syncthreads();
-    T::multiply(As, Bs, acc, th);
-    __syncthreads();
-  }
+  };
+  auto store = [&](const float (&a)[a_passes], const float (&b)[b_passes], float (*As_)[BM + T::pad],
+                   float (*Bs_)[BN + T::pad]) {
+    for (int r = 0; r < a_passes; ++r) As_[t_k][t_row + r * rows_per_pass] = T::to_operand(a[r]);
+    for (int r = 0; r < b_passes; ++r) Bs_[t_k][t_row + r * rows_per_pass] = T::to_operand(b[r]);
+  };
+  float acc[T::rows][T::cols] = {};
+  pipelined_k_loop<T, a_passes, b_passes>(k_begin, k_end, load, store, As, Bs, acc, th);
 
   for (int i = 0; i < T::rows; ++i) {
     const int m = m0 + th.row(i);
