@@ -56,6 +56,8 @@ int run(int argc, char** argv) {
   cli.option("epochs", "E", "number of epochs (total, including those before --resume)", "100");
   cli.option("seed", "S", "seed of the initial weights, the data order and the schedules", "0");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
+  cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (faster; each product rounded to 10 "
+           "mantissa bits, as PyTorch's allow_tf32); also EDNN_TF32=1");
   cli.option("out", "DIR", "output directory");
   cli.option("resume", "DIR", "continue from DIR/last.safetensors with its optimiser state");
   cli.option("time-limit", "SECONDS", "stop after this many seconds: the running epoch ends early, is evaluated and saved (0: no limit)", "0");
@@ -148,6 +150,7 @@ int run(int argc, char** argv) {
   }
   o.epochs = int(cli.integer("epochs"));
   o.device = parse_device(cli.get("device"));
+  if (cli.has("tf32")) set_allow_tf32(true);
   o.progress = !cli.has("quiet");
   o.time_limit_s = cli.number("time-limit");
   o.max_steps = cli.integer("max-steps");
@@ -209,13 +212,14 @@ int run(int argc, char** argv) {
     auto probe = nets::build_ednn(o.net, o.seed);
     std::fprintf(stderr,
                  "train: preset %s (L %d, c0 %d, %s parameters) on %s; %lld train samples%s, %zu test; batch %d, "
-                 "lr %g, %d epochs, loss %s%s%s, transform %s\n",
+                 "lr %g, %d epochs, loss %s%s%s, transform %s%s\n",
                  o.net.preset.c_str(), o.net.L, o.net.c0, nets::with_commas(probe->parameter_count()).c_str(),
                  device_name(o.device),
                  (long long)(data.online_per_epoch > 0 ? data.online_per_epoch : std::int64_t(data.train_indices.size())),
                  data.online_per_epoch > 0 ? " per epoch (online)" : "", data.test_indices.size(), o.batch, o.lr,
                  o.epochs, o.loss.c_str(), o.loss_alt.empty() ? "" : " / ", o.loss_alt.c_str(),
-                 nets::transform_name(o.transform));
+                 nets::transform_name(o.transform),
+                 o.device == Device::cuda && allow_tf32() ? "; convolutions in TF32" : "");
   }
   const nets::TrainResult r = nets::train(o, data);
   std::printf("train: done, %d epochs. Best test MAE %.6g at epoch %d.\n", r.last_epoch, r.best_mae, r.best_epoch);

@@ -10,6 +10,7 @@
 
 #include "engine/backend.h"
 #include "engine/cuda_device.h"
+#include "engine/device.h"
 #include "engine/loss_math.h"
 #include "kernels/activation.h"
 #include "kernels/adam.h"
@@ -38,6 +39,10 @@ kernels::ConvEpilogue kernel_epilogue(const ConvEpilogue& e) {
   if (!e.leaky_relu) return {};
   return {kernels::ConvActivation::leaky_relu, float(e.slope)};
 }
+
+// The convolution kernel version (kernels/conv2d.h): 4, the tensor cores with TF32 inputs, when
+// allowed (ednn::allow_tf32), else 0, the automatic choice among the float kernels.
+int conv_version() { return allow_tf32() ? 4 : 0; }
 
 float* f32(Tensor& t) { return t.data<float>(); }
 const float* f32(const Tensor& t) { return t.data<float>(); }
@@ -95,7 +100,7 @@ public:
     if (bias.defined()) require_f32(bias, "conv2d");
     Tensor y = device_empty(g.output_shape());
     kernels::conv2d_forward(f32(x), f32(w), bias.defined() ? f32(bias) : nullptr, f32(y), g, cuda::stream(),
-                            kernel_epilogue(epilogue));
+                            kernel_epilogue(epilogue), conv_version());
     return y;
   }
 
@@ -106,7 +111,7 @@ public:
     if (bias.defined()) require_f32(bias, "conv2d_backward_data");
     Tensor dx = device_empty(g.input_shape());
     kernels::conv2d_backward_data(f32(dy), f32(w), f32(dx), g, cuda::stream(), bias.defined() ? f32(bias) : nullptr,
-                                  kernel_epilogue(epilogue));
+                                  kernel_epilogue(epilogue), conv_version());
     return dx;
   }
 
@@ -114,8 +119,9 @@ public:
     require_f32(x, "conv2d_backward_weight");
     require_f32(dy, "conv2d_backward_weight");
     Tensor dw = device_empty(g.weight_shape());
-    Tensor workspace = device_empty({std::max<long>(1, kernels::conv2d_backward_weight_workspace_size(g))});
-    kernels::conv2d_backward_weight(f32(x), f32(dy), f32(dw), nullptr, f32(workspace), g, cuda::stream());
+    const int version = conv_version();
+    Tensor workspace = device_empty({std::max<long>(1, kernels::conv2d_backward_weight_workspace_size(g, version))});
+    kernels::conv2d_backward_weight(f32(x), f32(dy), f32(dw), nullptr, f32(workspace), g, cuda::stream(), version);
     return dw;
   }
 

@@ -1,5 +1,6 @@
 #include "engine/device.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -135,5 +136,24 @@ void device_synchronize(Device device) {
   if (device == Device::cuda) cuda::synchronize();
 #endif
 }
+
+namespace {
+// -1: not decided yet (EDNN_TF32 is read on first use), else 0 or 1.
+std::atomic<int> tf32_allowed{-1};
+}  // namespace
+
+bool allow_tf32() {
+  int state = tf32_allowed.load();
+  if (state < 0) {
+    const char* v = std::getenv("EDNN_TF32");
+    state = v && *v && std::strcmp(v, "0") != 0 ? 1 : 0;
+    int unset = -1;
+    tf32_allowed.compare_exchange_strong(unset, state);
+    state = tf32_allowed.load();
+  }
+  return state == 1;
+}
+
+void set_allow_tf32(bool allow) { tf32_allowed.store(allow ? 1 : 0); }
 
 }  // namespace ednn

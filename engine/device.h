@@ -27,4 +27,12 @@ void device_zero(void* ptr, Device device, std::size_t bytes);
 // Waits for all queued work on the device (a no-op on the CPU).
 void device_synchronize(Device device);
 
+// Whether CUDA convolutions may run on the tensor cores with TF32 inputs (kernel version 4 of
+// kernels/conv2d.h): several times faster on an H100/H200, each product rounded to 10 mantissa
+// bits (relative error up to about 2^-11; sums stay float). Off unless turned on here or with
+// EDNN_TF32=1 in the environment (PyTorch's torch.backends.cudnn.allow_tf32 makes the same
+// choice, on by default there). The CPU backend always computes in float.
+bool allow_tf32();
+void set_allow_tf32(bool allow);
+
 }  // namespace ednn

@@ -173,3 +173,25 @@ TEST_CASE("cuda backend: the fused convolutions (bias + leaky ReLU in the kernel
     for (int k = 0; k < 3; ++k) check_close(g_gpu[k], g_cpu[k], 1e-5, 1e-4, names[k]);
   }
 }
+
+TEST_CASE("cuda backend: set_allow_tf32 switches the convolutions to the tensor-core kernels and back") {
+  // 1 + 2^-12 has a mantissa bit TF32 does not keep: through a 1x1 convolution with weight 1 it
+  // comes out as 1 with TF32 and unchanged in float. Forward, backward-data (the input gradient)
+  // and backward-weight (the weight gradient, sum of x over pixels) each show it.
+  const float fine = 1.0f + std::ldexp(1.0f, -12);
+  const bool before = allow_tf32();
+  for (bool tf32 : {true, false}) {
+    CAPTURE(tf32);
+    set_allow_tf32(tf32);
+    const float want = tf32 ? 1.0f : fine;
+    Tensor x = Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda).set_requires_grad(true);
+    Tensor w = Tensor::from_vector(std::vector<float>{1.0f}, {1, 1, 1, 1}).to(Device::cuda).set_requires_grad(true);
+    Tensor y = conv2d(x, w, Tensor(), 1, 0);
+    // sum(y * r) with r = fine: dx = w r, dw = sum x r.
+    dot(y, Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda)).backward();
+    for (double v : y.to_vector()) CHECK(v == double(want));
+    for (double v : x.grad().to_vector()) CHECK(v == double(want));
+    CHECK(w.grad().to_vector()[0] == double(4.0f * (tf32 ? 1.0f : fine * fine)));
+  }
+  set_allow_tf32(before);
+}
