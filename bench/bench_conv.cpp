@@ -1,6 +1,8 @@
 // The convolution kernels of kernels/conv2d.cu at the network's shapes (SPEC section 4), beside
-// cuDNN (its fastest fp32 algorithm, no TF32), cuBLAS (a plain GEMM of the same M, N, K: what
-// the convolution would cost if im2col were free) and the CPU path (engine/cpu, im2col + BLAS).
+// cuDNN (its fastest fp32 algorithm, no TF32; then its fastest with tensor cores allowed, TF32),
+// cuBLAS (a plain GEMM of the same M, N, K, fp32 then TF32: what the convolution would cost if
+// im2col were free) and the CPU path (engine/cpu, im2col + BLAS). Kernel version 4 and the TF32
+// rows are the tensor-core path: compare them with each other, the rest with each other.
 //
 //   bench_conv [--preset paper|small|all] [--batch 16] [--runs 10] [--cpu] [--csv bench_conv.csv]
 //
@@ -12,7 +14,8 @@
 // double (and the line says so); inputs are seeded; each variant is warmed up, then timed with
 // CUDA events (CPU: a steady clock) and the median of --runs is reported.
 // Columns: op | shape | variant | ms | GFLOP/s | GB/s (minimal traffic: both inputs read once,
-// the output written once) | % of the card's fp32 peak (SMs x 128 lanes x 2 x clock).
+// the output written once) | % of the card's fp32 peak (SMs x 128 lanes x 2 x clock; TF32 rows
+// too, though the tensor cores' dense TF32 peak is about 7.4 times that on an H100 or H200).
 // GPU variants are skipped, with a line saying why, when the build has no CUDA or the machine no GPU.
 // The CPU variant runs for the small preset; --cpu adds it at the paper preset (slow on 2 cores).
 #include <algorithm>
@@ -147,15 +150,17 @@ std::int64_t output_count(Op op, const ConvGeometry& g) {
 
 // Checks 32 sampled outputs (read through `fetch`) against the direct formula; returns "" or
 // a description of the first mismatch.
+// `relative` is the tolerance relative to the sum of the magnitudes of the terms: 1e-4 for float
+// arithmetic, 2e-3 for TF32 inputs (each rounded by up to 2^-11 relative).
 std::string check_samples(Op op, const Inputs& in, const ConvGeometry& g,
-                          const std::function<float(std::int64_t)>& fetch) {
+                          const std::function<float(std::int64_t)>& fetch, double relative = 1e-4) {
   const std::int64_t count = output_count(op, g);
   for (int s = 0; s < 32; ++s) {
     const std::int64_t index = s == 0 ? 0 : s == 1 ? count - 1 : (std::int64_t(s) * 2654435761ll) % count;
     double magnitude = 0.0;
     const double want = direct_value(op, in, g, index, &magnitude);
     const double got = fetch(index);
-    if (!(std::fabs(got - want) <= 1e-4 * magnitude + 1e-5))
+    if (!(std::fabs(got - want) <= relative * magnitude + 1e-5))
       return "output " + std::to_string(index) + ": got " + std::to_string(got) + ", want " + std::to_string(want);
   }
   return "";
@@ -282,12 +287,14 @@ struct Gpu {
   }
 };
 
-// cuDNN descriptors for one geometry, fp32 with FMA math only (what PyTorch uses with TF32 off).
+// cuDNN descriptors for one geometry: fp32 with FMA math only (what PyTorch uses with TF32 off),
+// or with tensor-core math allowed (TF32 for float data: PyTorch's allow_tf32).
 struct CudnnConv {
   cudnnTensorDescriptor_t x, y;
   cudnnFilterDescriptor_t w;
   cudnnConvolutionDescriptor_t conv;
-  explicit CudnnConv(const ConvGeometry& g) {
+  bool tf32;
+  CudnnConv(const ConvGeometry& g, bool allow_tf32) : tf32(allow_tf32) {
     CUDNN_OK(cudnnCreateTensorDescriptor(&x));
     CUDNN_OK(cudnnCreateTensorDescriptor(&y));
     CUDNN_OK(cudnnCreateFilterDescriptor(&w));
@@ -297,7 +304,7 @@ struct CudnnConv {
     CUDNN_OK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.C_out, g.C_in, g.kH, g.kW));
     CUDNN_OK(cudnnSetConvolution2dDescriptor(conv, g.pad, g.pad, g.stride, g.stride, 1, 1, CUDNN_CROSS_CORRELATION,
                                              CUDNN_DATA_FLOAT));
-    CUDNN_OK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
+    CUDNN_OK(cudnnSetConvolutionMathType(conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   }
   ~CudnnConv() {
     cudnnDestroyConvolutionDescriptor(conv);
@@ -307,11 +314,11 @@ struct CudnnConv {
   }
 };
 
-// The first (fastest) successful result that uses FMA math; -1 if none.
+// The first (fastest) successful result that uses FMA math (or, with tf32, any math); -1 if none.
 template <class Perf>
-int pick(const Perf* perf, int count) {
+int pick(const Perf* perf, int count, bool tf32) {
   for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == CUDNN_FMA_MATH) return i;
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && (tf32 || perf[i].mathType == CUDNN_FMA_MATH)) return i;
   return -1;
 }
 
@@ -319,18 +326,19 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
   const ConvGeometry& g = layer.g;
   DeviceArray x(in.x), w(in.w), dy(in.dy), y(g.output_numel()), dx(g.input_numel()), dw(g.weight_numel());
   DeviceArray workspace(ednn::kernels::conv2d_backward_weight_workspace_size(g));
-  CudnnConv desc(g);
+  const CudnnConv fp32_desc(g, false), tf32_desc(g, true);
   const float one = 1.0f, zero = 0.0f;
 
   for (Op op : {Op::forward, Op::backward_data, Op::backward_weight}) {
     float* out = op == Op::forward ? y.p : op == Op::backward_data ? dx.p : dw.p;
-    auto checked = [&] {
+    auto checked = [&](bool tf32) {
       CUDA_OK(cudaStreamSynchronize(gpu.stream));
-      const std::string bad = check_samples(op, in, g, [&](std::int64_t i) { return fetch_device(out, i); });
+      const std::string bad =
+          check_samples(op, in, g, [&](std::int64_t i) { return fetch_device(out, i); }, tf32 ? 2e-3 : 1e-4);
       return bad.empty() ? std::string("checked") : "WRONG: " + bad;
     };
-    // The hand-written kernels, every version.
-    for (int version : {1, 2, 3}) {
+    // The hand-written kernels, every version (4: tensor cores, TF32).
+    for (int version : {1, 2, 3, 4}) {
       if (version == 1 && op != Op::forward) continue;
       std::function<void()> run;
       if (op == Op::forward)
@@ -344,11 +352,13 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
         };
       }
       run();
-      const std::string check = checked();
-      report.add(op, layer, "ednn v" + std::to_string(version), time_gpu(run, runs, gpu.stream), check);
+      const std::string check = checked(version == 4);
+      report.add(op, layer, version == 4 ? "ednn v4 (TF32)" : "ednn v" + std::to_string(version),
+                 time_gpu(run, runs, gpu.stream), check);
     }
-    // cuDNN, its fastest FMA algorithm.
-    {
+    // cuDNN, its fastest algorithm: FMA math only (fp32), then with tensor cores allowed (TF32).
+    for (const CudnnConv* descriptors : {&fp32_desc, &tf32_desc}) {
+      const CudnnConv& desc = *descriptors;
       constexpr int max_algos = 16;
       int count = 0, best = -1;
       std::size_t bytes = 0;
@@ -356,7 +366,7 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
       if (op == Op::forward) {
         cudnnConvolutionFwdAlgoPerf_t perf[max_algos];
         CUDNN_OK(cudnnFindConvolutionForwardAlgorithm(gpu.cudnn, desc.x, desc.w, desc.conv, desc.y, max_algos, &count, perf));
-        if ((best = pick(perf, count)) >= 0) {
+        if ((best = pick(perf, count, desc.tf32)) >= 0) {
           const auto algo = perf[best].algo;
           bytes = perf[best].memory;
           run_with = [&, algo, bytes](void* ws) {
@@ -368,7 +378,7 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
         cudnnConvolutionBwdDataAlgoPerf_t perf[max_algos];
         CUDNN_OK(cudnnFindConvolutionBackwardDataAlgorithm(gpu.cudnn, desc.w, desc.y, desc.conv, desc.x, max_algos, &count,
                                                            perf));
-        if ((best = pick(perf, count)) >= 0) {
+        if ((best = pick(perf, count, desc.tf32)) >= 0) {
           const auto algo = perf[best].algo;
           bytes = perf[best].memory;
           run_with = [&, algo, bytes](void* ws) {
@@ -380,7 +390,7 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
         cudnnConvolutionBwdFilterAlgoPerf_t perf[max_algos];
         CUDNN_OK(cudnnFindConvolutionBackwardFilterAlgorithm(gpu.cudnn, desc.x, desc.y, desc.conv, desc.w, max_algos,
                                                              &count, perf));
-        if ((best = pick(perf, count)) >= 0) {
+        if ((best = pick(perf, count, desc.tf32)) >= 0) {
           const auto algo = perf[best].algo;
           bytes = perf[best].memory;
           run_with = [&, algo, bytes](void* ws) {
@@ -389,15 +399,16 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
           };
         }
       }
+      const char* variant = desc.tf32 ? "cudnn (fastest, TF32)" : "cudnn (fastest fp32)";
       if (best < 0) {
-        std::printf("%-16s | %-46s | %-22s | skipped: cuDNN found no FMA-math algorithm\n", op_name(op),
-                    layer.name.c_str(), "cudnn");
+        std::printf("%-16s | %-46s | %-22s | skipped: cuDNN found no algorithm for this math\n", op_name(op),
+                    layer.name.c_str(), variant);
       } else {
         DeviceArray ws(std::int64_t(bytes / sizeof(float) + 1));
         auto run = [&] { run_with(ws.p); };
         run();
-        const std::string check = checked();
-        report.add(op, layer, "cudnn (fastest fp32)", time_gpu(run, runs, gpu.stream), check);
+        const std::string check = checked(desc.tf32);
+        report.add(op, layer, variant, time_gpu(run, runs, gpu.stream), check);
       }
     }
     // cuBLAS: the GEMM of the same M, N, K on dense matrices (row-major C = A B as column-major
@@ -415,6 +426,9 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
                               int(K), &zero, C.p, int(Ncol)));
       };
       report.add(op, layer, "cublas (GEMM only)", time_gpu(run, runs, gpu.stream), "timing only (same M, N, K)");
+      CUBLAS_OK(cublasSetMathMode(gpu.cublas, CUBLAS_TF32_TENSOR_OP_MATH));
+      report.add(op, layer, "cublas (GEMM, TF32)", time_gpu(run, runs, gpu.stream), "timing only (same M, N, K)");
+      CUBLAS_OK(cublasSetMathMode(gpu.cublas, CUBLAS_PEDANTIC_MATH));
     }
   }
 }

@@ -2,10 +2,12 @@
 // with the time split by layer.
 //
 //   bench_train_step --preset small|paper|tiny --batch B --steps K --device cpu|cuda [--forward-only]
-//                    [--no-fusion]
+//                    [--no-fusion] [--tf32]
 //
 // By default each convolution runs fused with the leaky ReLU after it (engine/modules.h,
 // Sequential); --no-fusion (or EDNN_NO_FUSION=1) runs every layer on its own, for comparison.
+// --tf32 (or EDNN_TF32=1) lets the CUDA convolutions use the tensor cores with TF32 inputs
+// (ednn::set_allow_tf32); compare it with PyTorch's allow_tf32 (torch_train_step.py --tf32).
 // The per-layer split then shows a fused pair's time on the convolution's line.
 //
 // Inputs are seeded random images in [0, 1). After two warm-up steps, K steps are timed one by
@@ -35,12 +37,13 @@ struct Options {
   int batch = 16, steps = 10;
   bool forward_only = false;
   bool no_fusion = false;
+  bool tf32 = false;
 };
 
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: bench_train_step [--preset small|paper|tiny] [--batch B] [--steps K] [--device cpu|cuda|auto]\n"
-               "                        [--loss TEXT] [--forward-only] [--no-fusion]\n"
+               "                        [--loss TEXT] [--forward-only] [--no-fusion] [--tf32]\n"
                "Times the ED-CNN training step (forward, loss, backward, Adam); the last line is 'N samples/s'.\n");
 }
 
@@ -60,6 +63,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--loss") o.loss = value();
     else if (a == "--forward-only") o.forward_only = true;
     else if (a == "--no-fusion") o.no_fusion = true;
+    else if (a == "--tf32") o.tf32 = true;
     else fail("bench_train_step: unknown option '", a, "' (see --help)");
   }
   EDNN_CHECK(o.batch > 0 && o.steps > 0, "bench_train_step: --batch and --steps must be positive");
@@ -84,6 +88,7 @@ int main(int argc, char** argv) try {
   const nets::NetConfig config = nets::preset_config(o.preset);
   auto net = nets::build_ednn(config, 1);
   if (o.no_fusion) net->set_fusion(false);
+  if (o.tf32) ednn::set_allow_tf32(true);
   net->to(device);
   Adam adam(net->parameters(), AdamConfig{});
   const LossSpec loss_spec = parse_loss(o.loss);
@@ -104,10 +109,11 @@ int main(int argc, char** argv) try {
     device_synchronize(device);
   };
 
-  std::printf("%s: preset %s (L %d, c0 %d, %s parameters), batch %d, device %s, loss %s, fusion %s\n",
+  std::printf("%s: preset %s (L %d, c0 %d, %s parameters), batch %d, device %s, loss %s, fusion %s%s\n",
               o.forward_only ? "forward" : "training step", o.preset.c_str(), config.L, config.c0,
               nets::with_commas(net->parameter_count()).c_str(), o.batch, device_name(device), o.loss.c_str(),
-              net->fusion() ? "on" : "off");
+              net->fusion() ? "on" : "off",
+              device == Device::cuda ? (ednn::allow_tf32() ? ", convolutions TF32" : ", convolutions fp32") : "");
   for (int i = 0; i < 2; ++i) step();
   std::vector<double> times;
   for (int i = 0; i < o.steps; ++i) {

@@ -5,11 +5,12 @@ Runs the same step (forward, exp-mae loss, backward, Adam) on the same shapes in
 ednn's `bench_train_step`, and prints both rates and their ratio. Usage:
 
     /usr/bin/python3 bench/torch_train_step.py --preset small --batch 16 --steps 10 \
-        [--ednn build/bin/bench_train_step] [--device cpu|cuda] [--forward-only]
+        [--ednn build/bin/bench_train_step] [--device cpu|cuda] [--forward-only] [--tf32]
 
 PyTorch comes from Debian's python3-torch (1.13, CPU only; apt-get install python3-torch) on the
 development machines; the GPU machines have PyTorch with CUDA. For a fair fp32 comparison on a GPU
-TF32 is switched off (torch.backends.cudnn.allow_tf32 = False).
+TF32 is switched off (torch.backends.cudnn.allow_tf32 = False). With --tf32 both sides use the
+tensor cores with TF32 inputs: PyTorch's allow_tf32 = True, ednn's bench_train_step --tf32.
 """
 import argparse
 import os
@@ -76,10 +77,12 @@ def torch_rate(preset, batch, steps, device, forward_only):
     return batch / times[len(times) // 2]
 
 
-def ednn_rate(binary, preset, batch, steps, device, forward_only):
+def ednn_rate(binary, preset, batch, steps, device, forward_only, tf32):
     cmd = [binary, "--preset", preset, "--batch", str(batch), "--steps", str(steps), "--device", device]
     if forward_only:
         cmd.append("--forward-only")
+    if tf32:
+        cmd.append("--tf32")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     sys.stdout.write(out)
     rates = re.findall(r"([0-9.]+) samples/s\s*$", out, re.M)
@@ -95,20 +98,22 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--forward-only", action="store_true", help="time the forward pass alone (no grad)")
+    p.add_argument("--tf32", action="store_true", help="GPU: both sides on the tensor cores with TF32 inputs")
     p.add_argument("--ednn", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "bench_train_step"))
     a = p.parse_args()
     torch.set_num_threads(os.cpu_count())
     if a.device == "cuda":
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
         torch.backends.cudnn.benchmark = True
     what = "forward" if a.forward_only else "training step"
     print(f"{what}: preset {a.preset}, batch {a.batch}, {a.steps} timed steps (median), device {a.device}, "
-          f"{os.cpu_count()} CPU threads, torch {torch.__version__}")
+          f"{os.cpu_count()} CPU threads, torch {torch.__version__}"
+          + (", TF32" if a.tf32 and a.device == "cuda" else ""))
     # Interleave: ednn, torch, ednn again, so machine noise hits both alike; report the better ednn run.
-    e1 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only)
+    e1 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only, a.tf32)
     t = torch_rate(a.preset, a.batch, a.steps, a.device, a.forward_only)
-    e2 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only)
+    e2 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only, a.tf32)
     e = max(e1, e2)
     print(f"pytorch : {t:10.2f} samples/s")
     print(f"ednn    : {e:10.2f} samples/s   (runs: {e1:.2f}, {e2:.2f})")
