@@ -68,8 +68,12 @@
 namespace ednn::kernels {
 
 // The sizes a kernel needs, as plain ints (ConvGeometry's member functions are host code).
+// dy_shift: dy is stored at 1 / 2^dy_shift of its size, [N, C_out, H_out >> dy_shift, W_out >>
+// dy_shift], and read through nearest upsampling, dy[n, o, i, j] = stored[n, o, i >> s, j >> s]:
+// an Upsample layer fused into the loads of the transposed convolution after it (see conv2d.h).
 struct ConvDims {
   int N, C_in, H_in, W_in, C_out, kH, kW, stride, pad, H_out, W_out;
+  int dy_shift = 0;
 };
 
 // The block tiles of the implicit-GEMM kernels, and how a block's threads share the work of one
@@ -352,7 +356,7 @@ __global__ void __launch_bounds__(T::threads)
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_in, K = d.C_out * kHW, P_in = d.H_in * d.W_in, Ncol = d.N * P_in;
-  const int P_out = d.H_out * d.W_out;
+  const int H_dy = d.H_out >> d.dy_shift, W_dy = d.W_out >> d.dy_shift;  // dy as stored
   const int tid = threadIdx.x;
   const typename T::Thread th(tid);
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
@@ -363,7 +367,7 @@ __global__ void __launch_bounds__(T::threads)
   const bool col_ok = col < Ncol;
   const int col_n = col_ok ? col / P_in : 0, col_pix = col_ok ? col % P_in : 0;
   const int hp = col_pix / d.W_in + d.pad, vp = col_pix % d.W_in + d.pad;  // h + pad, v + pad
-  const float* dy_image = dy + long(col_n) * d.C_out * P_out;
+  const float* dy_image = dy + long(col_n) * d.C_out * H_dy * W_dy;
 
   auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
     for (int r = 0; r < a_passes; ++r) {
@@ -382,7 +386,8 @@ __global__ void __launch_bounds__(T::threads)
         const int ti = hp - p, tj = vp - q;  // i s and j s
         if (ti >= 0 && tj >= 0 && ti % d.stride == 0 && tj % d.stride == 0) {
           const int i = ti / d.stride, j = tj / d.stride;
-          if (i < d.H_out && j < d.W_out) b[r] = dy_image[(long(o) * d.H_out + i) * d.W_out + j];
+          if (i < d.H_out && j < d.W_out)
+            b[r] = dy_image[(long(o) * H_dy + (i >> d.dy_shift)) * W_dy + (j >> d.dy_shift)];
         }
       }
     }
@@ -438,14 +443,17 @@ __global__ void __launch_bounds__(T::threads)
     b_q[r] = pq % d.kW;
   }
 
+  const int W_dy = d.W_out >> d.dy_shift, P_dy = (d.H_out >> d.dy_shift) * W_dy;  // dy as stored
   auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
     const int k = k0 + t_k;
     const bool k_ok = k < k_end;
     const int n = k_ok ? k / P : 0, pix = k_ok ? k % P : 0;
-    const int h0 = (pix / d.W_out) * d.stride - d.pad, v0 = (pix % d.W_out) * d.stride - d.pad;
+    const int i = pix / d.W_out, j = pix % d.W_out;
+    const int h0 = i * d.stride - d.pad, v0 = j * d.stride - d.pad;
+    const float* dy_pixel = dy + long(n) * M * P_dy + (i >> d.dy_shift) * W_dy + (j >> d.dy_shift);
     for (int r = 0; r < a_passes; ++r) {
       const int m = m0 + t_row + r * rows_per_pass;
-      a[r] = (k_ok && m < M) ? dy[(long(n) * M + m) * P + pix] : 0.0f;
+      a[r] = (k_ok && m < M) ? dy_pixel[long(m) * P_dy] : 0.0f;
     }
     const float* x_image = x + long(n) * d.C_in * d.H_in * d.W_in;
     for (int r = 0; r < b_passes; ++r) {
@@ -504,6 +512,17 @@ ConvDims check_dims(const ConvGeometry& g, const char* op) {
   EDNN_CHECK(g.input_numel() < (1LL << 31) && g.output_numel() < (1LL << 31) && g.weight_numel() < (1LL << 31), op,
              ": tensors of 2^31 elements or more are not supported (GEMM indices are 32-bit)");
   return {g.N, g.C_in, g.H_in, g.W_in, g.C_out, g.kH, g.kW, g.stride, g.pad, g.H_out, g.W_out};
+}
+
+// log2 of dy_scale, after checking that dy_scale is a power of two that divides dy's size.
+int dy_shift_for(int dy_scale, const ConvGeometry& g, const char* op) {
+  EDNN_CHECK(dy_scale >= 1 && (dy_scale & (dy_scale - 1)) == 0, op, ": dy_scale must be a power of two, got ",
+             dy_scale);
+  EDNN_CHECK(g.H_out % dy_scale == 0 && g.W_out % dy_scale == 0, op, ": dy of ", g.H_out, "x", g.W_out,
+             " is not an upsampling by ", dy_scale);
+  int shift = 0;
+  while ((1 << shift) < dy_scale) ++shift;
+  return shift;
 }
 
 unsigned blocks_for(long n, int tile) { return static_cast<unsigned>((n + tile - 1) / tile); }
@@ -603,8 +622,9 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
-                          const float* bias, ConvEpilogue epilogue, int version) {
-  const ConvDims d = check_dims(g, "conv2d_backward_data");
+                          const float* bias, ConvEpilogue epilogue, int version, int dy_scale) {
+  ConvDims d = check_dims(g, "conv2d_backward_data");
+  d.dy_shift = dy_shift_for(dy_scale, g, "conv2d_backward_data");
   switch (resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false)) {
     case Kernel::small: launch_backward_data<SmallTiles>(dy, w, bias, dx, d, stream, epilogue); break;
     case Kernel::small_tensor: launch_backward_data<SmallTensorTiles>(dy, w, bias, dx, d, stream, epilogue); break;
@@ -622,8 +642,11 @@ long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {
 }
 
 void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* dbias, float* workspace,
-                            const ConvGeometry& g, simt::Stream stream, int version) {
-  const ConvDims d = check_dims(g, "conv2d_backward_weight");
+                            const ConvGeometry& g, simt::Stream stream, int version, int dy_scale) {
+  ConvDims d = check_dims(g, "conv2d_backward_weight");
+  d.dy_shift = dy_shift_for(dy_scale, g, "conv2d_backward_weight");
+  EDNN_CHECK(!dbias || dy_scale == 1, "conv2d_backward_weight: no bias gradient with dy_scale ", dy_scale,
+             " (sum the stored dy instead)");
   const Kernel kernel = backward_weight_kernel(g, version);
   const SplitK s = split_k_for(g, kernel);
   EDNN_CHECK(workspace, "conv2d_backward_weight: needs a workspace of ",

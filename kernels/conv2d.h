@@ -43,8 +43,13 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
 //                  w[o, c, p, q] dy[n, o, i, j]   (+ bias[c], then the epilogue).
 // dy [N, C_out, H_out, W_out], dx [N, C_in, H_in, W_in]; bias [C_in] or null. With bias and
 // epilogue this is the whole forward pass of a transposed convolution layer.
+// dy_scale (a power of two) fuses a nearest upsampling into the loads: the dy pointer then holds
+// [N, C_out, H_out / dy_scale, W_out / dy_scale], and dy[n, o, i, j] reads it at
+// (i / dy_scale, j / dy_scale). An Upsample layer followed by a transposed convolution thus runs
+// without ever writing the upsampled tensor (dy_scale^2 times the size of its input).
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
-                          const float* bias = nullptr, ConvEpilogue epilogue = {}, int version = 0);
+                          const float* bias = nullptr, ConvEpilogue epilogue = {}, int version = 0,
+                          int dy_scale = 1);
 
 // Floats of device workspace that conv2d_backward_weight needs for g: the split-K partial sums
 // of dw and the partial sums of the bias gradient (kernels/reduce.h, sum_per_channel). A
@@ -55,8 +60,10 @@ long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version = 
 // dbias[o]       = sum over (n, i, j) of dy[n, o, i, j]   (skipped when dbias is null).
 // x [N, C_in, H_in, W_in], dy [N, C_out, H_out, W_out], dw [C_out, C_in, kH, kW], dbias [C_out],
 // workspace [conv2d_backward_weight_workspace_size(g, version)], with the same version.
+// dy_scale: dy stored at 1 / dy_scale of its size, as in conv2d_backward_data (the weight
+// gradient of a transposed convolution whose input is upsampled; dbias must then be null).
 // Deterministic: the same bits on every run (no atomics; split-K partials are added in order).
 void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* dbias, float* workspace,
-                            const ConvGeometry& g, simt::Stream stream, int version = 0);
+                            const ConvGeometry& g, simt::Stream stream, int version = 0, int dy_scale = 1);
 
 }  // namespace ednn::kernels

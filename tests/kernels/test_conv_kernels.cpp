@@ -348,6 +348,58 @@ TEST_CASE("version 4 (tensor cores, TF32) matches the reference on TF32-rounded 
   });
 }
 
+// dy_scale fuses a nearest upsampling into the loads of dy: the result must be the same bits as
+// the same kernel run on the upsampled tensor, made on the host.
+TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through nearest upsampling, bit for bit") {
+  struct UpShape {
+    Shape conv;  // the convolution; its output (dy) is an upsampling by `scale`
+    int scale;
+  };
+  const UpShape shapes[] = {
+      {{2, 3, 5, 8, 6, 3, 3, 1, 1}, 2},     // the decoder's Upsample(2) + ConvT 3x3
+      {{1, 70, 67, 4, 8, 3, 3, 1, 1}, 2},   // more channels than a 64-row tile
+      {{3, 2, 3, 12, 8, 3, 3, 1, 1}, 4},    // scale 4; split-K in backward-weight
+      {{1, 4, 3, 8, 12, 4, 4, 2, 3}, 2},    // stride 2 with an even output
+  };
+  for_each_schedule([&](simt::Schedule) {
+    unsigned seed = 500;
+    for (const UpShape& u : shapes) {
+      INFO(describe(u.conv), ", dy_scale ", u.scale);
+      const ConvGeometry g = geometry(u.conv);
+      REQUIRE(g.H_out % u.scale == 0);
+      REQUIRE(g.W_out % u.scale == 0);
+      const int Hs = g.H_out / u.scale, Ws = g.W_out / u.scale;
+      const std::vector<float> small = ednn::test::random_floats(long(g.N) * g.C_out * Hs * Ws, seed++);
+      std::vector<float> full(g.output_numel());
+      for (long nc = 0; nc < long(g.N) * g.C_out; ++nc)
+        for (int i = 0; i < g.H_out; ++i)
+          for (int j = 0; j < g.W_out; ++j)
+            full[(nc * g.H_out + i) * g.W_out + j] = small[(nc * Hs + i / u.scale) * Ws + j / u.scale];
+      const std::vector<float> w = ednn::test::random_floats(g.weight_numel(), seed++);
+      const std::vector<float> x = ednn::test::random_floats(g.input_numel(), seed++);
+      DeviceBuffer<float> dsmall(small), dfull(full), dw(w), dx(x);
+      for (int version : {2, 3, 4}) {
+        CAPTURE(version);
+        DeviceBuffer<float> fused(g.input_numel()), plain(g.input_numel());
+        ednn::kernels::conv2d_backward_data(dsmall.data(), dw.data(), fused.data(), g, nullptr, nullptr, leaky,
+                                            version, u.scale);
+        ednn::kernels::conv2d_backward_data(dfull.data(), dw.data(), plain.data(), g, nullptr, nullptr, leaky,
+                                            version);
+        CHECK(fused.download() == plain.download());
+
+        DeviceBuffer<float> workspace(
+            static_cast<std::size_t>(ednn::kernels::conv2d_backward_weight_workspace_size(g, version)));
+        DeviceBuffer<float> dw_fused(g.weight_numel()), dw_plain(g.weight_numel());
+        ednn::kernels::conv2d_backward_weight(dx.data(), dsmall.data(), dw_fused.data(), nullptr, workspace.data(), g,
+                                              nullptr, version, u.scale);
+        ednn::kernels::conv2d_backward_weight(dx.data(), dfull.data(), dw_plain.data(), nullptr, workspace.data(), g,
+                                              nullptr, version);
+        CHECK(dw_fused.download() == dw_plain.download());
+      }
+    }
+  });
+}
+
 TEST_CASE("conv2d launchers reject bad arguments with a message") {
   const ConvGeometry g = geometry({1, 2, 3, 5, 5, 3, 3, 1, 1});
   DeviceBuffer<float> a(1000), b(1000), c(1000);
@@ -362,4 +414,10 @@ TEST_CASE("conv2d launchers reject bad arguments with a message") {
   CHECK_THROWS_WITH_AS(
       ednn::kernels::conv2d_backward_weight(a.data(), b.data(), c.data(), nullptr, nullptr, g, nullptr),
       doctest::Contains("needs a workspace"), ednn::Error);
+  CHECK_THROWS_WITH_AS(
+      ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 0, 3),
+      doctest::Contains("dy_scale must be a power of two, got 3"), ednn::Error);
+  CHECK_THROWS_WITH_AS(  // g's dy is 5x5
+      ednn::kernels::conv2d_backward_weight(a.data(), b.data(), c.data(), nullptr, c.data(), g, nullptr, 0, 2),
+      doctest::Contains("is not an upsampling by 2"), ednn::Error);
 }

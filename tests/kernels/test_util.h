@@ -26,7 +26,8 @@ inline void for_each_schedule(const std::function<void(simt::Schedule)>& body) {
   const simt::Schedule orders[] = {simt::Schedule::forward, simt::Schedule::reverse, simt::Schedule::random};
   for (simt::Schedule s : orders) {
     simt::set_schedule(s, 12345);
-    INFO("schedule ", simt::schedule_name(s));
+    const std::string name = simt::schedule_name(s);  // INFO keeps a reference: a named string
+    INFO("schedule ", name);
     body(s);
   }
   simt::set_schedule(initial, 1);
