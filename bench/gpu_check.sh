@@ -86,8 +86,11 @@ fi
 
 # ---- 4. benchmarks at the paper's shapes (each checks its results before timing) ---------------
 [ -x "$BIN/bench_conv" ] && step bench_conv 150 "$BIN/bench_conv" --preset paper --batch 16 --runs 5
+# Pooling, upsampling, leaky ReLU, batch norm, loss, Adam, reductions vs cuDNN, CUB, cuBLAS (both presets).
+[ -x "$BIN/bench_ops" ] && step bench_ops 120 "$BIN/bench_ops" --preset all --batch 16 --runs 20 \
+  --csv "$LOG/bench_ops.csv" --json "$LOG/bench_ops.json"
 [ -x "$BIN/bench_sor_kernel" ] && step bench_sor_kernel 60 "$BIN/bench_sor_kernel" --L 512 --batch 256
-for bench in "$BIN"/bench_kernels* "$BIN"/bench_ops*; do  # kernel benchmarks added later
+for bench in "$BIN"/bench_kernels*; do  # kernel benchmarks added later
   [ -x "$bench" ] || continue
   step "$(basename "$bench")" 90 "$bench"
 done
