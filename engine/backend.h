@@ -48,9 +48,14 @@ public:
                                 const ConvEpilogue& epilogue = {}) = 0;
   // dx = epilogue(backward_data(dy, w) + bias), bias [C_in]: with bias and epilogue, the whole
   // forward pass of a transposed convolution layer (as in Caffe).
+  // dy_scale > 1: dy is given at 1 / dy_scale of g's output size and is read through nearest
+  // upsampling by dy_scale (an Upsample layer fused into the transposed convolution after it; the
+  // CUDA kernels never write the upsampled tensor, the CPU makes it). Powers of two.
   virtual Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g,
-                                      const Tensor& bias = Tensor(), const ConvEpilogue& epilogue = {}) = 0;
-  virtual Tensor conv2d_backward_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g) = 0;
+                                      const Tensor& bias = Tensor(), const ConvEpilogue& epilogue = {},
+                                      int dy_scale = 1) = 0;
+  virtual Tensor conv2d_backward_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g,
+                                        int dy_scale = 1) = 0;
 
   // ---- pooling and upsampling ----
   virtual Tensor avg_pool2d_forward(const Tensor& x, const PoolGeometry& g) = 0;

@@ -105,23 +105,24 @@ public:
   }
 
   Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g, const Tensor& bias,
-                              const ConvEpilogue& epilogue) override {
+                              const ConvEpilogue& epilogue, int dy_scale) override {
     require_f32(dy, "conv2d_backward_data");
     require_f32(w, "conv2d_backward_data");
     if (bias.defined()) require_f32(bias, "conv2d_backward_data");
     Tensor dx = device_empty(g.input_shape());
     kernels::conv2d_backward_data(f32(dy), f32(w), f32(dx), g, cuda::stream(), bias.defined() ? f32(bias) : nullptr,
-                                  kernel_epilogue(epilogue), conv_version());
+                                  kernel_epilogue(epilogue), conv_version(), dy_scale);
     return dx;
   }
 
-  Tensor conv2d_backward_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g) override {
+  Tensor conv2d_backward_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g, int dy_scale) override {
     require_f32(x, "conv2d_backward_weight");
     require_f32(dy, "conv2d_backward_weight");
     Tensor dw = device_empty(g.weight_shape());
     const int version = conv_version();
     Tensor workspace = device_empty({std::max<long>(1, kernels::conv2d_backward_weight_workspace_size(g, version))});
-    kernels::conv2d_backward_weight(f32(x), f32(dy), f32(dw), nullptr, f32(workspace), g, cuda::stream(), version);
+    kernels::conv2d_backward_weight(f32(x), f32(dy), f32(dw), nullptr, f32(workspace), g, cuda::stream(), version,
+                                    dy_scale);
     return dw;
   }
 

@@ -117,6 +117,28 @@ Tensor conv_transpose2d_leaky_relu(const Tensor& x, const Tensor& w, const Tenso
                 });
 }
 
+Tensor upsample_conv_transpose2d_leaky_relu(const Tensor& x, int scale, const Tensor& w, const Tensor& bias,
+                                            int stride, int padding, int output_padding, double slope) {
+  const char* op = "upsample_conv_transpose2d_leaky_relu";
+  check_conv_inputs(x, w, op);
+  check_fused_slope(slope, op);
+  EDNN_CHECK(scale >= 1 && (scale & (scale - 1)) == 0, op, ": scale must be a power of two, got ", scale);
+  const Shape upsampled{x.dim(0), x.dim(1), x.dim(2) * scale, x.dim(3) * scale};
+  const ConvGeometry g = conv_transpose2d_geometry(upsampled, w.shape(), stride, padding, output_padding);
+  check_bias(bias, g.C_in, x, op);
+  Backend& be = backend_for(x.device());
+  Tensor y = be.conv2d_backward_data(x, w, g, bias, ConvEpilogue{true, slope}, scale);
+  return record(y, op, {x, w, bias}, [x, w, bias, g, scale, slope, out = y.detach()](const Tensor& dy) {
+    Backend& b = backend_for(dy.device());
+    const Tensor dv = b.leaky_relu_backward(dy, out, slope);  // sign of out = sign of the pre-activation
+    // As conv_transpose2d_gradients, with the upsampling's backward after the input gradient.
+    Tensor dx = wants(x) ? b.upsample_nearest2d_backward(b.conv2d_forward(dv, w, Tensor(), g), scale) : Tensor();
+    Tensor dw = wants(w) ? b.conv2d_backward_weight(dv, x, g, scale) : Tensor();
+    Tensor db = wants(bias) ? b.sum_per_channel(dv) : Tensor();
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride) {
   check_ndim(x, 4, "avg_pool2d input");
   const PoolGeometry g = avg_pool2d_geometry(x.shape(), kernel, stride == 0 ? kernel : stride);

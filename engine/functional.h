@@ -34,6 +34,16 @@ Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, i
 Tensor conv_transpose2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
                                    int output_padding, double slope);
 
+// conv_transpose2d_leaky_relu(upsample_nearest2d(x, scale), ...) without the upsampled tensor:
+// the CUDA kernels read x through the upsampling as they load it (the decoder's Upsample(2) +
+// ConvT + LeakyReLU; the upsampled tensor is scale^2 times the size of x, and would be written,
+// read back and kept for backward). scale is a power of two. The backward pass makes the
+// gradient of the upsampled tensor and sums it back (upsample_nearest2d's backward); the weight
+// gradient reads x through the upsampling again. Same results as the composition (on the CPU,
+// which does make the upsampled tensor, bit for bit).
+Tensor upsample_conv_transpose2d_leaky_relu(const Tensor& x, int scale, const Tensor& w, const Tensor& bias,
+                                            int stride, int padding, int output_padding, double slope);
+
 // Average over kernel x kernel windows every `stride` pixels (stride 0 means stride = kernel).
 Tensor avg_pool2d(const Tensor& x, int kernel = 2, int stride = 0);
 

@@ -162,6 +162,11 @@ bool Sequential::fusion_default() {
 
 std::size_t Sequential::step_size(std::size_t i) const {
   if (!fusion_ || i + 1 >= layers_.size()) return 1;
+  if (const auto* up = dynamic_cast<const Upsample*>(layers_[i].get())) {
+    const bool power_of_two = up->scale >= 1 && (up->scale & (up->scale - 1)) == 0;
+    return power_of_two && dynamic_cast<const ConvTranspose2d*>(layers_[i + 1].get()) && step_size(i + 1) == 2 ? 3
+                                                                                                                : 1;
+  }
   const auto* act = dynamic_cast<const LeakyReLU*>(layers_[i + 1].get());
   if (act == nullptr || !(act->slope > 0)) return 1;  // the fused backward needs slope > 0
   const Module* layer = layers_[i].get();
@@ -169,6 +174,13 @@ std::size_t Sequential::step_size(std::size_t i) const {
 }
 
 Tensor Sequential::forward_step(std::size_t i, const Tensor& x) {
+  if (step_size(i) == 3) {
+    const int scale = static_cast<const Upsample&>(*layers_[i]).scale;
+    const auto& t = static_cast<const ConvTranspose2d&>(*layers_[i + 1]);
+    const double slope = static_cast<const LeakyReLU&>(*layers_[i + 2]).slope;
+    return upsample_conv_transpose2d_leaky_relu(x, scale, t.weight, t.bias, t.stride, t.padding, t.output_padding,
+                                                slope);
+  }
   if (step_size(i) == 2) {
     const double slope = static_cast<const LeakyReLU&>(*layers_[i + 1]).slope;
     if (const auto* c = dynamic_cast<const Conv2d*>(layers_[i].get()))

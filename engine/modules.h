@@ -110,11 +110,13 @@ public:
   double slope;
 };
 
-// Runs its layers in order. Fusion rule: a Conv2d or ConvTranspose2d directly followed by a
+// Runs its layers in order. Fusion rules: a Conv2d or ConvTranspose2d directly followed by a
 // LeakyReLU with a positive slope runs as one fused operation (conv2d_leaky_relu /
 // conv_transpose2d_leaky_relu in engine/functional.h: bias and activation in the convolution's
-// epilogue, no pre-activation kept for backward). The layers stay two entries, so state names
-// and indices are those of the equivalent torch.nn.Sequential, and the output is the same as
+// epilogue, no pre-activation kept for backward); an Upsample (power-of-two scale) before such a
+// ConvTranspose2d joins them (upsample_conv_transpose2d_leaky_relu: the convolution reads its
+// input through the upsampling, the upsampled tensor is never made). The layers stay separate
+// entries, so state names and indices are those of the equivalent torch.nn.Sequential, and the output is the same as
 // running them one by one. Fusion is on unless turned off per network (set_fusion(false)) or for
 // the whole process with the environment variable EDNN_NO_FUSION=1 (benchmarks, tests).
 class Sequential final : public Module {
@@ -136,8 +138,8 @@ public:
 
   void set_fusion(bool on) { fusion_ = on; }
   bool fusion() const { return fusion_; }
-  // How many layers from index i run as one step of forward(): 2 where the fusion rule joins
-  // layer i with the LeakyReLU after it, else 1.
+  // How many layers from index i run as one step of forward(): 3 for Upsample + ConvTranspose2d +
+  // LeakyReLU, 2 where layer i joins the LeakyReLU after it, else 1.
   std::size_t step_size(std::size_t i) const;
   // Runs the step that starts at layer i (layers i .. i + step_size(i) - 1) on x; forward() is
   // these steps in order. Benchmarks use it to time the network step by step.

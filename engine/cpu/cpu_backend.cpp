@@ -103,8 +103,11 @@ public:
     return y;
   }
 
-  Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const ConvGeometry& g, const Tensor& bias,
-                              const ConvEpilogue& epilogue) override {
+  // dy_scale > 1: the CPU makes the upsampled dy and runs the plain operation on it, so that the
+  // fused layer computes exactly what Upsample and the transposed convolution compute apart.
+  Tensor conv2d_backward_data(const Tensor& dy_stored, const Tensor& w, const ConvGeometry& g, const Tensor& bias,
+                              const ConvEpilogue& epilogue, int dy_scale) override {
+    const Tensor dy = dy_scale == 1 ? dy_stored : upsample_nearest2d_forward(dy_stored, dy_scale);
     Tensor dx = Tensor::empty(g.input_shape(), dy.dtype());
     with_scalar(dy.dtype(), [&](auto s) {
       using T = decltype(s);
@@ -114,7 +117,9 @@ public:
     return dx;
   }
 
-  Tensor conv2d_backward_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g) override {
+  Tensor conv2d_backward_weight(const Tensor& x, const Tensor& dy_stored, const ConvGeometry& g,
+                                int dy_scale) override {
+    const Tensor dy = dy_scale == 1 ? dy_stored : upsample_nearest2d_forward(dy_stored, dy_scale);
     Tensor dw = Tensor::empty(g.weight_shape(), x.dtype());
     with_scalar(x.dtype(), [&](auto s) {
       using T = decltype(s);

@@ -195,3 +195,25 @@ TEST_CASE("cuda backend: set_allow_tf32 switches the convolutions to the tensor-
   }
   set_allow_tf32(before);
 }
+
+TEST_CASE("cuda backend: Upsample + ConvT + LeakyReLU fused (the kernels read x through the upsampling) match the cpu") {
+  // x [2, 3, 4, 3] upsampled by 2 -> [2, 3, 8, 6]; ConvT w [3, 2, 3, 3], stride 1, padding 1.
+  const Tensor x = random_f32({2, 3, 4, 3}, 30);
+  const Tensor w = random_f32({3, 2, 3, 3}, 31, -0.5, 0.5);
+  const Tensor b = random_f32({2}, 32, -0.3, 0.3);
+  auto run = [&](Device device, std::vector<Tensor>& grads) {
+    Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true),
+           bd = b.to(device).set_requires_grad(true);
+    Tensor y = upsample_conv_transpose2d_leaky_relu(xd, 2, wd, bd, 1, 1, 0, 0.02);
+    dot(y, random_f32(y.shape(), 33).to(device)).backward();
+    grads = {xd.grad(), wd.grad(), bd.grad()};
+    return y;
+  };
+  std::vector<Tensor> g_cpu, g_gpu;
+  const Tensor y_cpu = run(Device::cpu, g_cpu), y_gpu = run(Device::cuda, g_gpu);
+  REQUIRE(y_gpu.device() == Device::cuda);
+  CHECK(y_gpu.shape() == Shape{2, 2, 8, 6});
+  check_close(y_gpu, y_cpu, 1e-6, 1e-5, "fused forward");
+  const char* names[] = {"dx", "dw", "db"};
+  for (int k = 0; k < 3; ++k) check_close(g_gpu[k], g_cpu[k], 1e-5, 1e-4, names[k]);
+}

@@ -1,6 +1,6 @@
 // The fused convolution + bias + leaky ReLU operations (conv2d_leaky_relu,
-// conv_transpose2d_leaky_relu) and the Sequential rule that runs a convolution and the LeakyReLU
-// after it as one of them:
+// conv_transpose2d_leaky_relu, upsample_conv_transpose2d_leaky_relu) and the Sequential rules that
+// run a convolution and the LeakyReLU after it (and an Upsample before a transposed one) as one:
 //   - float64 central-difference gradient checks of both fused operations, skipping the inputs
 //     whose perturbation moves some pre-activation across the kink at 0;
 //   - fused == unfused (convolution, then leaky_relu): values and gradients, float32 and float64,
@@ -125,6 +125,62 @@ TEST_CASE("fused convolutions equal the unfused ones: values bit for bit, gradie
   }
 }
 
+// Upsample + ConvT + LeakyReLU as one operation: input [N, C_in, H, W] upsampled by `scale`.
+struct UpCase {
+  int N, C_in, H, W, C_out, k, stride, pad, out_pad, scale;
+};
+const UpCase kUpCases[] = {{2, 3, 3, 2, 4, 3, 1, 1, 0, 2},   // the decoder's Upsample(2) + ConvT 3x3
+                           {1, 2, 2, 3, 3, 3, 2, 1, 1, 2},   // with stride 2 and output_padding
+                           {1, 2, 2, 2, 2, 4, 1, 2, 0, 4}};  // scale 4, a 4x4 kernel
+
+Tensor up_op(const UpCase& c, bool fused, const Tensor& x, const Tensor& w, const Tensor& b) {
+  if (fused) return upsample_conv_transpose2d_leaky_relu(x, c.scale, w, b, c.stride, c.pad, c.out_pad, kSlope);
+  return leaky_relu(conv_transpose2d(upsample_nearest2d(x, c.scale), w, b, c.stride, c.pad, c.out_pad), kSlope);
+}
+
+TEST_CASE("upsample_conv_transpose2d_leaky_relu: gradient check, and equal to the composition bit for bit") {
+  const double step = 1e-6;
+  std::uint64_t seed = 700;
+  for (const UpCase& c : kUpCases) {
+    CAPTURE(c.scale); CAPTURE(c.k); CAPTURE(c.stride); CAPTURE(c.out_pad);
+    Tensor x = random_tensor({c.N, c.C_in, c.H, c.W}, seed++, DType::f64, -1, 1, true);
+    Tensor w = random_tensor({c.C_in, c.C_out, c.k, c.k}, seed++, DType::f64, -1, 1, true);
+    Tensor b = random_tensor({c.C_out}, seed++, DType::f64, -1, 1, true);
+    Shape out_shape;
+    {
+      NoGradGuard no_grad;
+      out_shape = up_op(c, true, x, w, b).shape();
+    }
+    Tensor r = random_tensor(out_shape, seed++);
+    auto pre = [&](std::vector<Tensor>& in) {
+      return conv_transpose2d(upsample_nearest2d(in[0], c.scale), in[1], in[2], c.stride, c.pad, c.out_pad);
+    };
+    std::vector<Tensor> probe{x, w, b};
+    check_gradients([&](std::vector<Tensor>& in) { return dot(up_op(c, true, in[0], in[1], in[2]), r); }, {x, w, b},
+                    step, 1e-6, [&](std::size_t k, std::int64_t i) { return crosses_kink(pre, probe, k, i, step); });
+
+    for (DType dtype : {DType::f32, DType::f64}) {
+      CAPTURE(dtype_name(dtype));
+      Tensor outs[2], grads[2][3];
+      for (int fused = 0; fused < 2; ++fused) {
+        Tensor xf = x.detach().to_dtype(dtype).set_requires_grad(true);
+        Tensor wf = w.detach().to_dtype(dtype).set_requires_grad(true);
+        Tensor bf = b.detach().to_dtype(dtype).set_requires_grad(true);
+        outs[fused] = up_op(c, fused == 1, xf, wf, bf);
+        dot(outs[fused], r.to_dtype(dtype)).backward();
+        grads[fused][0] = xf.grad();
+        grads[fused][1] = wf.grad();
+        grads[fused][2] = bf.grad();
+      }
+      CHECK(max_abs_diff(outs[1], outs[0]) == 0.0);
+      for (int k = 0; k < 3; ++k) CHECK(max_abs_diff(grads[1][k], grads[0][k]) == 0.0);
+    }
+  }
+  Tensor x = random_tensor({1, 2, 3, 3}, 1), w = random_tensor({2, 3, 3, 3}, 2);
+  CHECK_THROWS_WITH_AS(upsample_conv_transpose2d_leaky_relu(x, 3, w, Tensor(), 1, 1, 0, kSlope),
+                       doctest::Contains("scale must be a power of two, got 3"), Error);
+}
+
 TEST_CASE("fused convolutions refuse a slope that is not positive") {
   Tensor x = random_tensor({1, 2, 4, 4}, 1), w = random_tensor({3, 2, 3, 3}, 2), b = random_tensor({3}, 3);
   for (double slope : {0.0, -0.1}) {
@@ -167,8 +223,9 @@ TEST_CASE("Sequential fuses a convolution with the LeakyReLU after it: same outp
     auto fused = small_net(dtype), plain = small_net(dtype);
     fused->set_fusion(true);
     plain->set_fusion(false);
-    // Which layers join: 0+1 and 7+8; not 3 (batch norm follows), not 9 (slope 0).
-    const std::size_t want_steps[] = {2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1};
+    // Which layers join: 0+1 and 6+7+8 (upsample, convT, lrelu); not 3 (batch norm follows), not 9
+    // (slope 0). (7 on its own would join 8, but forward() never starts a step there.)
+    const std::size_t want_steps[] = {2, 1, 1, 1, 1, 1, 3, 2, 1, 1, 1};
     for (std::size_t i = 0; i < fused->size(); ++i) {
       CAPTURE(i);
       CHECK(fused->step_size(i) == want_steps[i]);
