@@ -158,9 +158,11 @@ int main(int argc, char** argv) try {
     if (k < backward.size()) backward_s[step_starts[s]] = backward[k].seconds;
   }
   std::printf("\n%5s  %-58s %10s %10s\n", "layer", "module", "fwd ms", "bwd ms");
+  std::vector<bool> fused_into_previous(net->size(), false);  // layers that run inside an earlier step
+  for (std::size_t s : step_starts)
+    for (std::size_t j = s + 1; j < s + net->step_size(s) && j < net->size(); ++j) fused_into_previous[j] = true;
   for (std::size_t i = 0; i < net->size(); ++i) {
-    const bool fused_into_previous = i > 0 && net->step_size(i - 1) == 2;
-    const std::string name = (*net)[i].describe() + (fused_into_previous ? " (fused above)" : "");
+    const std::string name = (*net)[i].describe() + (fused_into_previous[i] ? " (fused above)" : "");
     std::printf("%5zu  %-58s %10.3f %10.3f\n", i, name.c_str(), forward_s[i] * 1e3, backward_s[i] * 1e3);
   }
   if (!backward.empty()) std::printf("%5s  %-58s %10s %10.3f\n", "", "loss", "", backward[0].seconds * 1e3);
