@@ -82,6 +82,9 @@ if [ -x "$BIN/kernels_ops_gpu" ]; then
 fi
 if [ -x "$BIN/kernels_conv_gpu" ]; then
   step memcheck_conv 120 "$SAN" --tool memcheck --error-exitcode 3 "$BIN/kernels_conv_gpu"
+  # The double-buffered tiles have one barrier per step: racecheck them (every version, small shapes).
+  step racecheck_conv 120 "$SAN" --tool racecheck --error-exitcode 3 --racecheck-report hazard \
+    "$BIN/kernels_conv_gpu" --test-case='*dy_scale*'
 fi
 
 # ---- 4. benchmarks at the paper's shapes (each checks its results before timing) ---------------
@@ -97,12 +100,17 @@ done
 if [ -x "$BIN/bench_train_step" ]; then
   step bench_train_step_small 60 "$BIN/bench_train_step" --preset small --batch 50 --steps 20 --device cuda
   step bench_train_step_paper 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda
+  step bench_train_step_paper_tf32 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda \
+    --tf32
   # The same step in PyTorch with cuDNN (fp32, TF32 off), side by side in one run, when torch is there.
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     step bench_torch_small 120 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset small --batch 50 \
       --steps 20 --ednn "$BIN/bench_train_step"
     step bench_torch_paper 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper --batch 50 \
       --steps 3 --ednn "$BIN/bench_train_step"
+    # Both on the tensor cores: PyTorch's allow_tf32 beside ednn's --tf32 (conv2d version 4).
+    step bench_torch_paper_tf32 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper \
+      --batch 50 --steps 3 --tf32 --ednn "$BIN/bench_train_step"
   else
     note "bench_torch: skipped, python3 has no torch with CUDA here"
   fi
