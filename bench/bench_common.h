@@ -1,8 +1,6 @@
 // Helpers for the kernel benchmarks: seeded inputs, medians, the result rows and their CSV/JSON
 // files, and (when built with EDNN_BENCH_CUDA) checked CUDA/cuDNN/cuBLAS calls, timing with CUDA
-// events and the card's peak numbers. Used by bench_ops; bench_conv.cpp predates this header and
-// still carries its own copies of seeded, median, the CUDA_OK/CUDNN_OK/CUBLAS_OK macros, time_gpu,
-// peak_gflops and gpu_unavailable (the same code), which it can drop by including this one.
+// events and the card's peak numbers. Used by bench_conv and bench_ops.
 #pragma once
 #include <algorithm>
 #include <chrono>

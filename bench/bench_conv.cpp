@@ -29,21 +29,26 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/error.h"
 #include "engine/geometry.h"
 
 #if EDNN_BENCH_CUDA
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
-#include <cudnn.h>
-
 #include "kernels/conv2d.h"
 #endif
 
 namespace {
 
 using ednn::ConvGeometry;
+using ednn::bench::median;
+using ednn::bench::Row;
+using ednn::bench::seeded;
+#if EDNN_BENCH_CUDA
+using ednn::bench::gpu_unavailable;
+using ednn::bench::peak_gflops;
+using ednn::bench::time_gpu;
+#endif
 
 struct Layer {
   std::string name;
@@ -77,20 +82,6 @@ std::vector<Layer> network_layers(const std::string& preset, int L, int c0, int 
   add("convT-as-conv", w(0) / 2, w(0), L >> 1);
   add("convT-as-conv", 1, w(0) / 2, L);
   return layers;
-}
-
-// Seeded values in [-1, 1) (splitmix64: fast enough for a billion values).
-std::vector<float> seeded(std::size_t n, std::uint64_t seed) {
-  std::vector<float> v(n);
-  std::uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (float& x : v) {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    x = static_cast<float>(static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0);
-  }
-  return v;
 }
 
 enum class Op { forward, backward_data, backward_weight };
@@ -166,16 +157,6 @@ std::string check_samples(Op op, const Inputs& in, const ConvGeometry& g,
   return "";
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-struct Row {
-  std::string op, shape, variant, check;
-  double ms, gflops, gbs, peak_percent;
-};
-
 struct Report {
   std::vector<Row> rows;
   double peak_gflops = 0.0;  // 0: unknown (CPU only)
@@ -217,18 +198,6 @@ void bench_cpu(const Layer& layer, const Inputs& in, int runs, Report& report) {
 
 #if EDNN_BENCH_CUDA
 // ---- the GPU variants -----------------------------------------------------------------------
-#define CUDA_OK(call)                                                                   \
-  do {                                                                                  \
-    const cudaError_t error_ = (call);                                                  \
-    EDNN_CHECK(error_ == cudaSuccess, #call, " failed: ", cudaGetErrorString(error_));  \
-  } while (0)
-#define CUDNN_OK(call)                                                                     \
-  do {                                                                                     \
-    const cudnnStatus_t status_ = (call);                                                  \
-    EDNN_CHECK(status_ == CUDNN_STATUS_SUCCESS, #call, " failed: ", cudnnGetErrorString(status_)); \
-  } while (0)
-#define CUBLAS_OK(call) EDNN_CHECK((call) == CUBLAS_STATUS_SUCCESS, #call, " failed")
-
 struct DeviceArray {
   float* p = nullptr;
   explicit DeviceArray(std::int64_t n) { CUDA_OK(cudaMalloc(&p, std::max<std::int64_t>(n, 1) * sizeof(float))); }
@@ -244,28 +213,6 @@ float fetch_device(const float* p, std::int64_t i) {
   float v = 0.0f;
   CUDA_OK(cudaMemcpy(&v, p + i, sizeof v, cudaMemcpyDeviceToHost));
   return v;
-}
-
-// Median milliseconds of fn over runs, after two warm-up calls, timed with CUDA events.
-double time_gpu(const std::function<void()>& fn, int runs, cudaStream_t stream) {
-  fn();
-  fn();
-  cudaEvent_t start, stop;
-  CUDA_OK(cudaEventCreate(&start));
-  CUDA_OK(cudaEventCreate(&stop));
-  std::vector<double> ms;
-  for (int r = 0; r < runs; ++r) {
-    CUDA_OK(cudaEventRecord(start, stream));
-    fn();
-    CUDA_OK(cudaEventRecord(stop, stream));
-    CUDA_OK(cudaEventSynchronize(stop));
-    float t = 0.0f;
-    CUDA_OK(cudaEventElapsedTime(&t, start, stop));
-    ms.push_back(t);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return median(ms);
 }
 
 struct Gpu {
@@ -433,51 +380,40 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
   }
 }
 
-// Peak fp32 GFLOP/s: SMs x 128 lanes x 2 flops x clock (64 lanes on sm_80).
-double peak_gflops() {
-  int device = 0, sms = 0, khz = 0, major = 0, minor = 0;
-  CUDA_OK(cudaGetDevice(&device));
-  CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  CUDA_OK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device));
-  CUDA_OK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  CUDA_OK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  const int lanes = (major == 8 && minor == 0) ? 64 : 128;
-  return double(sms) * lanes * 2.0 * khz * 1e-6;
-}
-
-// "" when a GPU is usable, else why not.
-std::string gpu_unavailable() {
-  int count = 0;
-  const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) return std::string("no usable CUDA driver (") + cudaGetErrorString(e) + ")";
-  if (count == 0) return "no CUDA device";
-  return "";
-}
 #endif
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: bench_conv [--preset paper|small|all] [--batch 16] [--runs 10] [--cpu] [--csv bench_conv.csv]\n"
+    "                  [--json FILE]\n"
+    "Times every convolution of the ED-CNN (forward, backward-data, backward-weight) with each kernel\n"
+    "version, cuDNN (fp32, then TF32), cuBLAS and the CPU path, each checked first; rows also to CSV/JSON.\n";
+
 int main(int argc, char** argv) try {
-  std::string preset = "all", csv = "bench_conv.csv";
+  std::string preset = "all", csv = "bench_conv.csv", json;
   int batch = 16, runs = 10;
   bool cpu_paper = false;
   for (int a = 1; a < argc; ++a) {
     const std::string opt = argv[a];
     auto value = [&]() -> std::string {
-      EDNN_CHECK(a + 1 < argc, "bench_conv: ", opt, " needs a value");
+      EDNN_CHECK(a + 1 < argc, opt, " needs a value");
       return argv[++a];
     };
-    if (opt == "--preset") preset = value();
+    if (opt == "--help" || opt == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else if (opt == "--preset") preset = value();
     else if (opt == "--batch") batch = std::stoi(value());
     else if (opt == "--runs") runs = std::stoi(value());
     else if (opt == "--csv") csv = value();
+    else if (opt == "--json") json = value();
     else if (opt == "--cpu") cpu_paper = true;
-    else ednn::fail("bench_conv: unknown option ", opt,
-                    " (expected --preset paper|small|all, --batch B, --runs R, --cpu, --csv FILE)");
+    else ednn::fail("unknown option ", opt, " (see --help)");
   }
-  EDNN_CHECK(preset == "paper" || preset == "small" || preset == "all", "bench_conv: --preset must be paper, small or all, got ",
+  EDNN_CHECK(preset == "paper" || preset == "small" || preset == "all", "--preset must be paper, small or all, got ",
              preset);
-  EDNN_CHECK(batch > 0 && runs > 0, "bench_conv: --batch and --runs must be positive, got ", batch, " and ", runs);
+  EDNN_CHECK(batch > 0 && runs > 0, "--batch and --runs must be positive, got ", batch, " and ", runs);
 
   Report report;
   [[maybe_unused]] bool gpu = false;
@@ -518,15 +454,12 @@ int main(int argc, char** argv) try {
   }
   if (!cpu_paper && preset != "small") std::printf("cpu variant at the paper preset skipped: pass --cpu (minutes on 2 cores)\n");
 
-  std::ofstream out(csv);
-  EDNN_CHECK(out, "bench_conv: cannot write ", csv);
-  out << "op,shape,variant,ms,gflops,gbs,peak_percent,check\n";
+  ednn::bench::write_csv(csv, report.rows);
+  if (!json.empty())
+    ednn::bench::write_json(json, report.rows, {{"program", "bench_conv"}, {"preset", preset}, {"batch", batch},
+                                                {"runs", runs}, {"peak_gflops", report.peak_gflops}});
   bool wrong = false;
-  for (const Row& r : report.rows) {
-    out << r.op << ',' << r.shape << ',' << r.variant << ',' << r.ms << ',' << r.gflops << ',' << r.gbs << ','
-        << r.peak_percent << ",\"" << r.check << "\"\n";
-    wrong = wrong || r.check.rfind("WRONG", 0) == 0;
-  }
+  for (const Row& r : report.rows) wrong = wrong || r.check.rfind("WRONG", 0) == 0;
   std::printf("%zu rows written to %s%s\n", report.rows.size(), csv.c_str(),
               wrong ? "; SOME RESULTS ARE WRONG (see the check column)" : "; every checked result matched");
   return wrong ? 1 : 0;
