@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# gpu_check.sh: everything worth doing in the few minutes a GPU is lent, in one prepared run
-# (under 8 minutes on an H100/H200-class card): build with nvcc, run the GPU tests, run
-# compute-sanitizer (memcheck and racecheck) over a short subset, run the kernel benchmarks and
-# a training step at the paper's shapes, and print a short summary last.
+# gpu_check.sh: everything worth doing in the few minutes a GPU is lent, in one prepared run:
+# build with nvcc, run the GPU tests, run the kernel benchmarks and the training step at the
+# paper's shapes beside PyTorch (fp32 and TF32), then compute-sanitizer (memcheck and racecheck)
+# over a short subset, and print a short summary last. The steps run in that order (most useful
+# first) and the whole run keeps to DEADLINE seconds: a step that would not finish in time is cut
+# short or skipped, and the summary is printed either way.
 #
 # How to run it (from the repository root, on the machine with the GPU):
 #   bench/gpu_check.sh                 # build into build-gpu/, log into build-gpu/gpu_check/
@@ -15,7 +17,10 @@
 # e.g. bench/gpu_check_<card>_<date>.txt.
 #
 # Environment: ARCH (CMAKE_CUDA_ARCHITECTURES, default: the card's own, else 90), BUILD (build
-# folder), JOBS (parallel compile jobs, default: all cores), SKIP_BUILD=1 (reuse BUILD).
+# folder), JOBS (parallel compile jobs, default: all cores), SKIP_BUILD=1 (reuse BUILD),
+# DEADLINE (seconds for the whole run, default 540: one call of the workplace's device tool, with
+# room for its transfers), OUT (a folder that comes back from that tool: the summary and a tarball
+# of every log and CSV/JSON are copied there).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,11 +31,20 @@ START=$(date +%s)
 mkdir -p "$LOG"
 SUMMARY=()
 FAILED=0
+SKIPPED=0
+DEADLINE=${DEADLINE:-540}
 
 note() { printf '[gpu_check %4ds] %s\n' $(( $(date +%s) - START )) "$*"; }
 # step NAME TIMEOUT_S COMMAND...: runs the command with a time limit, its output in $LOG/NAME.log.
 step() {
   local name=$1 limit=$2; shift 2
+  local left=$(( DEADLINE - ($(date +%s) - START) - 10 ))  # 10 s kept for the summary
+  if [ $left -lt 15 ]; then
+    note "$name: skipped, ${DEADLINE}s deadline"
+    SUMMARY+=("$(printf '%-28s %-22s' "$name" "NOT RUN (deadline)")"); SKIPPED=1
+    return 0
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
   note "$name: $*"
   local t0=$(date +%s) rc
   timeout "$limit" "$@" > "$LOG/$name.log" 2>&1
@@ -64,7 +78,38 @@ step ctest_gpu 120 ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeou
 # A GPU test that skips (exit 77) here means the card was not usable: say so loudly.
 if grep -q "Skipped\|Not Run" "$LOG/ctest_gpu.log"; then SUMMARY+=("ctest_gpu: SOME GPU TESTS SKIPPED (see log)"); FAILED=1; fi
 
-# ---- 3. compute-sanitizer over a short subset ------------------------------------------------
+# ---- 3. benchmarks at the paper's shapes (each checks its results before timing) ---------------
+[ -x "$BIN/bench_conv" ] && step bench_conv 150 "$BIN/bench_conv" --preset paper --batch 16 --runs 5 \
+  --csv "$LOG/bench_conv.csv" --json "$LOG/bench_conv.json"
+if [ -x "$BIN/bench_train_step" ]; then
+  step bench_train_step_small 60 "$BIN/bench_train_step" --preset small --batch 50 --steps 20 --device cuda
+  step bench_train_step_paper 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda
+  step bench_train_step_paper_tf32 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda \
+    --tf32
+  # The same step in PyTorch with cuDNN (fp32, TF32 off), side by side in one run, when torch is there.
+  if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+    step bench_torch_small 120 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset small --batch 50 \
+      --steps 20 --ednn "$BIN/bench_train_step"
+    step bench_torch_paper 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper --batch 50 \
+      --steps 3 --ednn "$BIN/bench_train_step"
+    # Both on the tensor cores: PyTorch's allow_tf32 beside ednn's --tf32 (conv2d version 4).
+    step bench_torch_paper_tf32 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper \
+      --batch 50 --steps 3 --tf32 --ednn "$BIN/bench_train_step"
+  else
+    note "bench_torch: skipped, python3 has no torch with CUDA here"
+  fi
+fi
+
+# Pooling, upsampling, leaky ReLU, batch norm, loss, Adam, reductions vs cuDNN, CUB, cuBLAS (both presets).
+[ -x "$BIN/bench_ops" ] && step bench_ops 120 "$BIN/bench_ops" --preset all --batch 16 --runs 20 \
+  --csv "$LOG/bench_ops.csv" --json "$LOG/bench_ops.json"
+[ -x "$BIN/bench_sor_kernel" ] && step bench_sor_kernel 60 "$BIN/bench_sor_kernel" --L 512 --batch 256
+for bench in "$BIN"/bench_kernels*; do  # kernel benchmarks added later
+  [ -x "$bench" ] || continue
+  step "$(basename "$bench")" 90 "$bench"
+done
+
+# ---- 4. compute-sanitizer over a short subset ------------------------------------------------
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n 1)
 if [ -z "$SAN" ]; then
   SUMMARY+=("compute-sanitizer           NOT FOUND: memcheck and racecheck skipped"); FAILED=1
@@ -87,36 +132,8 @@ if [ -x "$BIN/kernels_conv_gpu" ]; then
     "$BIN/kernels_conv_gpu" --test-case='*dy_scale*'
 fi
 
-# ---- 4. benchmarks at the paper's shapes (each checks its results before timing) ---------------
-[ -x "$BIN/bench_conv" ] && step bench_conv 150 "$BIN/bench_conv" --preset paper --batch 16 --runs 5
-# Pooling, upsampling, leaky ReLU, batch norm, loss, Adam, reductions vs cuDNN, CUB, cuBLAS (both presets).
-[ -x "$BIN/bench_ops" ] && step bench_ops 120 "$BIN/bench_ops" --preset all --batch 16 --runs 20 \
-  --csv "$LOG/bench_ops.csv" --json "$LOG/bench_ops.json"
-[ -x "$BIN/bench_sor_kernel" ] && step bench_sor_kernel 60 "$BIN/bench_sor_kernel" --L 512 --batch 256
-for bench in "$BIN"/bench_kernels*; do  # kernel benchmarks added later
-  [ -x "$bench" ] || continue
-  step "$(basename "$bench")" 90 "$bench"
-done
-if [ -x "$BIN/bench_train_step" ]; then
-  step bench_train_step_small 60 "$BIN/bench_train_step" --preset small --batch 50 --steps 20 --device cuda
-  step bench_train_step_paper 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda
-  step bench_train_step_paper_tf32 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda \
-    --tf32
-  # The same step in PyTorch with cuDNN (fp32, TF32 off), side by side in one run, when torch is there.
-  if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
-    step bench_torch_small 120 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset small --batch 50 \
-      --steps 20 --ednn "$BIN/bench_train_step"
-    step bench_torch_paper 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper --batch 50 \
-      --steps 3 --ednn "$BIN/bench_train_step"
-    # Both on the tensor cores: PyTorch's allow_tf32 beside ednn's --tf32 (conv2d version 4).
-    step bench_torch_paper_tf32 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper \
-      --batch 50 --steps 3 --tf32 --ednn "$BIN/bench_train_step"
-  else
-    note "bench_torch: skipped, python3 has no torch with CUDA here"
-  fi
-fi
-
 # ---- summary ----------------------------------------------------------------------------------
+{
 echo
 echo "==================== gpu_check summary ===================="
 echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -128,5 +145,12 @@ for f in "$LOG"/bench_*.log; do
   [ -f "$f" ] && { echo "--- $(basename "$f" .log) (last lines)"; tail -n 6 "$f"; }
 done
 echo "total:   $(( $(date +%s) - START )) s; logs in $LOG"
-[ $FAILED -eq 0 ] && echo "RESULT: all steps passed" || echo "RESULT: SOME STEPS FAILED"
+if [ $FAILED -ne 0 ]; then echo "RESULT: SOME STEPS FAILED"
+elif [ $SKIPPED -ne 0 ]; then echo "RESULT: every step that ran passed; some were not run (deadline)"
+else echo "RESULT: all steps passed"; fi
+} | tee "$LOG/summary.txt"
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+  cp "$LOG/summary.txt" "$OUT/gpu_check_summary.txt"
+  tar czf "$OUT/gpu_check_logs.tar.gz" -C "$LOG" . 2>/dev/null
+fi
 exit $FAILED
