@@ -9,10 +9,13 @@
 # How to run it (from the repository root, on the machine with the GPU):
 #   bench/gpu_check.sh                 # build into build-gpu/, log into build-gpu/gpu_check/
 #   BUILD=/tmp/b ARCH=90 bench/gpu_check.sh
-# Needs: CMake >= 3.25, a CUDA toolkit (nvcc, compute-sanitizer), a C++20 compiler, OpenBLAS,
-# nlohmann-json. Not needed: HDF5 (the data programs are skipped) and an installed doctest: put a
-# copy of doctest's header at third_party/doctest/doctest/doctest.h (git-ignored; the top-level
-# CMakeLists.txt looks there), e.g. `mkdir -p third_party/doctest/doctest && cp doctest.h $_`.
+# Needs: CMake >= 3.25, a CUDA toolkit (nvcc, compute-sanitizer), a C++20 compiler with OpenMP.
+# Not needed: HDF5 (the data programs are skipped), OpenBLAS (the CPU convolutions then use the
+# built-in GEMM), installed doctest and nlohmann-json: bench/prepare_gpu_carry.sh copies their
+# headers into third_party/ (git-ignored; the top-level CMakeLists.txt looks there). With the
+# workplace's device tool, from the development machine:
+#   bench/prepare_gpu_carry.sh
+#   run(command="OUT=$OUT bench/gpu_check.sh", carry=["third_party"], timeout_s=600)
 # Then copy the summary (it names the card, the date and the command) into bench/ as a record,
 # e.g. bench/gpu_check_<card>_<date>.txt.
 #

@@ -19,7 +19,9 @@
 // columns stay in cache between im2col and the GEMM (the block's columns of y, dy are strided views). The fast path applies an epilogue (bias, then leaky ReLU) to each
 // image right after its GEMM, while the image's output is still in cache; the reference path has
 // no epilogue (tests compose it from the reference convolution and the activation loop).
+#if EDNN_HAVE_CBLAS
 #include <cblas.h>
+#endif
 #include <omp.h>
 
 #include <algorithm>
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/gemm.h"
 
 namespace ednn::cpu {
 
@@ -100,6 +103,8 @@ namespace fast {
 namespace {
 
 // Row-major C[M, N] = alpha op(A) op(B) + beta C, with leading dimensions (row strides) lda, ldb, ldc.
+// (Without OpenBLAS: engine/cpu/gemm.h's portable_gemm.)
+#if EDNN_HAVE_CBLAS
 void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
           float beta, float* C, int ldc) {
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
@@ -110,14 +115,23 @@ void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, 
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
               B, ldb, beta, C, ldc);
 }
+#else
+template <class T>
+void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta, T* C,
+          int ldc) {
+  portable_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+#endif
 
 // One-time: the BLAS runs single-threaded because the images already are spread over threads.
 void single_threaded_blas() {
+#if EDNN_HAVE_CBLAS
   static const bool once = [] {
     openblas_set_num_threads(1);
     return true;
   }();
   (void)once;
+#endif
 }
 
 // A 1x1 convolution with stride 1 and no padding needs no unfolding: the image is its own column matrix.

@@ -5,6 +5,7 @@
 
 #include "engine/backend.h"
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/gemm.h"
 #include "engine/geometry.h"
 
 using namespace ednn;
@@ -158,6 +159,36 @@ TEST_CASE("fast CPU path (float32) matches the reference loops (float64)") {
     cpu::fast::conv2d_forward(x64.data<double>(), w64.data<double>(), b64.data<double>(), y64.data<double>(), g);
     CHECK(max_abs_diff(y64, y_ref) < 1e-12);
   }
+}
+
+TEST_CASE("portable_gemm (the GEMM used without OpenBLAS) matches the definition, every transpose, strides, beta") {
+  // C[M, N] = alpha op(A) op(B) + beta C on row-major matrices with padded rows, checked against
+  // the sum written out in long double.
+  const int M = 5, N = 7, K = 4, pad = 3;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (double beta : {0.0, 0.5}) {
+        CAPTURE(ta); CAPTURE(tb); CAPTURE(beta);
+        const int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+        std::vector<double> A((ta ? K : M) * lda), B((tb ? N : K) * ldb), C(M * ldc);
+        for (std::size_t i = 0; i < A.size(); ++i) A[i] = std::sin(0.7 * double(i) + 0.1);
+        for (std::size_t i = 0; i < B.size(); ++i) B[i] = std::cos(1.3 * double(i));
+        for (std::size_t i = 0; i < C.size(); ++i) C[i] = 0.25 * double(i % 11) - 1.0;
+        std::vector<double> got = C;
+        ednn::cpu::portable_gemm(ta, tb, M, N, K, 1.5, A.data(), lda, B.data(), ldb, beta, got.data(), ldc);
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < ldc; ++j) {
+            if (j >= N) {  // the padding of C is left alone
+              CHECK(got[i * ldc + j] == C[i * ldc + j]);
+              continue;
+            }
+            long double sum = 0;
+            for (int k = 0; k < K; ++k)
+              sum += (long double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+            const double want = double(1.5L * sum + (long double)beta * C[i * ldc + j]);
+            CHECK(got[i * ldc + j] == doctest::Approx(want).epsilon(1e-12));
+          }
+      }
 }
 
 TEST_CASE("bad input throws errors that name the operation and the values") {
