@@ -71,6 +71,7 @@ int run(int argc, char** argv) {
   cli.option("limit", "N", "use only the first N selected samples (0: all)", "0");
   cli.option("out", "DIR", "output directory");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
+  cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (faster, less precise; also EDNN_TF32=1)");
   cli.option("batch", "B", "samples per forward pass", "16");
   cli.option("pictures", "K", "picture panels for the first K samples", "4");
   cli.flag("compare-solver", "also time the SOR solver on the same inputs (CPU, with the data file's solver settings when it has them) and report the ratio");
@@ -87,6 +88,7 @@ int run(int argc, char** argv) {
   const std::string ckpt = cli.get("checkpoint");
   const fs::path out = cli.get("out");
   const Device device = parse_device(cli.get("device"));
+  if (cli.has("tf32")) set_allow_tf32(true);
   const int batch = int(cli.integer("batch"));
   EDNN_CHECK(batch > 0, "infer: --batch must be positive");
 
@@ -230,6 +232,7 @@ int run(int argc, char** argv) {
   std::vector<std::string> written{(out / "predictions.h5").string()};
   nlohmann::ordered_json timing;
   timing["device"] = device_name(device);
+  timing["tf32"] = device == Device::cuda && allow_tf32();
   timing["network_ms_per_sample"] = std::isfinite(net_ms) ? nlohmann::ordered_json(net_ms) : nlohmann::ordered_json();
   timing["network_batch"] = batch;
   if (std::isfinite(solver_ms)) {

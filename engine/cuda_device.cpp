@@ -96,6 +96,7 @@ CachingAllocator& allocator() {
 }  // namespace
 
 bool runtime_available(std::string* why) { return simt::device_available(why); }
+bool runtime_emulated() { return simt::device_emulated(); }
 
 simt::Stream stream() { return nullptr; }
 

@@ -22,6 +22,8 @@ namespace ednn::cuda {
 // True when CUDA kernels can run here; otherwise `why` says what is missing ("no usable CUDA
 // driver (cudaGetDeviceCount: ...)" or "the CUDA driver sees no GPU").
 bool runtime_available(std::string* why = nullptr);
+// True when the "device" is the simt CPU emulation (an EDNN_EMULATE_CUDA build): correct, slow.
+bool runtime_emulated();
 
 // The stream every operation on Device::cuda is queued on: the default stream. Host <-> device
 // copies (cudaMemcpy on the default stream) therefore wait for the kernels before them; nothing

@@ -73,7 +73,14 @@ Device parse_device(const std::string& name) {
   if (name == "cpu") return Device::cpu;
   if (name == "cuda" || name == "auto") {
     std::string why;
-    if (cuda_available(&why)) return Device::cuda;
+    if (cuda_available(&why)) {
+#if EDNN_WITH_CUDA
+      // The emulated device (EDNN_EMULATE_CUDA builds, for tests) is thousands of times slower
+      // than the CPU backend: asked for by name only, never chosen by auto.
+      if (name == "auto" && cuda::runtime_emulated()) return Device::cpu;
+#endif
+      return Device::cuda;
+    }
     if (name == "auto") return Device::cpu;
     fail("device 'cuda' requested but no usable GPU: ", why);
   }

@@ -11,7 +11,8 @@
 
 namespace ednn {
 
-// "cpu", "cuda" or "auto" (cuda when usable, else cpu). Throws on anything else, and on "cuda"
+// "cpu", "cuda" or "auto" (cuda when a GPU is usable, else cpu; never the slow emulated device of
+// an EDNN_EMULATE_CUDA build, which "cuda" does select). Throws on anything else, and on "cuda"
 // when no usable GPU is present (the message says whether the build, the driver or the device is missing).
 Device parse_device(const std::string& name);
 

@@ -57,6 +57,8 @@ void synchronize(Stream stream = nullptr);
 bool device_available(std::string* why = nullptr);
 // "CPU emulation (order forward)" or "NVIDIA H100 ... (sm_90)": for test and benchmark headers.
 std::string device_description();
+// True in the emulation library (ednn_simt_emu), false on CUDA.
+bool device_emulated();
 
 // A device array of n elements that frees itself; copies in and out are explicit.
 template <class T>

@@ -144,6 +144,8 @@ void copy_on_device(void* dst, const void* src, std::size_t bytes) {
 void device_memset(void* ptr, int value, std::size_t bytes) { SIMT_CHECK(cudaMemset(ptr, value, bytes)); }
 void synchronize(Stream stream) { SIMT_CHECK(cudaStreamSynchronize(stream)); }
 
+bool device_emulated() { return false; }
+
 bool device_available(std::string* why) {
   int count = 0;
   cudaError_t error = cudaGetDeviceCount(&count);
@@ -739,6 +741,8 @@ void device_memset(void* ptr, int value, std::size_t bytes) {
 void synchronize(Stream) {}
 
 bool device_available(std::string*) { return true; }
+
+bool device_emulated() { return true; }
 
 std::string device_description() {
   return std::string("CPU emulation (simt fibers, schedule ") + schedule_name(schedule()) + ")";

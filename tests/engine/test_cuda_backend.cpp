@@ -217,3 +217,9 @@ TEST_CASE("cuda backend: Upsample + ConvT + LeakyReLU fused (the kernels read x 
   const char* names[] = {"dx", "dw", "db"};
   for (int k = 0; k < 3; ++k) check_close(g_gpu[k], g_cpu[k], 1e-5, 1e-4, names[k]);
 }
+
+TEST_CASE("parse_device: 'cuda' selects this device; 'auto' selects it only when it is a real GPU") {
+  CHECK(parse_device("cuda") == Device::cuda);
+  CHECK(parse_device("auto") == (cuda::runtime_emulated() ? Device::cpu : Device::cuda));
+  CHECK(cuda::runtime_emulated() == (cuda::runtime_available() && simt::device_description().rfind("CPU", 0) == 0));
+}
