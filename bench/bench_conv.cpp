@@ -2,7 +2,8 @@
 // cuDNN (its fastest fp32 algorithm, no TF32; then its fastest with tensor cores allowed, TF32),
 // cuBLAS (a plain GEMM of the same M, N, K, fp32 then TF32: what the convolution would cost if
 // im2col were free) and the CPU path (engine/cpu, im2col + BLAS). Kernel version 4 and the TF32
-// rows are the tensor-core path: compare them with each other, the rest with each other.
+// rows are the tensor-core path: compare them with each other, the rest with each other. Version
+// 5 (tensor cores, float accuracy, checked with the float tolerance) belongs with the fp32 rows.
 //
 //   bench_conv [--preset paper|small|all] [--batch 16] [--runs 10] [--cpu] [--csv bench_conv.csv]
 //
@@ -284,8 +285,8 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
           check_samples(op, in, g, [&](std::int64_t i) { return fetch_device(out, i); }, tf32 ? 2e-3 : 1e-4);
       return bad.empty() ? std::string("checked") : "WRONG: " + bad;
     };
-    // The hand-written kernels, every version (4: tensor cores, TF32).
-    for (int version : {1, 2, 3, 4}) {
+    // The hand-written kernels, every version (4: tensor cores, TF32; 5: tensor cores, 3xTF32).
+    for (int version : {1, 2, 3, 4, 5}) {
       if (version == 1 && op != Op::forward) continue;
       std::function<void()> run;
       if (op == Op::forward)
@@ -300,8 +301,10 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
       }
       run();
       const std::string check = checked(version == 4);
-      report.add(op, layer, version == 4 ? "ednn v4 (TF32)" : "ednn v" + std::to_string(version),
-                 time_gpu(run, runs, gpu.stream), check);
+      const std::string variant = version == 4   ? "ednn v4 (TF32)"
+                                  : version == 5 ? "ednn v5 (3xTF32)"
+                                                 : "ednn v" + std::to_string(version);
+      report.add(op, layer, variant, time_gpu(run, runs, gpu.stream), check);
     }
     // cuDNN, its fastest algorithm: FMA math only (fp32), then with tensor cores allowed (TF32).
     for (const CudnnConv* descriptors : {&fp32_desc, &tf32_desc}) {

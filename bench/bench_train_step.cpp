@@ -2,12 +2,14 @@
 // with the time split by layer.
 //
 //   bench_train_step --preset small|paper|tiny --batch B --steps K --device cpu|cuda [--forward-only]
-//                    [--no-fusion] [--tf32]
+//                    [--no-fusion] [--tf32] [--conv-version V]
 //
 // By default each convolution runs fused with the leaky ReLU after it (engine/modules.h,
 // Sequential); --no-fusion (or EDNN_NO_FUSION=1) runs every layer on its own, for comparison.
 // --tf32 (or EDNN_TF32=1) lets the CUDA convolutions use the tensor cores with TF32 inputs
 // (ednn::set_allow_tf32); compare it with PyTorch's allow_tf32 (torch_train_step.py --tf32).
+// --conv-version V (or EDNN_CONV_VERSION) runs one numbered convolution kernel of kernels/conv2d.h
+// everywhere, e.g. 5, the tensor cores with float accuracy, beside PyTorch's fp32.
 // The per-layer split then shows a fused pair's time on the convolution's line.
 //
 // Inputs are seeded random images in [0, 1). After two warm-up steps, K steps are timed one by
@@ -38,13 +40,23 @@ struct Options {
   bool forward_only = false;
   bool no_fusion = false;
   bool tf32 = false;
+  int conv_version = -1;  // -1: not given
 };
 
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: bench_train_step [--preset small|paper|tiny] [--batch B] [--steps K] [--device cpu|cuda|auto]\n"
-               "                        [--loss TEXT] [--forward-only] [--no-fusion] [--tf32]\n"
+               "                        [--loss TEXT] [--forward-only] [--no-fusion] [--tf32] [--conv-version V]\n"
                "Times the ED-CNN training step (forward, loss, backward, Adam); the last line is 'N samples/s'.\n");
+}
+
+// ", convolutions: kernel version V (...)" for the header line.
+std::string conv_description(int version) {
+  const char* what = version == 0   ? "automatic, fp32"
+                     : version == 4 ? "tensor cores, TF32"
+                     : version == 5 ? "tensor cores, 3xTF32 (fp32 accuracy)"
+                                    : "fp32";
+  return ", convolutions: kernel version " + std::to_string(version) + " (" + what + ")";
 }
 
 Options parse(int argc, char** argv) {
@@ -64,6 +76,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--forward-only") o.forward_only = true;
     else if (a == "--no-fusion") o.no_fusion = true;
     else if (a == "--tf32") o.tf32 = true;
+    else if (a == "--conv-version") o.conv_version = std::stoi(value());
     else fail("bench_train_step: unknown option '", a, "' (see --help)");
   }
   EDNN_CHECK(o.batch > 0 && o.steps > 0, "bench_train_step: --batch and --steps must be positive");
@@ -89,6 +102,7 @@ int main(int argc, char** argv) try {
   auto net = nets::build_ednn(config, 1);
   if (o.no_fusion) net->set_fusion(false);
   if (o.tf32) ednn::set_allow_tf32(true);
+  if (o.conv_version >= 0) ednn::set_conv_kernel_version(o.conv_version);
   net->to(device);
   Adam adam(net->parameters(), AdamConfig{});
   const LossSpec loss_spec = parse_loss(o.loss);
@@ -113,7 +127,7 @@ int main(int argc, char** argv) try {
               o.forward_only ? "forward" : "training step", o.preset.c_str(), config.L, config.c0,
               nets::with_commas(net->parameter_count()).c_str(), o.batch, device_name(device), o.loss.c_str(),
               net->fusion() ? "on" : "off",
-              device == Device::cuda ? (ednn::allow_tf32() ? ", convolutions TF32" : ", convolutions fp32") : "");
+              device == Device::cuda ? conv_description(ednn::conv_kernel_version()).c_str() : "");
   for (int i = 0; i < 2; ++i) step();
   std::vector<double> times;
   for (int i = 0; i < o.steps; ++i) {

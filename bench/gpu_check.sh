@@ -98,6 +98,9 @@ if [ -x "$BIN/bench_train_step" ]; then
     # Both on the tensor cores: PyTorch's allow_tf32 beside ednn's --tf32 (conv2d version 4).
     step bench_torch_paper_tf32 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper \
       --batch 50 --steps 3 --tf32 --ednn "$BIN/bench_train_step"
+    # ednn's tensor cores at float accuracy (3xTF32, conv2d version 5) beside PyTorch's fp32.
+    step bench_torch_paper_3xtf32 180 env EDNN_CONV_VERSION=5 python3 "$ROOT/bench/torch_train_step.py" \
+      --device cuda --preset paper --batch 50 --steps 3 --ednn "$BIN/bench_train_step"
   else
     note "bench_torch: skipped, python3 has no torch with CUDA here"
   fi

@@ -40,9 +40,10 @@ kernels::ConvEpilogue kernel_epilogue(const ConvEpilogue& e) {
   return {kernels::ConvActivation::leaky_relu, float(e.slope)};
 }
 
-// The convolution kernel version (kernels/conv2d.h): 4, the tensor cores with TF32 inputs, when
-// allowed (ednn::allow_tf32), else 0, the automatic choice among the float kernels.
-int conv_version() { return allow_tf32() ? 4 : 0; }
+// The convolution kernel version (kernels/conv2d.h): ednn::conv_kernel_version(), that is 4 (the
+// tensor cores with TF32 inputs) when TF32 is allowed, else 0 (the automatic float choice),
+// unless a version was set.
+int conv_version() { return conv_kernel_version(); }
 
 float* f32(Tensor& t) { return t.data<float>(); }
 const float* f32(const Tensor& t) { return t.data<float>(); }

@@ -163,4 +163,31 @@ bool allow_tf32() {
 
 void set_allow_tf32(bool allow) { tf32_allowed.store(allow ? 1 : 0); }
 
+namespace {
+std::atomic<int> conv_version_setting{-1};  // -1: not decided yet (EDNN_CONV_VERSION is read on first use)
+
+void check_conv_version(int version, const char* where) {
+  EDNN_CHECK(version == 0 || (version >= 2 && version <= 5), where, ": convolution kernel version ", version,
+             " does not exist (expected 0 (automatic), 2, 3, 4 (TF32) or 5 (3xTF32); see kernels/conv2d.h)");
+}
+}  // namespace
+
+int conv_kernel_version() {
+  int version = conv_version_setting.load();
+  if (version < 0) {
+    const char* v = std::getenv("EDNN_CONV_VERSION");
+    version = v && *v ? std::atoi(v) : 0;
+    check_conv_version(version, "EDNN_CONV_VERSION");
+    int unset = -1;
+    conv_version_setting.compare_exchange_strong(unset, version);
+    version = conv_version_setting.load();
+  }
+  return version != 0 ? version : (allow_tf32() ? 4 : 0);
+}
+
+void set_conv_kernel_version(int version) {
+  check_conv_version(version, "set_conv_kernel_version");
+  conv_version_setting.store(version);
+}
+
 }  // namespace ednn

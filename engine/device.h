@@ -36,4 +36,11 @@ void device_synchronize(Device device);
 bool allow_tf32();
 void set_allow_tf32(bool allow);
 
+// Which convolution kernels the CUDA backend runs, by their number in kernels/conv2d.h: 0 (the
+// default) means automatic, that is 4 when allow_tf32() and otherwise the float kernels' own
+// choice; 2 or 3 a fixed float kernel; 4 TF32 tensor cores; 5 tensor cores with float accuracy
+// (3xTF32). Also EDNN_CONV_VERSION in the environment. For benchmarks and experiments.
+int conv_kernel_version();
+void set_conv_kernel_version(int version);
+
 }  // namespace ednn

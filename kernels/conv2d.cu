@@ -53,6 +53,8 @@
 // accumulators; TensorCoreTiles below). TF32 keeps 10 of float's 23 mantissa bits, so each
 // product carries a relative error up to about 2^-11 (PyTorch's allow_tf32 makes the same trade);
 // the sums stay in float. The engine uses it only when asked (ednn::set_allow_tf32, EDNN_TF32=1).
+// Version 5 runs the same tensor cores three times per product to recover float accuracy
+// (3xTF32, see TensorCoreTiles).
 // Not done yet (see issue 6): vector (float4) loads and cp.async copies straight into shared
 // memory, ldmatrix and a swizzled layout for the tensor-core fragments, Hopper's wgmma and TMA,
 // and skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies (the
@@ -125,7 +127,15 @@ struct CudaCoreTiles {
 //   - Values are rounded to TF32 once, when they are stored into shared memory, not at each use.
 //   - Fragment reads: lane (g, t) reads As[kk + t][m + g] (and + 4, + 8); with rows of BM + 8
 //     floats, the 32 lanes fall on banks 8 t + g: all different, no conflict. Same for Bs.
-template <int BM_, int BN_, int BK_, int WARPS_M, int WARPS_N>
+//
+// Version 5 (SPLIT): float accuracy from the same tensor cores, "3xTF32". Shared memory keeps the
+// floats as they are; each fragment value v is split into v_hi = tf32(v) and v_lo = tf32(v - v_hi)
+// (v - v_hi is exact in float), and a b is computed as a_lo b_hi + a_hi b_lo + a_hi b_hi. What is
+// left out, a_lo b_lo and the rounding of the lo parts, is about 2^-22 relative: within a few
+// float roundings of a plain float product, against 2^-11 for TF32 alone. Three mma instructions
+// instead of one: on an H100/H200, whose TF32 tensor cores do about 7 times the float FMA rate,
+// still faster than CUDA cores at the same accuracy (cuDNN's fp32-only algorithms cannot use them).
+template <int BM_, int BN_, int BK_, int WARPS_M, int WARPS_N, bool SPLIT = false>
 struct TensorCoreTiles {
   static constexpr int BM = BM_, BN = BN_, BK = BK_;
   static constexpr int threads = 32 * WARPS_M * WARPS_N;
@@ -143,32 +153,48 @@ struct TensorCoreTiles {
     __device__ int col(int j) const { return warp_n0 + (j / 2) * 8 + 2 * t + j % 2; }
   };
 
-  __device__ static float to_operand(float v) { return simt::round_to_tf32(v); }
+  __device__ static float to_operand(float v) { return SPLIT ? v : simt::round_to_tf32(v); }
+
+  // v_hi = tf32(v) and v_lo = tf32(v - v_hi) (version 5); v_hi = v, already TF32, otherwise.
+  template <int N>
+  __device__ static void split(float (&v)[N], float (&hi)[N], float (&lo)[N]) {
+    for (int r = 0; r < N; ++r) {
+      hi[r] = SPLIT ? simt::round_to_tf32(v[r]) : v[r];
+      lo[r] = SPLIT ? simt::round_to_tf32(v[r] - hi[r]) : 0.0f;
+    }
+  }
 
   // For each 8 steps of k: load the warp's A fragments (one per 16 rows) and B fragments (one per
-  // 8 columns) from shared memory, then one mma per (16 x 8) tile. The accumulators of tile
-  // (mt, nt) are acc[2 mt + (0, 1)][2 nt + (0, 1)], in the d[0..3] order of the instruction.
+  // 8 columns) from shared memory, then one mma per (16 x 8) tile (three with SPLIT). The
+  // accumulators of tile (mt, nt) are acc[2 mt + (0, 1)][2 nt + (0, 1)], in the d[0..3] order of
+  // the instruction.
   __device__ static void multiply(const float (*As)[BM + pad], const float (*Bs)[BN + pad], float (&acc)[rows][cols],
                                   const Thread& th) {
     for (int kk = 0; kk < BK; kk += 8) {
-      float a[MT][4], b[NT][2];
+      float a[MT][4], b[NT][2], a_hi[MT][4], a_lo[MT][4], b_hi[NT][2], b_lo[NT][2];
       for (int mt = 0; mt < MT; ++mt) {
         const int m = th.warp_m0 + mt * 16 + th.g;
         a[mt][0] = As[kk + th.t][m];
         a[mt][1] = As[kk + th.t][m + 8];
         a[mt][2] = As[kk + th.t + 4][m];
         a[mt][3] = As[kk + th.t + 4][m + 8];
+        split(a[mt], a_hi[mt], a_lo[mt]);
       }
       for (int nt = 0; nt < NT; ++nt) {
         const int n = th.warp_n0 + nt * 8 + th.g;
         b[nt][0] = Bs[kk + th.t][n];
         b[nt][1] = Bs[kk + th.t + 4][n];
+        split(b[nt], b_hi[nt], b_lo[nt]);
       }
       for (int mt = 0; mt < MT; ++mt)
         for (int nt = 0; nt < NT; ++nt) {
           float d[4] = {acc[2 * mt][2 * nt], acc[2 * mt][2 * nt + 1], acc[2 * mt + 1][2 * nt],
                         acc[2 * mt + 1][2 * nt + 1]};
-          simt::mma_m16n8k8_tf32(d, a[mt], b[nt]);
+          if (SPLIT) {  // the small cross terms first, then the large one
+            simt::mma_m16n8k8_tf32(d, a_lo[mt], b_hi[nt]);
+            simt::mma_m16n8k8_tf32(d, a_hi[mt], b_lo[nt]);
+          }
+          simt::mma_m16n8k8_tf32(d, a_hi[mt], b_hi[nt]);
           acc[2 * mt][2 * nt] = d[0];
           acc[2 * mt][2 * nt + 1] = d[1];
           acc[2 * mt + 1][2 * nt] = d[2];
@@ -182,6 +208,8 @@ using SmallTiles = CudaCoreTiles<64, 64, 8, 4, 4>;       // version 2
 using LargeTiles = CudaCoreTiles<128, 128, 8, 8, 8>;     // version 3
 using SmallTensorTiles = TensorCoreTiles<64, 64, 16, 2, 2>;   // version 4, small products: 4 warps of 32 x 32
 using LargeTensorTiles = TensorCoreTiles<128, 128, 16, 2, 4>; // version 4: 8 warps of 64 x 32
+using SmallSplitTiles = TensorCoreTiles<64, 64, 16, 2, 2, true>;    // version 5 (3xTF32)
+using LargeSplitTiles = TensorCoreTiles<128, 128, 16, 2, 4, true>;  // version 5
 
 // The K loop of every tiled kernel, double-buffered. Two copies of each shared tile: while the
 // block multiplies the tiles of step k0 out of one copy, each thread already has its loads of
@@ -530,18 +558,32 @@ unsigned blocks_for(long n, int tile) { return static_cast<unsigned>((n + tile -
 // The tile configuration that runs. Version 0 picks 3 (128 x 128 tiles) when the product has at
 // least one full tile each way, else 2; version 4 (tensor cores) likewise picks its 128 x 128 or
 // 64 x 64 tiles.
-enum class Kernel { direct, small, large, small_tensor, large_tensor };
+enum class Kernel { direct, small, large, small_tensor, large_tensor, small_split, large_split };
+
+// Calls f(Tiles{}) with the tile configuration of a tiled kernel.
+template <class F>
+void with_tiles(Kernel kernel, F&& f) {
+  switch (kernel) {
+    case Kernel::small: f(SmallTiles{}); break;
+    case Kernel::small_tensor: f(SmallTensorTiles{}); break;
+    case Kernel::large_tensor: f(LargeTensorTiles{}); break;
+    case Kernel::small_split: f(SmallSplitTiles{}); break;
+    case Kernel::large_split: f(LargeSplitTiles{}); break;
+    default: f(LargeTiles{}); break;
+  }
+}
 
 Kernel resolve_kernel(int version, long M, long Ncol, const char* op, bool direct_allowed) {
-  EDNN_CHECK(version == 0 || version == 2 || version == 3 || version == 4 || (direct_allowed && version == 1), op,
+  EDNN_CHECK((version >= 2 && version <= 5) || version == 0 || (direct_allowed && version == 1), op,
              ": no kernel version ", version, " (expected 0 (automatic), ", direct_allowed ? "1, " : "",
-             "2, 3 or 4 (tensor cores, TF32))");
+             "2, 3, 4 (tensor cores, TF32) or 5 (tensor cores, 3xTF32))");
   const bool large = M >= LargeTiles::BM && Ncol >= LargeTiles::BN;
   switch (version) {
     case 1: return Kernel::direct;
     case 2: return Kernel::small;
     case 3: return Kernel::large;
     case 4: return large ? Kernel::large_tensor : Kernel::small_tensor;
+    case 5: return large ? Kernel::large_split : Kernel::small_split;
     default: return large ? Kernel::large : Kernel::small;
   }
 }
@@ -582,12 +624,9 @@ SplitK split_k(const ConvGeometry& g) {
 }
 
 SplitK split_k_for(const ConvGeometry& g, Kernel kernel) {
-  switch (kernel) {
-    case Kernel::large: return split_k<LargeTiles>(g);
-    case Kernel::small_tensor: return split_k<SmallTensorTiles>(g);
-    case Kernel::large_tensor: return split_k<LargeTensorTiles>(g);
-    default: return split_k<SmallTiles>(g);
-  }
+  SplitK s{};
+  with_tiles(kernel, [&](auto tiles) { s = split_k<decltype(tiles)>(g); });
+  return s;
 }
 
 template <class T>
@@ -606,31 +645,22 @@ Kernel backward_weight_kernel(const ConvGeometry& g, int version) {
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
                     simt::Stream stream, ConvEpilogue epilogue, int version) {
   const ConvDims d = check_dims(g, "conv2d_forward");
-  switch (resolve_kernel(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true)) {
-    case Kernel::direct: {
-      constexpr int block = 256;
-      const long blocks = std::min<long>((g.output_numel() + block - 1) / block, 65536L);
-      simt::launch(conv2d_forward_kernel1, static_cast<unsigned>(blocks), block, 0, stream, x, w, bias, y, d,
-                   epilogue);
-      break;
-    }
-    case Kernel::small: launch_forward_gemm<SmallTiles>(x, w, bias, y, d, stream, epilogue); break;
-    case Kernel::large: launch_forward_gemm<LargeTiles>(x, w, bias, y, d, stream, epilogue); break;
-    case Kernel::small_tensor: launch_forward_gemm<SmallTensorTiles>(x, w, bias, y, d, stream, epilogue); break;
-    case Kernel::large_tensor: launch_forward_gemm<LargeTensorTiles>(x, w, bias, y, d, stream, epilogue); break;
+  const Kernel kernel = resolve_kernel(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true);
+  if (kernel == Kernel::direct) {
+    constexpr int block = 256;
+    const long blocks = std::min<long>((g.output_numel() + block - 1) / block, 65536L);
+    simt::launch(conv2d_forward_kernel1, static_cast<unsigned>(blocks), block, 0, stream, x, w, bias, y, d, epilogue);
+    return;
   }
+  with_tiles(kernel, [&](auto tiles) { launch_forward_gemm<decltype(tiles)>(x, w, bias, y, d, stream, epilogue); });
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
                           const float* bias, ConvEpilogue epilogue, int version, int dy_scale) {
   ConvDims d = check_dims(g, "conv2d_backward_data");
   d.dy_shift = dy_shift_for(dy_scale, g, "conv2d_backward_data");
-  switch (resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false)) {
-    case Kernel::small: launch_backward_data<SmallTiles>(dy, w, bias, dx, d, stream, epilogue); break;
-    case Kernel::small_tensor: launch_backward_data<SmallTensorTiles>(dy, w, bias, dx, d, stream, epilogue); break;
-    case Kernel::large_tensor: launch_backward_data<LargeTensorTiles>(dy, w, bias, dx, d, stream, epilogue); break;
-    default: launch_backward_data<LargeTiles>(dy, w, bias, dx, d, stream, epilogue); break;
-  }
+  with_tiles(resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false),
+             [&](auto tiles) { launch_backward_data<decltype(tiles)>(dy, w, bias, dx, d, stream, epilogue); });
 }
 
 long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {
@@ -656,12 +686,7 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* d
   float* bias_workspace = workspace + (s.slices == 1 ? 0 : long(s.slices) * weight_count);
 
   float* out = partials ? partials : dw;
-  switch (kernel) {
-    case Kernel::small: launch_backward_weight<SmallTiles>(x, dy, out, d, s, stream); break;
-    case Kernel::small_tensor: launch_backward_weight<SmallTensorTiles>(x, dy, out, d, s, stream); break;
-    case Kernel::large_tensor: launch_backward_weight<LargeTensorTiles>(x, dy, out, d, s, stream); break;
-    default: launch_backward_weight<LargeTiles>(x, dy, out, d, s, stream); break;
-  }
+  with_tiles(kernel, [&](auto tiles) { launch_backward_weight<decltype(tiles)>(x, dy, out, d, s, stream); });
   if (partials) {
     const long blocks = std::min<long>(blocks_for(weight_count, reduce_block), reduce_max_blocks);
     simt::launch(split_k_reduce_kernel1, static_cast<unsigned>(blocks), reduce_block, 0, stream, partials, dw,

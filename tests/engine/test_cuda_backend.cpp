@@ -174,7 +174,7 @@ TEST_CASE("cuda backend: the fused convolutions (bias + leaky ReLU in the kernel
   }
 }
 
-TEST_CASE("cuda backend: set_allow_tf32 switches the convolutions to the tensor-core kernels and back") {
+TEST_CASE("cuda backend: set_allow_tf32 switches the convolutions to the tensor-core kernels and back; version 5 is exact") {
   // 1 + 2^-12 has a mantissa bit TF32 does not keep: through a 1x1 convolution with weight 1 it
   // comes out as 1 with TF32 and unchanged in float. Forward, backward-data (the input gradient)
   // and backward-weight (the weight gradient, sum of x over pixels) each show it.
@@ -194,6 +194,18 @@ TEST_CASE("cuda backend: set_allow_tf32 switches the convolutions to the tensor-
     CHECK(w.grad().to_vector()[0] == double(4.0f * (tf32 ? 1.0f : fine * fine)));
   }
   set_allow_tf32(before);
+
+  // Version 5 (3xTF32) on the same tensor cores keeps the bit TF32 drops: the float results.
+  set_conv_kernel_version(5);
+  Tensor x = Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda).set_requires_grad(true);
+  Tensor w = Tensor::from_vector(std::vector<float>{1.0f}, {1, 1, 1, 1}).to(Device::cuda).set_requires_grad(true);
+  Tensor y = conv2d(x, w, Tensor(), 1, 0);
+  dot(y, Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda)).backward();
+  for (double v : y.to_vector()) CHECK(v == double(fine));
+  for (double v : x.grad().to_vector()) CHECK(v == double(fine));
+  CHECK(w.grad().to_vector()[0] == double(4.0f * (fine * fine)));
+  set_conv_kernel_version(0);
+  CHECK_THROWS_WITH_AS(set_conv_kernel_version(1), doctest::Contains("version 1 does not exist"), Error);
 }
 
 TEST_CASE("cuda backend: Upsample + ConvT + LeakyReLU fused (the kernels read x through the upsampling) match the cpu") {

@@ -137,7 +137,7 @@ TEST_CASE("conv2d_forward: every version matches the reference, with bias, witho
       const long terms = long(g.C_in) * g.kH * g.kW;
 
       DeviceBuffer<float> dx(x), dw(w), db(b);
-      for (int version : {1, 2, 3}) {
+      for (int version : {1, 2, 3, 5}) {  // 5: tensor cores with float accuracy, the same tolerance
         CAPTURE(version);
         DeviceBuffer<float> y = output_buffer(g.output_numel());
         ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y.data(), g, nullptr, {}, version);
@@ -168,7 +168,7 @@ TEST_CASE("conv2d_backward_data: versions 2 and 3 match the reference") {
       const long terms = long(g.C_out) * g.kH * g.kW;
 
       DeviceBuffer<float> ddy(dy), dw(w);
-      for (int version : {0, 2, 3}) {
+      for (int version : {0, 2, 3, 5}) {
         CAPTURE(version);
         DeviceBuffer<float> dx = output_buffer(g.input_numel());
         ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dx.data(), g, nullptr, nullptr, {}, version);
@@ -205,7 +205,7 @@ TEST_CASE("conv2d_backward_data with bias and leaky ReLU is conv_transpose2d's f
       add_bias_and_activation(want, bd, g.N, g.C_in, long(g.H_in) * g.W_in, leaky);
 
       DeviceBuffer<float> din(in), dw(w), db(b);
-      for (int version : {2, 3}) {
+      for (int version : {2, 3, 5}) {
         CAPTURE(version);
         DeviceBuffer<float> out = output_buffer(g.input_numel());
         ednn::kernels::conv2d_backward_data(din.data(), dw.data(), out.data(), g, nullptr, db.data(), leaky, version);
@@ -233,7 +233,7 @@ TEST_CASE("conv2d_backward_weight: dw and the bias gradient match the reference,
       const long terms = g.N * HW_out;
 
       DeviceBuffer<float> dx(x), ddy(dy);
-      for (int version : {0, 2, 3}) {
+      for (int version : {0, 2, 3, 5}) {
         CAPTURE(version);
         const long workspace_size = ednn::kernels::conv2d_backward_weight_workspace_size(g, version);
         const bool split = workspace_size > ednn::kernels::sum_per_channel_workspace_size(g.N, g.C_out, HW_out);
@@ -378,7 +378,7 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
       const std::vector<float> w = ednn::test::random_floats(g.weight_numel(), seed++);
       const std::vector<float> x = ednn::test::random_floats(g.input_numel(), seed++);
       DeviceBuffer<float> dsmall(small), dfull(full), dw(w), dx(x);
-      for (int version : {2, 3, 4}) {
+      for (int version : {2, 3, 4, 5}) {
         CAPTURE(version);
         DeviceBuffer<float> fused(g.input_numel()), plain(g.input_numel());
         ednn::kernels::conv2d_backward_data(dsmall.data(), dw.data(), fused.data(), g, nullptr, nullptr, leaky,
@@ -403,8 +403,8 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
 TEST_CASE("conv2d launchers reject bad arguments with a message") {
   const ConvGeometry g = geometry({1, 2, 3, 5, 5, 3, 3, 1, 1});
   DeviceBuffer<float> a(1000), b(1000), c(1000);
-  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 5),
-                       doctest::Contains("conv2d_forward: no kernel version 5"), ednn::Error);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 6),
+                       doctest::Contains("conv2d_forward: no kernel version 6"), ednn::Error);
   CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 1),
                        doctest::Contains("conv2d_backward_data: no kernel version 1"), ednn::Error);
   ConvGeometry wrong = g;
