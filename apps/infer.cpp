@@ -88,7 +88,10 @@ int run(int argc, char** argv) {
   const std::string ckpt = cli.get("checkpoint");
   const fs::path out = cli.get("out");
   const Device device = parse_device(cli.get("device"));
-  if (cli.has("tf32")) set_allow_tf32(true);
+  if (cli.has("tf32")) {
+    set_allow_tf32(true);
+    if (device != Device::cuda) std::fprintf(stderr, "infer: --tf32 applies to the cuda device only; the cpu computes in float\n");
+  }
   const int batch = int(cli.integer("batch"));
   EDNN_CHECK(batch > 0, "infer: --batch must be positive");
 

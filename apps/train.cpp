@@ -150,7 +150,10 @@ int run(int argc, char** argv) {
   }
   o.epochs = int(cli.integer("epochs"));
   o.device = parse_device(cli.get("device"));
-  if (cli.has("tf32")) set_allow_tf32(true);
+  if (cli.has("tf32")) {
+    set_allow_tf32(true);
+    if (o.device != Device::cuda) std::fprintf(stderr, "train: --tf32 applies to the cuda device only; the cpu computes in float\n");
+  }
   o.progress = !cli.has("quiet");
   o.time_limit_s = cli.number("time-limit");
   o.max_steps = cli.integer("max-steps");
