@@ -40,14 +40,20 @@ std::vector<Tensor> conv2d_gradients(const Tensor& dy, const Tensor& x, const Te
   return {dx, dw, db};
 }
 
-// {dx, dw, dbias} of y = conv_transpose2d(x, w) + bias. dy has the shape of the convolution's input
-// (g's input): convolving it gives the gradient of x, and the weight gradient is the convolution's
-// weight gradient with the roles of input and output gradient swapped.
+// {dx, dw, dbias} of y = conv_transpose2d(upsample_nearest2d(x, scale), w) + bias (scale 1: no
+// upsampling). dy has the shape of the convolution's input (g's input): convolving it gives the
+// gradient of the (upsampled) input, which the upsampling's backward sums back to x; the weight
+// gradient is the convolution's weight gradient with the roles of input and output gradient
+// swapped, reading x through the upsampling.
 std::vector<Tensor> conv_transpose2d_gradients(const Tensor& dy, const Tensor& x, const Tensor& w,
-                                               const Tensor& bias, const ConvGeometry& g) {
+                                               const Tensor& bias, const ConvGeometry& g, int scale = 1) {
   Backend& be = backend_for(dy.device());
-  Tensor dx = wants(x) ? be.conv2d_forward(dy, w, Tensor(), g) : Tensor();
-  Tensor dw = wants(w) ? be.conv2d_backward_weight(dy, x, g) : Tensor();
+  Tensor dx;
+  if (wants(x)) {
+    dx = be.conv2d_forward(dy, w, Tensor(), g);
+    if (scale != 1) dx = be.upsample_nearest2d_backward(dx, scale);
+  }
+  Tensor dw = wants(w) ? be.conv2d_backward_weight(dy, x, g, scale) : Tensor();
   Tensor db = wants(bias) ? be.sum_per_channel(dy) : Tensor();
   return {dx, dw, db};
 }
@@ -101,25 +107,12 @@ Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, i
                 });
 }
 
-Tensor conv_transpose2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
-                                   int output_padding, double slope) {
-  check_conv_inputs(x, w, "conv_transpose2d_leaky_relu");
-  check_fused_slope(slope, "conv_transpose2d_leaky_relu");
-  const ConvGeometry g = conv_transpose2d_geometry(x.shape(), w.shape(), stride, padding, output_padding);
-  check_bias(bias, g.C_in, x, "conv_transpose2d_leaky_relu");
-  Backend& be = backend_for(x.device());
-  Tensor y = be.conv2d_backward_data(x, w, g, bias, ConvEpilogue{true, slope});
-  return record(y, "conv_transpose2d_leaky_relu", {x, w, bias},
-                [x, w, bias, g, slope, out = y.detach()](const Tensor& dy) {
-                  // sign of out = sign of the pre-activation v
-                  const Tensor dv = backend_for(dy.device()).leaky_relu_backward(dy, out, slope);
-                  return conv_transpose2d_gradients(dv, x, w, bias, g);
-                });
-}
+namespace {
 
-Tensor upsample_conv_transpose2d_leaky_relu(const Tensor& x, int scale, const Tensor& w, const Tensor& bias,
-                                            int stride, int padding, int output_padding, double slope) {
-  const char* op = "upsample_conv_transpose2d_leaky_relu";
+// leaky_relu(conv_transpose2d(upsample_nearest2d(x, scale), w) + bias, slope) in one pass: the two
+// fused transposed convolutions below (scale 1: conv_transpose2d_leaky_relu). `op` names it in errors.
+Tensor fused_conv_transpose2d(const char* op, const Tensor& x, int scale, const Tensor& w, const Tensor& bias,
+                              int stride, int padding, int output_padding, double slope) {
   check_conv_inputs(x, w, op);
   check_fused_slope(slope, op);
   EDNN_CHECK(scale >= 1 && (scale & (scale - 1)) == 0, op, ": scale must be a power of two, got ", scale);
@@ -129,14 +122,24 @@ Tensor upsample_conv_transpose2d_leaky_relu(const Tensor& x, int scale, const Te
   Backend& be = backend_for(x.device());
   Tensor y = be.conv2d_backward_data(x, w, g, bias, ConvEpilogue{true, slope}, scale);
   return record(y, op, {x, w, bias}, [x, w, bias, g, scale, slope, out = y.detach()](const Tensor& dy) {
-    Backend& b = backend_for(dy.device());
-    const Tensor dv = b.leaky_relu_backward(dy, out, slope);  // sign of out = sign of the pre-activation
-    // As conv_transpose2d_gradients, with the upsampling's backward after the input gradient.
-    Tensor dx = wants(x) ? b.upsample_nearest2d_backward(b.conv2d_forward(dv, w, Tensor(), g), scale) : Tensor();
-    Tensor dw = wants(w) ? b.conv2d_backward_weight(dv, x, g, scale) : Tensor();
-    Tensor db = wants(bias) ? b.sum_per_channel(dv) : Tensor();
-    return std::vector<Tensor>{dx, dw, db};
+    // sign of out = sign of the pre-activation v
+    const Tensor dv = backend_for(dy.device()).leaky_relu_backward(dy, out, slope);
+    return conv_transpose2d_gradients(dv, x, w, bias, g, scale);
   });
+}
+
+}  // namespace
+
+Tensor conv_transpose2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding,
+                                   int output_padding, double slope) {
+  return fused_conv_transpose2d("conv_transpose2d_leaky_relu", x, 1, w, bias, stride, padding, output_padding,
+                                slope);
+}
+
+Tensor upsample_conv_transpose2d_leaky_relu(const Tensor& x, int scale, const Tensor& w, const Tensor& bias,
+                                            int stride, int padding, int output_padding, double slope) {
+  return fused_conv_transpose2d("upsample_conv_transpose2d_leaky_relu", x, scale, w, bias, stride, padding,
+                                output_padding, slope);
 }
 
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride) {
