@@ -1,6 +1,6 @@
 // Helpers for the kernel benchmarks: seeded inputs, medians, the result rows and their CSV/JSON
-// files, and (when built with EDNN_BENCH_CUDA) checked CUDA/cuDNN/cuBLAS calls, timing with CUDA
-// events and the card's peak numbers. Used by bench_conv and bench_ops.
+// files, and (when built with EDNN_BENCH_CUDA) checked CUDA/cuDNN/cuBLAS calls, the stream and
+// library handles, timing with CUDA events and the card's peak numbers. Used by bench_conv and bench_ops.
 #pragma once
 #include <algorithm>
 #include <chrono>
@@ -129,6 +129,29 @@ inline double time_gpu(const std::function<void()>& fn, int runs, cudaStream_t s
   cudaEventDestroy(stop);
   return median(ms);
 }
+
+// A stream with a cuDNN and a cuBLAS handle on it, cuBLAS in plain fp32 (no TF32 unless a
+// benchmark asks for it).
+struct Gpu {
+  cudaStream_t stream = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  cublasHandle_t cublas = nullptr;
+  Gpu() {
+    CUDA_OK(cudaStreamCreate(&stream));
+    CUDNN_OK(cudnnCreate(&cudnn));
+    CUDNN_OK(cudnnSetStream(cudnn, stream));
+    CUBLAS_OK(cublasCreate(&cublas));
+    CUBLAS_OK(cublasSetStream(cublas, stream));
+    CUBLAS_OK(cublasSetMathMode(cublas, CUBLAS_PEDANTIC_MATH));
+  }
+  ~Gpu() {
+    cublasDestroy(cublas);
+    cudnnDestroy(cudnn);
+    cudaStreamDestroy(stream);
+  }
+  Gpu(const Gpu&) = delete;
+  Gpu& operator=(const Gpu&) = delete;
+};
 
 // "" when a GPU is usable, else why not.
 inline std::string gpu_unavailable() {

@@ -48,6 +48,7 @@ using ednn::bench::seeded;
 #if EDNN_BENCH_CUDA
 using ednn::bench::gpu_unavailable;
 using ednn::bench::peak_gflops;
+using ednn::bench::Gpu;
 using ednn::bench::time_gpu;
 #endif
 
@@ -215,25 +216,6 @@ float fetch_device(const float* p, std::int64_t i) {
   CUDA_OK(cudaMemcpy(&v, p + i, sizeof v, cudaMemcpyDeviceToHost));
   return v;
 }
-
-struct Gpu {
-  cudaStream_t stream = nullptr;
-  cudnnHandle_t cudnn = nullptr;
-  cublasHandle_t cublas = nullptr;
-  Gpu() {
-    CUDA_OK(cudaStreamCreate(&stream));
-    CUDNN_OK(cudnnCreate(&cudnn));
-    CUDNN_OK(cudnnSetStream(cudnn, stream));
-    CUBLAS_OK(cublasCreate(&cublas));
-    CUBLAS_OK(cublasSetStream(cublas, stream));
-    CUBLAS_OK(cublasSetMathMode(cublas, CUBLAS_PEDANTIC_MATH));  // plain fp32, no TF32
-  }
-  ~Gpu() {
-    cublasDestroy(cublas);
-    cudnnDestroy(cudnn);
-    cudaStreamDestroy(stream);
-  }
-};
 
 // cuDNN descriptors for one geometry: fp32 with FMA math only (what PyTorch uses with TF32 off),
 // or with tensor-core math allowed (TF32 for float data: PyTorch's allow_tf32).

@@ -89,6 +89,9 @@ namespace {
 
 using namespace ednn;
 using bench::Row;
+#if EDNN_BENCH_CUDA
+using bench::Gpu;
+#endif
 
 // ---- where each operation runs in the network ------------------------------------------------
 
@@ -276,27 +279,6 @@ struct Report {
 
 #if EDNN_BENCH_CUDA
 // ---- the GPU ---------------------------------------------------------------------------------
-
-struct Gpu {
-  cudaStream_t stream = nullptr;
-  cudnnHandle_t cudnn = nullptr;
-  cublasHandle_t cublas = nullptr;
-  Gpu() {
-    CUDA_OK(cudaStreamCreate(&stream));
-    CUDNN_OK(cudnnCreate(&cudnn));
-    CUDNN_OK(cudnnSetStream(cudnn, stream));
-    CUBLAS_OK(cublasCreate(&cublas));
-    CUBLAS_OK(cublasSetStream(cublas, stream));
-    CUBLAS_OK(cublasSetMathMode(cublas, CUBLAS_PEDANTIC_MATH));  // plain fp32, no TF32
-  }
-  ~Gpu() {
-    cublasDestroy(cublas);
-    cudnnDestroy(cudnn);
-    cudaStreamDestroy(stream);
-  }
-  Gpu(const Gpu&) = delete;
-  Gpu& operator=(const Gpu&) = delete;
-};
 
 using Buffer = simt::DeviceBuffer<float>;
 
