@@ -299,6 +299,28 @@ __global__ void conv2d_forward_kernel1(const float* __restrict__ x, const float*
   }
 }
 
+// How the forward and backward-data kernels share their tile loads among the threads: the A tile
+// along k (thread t loads k = t % BK of tile rows t / BK, t / BK + threads / BK, ...), the B tile
+// along the output columns (thread t always loads column t % BN, of tile rows t / BN,
+// t / BN + threads / BN, ...). Called as the `store` of pipelined_k_loop, it writes one step's
+// loaded values into one copy of the shared tiles.
+template <class T>
+struct ColumnTileLoads {
+  static constexpr int a_rows_per_pass = T::threads / T::BK, a_passes = T::BM / a_rows_per_pass;
+  static constexpr int b_rows_per_pass = T::threads / T::BN, b_passes = T::BK / b_rows_per_pass;
+  static_assert(T::BM % a_rows_per_pass == 0 && T::BK % b_rows_per_pass == 0, "tile loads must divide evenly");
+  int a_k, a_row, b_col, b_row;
+  __device__ explicit ColumnTileLoads(int tid)
+      : a_k(tid % T::BK), a_row(tid / T::BK), b_col(tid % T::BN), b_row(tid / T::BN) {}
+  __device__ int a_m(int r) const { return a_row + r * a_rows_per_pass; }  // tile row of A load r
+  __device__ int b_k(int r) const { return b_row + r * b_rows_per_pass; }  // tile k of B load r
+  __device__ void operator()(const float (&a)[a_passes], const float (&b)[b_passes], float (*As)[T::BM + T::pad],
+                             float (*Bs)[T::BN + T::pad]) const {
+    for (int r = 0; r < a_passes; ++r) As[a_k][a_m(r)] = T::to_operand(a[r]);
+    for (int r = 0; r < b_passes; ++r) Bs[b_k(r)][b_col] = T::to_operand(b[r]);
+  }
+};
+
 // ---------------------------------------------------------------------------------------------
 // Forward, kernel 2: tiled implicit GEMM, y[o, (n, i, j)] = sum_k w[o, k] col[k, (n, i, j)].
 // A tile: w[m0 .. m0+BM, k0 .. k0+BK], rows of w are contiguous in k: thread t loads k = t % BK
@@ -313,9 +335,7 @@ __global__ void __launch_bounds__(T::threads)
     conv2d_forward_kernel2(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
                            float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
-  constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
-  constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
-  static_assert(BM % a_rows_per_pass == 0 && BK % b_rows_per_pass == 0, "tile loads must divide evenly");
+  constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
   __shared__ float As[2][BK][BM + T::pad];
   __shared__ float Bs[2][BK][BN + T::pad];
 
@@ -326,9 +346,8 @@ __global__ void __launch_bounds__(T::threads)
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
 
   // This thread's B column: output pixel (n, i, j), its top-left input position (h0, v0).
-  const int a_k = tid % BK, a_row = tid / BK;
-  const int b_col = tid % BN, b_row = tid / BN;
-  const int col = n0 + b_col;
+  const ColumnTileLoads<T> loads(tid);
+  const int col = n0 + loads.b_col;
   const bool col_ok = col < Ncol;
   const int col_n = col_ok ? col / P : 0, col_pix = col_ok ? col % P : 0;
   const int h0 = (col_pix / d.W_out) * d.stride - d.pad, v0 = (col_pix % d.W_out) * d.stride - d.pad;
@@ -336,11 +355,11 @@ __global__ void __launch_bounds__(T::threads)
 
   auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
     for (int r = 0; r < a_passes; ++r) {
-      const int m = m0 + a_row + r * a_rows_per_pass, k = k0 + a_k;
+      const int m = m0 + loads.a_m(r), k = k0 + loads.a_k;
       a[r] = (m < M && k < K) ? w[long(m) * K + k] : 0.0f;
     }
     for (int r = 0; r < b_passes; ++r) {
-      const int k = k0 + b_row + r * b_rows_per_pass;
+      const int k = k0 + loads.b_k(r);
       b[r] = 0.0f;
       if (col_ok && k < K) {
         const int c = k / kHW, pq = k - c * kHW, p = pq / d.kW, q = pq - p * d.kW;
@@ -349,13 +368,8 @@ __global__ void __launch_bounds__(T::threads)
       }
     }
   };
-  auto store = [&](const float (&a)[a_passes], const float (&b)[b_passes], float (*As_)[BM + T::pad],
-                   float (*Bs_)[BN + T::pad]) {
-    for (int r = 0; r < a_passes; ++r) As_[a_k][a_row + r * a_rows_per_pass] = T::to_operand(a[r]);
-    for (int r = 0; r < b_passes; ++r) Bs_[b_row + r * b_rows_per_pass][b_col] = T::to_operand(b[r]);
-  };
   float acc[T::rows][T::cols] = {};
-  pipelined_k_loop<T, a_passes, b_passes>(0, K, load, store, As, Bs, acc, th);
+  pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
 
   store_tile<T>(acc, bias, epilogue, y, M, Ncol, P, m0, n0, th);
 }
@@ -376,9 +390,7 @@ __global__ void __launch_bounds__(T::threads)
                                  const float* __restrict__ bias, float* __restrict__ dx, ConvDims d,
                                  ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
-  constexpr int a_rows_per_pass = T::threads / BK, a_passes = BM / a_rows_per_pass;
-  constexpr int b_rows_per_pass = T::threads / BN, b_passes = BK / b_rows_per_pass;
-  static_assert(BM % a_rows_per_pass == 0 && BK % b_rows_per_pass == 0, "tile loads must divide evenly");
+  constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
   __shared__ float As[2][BK][BM + T::pad];
   __shared__ float Bs[2][BK][BN + T::pad];
 
@@ -389,9 +401,8 @@ __global__ void __launch_bounds__(T::threads)
   const typename T::Thread th(tid);
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
 
-  const int a_k = tid % BK, a_row = tid / BK;
-  const int b_col = tid % BN, b_row = tid / BN;
-  const int col = n0 + b_col;
+  const ColumnTileLoads<T> loads(tid);
+  const int col = n0 + loads.b_col;
   const bool col_ok = col < Ncol;
   const int col_n = col_ok ? col / P_in : 0, col_pix = col_ok ? col % P_in : 0;
   const int hp = col_pix / d.W_in + d.pad, vp = col_pix % d.W_in + d.pad;  // h + pad, v + pad
@@ -399,7 +410,7 @@ __global__ void __launch_bounds__(T::threads)
 
   auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
     for (int r = 0; r < a_passes; ++r) {
-      const int m = m0 + a_row + r * a_rows_per_pass, k = k0 + a_k;
+      const int m = m0 + loads.a_m(r), k = k0 + loads.a_k;
       a[r] = 0.0f;
       if (m < M && k < K) {
         const int o = k / kHW, pq = k - o * kHW;
@@ -407,7 +418,7 @@ __global__ void __launch_bounds__(T::threads)
       }
     }
     for (int r = 0; r < b_passes; ++r) {
-      const int k = k0 + b_row + r * b_rows_per_pass;
+      const int k = k0 + loads.b_k(r);
       b[r] = 0.0f;
       if (col_ok && k < K) {
         const int o = k / kHW, pq = k - o * kHW, p = pq / d.kW, q = pq - p * d.kW;
@@ -420,13 +431,8 @@ __global__ void __launch_bounds__(T::threads)
       }
     }
   };
-  auto store = [&](const float (&a)[a_passes], const float (&b)[b_passes], float (*As_)[BM + T::pad],
-                   float (*Bs_)[BN + T::pad]) {
-    for (int r = 0; r < a_passes; ++r) As_[a_k][a_row + r * a_rows_per_pass] = T::to_operand(a[r]);
-    for (int r = 0; r < b_passes; ++r) Bs_[b_row + r * b_rows_per_pass][b_col] = T::to_operand(b[r]);
-  };
   float acc[T::rows][T::cols] = {};
-  pipelined_k_loop<T, a_passes, b_passes>(0, K, load, store, As, Bs, acc, th);
+  pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
 
   store_tile<T>(acc, bias, epilogue, dx, M, Ncol, P_in, m0, n0, th);
 }
