@@ -62,8 +62,8 @@ step() {
 }
 
 CARD=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1)
-CC=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '.')
-ARCH=${ARCH:-${CC:-90}}
+CAP=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '.')
+ARCH=${ARCH:-${CAP:-90}}
 note "card: ${CARD:-none found by nvidia-smi}; sm_$ARCH; $JOBS jobs; build in $BUILD"
 [ -n "$CARD" ] || note "WARNING: nvidia-smi sees no GPU: the build still runs, the GPU steps will fail or skip"
 
