@@ -134,7 +134,8 @@ struct CudaCoreTiles {
 // left out, a_lo b_lo and the rounding of the lo parts, is about 2^-22 relative: within a few
 // float roundings of a plain float product, against 2^-11 for TF32 alone. Three mma instructions
 // instead of one: on an H100/H200, whose TF32 tensor cores do about 7 times the float FMA rate,
-// still faster than CUDA cores at the same accuracy (cuDNN's fp32-only algorithms cannot use them).
+// in principle still faster than CUDA cores at the same accuracy (cuDNN's fp32-only algorithms
+// cannot use them); measured on an H200, not yet, as these kernels are bound by their loads.
 template <int BM_, int BN_, int BK_, int WARPS_M, int WARPS_N, bool SPLIT = false>
 struct TensorCoreTiles {
   static constexpr int BM = BM_, BN = BN_, BK = BK_;
