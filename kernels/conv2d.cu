@@ -87,33 +87,45 @@ struct ConvDims {
 // once, in the kernels below, for every configuration.
 
 // Versions 2 and 3: CUDA cores, one fused multiply-add per instruction and thread. A thread owns
-// a TM x TN grid of outputs, rows ty + i BM/TM, columns tx + j BN/TN (strided, so that at each
-// (i, j) neighbouring threads own neighbouring columns).
+// a TM x TN grid of outputs made of runs of 4 neighbouring rows and columns: rows
+// ty 4 + i % 4 + (i / 4) 4 BM/TM, columns likewise with tx. Each run of 4 is one 128-bit read from
+// shared memory (ld.shared.v4) instead of four, and 8 threads reading 8 neighbouring runs of a
+// row touch all 32 banks once: no conflict. (Version 1 of this layout had each thread's rows
+// strided by BM/TM, which costs TM + TN scalar reads per k instead of (TM + TN) / 4.)
 template <int BM_, int BN_, int BK_, int TM_, int TN_>
 struct CudaCoreTiles {
   static constexpr int BM = BM_, BN = BN_, BK = BK_;
   static constexpr int threads = (BM / TM_) * (BN / TN_);
-  static constexpr int pad = 4;  // floats added to each shared-memory row (bank conflicts)
+  static constexpr int pad = 4;  // floats added to each shared-memory row (bank conflicts of the stores)
   static constexpr int rows = TM_, cols = TN_;
+  static_assert(TM_ % 4 == 0 && TN_ % 4 == 0, "a thread's outputs come in runs of 4");
 
   struct Thread {
     int ty, tx;
     __device__ explicit Thread(int tid) : ty(tid / (BN / TN_)), tx(tid % (BN / TN_)) {}
-    __device__ int row(int i) const { return ty + i * (BM / TM_); }
-    __device__ int col(int j) const { return tx + j * (BN / TN_); }
+    __device__ int row(int i) const { return (i / 4) * (4 * BM / TM_) + ty * 4 + i % 4; }
+    __device__ int col(int j) const { return (j / 4) * (4 * BN / TN_) + tx * 4 + j % 4; }
   };
 
   __device__ static float to_operand(float v) { return v; }
 
   // acc[i][j] += sum_kk As[kk][row(i)] Bs[kk][col(j)]: per kk, TM + TN reads from shared memory
   // for TM TN multiply-adds (8 for 16 with 4 x 4, 16 for 64 with 8 x 8).
+  // Every loop here has a trip count known at compile time: #pragma unroll turns them into
+  // straight code, so a[], b[] and acc[][] live in registers and no instruction is spent on
+  // loop counters (nvcc does not unroll nested loops this size on its own).
   __device__ static void multiply(const float (*As)[BM + pad], const float (*Bs)[BN + pad], float (&acc)[rows][cols],
                                   const Thread& th) {
+#pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
       float a[rows], b[cols];
+#pragma unroll
       for (int i = 0; i < rows; ++i) a[i] = As[kk][th.row(i)];
+#pragma unroll
       for (int j = 0; j < cols; ++j) b[j] = Bs[kk][th.col(j)];
+#pragma unroll
       for (int i = 0; i < rows; ++i)
+#pragma unroll
         for (int j = 0; j < cols; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
   }
@@ -159,6 +171,7 @@ struct TensorCoreTiles {
   // v_hi = tf32(v) and v_lo = tf32(v - v_hi) (version 5); v_hi = v, already TF32, otherwise.
   template <int N>
   __device__ static void split(float (&v)[N], float (&hi)[N], float (&lo)[N]) {
+    #pragma unroll
     for (int r = 0; r < N; ++r) {
       hi[r] = SPLIT ? simt::round_to_tf32(v[r]) : v[r];
       lo[r] = SPLIT ? simt::round_to_tf32(v[r] - hi[r]) : 0.0f;
@@ -171,8 +184,10 @@ struct TensorCoreTiles {
   // the instruction.
   __device__ static void multiply(const float (*As)[BM + pad], const float (*Bs)[BN + pad], float (&acc)[rows][cols],
                                   const Thread& th) {
+    #pragma unroll
     for (int kk = 0; kk < BK; kk += 8) {
       float a[MT][4], b[NT][2], a_hi[MT][4], a_lo[MT][4], b_hi[NT][2], b_lo[NT][2];
+      #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
         const int m = th.warp_m0 + mt * 16 + th.g;
         a[mt][0] = As[kk + th.t][m];
@@ -181,13 +196,16 @@ struct TensorCoreTiles {
         a[mt][3] = As[kk + th.t + 4][m + 8];
         split(a[mt], a_hi[mt], a_lo[mt]);
       }
+      #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const int n = th.warp_n0 + nt * 8 + th.g;
         b[nt][0] = Bs[kk + th.t][n];
         b[nt][1] = Bs[kk + th.t + 4][n];
         split(b[nt], b_hi[nt], b_lo[nt]);
       }
+      #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
+        #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
           float d[4] = {acc[2 * mt][2 * nt], acc[2 * mt][2 * nt + 1], acc[2 * mt + 1][2 * nt],
                         acc[2 * mt + 1][2 * nt + 1]};
@@ -251,10 +269,12 @@ template <class T>
 __device__ __forceinline__ void store_tile(const float (&acc)[T::rows][T::cols], const float* __restrict__ bias,
                                            ConvEpilogue epilogue, float* __restrict__ out, int M, int Ncol, int P,
                                            int m0, int n0, const typename T::Thread& th) {
+  #pragma unroll
   for (int j = 0; j < T::cols; ++j) {
     const int n = n0 + th.col(j);
     if (n >= Ncol) continue;
     const int image = n / P, pix = n % P;
+    #pragma unroll
     for (int i = 0; i < T::rows; ++i) {
       const int m = m0 + th.row(i);
       if (m >= M) continue;
@@ -300,6 +320,40 @@ __global__ void conv2d_forward_kernel1(const float* __restrict__ x, const float*
   }
 }
 
+// The indices (hi, mid, lo) of three nested loops, lo running fastest (mid < mid_radix,
+// lo < lo_radix): the im2col row k = (c, p, q) (radices kH, kW), or the pixel k = (n, i, j)
+// (radices H, W). The tile loads follow k as it grows by a fixed amount (from one load of a thread
+// to its next, and from one K step to the next) with advance(), which only adds and carries.
+// Decoding every k with / and % instead costs two or three integer divisions per loaded element,
+// each about 20 instructions on a GPU (the divisor is known only at run time): in the first
+// versions of these kernels that was most of what the K loop issued (bench/ptx_loop_mix.py).
+struct NestedIndex {
+  int hi, mid, lo;
+  // k = (hi mid_radix + mid) lo_radix + lo. Divides: for use before the K loop.
+  __device__ static NestedIndex of(int k, int mid_radix, int lo_radix) {
+    const int rest = k / lo_radix;
+    return {rest / mid_radix, rest % mid_radix, k % lo_radix};
+  }
+  // this += step, step itself made by of() with the same radices (step.mid < mid_radix,
+  // step.lo < lo_radix), so each digit carries at most once.
+  __device__ void advance(const NestedIndex& step, int mid_radix, int lo_radix) {
+    lo += step.lo;
+    const int carry_lo = lo >= lo_radix;
+    lo -= carry_lo * lo_radix;
+    mid += step.mid + carry_lo;
+    const int carry_mid = mid >= mid_radix;
+    mid -= carry_mid * mid_radix;
+    hi += step.hi + carry_mid;
+  }
+};
+
+// t = i s with a whole i: that i, or -1 when there is none (t < 0, or not a multiple of s).
+// Stride 1, every convolution of the ED-CNN, skips the division.
+__device__ __forceinline__ int exact_quotient(int t, int s) {
+  if (s == 1) return t < 0 ? -1 : t;
+  return (t >= 0 && t % s == 0) ? t / s : -1;
+}
+
 // How the forward and backward-data kernels share their tile loads among the threads: the A tile
 // along k (thread t loads k = t % BK of tile rows t / BK, t / BK + threads / BK, ...), the B tile
 // along the output columns (thread t always loads column t % BN, of tile rows t / BN,
@@ -317,7 +371,9 @@ struct ColumnTileLoads {
   __device__ int b_k(int r) const { return b_row + r * b_rows_per_pass; }  // tile k of B load r
   __device__ void operator()(const float (&a)[a_passes], const float (&b)[b_passes], float (*As)[T::BM + T::pad],
                              float (*Bs)[T::BN + T::pad]) const {
+    #pragma unroll
     for (int r = 0; r < a_passes; ++r) As[a_k][a_m(r)] = T::to_operand(a[r]);
+    #pragma unroll
     for (int r = 0; r < b_passes; ++r) Bs[b_k(r)][b_col] = T::to_operand(b[r]);
   }
 };
@@ -328,8 +384,11 @@ struct ColumnTileLoads {
 //   of rows t / BK, t / BK + 256 / BK, ...
 // B tile: col[k0 .. k0+BK, n0 .. n0+BN]: thread t always loads column n0 + t % BN (neighbouring
 //   threads: neighbouring output pixels, so neighbouring x values for stride 1), rows t / BN,
-//   t / BN + 256 / BN, ... The column's (n, i, j) is decoded once, before the K loop; each step
-//   decodes k = (c, p, q) and reads x[n, c, i s - pad + p, j s - pad + q], or 0 in the padding.
+//   t / BN + 256 / BN, ... The column's (n, i, j) is decoded once, before the K loop; the rows'
+//   k = (c, p, q) are followed with NestedIndex, and each load reads
+//   x[n, c, i s - pad + p, j s - pad + q], or 0 in the padding.
+// Offsets are ints: check_dims keeps every tensor under 2^31 elements, and 32-bit arithmetic is
+// half the instructions of 64-bit.
 // ---------------------------------------------------------------------------------------------
 template <class T>
 __global__ void __launch_bounds__(T::threads)
@@ -337,11 +396,10 @@ __global__ void __launch_bounds__(T::threads)
                            float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
-  __shared__ float As[2][BK][BM + T::pad];
-  __shared__ float Bs[2][BK][BN + T::pad];
+  __shared__ __align__(16) float As[2][BK][BM + T::pad];
+  __shared__ __align__(16) float Bs[2][BK][BN + T::pad];
 
   const int M = d.C_out, K = d.C_in * d.kH * d.kW, P = d.H_out * d.W_out, Ncol = d.N * P;
-  const int kHW = d.kH * d.kW;
   const int tid = threadIdx.x;
   const typename T::Thread th(tid);
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
@@ -352,22 +410,30 @@ __global__ void __launch_bounds__(T::threads)
   const bool col_ok = col < Ncol;
   const int col_n = col_ok ? col / P : 0, col_pix = col_ok ? col % P : 0;
   const int h0 = (col_pix / d.W_out) * d.stride - d.pad, v0 = (col_pix % d.W_out) * d.stride - d.pad;
-  const float* x_image = x + long(col_n) * d.C_in * d.H_in * d.W_in;
+  const float* x_image = x + col_n * d.C_in * d.H_in * d.W_in;
+
+  // (c, p, q) of this thread's first B row at the step being loaded, and the two moves of k: from
+  // one of its B loads to the next (b_rows_per_pass rows down) and from one step to the next (BK).
+  NestedIndex step_tap = NestedIndex::of(loads.b_k(0), d.kH, d.kW);
+  const NestedIndex next_load = NestedIndex::of(ColumnTileLoads<T>::b_rows_per_pass, d.kH, d.kW);
+  const NestedIndex next_step = NestedIndex::of(BK, d.kH, d.kW);
 
   auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
+    const int a_k = k0 + loads.a_k;
+    #pragma unroll
     for (int r = 0; r < a_passes; ++r) {
-      const int m = m0 + loads.a_m(r), k = k0 + loads.a_k;
-      a[r] = (m < M && k < K) ? w[long(m) * K + k] : 0.0f;
+      const int m = m0 + loads.a_m(r);
+      a[r] = (m < M && a_k < K) ? w[m * K + a_k] : 0.0f;
     }
+    NestedIndex tap = step_tap;  // (c, p, q) of row k0 + loads.b_k(r)
+    #pragma unroll
     for (int r = 0; r < b_passes; ++r) {
-      const int k = k0 + loads.b_k(r);
-      b[r] = 0.0f;
-      if (col_ok && k < K) {
-        const int c = k / kHW, pq = k - c * kHW, p = pq / d.kW, q = pq - p * d.kW;
-        const int h = h0 + p, v = v0 + q;
-        if (h >= 0 && h < d.H_in && v >= 0 && v < d.W_in) b[r] = x_image[(long(c) * d.H_in + h) * d.W_in + v];
-      }
+      const int h = h0 + tap.mid, v = v0 + tap.lo;
+      const bool inside = col_ok && tap.hi < d.C_in && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
+      b[r] = inside ? x_image[(tap.hi * d.H_in + h) * d.W_in + v] : 0.0f;
+      tap.advance(next_load, d.kH, d.kW);
     }
+    step_tap.advance(next_step, d.kH, d.kW);  // load() is called for k0 = 0, BK, 2 BK, ... in order
   };
   float acc[T::rows][T::cols] = {};
   pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
@@ -384,6 +450,7 @@ __global__ void __launch_bounds__(T::threads)
 // B tile: thread t loads column (n, h, v) = n0 + t % BN (neighbouring dx pixels). For k = (o, p, q)
 //   the dy value that reaches dx[n, c, h, v] through w[o, c, p, q] is dy[n, o, i, j] with
 //   i = (h + pad - p) / s, j = (v + pad - q) / s, if both divisions are exact and land inside dy.
+// Both tiles follow their k = (o, p, q) with NestedIndex, as the forward kernel does.
 // ---------------------------------------------------------------------------------------------
 template <class T>
 __global__ void __launch_bounds__(T::threads)
@@ -392,8 +459,8 @@ __global__ void __launch_bounds__(T::threads)
                                  ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
-  __shared__ float As[2][BK][BM + T::pad];
-  __shared__ float Bs[2][BK][BN + T::pad];
+  __shared__ __align__(16) float As[2][BK][BM + T::pad];
+  __shared__ __align__(16) float Bs[2][BK][BN + T::pad];
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_in, K = d.C_out * kHW, P_in = d.H_in * d.W_in, Ncol = d.N * P_in;
@@ -407,30 +474,32 @@ __global__ void __launch_bounds__(T::threads)
   const bool col_ok = col < Ncol;
   const int col_n = col_ok ? col / P_in : 0, col_pix = col_ok ? col % P_in : 0;
   const int hp = col_pix / d.W_in + d.pad, vp = col_pix % d.W_in + d.pad;  // h + pad, v + pad
-  const float* dy_image = dy + long(col_n) * d.C_out * H_dy * W_dy;
+  const float* dy_image = dy + col_n * d.C_out * H_dy * W_dy;
+
+  // (o, p, q) of this thread's A column and of its first B row at the step being loaded.
+  NestedIndex a_tap = NestedIndex::of(loads.a_k, d.kH, d.kW);
+  NestedIndex step_tap = NestedIndex::of(loads.b_k(0), d.kH, d.kW);
+  const NestedIndex next_load = NestedIndex::of(ColumnTileLoads<T>::b_rows_per_pass, d.kH, d.kW);
+  const NestedIndex next_step = NestedIndex::of(BK, d.kH, d.kW);
 
   auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
+    const bool a_ok = a_tap.hi < d.C_out;                       // k < K
+    const int a_offset = a_tap.hi * d.C_in * kHW + a_tap.mid * d.kW + a_tap.lo;  // w[o, 0, p, q]
+    #pragma unroll
     for (int r = 0; r < a_passes; ++r) {
-      const int m = m0 + loads.a_m(r), k = k0 + loads.a_k;
-      a[r] = 0.0f;
-      if (m < M && k < K) {
-        const int o = k / kHW, pq = k - o * kHW;
-        a[r] = w[(long(o) * d.C_in + m) * kHW + pq];
-      }
+      const int m = m0 + loads.a_m(r);
+      a[r] = (a_ok && m < M) ? w[a_offset + m * kHW] : 0.0f;
     }
+    a_tap.advance(next_step, d.kH, d.kW);
+    NestedIndex tap = step_tap;  // (o, p, q) of row k0 + loads.b_k(r)
+    #pragma unroll
     for (int r = 0; r < b_passes; ++r) {
-      const int k = k0 + loads.b_k(r);
-      b[r] = 0.0f;
-      if (col_ok && k < K) {
-        const int o = k / kHW, pq = k - o * kHW, p = pq / d.kW, q = pq - p * d.kW;
-        const int ti = hp - p, tj = vp - q;  // i s and j s
-        if (ti >= 0 && tj >= 0 && ti % d.stride == 0 && tj % d.stride == 0) {
-          const int i = ti / d.stride, j = tj / d.stride;
-          if (i < d.H_out && j < d.W_out)
-            b[r] = dy_image[(long(o) * H_dy + (i >> d.dy_shift)) * W_dy + (j >> d.dy_shift)];
-        }
-      }
+      const int i = exact_quotient(hp - tap.mid, d.stride), j = exact_quotient(vp - tap.lo, d.stride);
+      const bool inside = col_ok && tap.hi < d.C_out && i >= 0 && i < d.H_out && j >= 0 && j < d.W_out;
+      b[r] = inside ? dy_image[(tap.hi * H_dy + (i >> d.dy_shift)) * W_dy + (j >> d.dy_shift)] : 0.0f;
+      tap.advance(next_load, d.kH, d.kW);
     }
+    step_tap.advance(next_step, d.kH, d.kW);  // load() is called for k0 = 0, BK, 2 BK, ... in order
   };
   float acc[T::rows][T::cols] = {};
   pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
@@ -443,9 +512,9 @@ __global__ void __launch_bounds__(T::threads)
 //   out[o, (c, p, q)] = sum over the pixels r = (n, i, j) of slice blockIdx.z of dy[n, o, r] col[(c, p, q), r].
 // K runs over pixels, which are contiguous in both dy and x, so both tiles are loaded along k:
 // thread t loads pixel k0 + t % BK of rows (A) and columns (B) t / BK, t / BK + 256 / BK, ...
-// Its pixel (n, i, j) is decoded once per step and serves every element it loads; the (c, p, q)
-// of its B columns are decoded once, before the loop. out is dw when there is one slice, else
-// workspace[blockIdx.z] of [C_out, C_in kH kW].
+// Its pixel (n, i, j) is followed from step to step with NestedIndex and serves every element
+// it loads; the (c, p, q) of its B columns are decoded once, before the loop. out is dw when
+// there is one slice, else workspace[blockIdx.z] of [C_out, C_in kH kW].
 // ---------------------------------------------------------------------------------------------
 template <class T>
 __global__ void __launch_bounds__(T::threads)
@@ -454,8 +523,8 @@ __global__ void __launch_bounds__(T::threads)
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int rows_per_pass = T::threads / BK, a_passes = BM / rows_per_pass, b_passes = BN / rows_per_pass;
   static_assert(BM % rows_per_pass == 0 && BN % rows_per_pass == 0, "tile loads must divide evenly");
-  __shared__ float As[2][BK][BM + T::pad];
-  __shared__ float Bs[2][BK][BN + T::pad];
+  __shared__ __align__(16) float As[2][BK][BM + T::pad];
+  __shared__ __align__(16) float Bs[2][BK][BN + T::pad];
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_out, Ncol = d.C_in * kHW, P = d.H_out * d.W_out, K = d.N * P;
@@ -466,48 +535,57 @@ __global__ void __launch_bounds__(T::threads)
   const int t_k = tid % BK, t_row = tid / BK;
 
   // This thread's B columns (c, p, q): the offset of plane c in an image, and p, q.
-  long b_plane[b_passes];
+  int b_plane[b_passes];
   int b_p[b_passes], b_q[b_passes];
   bool b_ok[b_passes];
+  #pragma unroll
   for (int r = 0; r < b_passes; ++r) {
     const int n = n0 + t_row + r * rows_per_pass;
     b_ok[r] = n < Ncol;
     const int c = b_ok[r] ? n / kHW : 0, pq = b_ok[r] ? n % kHW : 0;
-    b_plane[r] = long(c) * d.H_in * d.W_in;
+    b_plane[r] = c * d.H_in * d.W_in;
     b_p[r] = pq / d.kW;
     b_q[r] = pq % d.kW;
   }
 
   const int W_dy = d.W_out >> d.dy_shift, P_dy = (d.H_out >> d.dy_shift) * W_dy;  // dy as stored
+  // This thread's pixel (n, i, j) at the step being loaded, and the move from one step to the next.
+  NestedIndex pixel = NestedIndex::of(k_begin + t_k, d.H_out, d.W_out);
+  const NestedIndex next_step = NestedIndex::of(BK, d.H_out, d.W_out);
   auto load = [&](int k0, float (&a)[a_passes], float (&b)[b_passes]) {
-    const int k = k0 + t_k;
-    const bool k_ok = k < k_end;
-    const int n = k_ok ? k / P : 0, pix = k_ok ? k % P : 0;
-    const int i = pix / d.W_out, j = pix % d.W_out;
+    const bool k_ok = k0 + t_k < k_end;
+    const int n = k_ok ? pixel.hi : 0, i = pixel.mid, j = pixel.lo;
     const int h0 = i * d.stride - d.pad, v0 = j * d.stride - d.pad;
-    const float* dy_pixel = dy + long(n) * M * P_dy + (i >> d.dy_shift) * W_dy + (j >> d.dy_shift);
+    const float* dy_pixel = dy + n * M * P_dy + (i >> d.dy_shift) * W_dy + (j >> d.dy_shift);
+    #pragma unroll
     for (int r = 0; r < a_passes; ++r) {
       const int m = m0 + t_row + r * rows_per_pass;
-      a[r] = (k_ok && m < M) ? dy_pixel[long(m) * P_dy] : 0.0f;
+      a[r] = (k_ok && m < M) ? dy_pixel[m * P_dy] : 0.0f;
     }
-    const float* x_image = x + long(n) * d.C_in * d.H_in * d.W_in;
+    const float* x_image = x + n * d.C_in * d.H_in * d.W_in;
+    #pragma unroll
     for (int r = 0; r < b_passes; ++r) {
       const int h = h0 + b_p[r], v = v0 + b_q[r];
       const bool inside = k_ok && b_ok[r] && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
-      b[r] = inside ? x_image[b_plane[r] + long(h) * d.W_in + v] : 0.0f;
+      b[r] = inside ? x_image[b_plane[r] + h * d.W_in + v] : 0.0f;
     }
+    pixel.advance(next_step, d.H_out, d.W_out);  // load() is called for k0 = k_begin, + BK, ... in order
   };
   auto store = [&](const float (&a)[a_passes], const float (&b)[b_passes], float (*As_)[BM + T::pad],
                    float (*Bs_)[BN + T::pad]) {
+    #pragma unroll
     for (int r = 0; r < a_passes; ++r) As_[t_k][t_row + r * rows_per_pass] = T::to_operand(a[r]);
+    #pragma unroll
     for (int r = 0; r < b_passes; ++r) Bs_[t_k][t_row + r * rows_per_pass] = T::to_operand(b[r]);
   };
   float acc[T::rows][T::cols] = {};
   pipelined_k_loop<T, a_passes, b_passes>(k_begin, k_end, load, store, As, Bs, acc, th);
 
+  #pragma unroll
   for (int i = 0; i < T::rows; ++i) {
     const int m = m0 + th.row(i);
     if (m >= M) continue;
+    #pragma unroll
     for (int j = 0; j < T::cols; ++j) {
       const int n = n0 + th.col(j);
       if (n < Ncol) out[(long(blockIdx.z) * M + m) * Ncol + n] = acc[i][j];
