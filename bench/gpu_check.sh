@@ -147,6 +147,9 @@ echo "card:    ${CARD:-unknown} (sm_$ARCH)"
 echo "command: $0 $*  (BUILD=$BUILD)"
 echo "commit:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with local changes)')"
 printf '%s\n' "${SUMMARY[@]}"
+if [ -f "$LOG/bench_conv.csv" ] && command -v python3 >/dev/null; then
+  echo "--- bench_conv sums (bench/conv_sums.py)"; python3 "$ROOT/bench/conv_sums.py" "$LOG/bench_conv.csv" --rows
+fi
 for f in "$LOG"/bench_*.log; do
   [ -f "$f" ] && { echo "--- $(basename "$f" .log) (last lines)"; tail -n 6 "$f"; }
 done

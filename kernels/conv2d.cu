@@ -98,6 +98,9 @@ struct CudaCoreTiles {
   static constexpr int threads = (BM / TM_) * (BN / TN_);
   static constexpr int pad = 4;  // floats added to each shared-memory row (bank conflicts of the stores)
   static constexpr int rows = TM_, cols = TN_;
+  // Blocks per SM the compiler must leave room for (__launch_bounds__): 2 caps a 256-thread
+  // block at 128 registers per thread, so that one block's barrier wait is another's work.
+  static constexpr int min_blocks = 2;
   static_assert(TM_ % 4 == 0 && TN_ % 4 == 0, "a thread's outputs come in runs of 4");
 
   struct Thread {
@@ -156,6 +159,7 @@ struct TensorCoreTiles {
   static constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;  // one warp's piece
   static constexpr int MT = WM / 16, NT = WN / 8;             // its 16 x 8 tiles
   static constexpr int rows = 2 * MT, cols = 2 * NT;
+  static constexpr int min_blocks = 1;
   static_assert(WM % 16 == 0 && WN % 8 == 0 && BK % 8 == 0, "tensor-core tiles are made of 16 x 8 x 8 steps");
 
   struct Thread {
@@ -225,6 +229,12 @@ struct TensorCoreTiles {
 
 using SmallTiles = CudaCoreTiles<64, 64, 8, 4, 4>;       // version 2
 using LargeTiles = CudaCoreTiles<128, 128, 8, 8, 8>;     // version 3
+// Products with at most 16 rows (or columns) in a 64-row tile would leave 3/4 or more of its
+// multiply-adds on zero rows: the dx of a layer with one input channel (M = C_in = 1; the forward
+// pass of the ED-CNN's last transposed convolution, 32 -> 1), the dw of a first layer
+// (Ncol = C_in kH kW = 9). Version 0 gives them tiles 16 wide on that side.
+using NarrowRowTiles = CudaCoreTiles<16, 128, 8, 4, 4>;  // version 0, M <= 16
+using NarrowColumnTiles = CudaCoreTiles<128, 16, 8, 4, 4>;  // version 0, Ncol <= 16
 using SmallTensorTiles = TensorCoreTiles<64, 64, 16, 2, 2>;   // version 4, small products: 4 warps of 32 x 32
 using LargeTensorTiles = TensorCoreTiles<128, 128, 16, 2, 4>; // version 4: 8 warps of 64 x 32
 using SmallSplitTiles = TensorCoreTiles<64, 64, 16, 2, 2, true>;    // version 5 (3xTF32)
@@ -391,7 +401,7 @@ struct ColumnTileLoads {
 // half the instructions of 64-bit.
 // ---------------------------------------------------------------------------------------------
 template <class T>
-__global__ void __launch_bounds__(T::threads)
+__global__ void __launch_bounds__(T::threads, T::min_blocks)
     conv2d_forward_kernel2(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
                            float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
@@ -453,7 +463,7 @@ __global__ void __launch_bounds__(T::threads)
 // Both tiles follow their k = (o, p, q) with NestedIndex, as the forward kernel does.
 // ---------------------------------------------------------------------------------------------
 template <class T>
-__global__ void __launch_bounds__(T::threads)
+__global__ void __launch_bounds__(T::threads, T::min_blocks)
     conv2d_backward_data_kernel1(const float* __restrict__ dy, const float* __restrict__ w,
                                  const float* __restrict__ bias, float* __restrict__ dx, ConvDims d,
                                  ConvEpilogue epilogue) {
@@ -513,11 +523,12 @@ __global__ void __launch_bounds__(T::threads)
 // K runs over pixels, which are contiguous in both dy and x, so both tiles are loaded along k:
 // thread t loads pixel k0 + t % BK of rows (A) and columns (B) t / BK, t / BK + 256 / BK, ...
 // Its pixel (n, i, j) is followed from step to step with NestedIndex and serves every element
-// it loads; the (c, p, q) of its B columns are decoded once, before the loop. out is dw when
-// there is one slice, else workspace[blockIdx.z] of [C_out, C_in kH kW].
+// it loads; the (c, p, q) of its B columns are followed from one column to the next, as the
+// forward kernel follows its rows (kept in registers instead, they would not all fit). out is dw
+// when there is one slice, else workspace[blockIdx.z] of [C_out, C_in kH kW].
 // ---------------------------------------------------------------------------------------------
 template <class T>
-__global__ void __launch_bounds__(T::threads)
+__global__ void __launch_bounds__(T::threads, T::min_blocks)
     conv2d_backward_weight_kernel1(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ out,
                                    ConvDims d, int k_chunk) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
@@ -534,19 +545,9 @@ __global__ void __launch_bounds__(T::threads)
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const int t_k = tid % BK, t_row = tid / BK;
 
-  // This thread's B columns (c, p, q): the offset of plane c in an image, and p, q.
-  int b_plane[b_passes];
-  int b_p[b_passes], b_q[b_passes];
-  bool b_ok[b_passes];
-  #pragma unroll
-  for (int r = 0; r < b_passes; ++r) {
-    const int n = n0 + t_row + r * rows_per_pass;
-    b_ok[r] = n < Ncol;
-    const int c = b_ok[r] ? n / kHW : 0, pq = b_ok[r] ? n % kHW : 0;
-    b_plane[r] = c * d.H_in * d.W_in;
-    b_p[r] = pq / d.kW;
-    b_q[r] = pq % d.kW;
-  }
+  // (c, p, q) of this thread's first B column, and the move to its next one.
+  const NestedIndex first_tap = NestedIndex::of(n0 + t_row, d.kH, d.kW);
+  const NestedIndex next_load = NestedIndex::of(rows_per_pass, d.kH, d.kW);
 
   const int W_dy = d.W_out >> d.dy_shift, P_dy = (d.H_out >> d.dy_shift) * W_dy;  // dy as stored
   // This thread's pixel (n, i, j) at the step being loaded, and the move from one step to the next.
@@ -563,11 +564,13 @@ __global__ void __launch_bounds__(T::threads)
       a[r] = (k_ok && m < M) ? dy_pixel[m * P_dy] : 0.0f;
     }
     const float* x_image = x + n * d.C_in * d.H_in * d.W_in;
+    NestedIndex tap = first_tap;  // (c, p, q) of column n0 + t_row + r rows_per_pass
     #pragma unroll
     for (int r = 0; r < b_passes; ++r) {
-      const int h = h0 + b_p[r], v = v0 + b_q[r];
-      const bool inside = k_ok && b_ok[r] && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
-      b[r] = inside ? x_image[b_plane[r] + h * d.W_in + v] : 0.0f;
+      const int h = h0 + tap.mid, v = v0 + tap.lo;
+      const bool inside = k_ok && tap.hi < d.C_in && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
+      b[r] = inside ? x_image[(tap.hi * d.H_in + h) * d.W_in + v] : 0.0f;
+      tap.advance(next_load, d.kH, d.kW);
     }
     pixel.advance(next_step, d.H_out, d.W_out);  // load() is called for k0 = k_begin, + BK, ... in order
   };
@@ -641,15 +644,18 @@ int dy_shift_for(int dy_scale, const ConvGeometry& g, const char* op) {
 unsigned blocks_for(long n, int tile) { return static_cast<unsigned>((n + tile - 1) / tile); }
 
 // The tile configuration that runs. Version 0 picks 3 (128 x 128 tiles) when the product has at
-// least one full tile each way, else 2; version 4 (tensor cores) likewise picks its 128 x 128 or
-// 64 x 64 tiles.
-enum class Kernel { direct, small, large, small_tensor, large_tensor, small_split, large_split };
+// least one full tile each way, tiles 16 wide when it has at most 16 rows or columns, else 2;
+// version 4 (tensor cores) likewise picks its 128 x 128 or 64 x 64 tiles.
+enum class Kernel { direct, small, large, narrow_rows, narrow_columns, small_tensor, large_tensor, small_split,
+                    large_split };
 
 // Calls f(Tiles{}) with the tile configuration of a tiled kernel.
 template <class F>
 void with_tiles(Kernel kernel, F&& f) {
   switch (kernel) {
     case Kernel::small: f(SmallTiles{}); break;
+    case Kernel::narrow_rows: f(NarrowRowTiles{}); break;
+    case Kernel::narrow_columns: f(NarrowColumnTiles{}); break;
     case Kernel::small_tensor: f(SmallTensorTiles{}); break;
     case Kernel::large_tensor: f(LargeTensorTiles{}); break;
     case Kernel::small_split: f(SmallSplitTiles{}); break;
@@ -669,7 +675,10 @@ Kernel resolve_kernel(int version, long M, long Ncol, const char* op, bool direc
     case 3: return Kernel::large;
     case 4: return large ? Kernel::large_tensor : Kernel::small_tensor;
     case 5: return large ? Kernel::large_split : Kernel::small_split;
-    default: return large ? Kernel::large : Kernel::small;
+    default:
+      if (M <= NarrowRowTiles::BM) return Kernel::narrow_rows;
+      if (Ncol <= NarrowColumnTiles::BN) return Kernel::narrow_columns;
+      return large ? Kernel::large : Kernel::small;
   }
 }
 

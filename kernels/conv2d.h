@@ -26,7 +26,9 @@ struct ConvEpilogue {
 };
 
 // Which kernel of the numbered sequence in conv2d.cu runs:
-//   0  automatic: 3 when the GEMM is large enough to fill 128 x 128 tiles, else 2;
+//   0  automatic: 3 when the GEMM is large enough to fill 128 x 128 tiles; tiles of 16 x 128
+//      (or 128 x 16) when it has at most 16 rows (or columns), such as the dx of a layer with
+//      one input channel; else 2;
 //   1  direct: one thread per output value, loops over (c, p, q) (forward only);
 //   2  tiled implicit GEMM, 64 x 64 tiles, 4 x 4 outputs per thread;
 //   3  tiled implicit GEMM, 128 x 128 tiles, 8 x 8 outputs per thread;
