@@ -26,19 +26,21 @@
 //
 // How the work maps to the GPU (the tiled implicit GEMMs, versions 2 to 4). A block of 256
 // threads (128 for the small tensor-core tiles) computes a BM x BN tile of C (grid.x over columns,
-// grid.y over rows, grid.z over split-K slices). It walks K in steps of BK (8; 16 on the tensor
-// cores): all threads cooperatively load the BM x BK tile of A and the BK x BN tile of B into
+// grid.y over rows, grid.z over split-K slices). It walks K in steps of BK (8; 16 for TF32 on the
+// tensor cores): all threads cooperatively load the BM x BK tile of A and the BK x BN tile of B into
 // shared memory, then each thread multiplies them into its own outputs held in registers
 // ("register blocking"). Shared memory is there
 // because every loaded value is used by many threads: an A value by the BN/TN threads of its
 // row, a B value by the BM/TM threads of its column; registers because each value read from
-// shared memory is then used TN (or TM) times. Per step a thread reads TM + TN floats from shared
-// memory for TM TN multiply-adds: 8 for 16 with 4 x 4 (version 2), 16 for 64 with 8 x 8 (version 3).
+// shared memory is then used TN (or TM) times. Per k a thread reads TM + TN floats from shared
+// memory for TM TN multiply-adds: 8 for 16 with 4 x 4 (version 2), 16 for 64 with 8 x 8 (version
+// 3), as 128-bit reads of 4 floats.
 // The tiles are double-buffered (pipelined_k_loop): the loads of the next step are in flight
 // while the current one is multiplied, one barrier per step.
-//   - A thread's outputs are strided (rows ty + i BM/TM, columns tx + j BN/TN), so at each (i, j)
-//     neighbouring threads own neighbouring columns: their shared-memory reads hit different banks
-//     and their global stores are coalesced.
+//   - A thread's outputs come in runs of 4 neighbouring rows and columns (CudaCoreTiles), so
+//     each run is one 128-bit shared-memory read, and a warp's reads cover the banks evenly.
+//   - The K loop has no integer division: each thread follows its k = (c, p, q) or pixel
+//     (n, i, j) by additions (NestedIndex), and every loop over a tile is unrolled.
 //   - Loads are coalesced: threads next to each other load elements next to each other in memory
 //     (along the output pixels of col for the forward and backward-data B tiles, along k for the
 //     weights and for everything in backward-weight, whose K runs over pixels).
@@ -55,6 +57,7 @@
 // the sums stay in float. The engine uses it only when asked (ednn::set_allow_tf32, EDNN_TF32=1).
 // Version 5 runs the same tensor cores three times per product to recover float accuracy
 // (3xTF32, see TensorCoreTiles).
+// Products with at most 16 rows or columns get tiles 16 wide on that side (version 0).
 // Not done yet (see issue 6): vector (float4) loads and cp.async copies straight into shared
 // memory, ldmatrix and a swizzled layout for the tensor-core fragments, Hopper's wgmma and TMA,
 // and skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies (the
@@ -62,6 +65,7 @@
 #include "kernels/conv2d.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "engine/error.h"
 #include "kernels/reduce.h"
@@ -82,7 +86,7 @@ struct ConvDims {
 // tile. Each configuration says, for a block of `threads` threads computing a BM x BN tile of C
 // over K in steps of BK, which `rows` x `cols` outputs each thread accumulates (Thread::row(i),
 // Thread::col(j): positions inside the tile), what is stored into shared memory for a loaded
-// value (to_operand), and how one step's tiles As[BK][BM + pad], Bs[BK][BN + pad] are multiplied
+// value (to_operand, an Operand: a float, or a pair of them), and how one step's tiles As[BK][BM + pad], Bs[BK][BN + pad] are multiplied
 // into the thread's accumulators (multiply). The loads, the edges and the stores are written
 // once, in the kernels below, for every configuration.
 
@@ -110,6 +114,7 @@ struct CudaCoreTiles {
     __device__ int col(int j) const { return (j / 4) * (4 * BN / TN_) + tx * 4 + j % 4; }
   };
 
+  using Operand = float;
   __device__ static float to_operand(float v) { return v; }
 
   // acc[i][j] += sum_kk As[kk][row(i)] Bs[kk][col(j)]: per kk, TM + TN reads from shared memory
@@ -143,19 +148,25 @@ struct CudaCoreTiles {
 //   - Fragment reads: lane (g, t) reads As[kk + t][m + g] (and + 4, + 8); with rows of BM + 8
 //     floats, the 32 lanes fall on banks 8 t + g: all different, no conflict. Same for Bs.
 //
-// Version 5 (SPLIT): float accuracy from the same tensor cores, "3xTF32". Shared memory keeps the
-// floats as they are; each fragment value v is split into v_hi = tf32(v) and v_lo = tf32(v - v_hi)
-// (v - v_hi is exact in float), and a b is computed as a_lo b_hi + a_hi b_lo + a_hi b_hi. What is
-// left out, a_lo b_lo and the rounding of the lo parts, is about 2^-22 relative: within a few
-// float roundings of a plain float product, against 2^-11 for TF32 alone. Three mma instructions
-// instead of one: on an H100/H200, whose TF32 tensor cores do about 7 times the float FMA rate,
-// in principle still faster than CUDA cores at the same accuracy (cuDNN's fp32-only algorithms
-// cannot use them); measured on an H200, not yet, as these kernels are bound by their loads.
+// Version 5 (SPLIT): float accuracy from the same tensor cores, "3xTF32". Each value v is split
+// into v_hi = tf32(v) and v_lo = tf32(v - v_hi) (v - v_hi is exact in float), and a b is computed
+// as a_lo b_hi + a_hi b_lo + a_hi b_hi. What is left out, a_lo b_lo and the rounding of the lo
+// parts, is about 2^-22 relative: within a few float roundings of a plain float product, against
+// 2^-11 for TF32 alone. Three mma instructions instead of one: on an H100/H200, whose TF32 tensor
+// cores do about 7 times the float FMA rate, in principle still faster than CUDA cores at the
+// same accuracy (cuDNN's fp32-only algorithms cannot use them).
+//   - The split is done once, on the way into shared memory, which then holds (hi, lo) pairs:
+//     each value is read by WARPS_N (A) or WARPS_M (B) warps, and splitting at every read cost
+//     about 9 instructions per fragment value, more than the mma themselves.
+//   - A pair is one 64-bit read. Half a warp's reads go together; with rows of BM + 4 pairs
+//     (2 BM + 8 words, 8 modulo 32), lane (g, t) reads the words 8 t + 2 g and 8 t + 2 g + 1:
+//     the 16 lanes cover the 32 banks once.
+//   - The tiles are twice the size, so BK is 8 to stay within 48 KiB of shared memory.
 template <int BM_, int BN_, int BK_, int WARPS_M, int WARPS_N, bool SPLIT = false>
 struct TensorCoreTiles {
   static constexpr int BM = BM_, BN = BN_, BK = BK_;
   static constexpr int threads = 32 * WARPS_M * WARPS_N;
-  static constexpr int pad = 8;
+  static constexpr int pad = SPLIT ? 4 : 8;  // (see above)
   static constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;  // one warp's piece
   static constexpr int MT = WM / 16, NT = WN / 8;             // its 16 x 8 tiles
   static constexpr int rows = 2 * MT, cols = 2 * NT;
@@ -170,42 +181,43 @@ struct TensorCoreTiles {
     __device__ int col(int j) const { return warp_n0 + (j / 2) * 8 + 2 * t + j % 2; }
   };
 
-  __device__ static float to_operand(float v) { return SPLIT ? v : simt::round_to_tf32(v); }
-
-  // v_hi = tf32(v) and v_lo = tf32(v - v_hi) (version 5); v_hi = v, already TF32, otherwise.
-  template <int N>
-  __device__ static void split(float (&v)[N], float (&hi)[N], float (&lo)[N]) {
-    #pragma unroll
-    for (int r = 0; r < N; ++r) {
-      hi[r] = SPLIT ? simt::round_to_tf32(v[r]) : v[r];
-      lo[r] = SPLIT ? simt::round_to_tf32(v[r] - hi[r]) : 0.0f;
-    }
+  // What one element of the shared tiles holds: v rounded to TF32, or (SPLIT) v_hi and v_lo.
+  struct __align__(8) SplitValue {
+    float hi, lo;
+  };
+  using Operand = std::conditional_t<SPLIT, SplitValue, float>;
+  __device__ static Operand to_operand(float v) {
+    const float hi = simt::round_to_tf32(v);
+    if constexpr (SPLIT) return SplitValue{hi, simt::round_to_tf32(v - hi)};
+    else return hi;
+  }
+  __device__ static void unpack(const Operand& v, float& hi, float& lo) {
+    if constexpr (SPLIT) hi = v.hi, lo = v.lo;
+    else hi = v, lo = 0.0f;
   }
 
   // For each 8 steps of k: load the warp's A fragments (one per 16 rows) and B fragments (one per
   // 8 columns) from shared memory, then one mma per (16 x 8) tile (three with SPLIT). The
   // accumulators of tile (mt, nt) are acc[2 mt + (0, 1)][2 nt + (0, 1)], in the d[0..3] order of
   // the instruction.
-  __device__ static void multiply(const float (*As)[BM + pad], const float (*Bs)[BN + pad], float (&acc)[rows][cols],
-                                  const Thread& th) {
+  __device__ static void multiply(const Operand (*As)[BM + pad], const Operand (*Bs)[BN + pad],
+                                  float (&acc)[rows][cols], const Thread& th) {
     #pragma unroll
     for (int kk = 0; kk < BK; kk += 8) {
-      float a[MT][4], b[NT][2], a_hi[MT][4], a_lo[MT][4], b_hi[NT][2], b_lo[NT][2];
+      float a_hi[MT][4], a_lo[MT][4], b_hi[NT][2], b_lo[NT][2];
       #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
         const int m = th.warp_m0 + mt * 16 + th.g;
-        a[mt][0] = As[kk + th.t][m];
-        a[mt][1] = As[kk + th.t][m + 8];
-        a[mt][2] = As[kk + th.t + 4][m];
-        a[mt][3] = As[kk + th.t + 4][m + 8];
-        split(a[mt], a_hi[mt], a_lo[mt]);
+        unpack(As[kk + th.t][m], a_hi[mt][0], a_lo[mt][0]);
+        unpack(As[kk + th.t][m + 8], a_hi[mt][1], a_lo[mt][1]);
+        unpack(As[kk + th.t + 4][m], a_hi[mt][2], a_lo[mt][2]);
+        unpack(As[kk + th.t + 4][m + 8], a_hi[mt][3], a_lo[mt][3]);
       }
       #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const int n = th.warp_n0 + nt * 8 + th.g;
-        b[nt][0] = Bs[kk + th.t][n];
-        b[nt][1] = Bs[kk + th.t + 4][n];
-        split(b[nt], b_hi[nt], b_lo[nt]);
+        unpack(Bs[kk + th.t][n], b_hi[nt][0], b_lo[nt][0]);
+        unpack(Bs[kk + th.t + 4][n], b_hi[nt][1], b_lo[nt][1]);
       }
       #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
@@ -237,8 +249,8 @@ using NarrowRowTiles = CudaCoreTiles<16, 128, 8, 4, 4>;  // version 0, M <= 16
 using NarrowColumnTiles = CudaCoreTiles<128, 16, 8, 4, 4>;  // version 0, Ncol <= 16
 using SmallTensorTiles = TensorCoreTiles<64, 64, 16, 2, 2>;   // version 4, small products: 4 warps of 32 x 32
 using LargeTensorTiles = TensorCoreTiles<128, 128, 16, 2, 4>; // version 4: 8 warps of 64 x 32
-using SmallSplitTiles = TensorCoreTiles<64, 64, 16, 2, 2, true>;    // version 5 (3xTF32)
-using LargeSplitTiles = TensorCoreTiles<128, 128, 16, 2, 4, true>;  // version 5
+using SmallSplitTiles = TensorCoreTiles<64, 64, 8, 2, 2, true>;    // version 5 (3xTF32)
+using LargeSplitTiles = TensorCoreTiles<128, 128, 8, 2, 4, true>;  // version 5
 
 // The K loop of every tiled kernel, double-buffered. Two copies of each shared tile: while the
 // block multiplies the tiles of step k0 out of one copy, each thread already has its loads of
@@ -250,8 +262,9 @@ using LargeSplitTiles = TensorCoreTiles<128, 128, 16, 2, 4, true>;  // version 5
 //   store(a, b, As_, Bs_): them into one copy of the shared tiles
 template <class T, int A_LOADS, int B_LOADS, class Load, class Store>
 __device__ __forceinline__ void pipelined_k_loop(int k_begin, int k_end, Load load, Store store,
-                                                 float (*As)[T::BK][T::BM + T::pad],
-                                                 float (*Bs)[T::BK][T::BN + T::pad], float (&acc)[T::rows][T::cols],
+                                                 typename T::Operand (*As)[T::BK][T::BM + T::pad],
+                                                 typename T::Operand (*Bs)[T::BK][T::BN + T::pad],
+                                                 float (&acc)[T::rows][T::cols],
                                                  const typename T::Thread& th) {
   float a[A_LOADS], b[B_LOADS];
   load(k_begin, a, b);
@@ -379,8 +392,8 @@ struct ColumnTileLoads {
       : a_k(tid % T::BK), a_row(tid / T::BK), b_col(tid % T::BN), b_row(tid / T::BN) {}
   __device__ int a_m(int r) const { return a_row + r * a_rows_per_pass; }  // tile row of A load r
   __device__ int b_k(int r) const { return b_row + r * b_rows_per_pass; }  // tile k of B load r
-  __device__ void operator()(const float (&a)[a_passes], const float (&b)[b_passes], float (*As)[T::BM + T::pad],
-                             float (*Bs)[T::BN + T::pad]) const {
+  __device__ void operator()(const float (&a)[a_passes], const float (&b)[b_passes],
+                             typename T::Operand (*As)[T::BM + T::pad], typename T::Operand (*Bs)[T::BN + T::pad]) const {
     #pragma unroll
     for (int r = 0; r < a_passes; ++r) As[a_k][a_m(r)] = T::to_operand(a[r]);
     #pragma unroll
@@ -406,8 +419,8 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
                            float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
-  __shared__ __align__(16) float As[2][BK][BM + T::pad];
-  __shared__ __align__(16) float Bs[2][BK][BN + T::pad];
+  __shared__ __align__(16) typename T::Operand As[2][BK][BM + T::pad];
+  __shared__ __align__(16) typename T::Operand Bs[2][BK][BN + T::pad];
 
   const int M = d.C_out, K = d.C_in * d.kH * d.kW, P = d.H_out * d.W_out, Ncol = d.N * P;
   const int tid = threadIdx.x;
@@ -469,8 +482,8 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
                                  ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
-  __shared__ __align__(16) float As[2][BK][BM + T::pad];
-  __shared__ __align__(16) float Bs[2][BK][BN + T::pad];
+  __shared__ __align__(16) typename T::Operand As[2][BK][BM + T::pad];
+  __shared__ __align__(16) typename T::Operand Bs[2][BK][BN + T::pad];
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_in, K = d.C_out * kHW, P_in = d.H_in * d.W_in, Ncol = d.N * P_in;
@@ -534,8 +547,8 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int rows_per_pass = T::threads / BK, a_passes = BM / rows_per_pass, b_passes = BN / rows_per_pass;
   static_assert(BM % rows_per_pass == 0 && BN % rows_per_pass == 0, "tile loads must divide evenly");
-  __shared__ __align__(16) float As[2][BK][BM + T::pad];
-  __shared__ __align__(16) float Bs[2][BK][BN + T::pad];
+  __shared__ __align__(16) typename T::Operand As[2][BK][BM + T::pad];
+  __shared__ __align__(16) typename T::Operand Bs[2][BK][BN + T::pad];
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_out, Ncol = d.C_in * kHW, P = d.H_out * d.W_out, K = d.N * P;
@@ -574,8 +587,8 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
     }
     pixel.advance(next_step, d.H_out, d.W_out);  // load() is called for k0 = k_begin, + BK, ... in order
   };
-  auto store = [&](const float (&a)[a_passes], const float (&b)[b_passes], float (*As_)[BM + T::pad],
-                   float (*Bs_)[BN + T::pad]) {
+  auto store = [&](const float (&a)[a_passes], const float (&b)[b_passes], typename T::Operand (*As_)[BM + T::pad],
+                   typename T::Operand (*Bs_)[BN + T::pad]) {
     #pragma unroll
     for (int r = 0; r < a_passes; ++r) As_[t_k][t_row + r * rows_per_pass] = T::to_operand(a[r]);
     #pragma unroll
