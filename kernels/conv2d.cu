@@ -412,8 +412,16 @@ struct ColumnTileLoads {
 //   x[n, c, i s - pad + p, j s - pad + q], or 0 in the padding.
 // Offsets are ints: check_dims keeps every tensor under 2^31 elements, and 32-bit arithmetic is
 // half the instructions of 64-bit.
+//
+// CHANNEL_BLOCKS (when BK divides C_in, the launcher's choice): the sum over k is the same in any
+// order, so walk it as k = (cb, p, q, ci), channel c = cb BK + ci: each K step is BK channels at
+// one tap (p, q). All of a thread's B loads in a step then share one bounds check and differ
+// only by whole planes of x (ci H W), and the step's (cb, p, q) moves by one count per step: a few
+// instructions per loaded element instead of a NestedIndex advance and four compares each. The A
+// tile reads w[m, c, p, q] along c (every kH kW-th float); the other taps of the same floats are
+// read in the next kH kW - 1 steps, from the L1 cache.
 // ---------------------------------------------------------------------------------------------
-template <class T>
+template <class T, bool CHANNEL_BLOCKS>
 __global__ void __launch_bounds__(T::threads, T::min_blocks)
     conv2d_forward_kernel2(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
                            float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
@@ -434,6 +442,32 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
   const int col_n = col_ok ? col / P : 0, col_pix = col_ok ? col % P : 0;
   const int h0 = (col_pix / d.W_out) * d.stride - d.pad, v0 = (col_pix % d.W_out) * d.stride - d.pad;
   const float* x_image = x + col_n * d.C_in * d.H_in * d.W_in;
+  float acc[T::rows][T::cols] = {};
+
+  if constexpr (CHANNEL_BLOCKS) {
+    const int kHW = d.kH * d.kW, plane = d.H_in * d.W_in;
+    NestedIndex step = {0, 0, 0};  // (cb, p, q) of the step being loaded
+    const NestedIndex next_step = {0, 0, 1};
+    auto load = [&](int, float (&a)[a_passes], float (&b)[b_passes]) {
+      const int c0 = step.hi * BK, p = step.mid, q = step.lo;
+      const int a_offset = (c0 + loads.a_k) * kHW + p * d.kW + q;  // w[0, c, p, q]
+      #pragma unroll
+      for (int r = 0; r < a_passes; ++r) {
+        const int m = m0 + loads.a_m(r);
+        a[r] = m < M ? w[m * K + a_offset] : 0.0f;
+      }
+      const int h = h0 + p, v = v0 + q;
+      const bool inside = col_ok && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
+      const int b_offset = ((c0 + loads.b_k(0)) * d.H_in + h) * d.W_in + v;  // x[n, c, h, v]
+      #pragma unroll
+      for (int r = 0; r < b_passes; ++r)
+        b[r] = inside ? x_image[b_offset + r * ColumnTileLoads<T>::b_rows_per_pass * plane] : 0.0f;
+      step.advance(next_step, d.kH, d.kW);  // load() is called once per step, in order
+    };
+    pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
+    store_tile<T>(acc, bias, epilogue, y, M, Ncol, P, m0, n0, th);
+    return;
+  }
 
   // (c, p, q) of this thread's first B row at the step being loaded, and the two moves of k: from
   // one of its B loads to the next (b_rows_per_pass rows down) and from one step to the next (BK).
@@ -458,7 +492,6 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
     }
     step_tap.advance(next_step, d.kH, d.kW);  // load() is called for k0 = 0, BK, 2 BK, ... in order
   };
-  float acc[T::rows][T::cols] = {};
   pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
 
   store_tile<T>(acc, bias, epilogue, y, M, Ncol, P, m0, n0, th);
@@ -473,9 +506,10 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
 // B tile: thread t loads column (n, h, v) = n0 + t % BN (neighbouring dx pixels). For k = (o, p, q)
 //   the dy value that reaches dx[n, c, h, v] through w[o, c, p, q] is dy[n, o, i, j] with
 //   i = (h + pad - p) / s, j = (v + pad - q) / s, if both divisions are exact and land inside dy.
-// Both tiles follow their k = (o, p, q) with NestedIndex, as the forward kernel does.
+// Both tiles follow their k = (o, p, q) with NestedIndex, as the forward kernel does; with
+// CHANNEL_BLOCKS (BK divides C_out) the K steps are BK channels o at one tap (p, q), as there.
 // ---------------------------------------------------------------------------------------------
-template <class T>
+template <class T, bool CHANNEL_BLOCKS>
 __global__ void __launch_bounds__(T::threads, T::min_blocks)
     conv2d_backward_data_kernel1(const float* __restrict__ dy, const float* __restrict__ w,
                                  const float* __restrict__ bias, float* __restrict__ dx, ConvDims d,
@@ -498,6 +532,32 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
   const int col_n = col_ok ? col / P_in : 0, col_pix = col_ok ? col % P_in : 0;
   const int hp = col_pix / d.W_in + d.pad, vp = col_pix % d.W_in + d.pad;  // h + pad, v + pad
   const float* dy_image = dy + col_n * d.C_out * H_dy * W_dy;
+  float acc[T::rows][T::cols] = {};
+
+  if constexpr (CHANNEL_BLOCKS) {
+    const int dy_plane = H_dy * W_dy;
+    NestedIndex step = {0, 0, 0};  // (ob, p, q) of the step being loaded
+    const NestedIndex next_step = {0, 0, 1};
+    auto load = [&](int, float (&a)[a_passes], float (&b)[b_passes]) {
+      const int o0 = step.hi * BK, p = step.mid, q = step.lo;
+      const int a_offset = (o0 + loads.a_k) * d.C_in * kHW + p * d.kW + q;  // w[o, 0, p, q]
+      #pragma unroll
+      for (int r = 0; r < a_passes; ++r) {
+        const int m = m0 + loads.a_m(r);
+        a[r] = m < M ? w[a_offset + m * kHW] : 0.0f;
+      }
+      const int i = exact_quotient(hp - p, d.stride), j = exact_quotient(vp - q, d.stride);
+      const bool inside = col_ok && i >= 0 && i < d.H_out && j >= 0 && j < d.W_out;
+      const int b_offset = ((o0 + loads.b_k(0)) * H_dy + (i >> d.dy_shift)) * W_dy + (j >> d.dy_shift);
+      #pragma unroll
+      for (int r = 0; r < b_passes; ++r)
+        b[r] = inside ? dy_image[b_offset + r * ColumnTileLoads<T>::b_rows_per_pass * dy_plane] : 0.0f;
+      step.advance(next_step, d.kH, d.kW);  // load() is called once per step, in order
+    };
+    pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
+    store_tile<T>(acc, bias, epilogue, dx, M, Ncol, P_in, m0, n0, th);
+    return;
+  }
 
   // (o, p, q) of this thread's A column and of its first B row at the step being loaded.
   NestedIndex a_tap = NestedIndex::of(loads.a_k, d.kH, d.kW);
@@ -524,7 +584,6 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
     }
     step_tap.advance(next_step, d.kH, d.kW);  // load() is called for k0 = 0, BK, 2 BK, ... in order
   };
-  float acc[T::rows][T::cols] = {};
   pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
 
   store_tile<T>(acc, bias, epilogue, dx, M, Ncol, P_in, m0, n0, th);
@@ -699,14 +758,20 @@ template <class T>
 void launch_forward_gemm(const float* x, const float* w, const float* bias, float* y, const ConvDims& d,
                          simt::Stream stream, ConvEpilogue epilogue) {
   const dim3 grid(blocks_for(long(d.N) * d.H_out * d.W_out, T::BN), blocks_for(d.C_out, T::BM));
-  simt::launch(conv2d_forward_kernel2<T>, grid, T::threads, 0, stream, x, w, bias, y, d, epilogue);
+  if (d.C_in % T::BK == 0)
+    simt::launch(conv2d_forward_kernel2<T, true>, grid, T::threads, 0, stream, x, w, bias, y, d, epilogue);
+  else
+    simt::launch(conv2d_forward_kernel2<T, false>, grid, T::threads, 0, stream, x, w, bias, y, d, epilogue);
 }
 
 template <class T>
 void launch_backward_data(const float* dy, const float* w, const float* bias, float* dx, const ConvDims& d,
                           simt::Stream stream, ConvEpilogue epilogue) {
   const dim3 grid(blocks_for(long(d.N) * d.H_in * d.W_in, T::BN), blocks_for(d.C_in, T::BM));
-  simt::launch(conv2d_backward_data_kernel1<T>, grid, T::threads, 0, stream, dy, w, bias, dx, d, epilogue);
+  if (d.C_out % T::BK == 0)
+    simt::launch(conv2d_backward_data_kernel1<T, true>, grid, T::threads, 0, stream, dy, w, bias, dx, d, epilogue);
+  else
+    simt::launch(conv2d_backward_data_kernel1<T, false>, grid, T::threads, 0, stream, dy, w, bias, dx, d, epilogue);
 }
 
 // The split of backward-weight's K = N H_out W_out pixels into slices: enough blocks to fill a

@@ -46,11 +46,16 @@ std::vector<Shape> test_shapes() {
       {1, 131, 130, 3, 4, 3, 3, 1, 1}, // more than a 128-row tile, both ways
       {2, 1, 140, 9, 7, 3, 3, 1, 1},   // one input channel: dx has 1 row, dw 9 columns and 140 rows
                                        // (version 0's 16-wide tiles, two row blocks of 128)
+      // Channel counts that the K step divides: the loads by channel blocks (CHANNEL_BLOCKS),
+      // forward when BK (8, or 16 for TF32) divides C_in, backward-data when it divides C_out.
+      {2, 16, 24, 7, 5, 3, 3, 1, 1},   // forward: blocks for every BK; backward-data: for BK 8 only
+      {1, 32, 16, 9, 8, 4, 4, 2, 2},   // stride 2, even kernel, pad 2: both ways, every BK
+      {3, 8, 136, 5, 6, 3, 3, 1, 1},   // C_out past a 128-row tile; forward blocks for BK 8 only
   };
   std::mt19937 rng(2024);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const int kernels[] = {1, 3, 4};
-  while (shapes.size() < 20) {
+  while (shapes.size() < 23) {
     Shape s{pick(1, 3), pick(1, 5), pick(1, 7), pick(1, 13), pick(1, 13), 0, 0, pick(1, 2), pick(0, 2)};
     s.kH = s.kW = kernels[pick(0, 2)];
     if (s.kH <= s.H + 2 * s.pad && s.kW <= s.W + 2 * s.pad) shapes.push_back(s);
@@ -190,6 +195,7 @@ TEST_CASE("conv2d_backward_data with bias and leaky ReLU is conv_transpose2d's f
       {1, 4, 3, 3, 4, 4, 2, 1, 0},  // the classic x2 upsampling ConvT
       {2, 2, 5, 5, 3, 3, 2, 1, 1},  // output_padding: the output row/column no input reaches
       {1, 5, 1, 6, 7, 3, 2, 0, 1},
+      {1, 16, 8, 3, 4, 3, 2, 1, 1},  // 16 input channels: the loads by channel blocks
   };
   for_each_schedule([&](simt::Schedule) {
     unsigned seed = 300;
@@ -362,6 +368,7 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
       {{1, 70, 67, 4, 8, 3, 3, 1, 1}, 2},   // more channels than a 64-row tile
       {{3, 2, 3, 12, 8, 3, 3, 1, 1}, 4},    // scale 4; split-K in backward-weight
       {{1, 4, 3, 8, 12, 4, 4, 2, 3}, 2},    // stride 2 with an even output
+      {{2, 8, 16, 6, 4, 3, 3, 1, 1}, 2},    // C_out 16: backward-data by channel blocks, every BK
   };
   for_each_schedule([&](simt::Schedule) {
     unsigned seed = 500;
