@@ -6,6 +6,7 @@
 // 5 (tensor cores, float accuracy, checked with the float tolerance) belongs with the fp32 rows.
 //
 //   bench_conv [--preset paper|small|all] [--batch 16] [--runs 10] [--cpu] [--csv bench_conv.csv]
+//              [--layer TEXT]   (only the layers whose name contains TEXT, e.g. "conv 512->1024")
 //
 // Layers: every distinct convolution geometry of the ED-CNN at lattice L and width c0
 // (paper: 512, 64; small: 128, 8). A transposed convolution ConvT(a -> b) at size S runs the
@@ -373,12 +374,13 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
 
 constexpr const char* kUsage =
     "usage: bench_conv [--preset paper|small|all] [--batch 16] [--runs 10] [--cpu] [--csv bench_conv.csv]\n"
-    "                  [--json FILE]\n"
+    "                  [--json FILE] [--layer TEXT]\n"
     "Times every convolution of the ED-CNN (forward, backward-data, backward-weight) with each kernel\n"
-    "version, cuDNN (fp32, then TF32), cuBLAS and the CPU path, each checked first; rows also to CSV/JSON.\n";
+    "version, cuDNN (fp32, then TF32), cuBLAS and the CPU path, each checked first; rows also to CSV/JSON.\n"
+    "--layer TEXT keeps the layers whose name contains TEXT (e.g. \"paper conv 512->1024\").\n";
 
 int main(int argc, char** argv) try {
-  std::string preset = "all", csv = "bench_conv.csv", json;
+  std::string preset = "all", csv = "bench_conv.csv", json, layer_filter;
   int batch = 16, runs = 10;
   bool cpu_paper = false;
   for (int a = 1; a < argc; ++a) {
@@ -396,6 +398,7 @@ int main(int argc, char** argv) try {
     else if (opt == "--csv") csv = value();
     else if (opt == "--json") json = value();
     else if (opt == "--cpu") cpu_paper = true;
+    else if (opt == "--layer") layer_filter = value();
     else ednn::fail("unknown option ", opt, " (see --help)");
   }
   EDNN_CHECK(preset == "paper" || preset == "small" || preset == "all", "--preset must be paper, small or all, got ",
@@ -425,6 +428,8 @@ int main(int argc, char** argv) try {
   std::vector<Layer> layers;
   if (preset != "paper") for (auto& l : network_layers("small", 128, 8, batch)) layers.push_back(l);
   if (preset != "small") for (auto& l : network_layers("paper", 512, 64, batch)) layers.push_back(l);
+  std::erase_if(layers, [&](const Layer& l) { return l.name.find(layer_filter) == std::string::npos; });
+  EDNN_CHECK(!layers.empty(), "--layer ", layer_filter, ": no layer of preset ", preset, " has that in its name");
 #if EDNN_BENCH_CUDA
   std::unique_ptr<Gpu> device = gpu ? std::make_unique<Gpu>() : nullptr;
 #endif

@@ -2,7 +2,8 @@
 # gpu_check.sh: everything worth doing in the few minutes a GPU is lent, in one prepared run:
 # build with nvcc, run the GPU tests, run the kernel benchmarks and the training step at the
 # paper's shapes beside PyTorch (fp32 and TF32), then compute-sanitizer (memcheck and racecheck)
-# over a short subset, and print a short summary last. The steps run in that order (most useful
+# over a short subset, then Nsight Compute (ncu) over one layer's convolution kernels when it is
+# installed, and print a short summary last (with bench/conv_sums.py's totals against cuDNN). The steps run in that order (most useful
 # first) and the whole run keeps to DEADLINE seconds: a step that would not finish in time is cut
 # short or skipped, and the summary is printed either way.
 #
@@ -138,6 +139,24 @@ if [ -x "$BIN/kernels_conv_gpu" ]; then
     "$BIN/kernels_conv_gpu" --test-case='*dy_scale*'
 fi
 
+# ---- 5. Nsight Compute on one layer's convolution kernels, when ncu is here ---------------------
+# Every version's three kernels at conv 512 -> 1024 on 32 x 32 (batch 16): duration, SM and memory
+# throughput, occupancy, cycles per issued instruction. Performance counters may be closed to
+# non-root users (ERR_NVGPUCTRPERM): then this step fails and says so in its log.
+NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+if [ -n "$NCU" ] && [ -x "$BIN/bench_conv" ]; then
+  step ncu_conv 150 bash -c '"$1" --csv --page details --target-processes all \
+      -k regex:"conv2d_(forward_kernel2|backward_data_kernel1|backward_weight_kernel1)" -c 60 \
+      --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats \
+      "$2" --preset paper --batch 16 --runs 1 --layer "paper conv 512->1024" --csv "$3/ncu_bench_conv.csv" \
+      > "$3/ncu_conv.csv"; rc=$?
+    grep -m 5 "==ERROR==\|ERR_NVGPUCTRPERM" "$3/ncu_conv.csv"
+    python3 "$4/bench/ncu_summary.py" "$3/ncu_conv.csv" --unique | tee "$3/ncu_conv_summary.txt"; exit $rc' \
+    ncu_conv "$NCU" "$BIN/bench_conv" "$LOG" "$ROOT"
+else
+  SUMMARY+=("$(printf '%-28s %s' ncu_conv "NOT RUN: no ncu (Nsight Compute) here")")
+fi
+
 # ---- summary ----------------------------------------------------------------------------------
 {
 echo
@@ -149,6 +168,9 @@ echo "commit:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$RO
 printf '%s\n' "${SUMMARY[@]}"
 if [ -f "$LOG/bench_conv.csv" ] && command -v python3 >/dev/null; then
   echo "--- bench_conv sums (bench/conv_sums.py)"; python3 "$ROOT/bench/conv_sums.py" "$LOG/bench_conv.csv" --rows
+fi
+if [ -s "$LOG/ncu_conv_summary.txt" ]; then
+  echo "--- ncu_conv (Nsight Compute, last launch of each kernel)"; cat "$LOG/ncu_conv_summary.txt"
 fi
 for f in "$LOG"/bench_*.log; do
   [ -f "$f" ] && { echo "--- $(basename "$f" .log) (last lines)"; tail -n 6 "$f"; }
