@@ -598,8 +598,14 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
 // it loads; the (c, p, q) of its B columns are followed from one column to the next, as the
 // forward kernel follows its rows (kept in registers instead, they would not all fit). out is dw
 // when there is one slice, else workspace[blockIdx.z] of [C_out, C_in kH kW].
+//
+// CHANNEL_BLOCKS (when BN divides C_in): the columns are taken in the order (p, q, c) instead, so
+// that a tile's BN columns are BN channels at one tap (p, q) and a thread's B loads of a step
+// share one bounds check and differ by whole planes, as in the forward kernel's channel blocks.
+// Only the order in which the columns are computed changes; each result is stored where it
+// belongs, at (c, p, q).
 // ---------------------------------------------------------------------------------------------
-template <class T>
+template <class T, bool CHANNEL_BLOCKS>
 __global__ void __launch_bounds__(T::threads, T::min_blocks)
     conv2d_backward_weight_kernel1(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ out,
                                    ConvDims d, int k_chunk) {
@@ -620,6 +626,9 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
   // (c, p, q) of this thread's first B column, and the move to its next one.
   const NestedIndex first_tap = NestedIndex::of(n0 + t_row, d.kH, d.kW);
   const NestedIndex next_load = NestedIndex::of(rows_per_pass, d.kH, d.kW);
+  // With CHANNEL_BLOCKS: the tile's tap (p, q) and first channel (column n0 = (p, q, c0)).
+  const int tile_tap = n0 / d.C_in, tile_c0 = n0 % d.C_in;
+  const int tile_p = tile_tap / d.kW, tile_q = tile_tap % d.kW;
 
   const int W_dy = d.W_out >> d.dy_shift, P_dy = (d.H_out >> d.dy_shift) * W_dy;  // dy as stored
   // This thread's pixel (n, i, j) at the step being loaded, and the move from one step to the next.
@@ -636,13 +645,21 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
       a[r] = (k_ok && m < M) ? dy_pixel[m * P_dy] : 0.0f;
     }
     const float* x_image = x + n * d.C_in * d.H_in * d.W_in;
-    NestedIndex tap = first_tap;  // (c, p, q) of column n0 + t_row + r rows_per_pass
-    #pragma unroll
-    for (int r = 0; r < b_passes; ++r) {
-      const int h = h0 + tap.mid, v = v0 + tap.lo;
-      const bool inside = k_ok && tap.hi < d.C_in && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
-      b[r] = inside ? x_image[(tap.hi * d.H_in + h) * d.W_in + v] : 0.0f;
-      tap.advance(next_load, d.kH, d.kW);
+    if constexpr (CHANNEL_BLOCKS) {
+      const int h = h0 + tile_p, v = v0 + tile_q, plane = d.H_in * d.W_in;
+      const bool inside = k_ok && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
+      const int b_offset = ((tile_c0 + t_row) * d.H_in + h) * d.W_in + v;  // x[n, c, h, v]
+      #pragma unroll
+      for (int r = 0; r < b_passes; ++r) b[r] = inside ? x_image[b_offset + r * rows_per_pass * plane] : 0.0f;
+    } else {
+      NestedIndex tap = first_tap;  // (c, p, q) of column n0 + t_row + r rows_per_pass
+      #pragma unroll
+      for (int r = 0; r < b_passes; ++r) {
+        const int h = h0 + tap.mid, v = v0 + tap.lo;
+        const bool inside = k_ok && tap.hi < d.C_in && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
+        b[r] = inside ? x_image[(tap.hi * d.H_in + h) * d.W_in + v] : 0.0f;
+        tap.advance(next_load, d.kH, d.kW);
+      }
     }
     pixel.advance(next_step, d.H_out, d.W_out);  // load() is called for k0 = k_begin, + BK, ... in order
   };
@@ -662,8 +679,9 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
     if (m >= M) continue;
     #pragma unroll
     for (int j = 0; j < T::cols; ++j) {
-      const int n = n0 + th.col(j);
-      if (n < Ncol) out[(long(blockIdx.z) * M + m) * Ncol + n] = acc[i][j];
+      // The column's place in dw: (c, p, q), whichever order the columns were computed in.
+      const int n = CHANNEL_BLOCKS ? (tile_c0 + th.col(j)) * kHW + tile_tap : n0 + th.col(j);
+      if (CHANNEL_BLOCKS || n < Ncol) out[(long(blockIdx.z) * M + m) * Ncol + n] = acc[i][j];
     }
   }
 }
@@ -805,7 +823,10 @@ template <class T>
 void launch_backward_weight(const float* x, const float* dy, float* out, const ConvDims& d, SplitK s,
                             simt::Stream stream) {
   const dim3 grid(blocks_for(long(d.C_in) * d.kH * d.kW, T::BN), blocks_for(d.C_out, T::BM), s.slices);
-  simt::launch(conv2d_backward_weight_kernel1<T>, grid, T::threads, 0, stream, x, dy, out, d, s.k_chunk);
+  if (d.C_in % T::BN == 0)
+    simt::launch(conv2d_backward_weight_kernel1<T, true>, grid, T::threads, 0, stream, x, dy, out, d, s.k_chunk);
+  else
+    simt::launch(conv2d_backward_weight_kernel1<T, false>, grid, T::threads, 0, stream, x, dy, out, d, s.k_chunk);
 }
 
 Kernel backward_weight_kernel(const ConvGeometry& g, int version) {

@@ -51,11 +51,14 @@ std::vector<Shape> test_shapes() {
       {2, 16, 24, 7, 5, 3, 3, 1, 1},   // forward: blocks for every BK; backward-data: for BK 8 only
       {1, 32, 16, 9, 8, 4, 4, 2, 2},   // stride 2, even kernel, pad 2: both ways, every BK
       {3, 8, 136, 5, 6, 3, 3, 1, 1},   // C_out past a 128-row tile; forward blocks for BK 8 only
+      // Backward-weight by channel blocks when BN (64 or 128) divides C_in.
+      {2, 64, 8, 4, 5, 3, 3, 1, 1},    // BN 64 only
+      {1, 128, 20, 3, 3, 3, 3, 2, 1},  // BN 64 and 128, stride 2
   };
   std::mt19937 rng(2024);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const int kernels[] = {1, 3, 4};
-  while (shapes.size() < 23) {
+  while (shapes.size() < 25) {
     Shape s{pick(1, 3), pick(1, 5), pick(1, 7), pick(1, 13), pick(1, 13), 0, 0, pick(1, 2), pick(0, 2)};
     s.kH = s.kW = kernels[pick(0, 2)];
     if (s.kH <= s.H + 2 * s.pad && s.kW <= s.W + 2 * s.pad) shapes.push_back(s);
