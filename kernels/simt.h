@@ -356,15 +356,23 @@ void launch(void (*kernel)(Params...), Grid grid, dim3 block, std::size_t shared
 namespace simt {
 
 // TF32 keeps float's sign and 8-bit exponent but only 10 of its 23 mantissa bits (19 bits in a
-// 32-bit register). Rounds v to the nearest TF32 value, ties away from zero (cvt.rna.tf32.f32):
-// adding half a TF32 unit (bit 12) to the magnitude, then clearing the 13 low bits. A carry
-// into the exponent is the right answer (1.11111111111b... rounds up to 2); Inf and NaN pass
-// through. Written with integer operations in both builds, so the GPU and the emulation agree
-// to the bit.
+// 32-bit register). Rounds v to the nearest TF32 value, ties away from zero, as a float whose 13
+// low bits are zero. On a GPU (sm_80 and later) that is one instruction, cvt.rna.tf32.f32.
+// Elsewhere (the emulation) the same rounding in integer operations: add half a TF32 unit (bit
+// 12) to the magnitude, then clear the 13 low bits. A carry into the exponent is the right answer
+// (1.11111111111b... rounds up to 2); Inf and NaN pass through. The conv test "version 4 (tensor
+// cores) rounds its inputs to TF32, to nearest, ties away from zero" checks ties, the carry and
+// ordinary values, so on a GPU it checks that the instruction and the emulation agree.
 __device__ __forceinline__ float round_to_tf32(float v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  unsigned bits;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(bits) : "f"(v));
+  return __uint_as_float(bits);
+#else
   unsigned bits = __float_as_uint(v);
   if ((bits & 0x7f800000u) != 0x7f800000u) bits = (bits + 0x1000u) & 0xffffe000u;
   return __uint_as_float(bits);
+#endif
 }
 
 // d += a b for a 16 x 8 tile d, a 16 x 8 tile a and an 8 x 8 tile b (m16n8k8), computed by the
