@@ -7,8 +7,10 @@
 // 2e-4 and every sample's residual must meet the tolerance. Timing: one warm-up batch, then the
 // median of 3 (each solve_batch_device call includes packing, sweeps, unpacking and the copy of
 // the statistics; inputs and targets stay on the device). Bandwidth counts the minimum traffic of
-// a sweep over the float red-black storage, 12 bytes per pixel (field read and written, weight
-// read; neighbours assumed cached), +4 for production. A second line times what datagen
+// a sweep over the red-black storage: 9 bytes per pixel in the clamp model (the float field read
+// and written, the byte of the free mask read; neighbours assumed cached), 12 in the production
+// model (field, and the float right-hand side; no mask). (Until the mask, the weights were a
+// float array: 12 and 16 bytes, the rows of RESULTS.md's first H200 run.) A second line times what datagen
 // --device cuda does per batch before writing (solver/batch_solver_device.h): render the inputs on
 // the host, upload, solve, download, check every residual on the host; its samples/s is the
 // ceiling of datagen on this GPU without the HDF5 writes. Built only with CUDA.
@@ -75,7 +77,7 @@ int main(int argc, char** argv) try {
   }
   std::sort(times.begin(), times.end());
   const double t = times[1];
-  const double bytes = (config.model == SourceModel::production ? 16.0 : 12.0) * pixels * sweeps * batch;
+  const double bytes = (config.model == SourceModel::production ? 12.0 : 9.0) * pixels * sweeps * batch;
   std::printf("%-10s %12s %14s %10s\n", "L", "samples/s", "s/batch", "GB/s");
   std::printf("%-10d %12.1f %14.4f %10.1f   (H200 HBM3e: about 4800 GB/s)\n", config.L, batch / t, t, bytes / t * 1e-9);
 
