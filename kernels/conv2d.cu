@@ -161,7 +161,8 @@ struct CudaCoreTiles {
 //   - A pair is one 64-bit read. Half a warp's reads go together; with rows of BM + 4 pairs
 //     (2 BM + 8 words, 8 modulo 32), lane (g, t) reads the words 8 t + 2 g and 8 t + 2 g + 1:
 //     the 16 lanes cover the 32 banks once.
-//   - The tiles are twice the size, so BK is 8 to stay within 48 KiB of shared memory.
+//   - The tiles are twice the size: 68 KiB for 128 x 128 tiles with BK 16, in dynamic shared
+//     memory (SharedTiles).
 template <int BM_, int BN_, int BK_, int WARPS_M, int WARPS_N, bool SPLIT = false>
 struct TensorCoreTiles {
   static constexpr int BM = BM_, BN = BN_, BK = BK_;
@@ -249,8 +250,30 @@ using NarrowRowTiles = CudaCoreTiles<16, 128, 8, 4, 4>;  // version 0, M <= 16
 using NarrowColumnTiles = CudaCoreTiles<128, 16, 8, 4, 4>;  // version 0, Ncol <= 16
 using SmallTensorTiles = TensorCoreTiles<64, 64, 16, 2, 2>;   // version 4, small products: 4 warps of 32 x 32
 using LargeTensorTiles = TensorCoreTiles<128, 128, 16, 2, 4>; // version 4: 8 warps of 64 x 32
-using SmallSplitTiles = TensorCoreTiles<64, 64, 8, 2, 2, true>;    // version 5 (3xTF32)
-using LargeSplitTiles = TensorCoreTiles<128, 128, 8, 2, 4, true>;  // version 5
+using SmallSplitTiles = TensorCoreTiles<64, 64, 16, 2, 2, true>;    // version 5 (3xTF32)
+using LargeSplitTiles = TensorCoreTiles<128, 128, 16, 2, 4, true>;  // version 5
+
+// The two copies of the two shared tiles, As[2][BK][BM + pad] and Bs[2][BK][BN + pad], in the
+// block's dynamic shared memory: the 3xTF32 tiles (pairs of floats, BK 16) need 68 KiB, more than
+// the 48 KiB a kernel may declare statically; launch_tiled raises the kernel's limit.
+template <class T>
+struct SharedTiles {
+  using Operand = typename T::Operand;
+  static constexpr std::size_t a_bytes = 2 * T::BK * (T::BM + T::pad) * sizeof(Operand);
+  static constexpr std::size_t bytes = a_bytes + 2 * T::BK * (T::BN + T::pad) * sizeof(Operand);
+  static_assert(a_bytes % 16 == 0, "Bs must start 16-byte aligned");
+  unsigned char* base;
+  __device__ SharedTiles() {
+    SIMT_DYNAMIC_SHARED(unsigned char, shared);
+    base = shared;
+  }
+  __device__ Operand (*As() const)[T::BK][T::BM + T::pad] {
+    return reinterpret_cast<Operand(*)[T::BK][T::BM + T::pad]>(base);
+  }
+  __device__ Operand (*Bs() const)[T::BK][T::BN + T::pad] {
+    return reinterpret_cast<Operand(*)[T::BK][T::BN + T::pad]>(base + a_bytes);
+  }
+};
 
 // The K loop of every tiled kernel, double-buffered. Two copies of each shared tile: while the
 // block multiplies the tiles of step k0 out of one copy, each thread already has its loads of
@@ -427,8 +450,9 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
                            float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
-  __shared__ __align__(16) typename T::Operand As[2][BK][BM + T::pad];
-  __shared__ __align__(16) typename T::Operand Bs[2][BK][BN + T::pad];
+  const SharedTiles<T> tiles;
+  auto As = tiles.As();
+  auto Bs = tiles.Bs();
 
   const int M = d.C_out, K = d.C_in * d.kH * d.kW, P = d.H_out * d.W_out, Ncol = d.N * P;
   const int tid = threadIdx.x;
@@ -516,8 +540,9 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
                                  ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
-  __shared__ __align__(16) typename T::Operand As[2][BK][BM + T::pad];
-  __shared__ __align__(16) typename T::Operand Bs[2][BK][BN + T::pad];
+  const SharedTiles<T> tiles;
+  auto As = tiles.As();
+  auto Bs = tiles.Bs();
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_in, K = d.C_out * kHW, P_in = d.H_in * d.W_in, Ncol = d.N * P_in;
@@ -612,8 +637,9 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int rows_per_pass = T::threads / BK, a_passes = BM / rows_per_pass, b_passes = BN / rows_per_pass;
   static_assert(BM % rows_per_pass == 0 && BN % rows_per_pass == 0, "tile loads must divide evenly");
-  __shared__ __align__(16) typename T::Operand As[2][BK][BM + T::pad];
-  __shared__ __align__(16) typename T::Operand Bs[2][BK][BN + T::pad];
+  const SharedTiles<T> tiles;
+  auto As = tiles.As();
+  auto Bs = tiles.Bs();
 
   const int kHW = d.kH * d.kW;
   const int M = d.C_out, Ncol = d.C_in * kHW, P = d.H_out * d.W_out, K = d.N * P;
@@ -772,14 +798,28 @@ Kernel resolve_kernel(int version, long M, long Ncol, const char* op, bool direc
   }
 }
 
+// Launches a tiled kernel with its shared tiles, first raising the kernel's dynamic shared memory
+// limit when they need more than the default 48 KiB: once per kernel (a function-local static of
+// this template, which has one instance per kernel). grid carries the caller's file and line, for
+// the error of a failed launch.
+template <class T, auto Kernel, class... Args>
+void launch_tiled(simt::Grid grid, simt::Stream stream, Args&&... args) {
+  constexpr std::size_t bytes = SharedTiles<T>::bytes, default_limit = 48 * 1024;
+  if constexpr (bytes > default_limit) {
+    static const bool raised = (simt::set_max_dynamic_shared_bytes(Kernel, bytes), true);
+    (void)raised;
+  }
+  simt::launch(Kernel, grid, T::threads, bytes, stream, std::forward<Args>(args)...);
+}
+
 template <class T>
 void launch_forward_gemm(const float* x, const float* w, const float* bias, float* y, const ConvDims& d,
                          simt::Stream stream, ConvEpilogue epilogue) {
   const dim3 grid(blocks_for(long(d.N) * d.H_out * d.W_out, T::BN), blocks_for(d.C_out, T::BM));
   if (d.C_in % T::BK == 0)
-    simt::launch(conv2d_forward_kernel2<T, true>, grid, T::threads, 0, stream, x, w, bias, y, d, epilogue);
+    launch_tiled<T, conv2d_forward_kernel2<T, true>>(grid, stream, x, w, bias, y, d, epilogue);
   else
-    simt::launch(conv2d_forward_kernel2<T, false>, grid, T::threads, 0, stream, x, w, bias, y, d, epilogue);
+    launch_tiled<T, conv2d_forward_kernel2<T, false>>(grid, stream, x, w, bias, y, d, epilogue);
 }
 
 template <class T>
@@ -787,9 +827,9 @@ void launch_backward_data(const float* dy, const float* w, const float* bias, fl
                           simt::Stream stream, ConvEpilogue epilogue) {
   const dim3 grid(blocks_for(long(d.N) * d.H_in * d.W_in, T::BN), blocks_for(d.C_in, T::BM));
   if (d.C_out % T::BK == 0)
-    simt::launch(conv2d_backward_data_kernel1<T, true>, grid, T::threads, 0, stream, dy, w, bias, dx, d, epilogue);
+    launch_tiled<T, conv2d_backward_data_kernel1<T, true>>(grid, stream, dy, w, bias, dx, d, epilogue);
   else
-    simt::launch(conv2d_backward_data_kernel1<T, false>, grid, T::threads, 0, stream, dy, w, bias, dx, d, epilogue);
+    launch_tiled<T, conv2d_backward_data_kernel1<T, false>>(grid, stream, dy, w, bias, dx, d, epilogue);
 }
 
 // The split of backward-weight's K = N H_out W_out pixels into slices: enough blocks to fill a
@@ -824,9 +864,9 @@ void launch_backward_weight(const float* x, const float* dy, float* out, const C
                             simt::Stream stream) {
   const dim3 grid(blocks_for(long(d.C_in) * d.kH * d.kW, T::BN), blocks_for(d.C_out, T::BM), s.slices);
   if (d.C_in % T::BN == 0)
-    simt::launch(conv2d_backward_weight_kernel1<T, true>, grid, T::threads, 0, stream, x, dy, out, d, s.k_chunk);
+    launch_tiled<T, conv2d_backward_weight_kernel1<T, true>>(grid, stream, x, dy, out, d, s.k_chunk);
   else
-    simt::launch(conv2d_backward_weight_kernel1<T, false>, grid, T::threads, 0, stream, x, dy, out, d, s.k_chunk);
+    launch_tiled<T, conv2d_backward_weight_kernel1<T, false>>(grid, stream, x, dy, out, d, s.k_chunk);
 }
 
 Kernel backward_weight_kernel(const ConvGeometry& g, int version) {
