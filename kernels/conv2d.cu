@@ -250,6 +250,11 @@ using NarrowRowTiles = CudaCoreTiles<16, 128, 8, 4, 4>;  // version 0, M <= 16
 using NarrowColumnTiles = CudaCoreTiles<128, 16, 8, 4, 4>;  // version 0, Ncol <= 16
 using SmallTensorTiles = TensorCoreTiles<64, 64, 16, 2, 2>;   // version 4, small products: 4 warps of 32 x 32
 using LargeTensorTiles = TensorCoreTiles<128, 128, 16, 2, 4>; // version 4: 8 warps of 64 x 32
+// Version 4 on products with at least 256 columns: 8 warps of 64 x 64. Each loaded value then
+// feeds twice the mma of a 128 x 128 tile's, and each fragment read from shared memory one mma
+// instead of 2/3: a TF32 mma costs the tensor cores 4 issue cycles, and in 128 x 128 tiles about
+// 9 other instructions came with each (bench/ptx_loop_mix.py). 128 accumulators per thread.
+using WideTensorTiles = TensorCoreTiles<128, 256, 16, 2, 4>;
 using SmallSplitTiles = TensorCoreTiles<64, 64, 16, 2, 2, true>;    // version 5 (3xTF32)
 using LargeSplitTiles = TensorCoreTiles<128, 128, 16, 2, 4, true>;  // version 5
 
@@ -761,9 +766,9 @@ unsigned blocks_for(long n, int tile) { return static_cast<unsigned>((n + tile -
 
 // The tile configuration that runs. Version 0 picks 3 (128 x 128 tiles) when the product has at
 // least one full tile each way, tiles 16 wide when it has at most 16 rows or columns, else 2;
-// version 4 (tensor cores) likewise picks its 128 x 128 or 64 x 64 tiles.
-enum class Kernel { direct, small, large, narrow_rows, narrow_columns, small_tensor, large_tensor, small_split,
-                    large_split };
+// version 4 (tensor cores) likewise picks its 128 x 256, 128 x 128 or 64 x 64 tiles.
+enum class Kernel { direct, small, large, narrow_rows, narrow_columns, small_tensor, large_tensor, wide_tensor,
+                    small_split, large_split };
 
 // Calls f(Tiles{}) with the tile configuration of a tiled kernel.
 template <class F>
@@ -774,6 +779,7 @@ void with_tiles(Kernel kernel, F&& f) {
     case Kernel::narrow_columns: f(NarrowColumnTiles{}); break;
     case Kernel::small_tensor: f(SmallTensorTiles{}); break;
     case Kernel::large_tensor: f(LargeTensorTiles{}); break;
+    case Kernel::wide_tensor: f(WideTensorTiles{}); break;
     case Kernel::small_split: f(SmallSplitTiles{}); break;
     case Kernel::large_split: f(LargeSplitTiles{}); break;
     default: f(LargeTiles{}); break;
@@ -789,7 +795,9 @@ Kernel resolve_kernel(int version, long M, long Ncol, const char* op, bool direc
     case 1: return Kernel::direct;
     case 2: return Kernel::small;
     case 3: return Kernel::large;
-    case 4: return large ? Kernel::large_tensor : Kernel::small_tensor;
+    case 4:
+      if (M >= WideTensorTiles::BM && Ncol >= WideTensorTiles::BN) return Kernel::wide_tensor;
+      return large ? Kernel::large_tensor : Kernel::small_tensor;
     case 5: return large ? Kernel::large_split : Kernel::small_split;
     default:
       if (M <= NarrowRowTiles::BM) return Kernel::narrow_rows;

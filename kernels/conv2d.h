@@ -33,7 +33,7 @@ struct ConvEpilogue {
 //   2  tiled implicit GEMM, 64 x 64 tiles, 4 x 4 outputs per thread;
 //   3  tiled implicit GEMM, 128 x 128 tiles, 8 x 8 outputs per thread;
 //   4  the same tiles multiplied on the tensor cores: inputs rounded to TF32 (10 mantissa bits),
-//      float accumulators; 128 x 128 or 64 x 64 tiles by size, as 0 does. Less precise than the
+//      float accumulators; 128 x 256 (at least 256 columns), 128 x 128 or 64 x 64 tiles by size. Less precise than the
 //      others (relative error per product up to about 2^-11): never chosen by 0;
 //   5  the same on the tensor cores with float accuracy ("3xTF32"): each input split into a TF32
 //      high and low part, three mma instructions per product (a_lo b_hi + a_hi b_lo + a_hi b_hi).

@@ -54,10 +54,11 @@ std::vector<Shape> test_shapes() {
       // Backward-weight by channel blocks when BN (64 or 128) divides C_in.
       {2, 64, 8, 4, 5, 3, 3, 1, 1},    // BN 64 only
       {1, 128, 20, 3, 3, 3, 3, 2, 1},  // BN 64 and 128, stride 2
-      // Products large enough for the 128 x 128 tensor-core tiles (versions 4 and 5 pick them
-      // only then): forward (M = C_out = 128, 144 columns), then backward-data (M = C_in = 128).
-      {1, 16, 128, 12, 12, 3, 3, 1, 1},
-      {1, 128, 16, 12, 12, 3, 3, 1, 1},
+      // Products large enough for the big tensor-core tiles (versions 4 and 5 pick them only then):
+      // forward (M = C_out = 128, 272 columns: version 4's 128 x 256, version 5's 128 x 128), then
+      // backward-data (M = C_in = 128).
+      {1, 16, 128, 17, 16, 3, 3, 1, 1},
+      {1, 128, 16, 17, 16, 3, 3, 1, 1},
   };
   std::mt19937 rng(2024);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
