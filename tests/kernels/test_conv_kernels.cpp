@@ -377,6 +377,7 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
       {{3, 2, 3, 12, 8, 3, 3, 1, 1}, 4},    // scale 4; split-K in backward-weight
       {{1, 4, 3, 8, 12, 4, 4, 2, 3}, 2},    // stride 2 with an even output
       {{2, 8, 16, 6, 4, 3, 3, 1, 1}, 2},    // C_out 16: backward-data by channel blocks, every BK
+      {{1, 64, 8, 4, 4, 3, 3, 1, 1}, 2},    // C_in 64: backward-weight by channel blocks (64-wide tiles)
   };
   for_each_schedule([&](simt::Schedule) {
     unsigned seed = 500;
