@@ -67,7 +67,7 @@ def parse_entries(ptx):
     body = []
     depth = 0
     for line in ptx.splitlines():
-        m = re.match(r"\.(?:visible|weak)?\s*\.entry\s+(\S+)\(", line) or re.match(r"\.visible \.entry (\S+)\(", line)
+        m = re.match(r"(?:\.visible\s+|\.weak\s+)?\.entry\s+(\S+)\(", line)
         if m:
             entry, body, depth = m.group(1), [], 0
             continue

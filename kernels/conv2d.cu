@@ -86,9 +86,10 @@ struct ConvDims {
 // tile. Each configuration says, for a block of `threads` threads computing a BM x BN tile of C
 // over K in steps of BK, which `rows` x `cols` outputs each thread accumulates (Thread::row(i),
 // Thread::col(j): positions inside the tile), what is stored into shared memory for a loaded
-// value (to_operand, an Operand: a float, or a pair of them), and how one step's tiles As[BK][BM + pad], Bs[BK][BN + pad] are multiplied
-// into the thread's accumulators (multiply). The loads, the edges and the stores are written
-// once, in the kernels below, for every configuration.
+// value (to_operand: an Operand, a float or a pair of them), and how one step's tiles
+// As[BK][BM + pad], Bs[BK][BN + pad] are multiplied into the thread's accumulators (multiply).
+// The loads, the edges and the stores are written once, in the kernels below, for every
+// configuration.
 
 // Versions 2 and 3: CUDA cores, one fused multiply-add per instruction and thread. A thread owns
 // a TM x TN grid of outputs made of runs of 4 neighbouring rows and columns: rows
@@ -117,23 +118,24 @@ struct CudaCoreTiles {
   using Operand = float;
   __device__ static float to_operand(float v) { return v; }
 
-  // acc[i][j] += sum_kk As[kk][row(i)] Bs[kk][col(j)]: per kk, TM + TN reads from shared memory
-  // for TM TN multiply-adds (8 for 16 with 4 x 4, 16 for 64 with 8 x 8).
+  // acc[i][j] += sum_kk As[kk][row(i)] Bs[kk][col(j)]: per kk, TM + TN floats from shared memory
+  // (in (TM + TN) / 4 128-bit reads) for TM TN multiply-adds (8 for 16 with 4 x 4, 16 for 64
+  // with 8 x 8).
   // Every loop here has a trip count known at compile time: #pragma unroll turns them into
   // straight code, so a[], b[] and acc[][] live in registers and no instruction is spent on
   // loop counters (nvcc does not unroll nested loops this size on its own).
   __device__ static void multiply(const float (*As)[BM + pad], const float (*Bs)[BN + pad], float (&acc)[rows][cols],
                                   const Thread& th) {
-#pragma unroll
+    #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
       float a[rows], b[cols];
-#pragma unroll
+      #pragma unroll
       for (int i = 0; i < rows; ++i) a[i] = As[kk][th.row(i)];
-#pragma unroll
+      #pragma unroll
       for (int j = 0; j < cols; ++j) b[j] = Bs[kk][th.col(j)];
-#pragma unroll
+      #pragma unroll
       for (int i = 0; i < rows; ++i)
-#pragma unroll
+        #pragma unroll
         for (int j = 0; j < cols; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
   }
@@ -421,7 +423,8 @@ struct ColumnTileLoads {
   __device__ int a_m(int r) const { return a_row + r * a_rows_per_pass; }  // tile row of A load r
   __device__ int b_k(int r) const { return b_row + r * b_rows_per_pass; }  // tile k of B load r
   __device__ void operator()(const float (&a)[a_passes], const float (&b)[b_passes],
-                             typename T::Operand (*As)[T::BM + T::pad], typename T::Operand (*Bs)[T::BN + T::pad]) const {
+                             typename T::Operand (*As)[T::BM + T::pad],
+                             typename T::Operand (*Bs)[T::BN + T::pad]) const {
     #pragma unroll
     for (int r = 0; r < a_passes; ++r) As[a_k][a_m(r)] = T::to_operand(a[r]);
     #pragma unroll
