@@ -422,6 +422,14 @@ struct ColumnTileLoads {
       : a_k(tid % T::BK), a_row(tid / T::BK), b_col(tid % T::BN), b_row(tid / T::BN) {}
   __device__ int a_m(int r) const { return a_row + r * a_rows_per_pass; }  // tile row of A load r
   __device__ int b_k(int r) const { return b_row + r * b_rows_per_pass; }  // tile k of B load r
+  // The B loads of a step by channel blocks (CHANNEL_BLOCKS): rows b_k(r) are channels of one
+  // column at one tap, `plane` floats apart in `image` from `offset` (row b_k(0)'s value) on;
+  // zeros where that tap falls outside the image (`inside` false).
+  __device__ void load_channel_column(float (&b)[b_passes], const float* image, int offset, int plane,
+                                      bool inside) const {
+    #pragma unroll
+    for (int r = 0; r < b_passes; ++r) b[r] = inside ? image[offset + r * b_rows_per_pass * plane] : 0.0f;
+  }
   __device__ void operator()(const float (&a)[a_passes], const float (&b)[b_passes],
                              typename T::Operand (*As)[T::BM + T::pad],
                              typename T::Operand (*Bs)[T::BN + T::pad]) const {
@@ -491,9 +499,7 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
       const int h = h0 + p, v = v0 + q;
       const bool inside = col_ok && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
       const int b_offset = ((c0 + loads.b_k(0)) * d.H_in + h) * d.W_in + v;  // x[n, c, h, v]
-      #pragma unroll
-      for (int r = 0; r < b_passes; ++r)
-        b[r] = inside ? x_image[b_offset + r * ColumnTileLoads<T>::b_rows_per_pass * plane] : 0.0f;
+      loads.load_channel_column(b, x_image, b_offset, plane, inside);
       step.advance(next_step, d.kH, d.kW);  // load() is called once per step, in order
     };
     pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
@@ -582,9 +588,7 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
       const int i = exact_quotient(hp - p, d.stride), j = exact_quotient(vp - q, d.stride);
       const bool inside = col_ok && i >= 0 && i < d.H_out && j >= 0 && j < d.W_out;
       const int b_offset = ((o0 + loads.b_k(0)) * H_dy + (i >> d.dy_shift)) * W_dy + (j >> d.dy_shift);
-      #pragma unroll
-      for (int r = 0; r < b_passes; ++r)
-        b[r] = inside ? dy_image[b_offset + r * ColumnTileLoads<T>::b_rows_per_pass * dy_plane] : 0.0f;
+      loads.load_channel_column(b, dy_image, b_offset, dy_plane, inside);
       step.advance(next_step, d.kH, d.kW);  // load() is called once per step, in order
     };
     pipelined_k_loop<T, a_passes, b_passes>(0, K, load, loads, As, Bs, acc, th);
