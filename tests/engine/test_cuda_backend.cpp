@@ -45,6 +45,27 @@ void check_close(const Tensor& got, const Tensor& want, double tol, double rel, 
   CHECK(bad == 0);
 }
 
+// Runs y = layer(x, w, b) on the cpu and on cuda, then the gradients of sum(y * r) for x, w and b
+// (r seeded by r_seed), and checks that cuda's y and gradients match the cpu's. Returns cuda's y.
+template <class Layer>
+Tensor check_layer_matches_cpu(const Tensor& x, const Tensor& w, const Tensor& b, unsigned r_seed, Layer layer) {
+  auto run = [&](Device device, std::vector<Tensor>& grads) {
+    Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true),
+           bd = b.to(device).set_requires_grad(true);
+    Tensor y = layer(xd, wd, bd);
+    dot(y, random_f32(y.shape(), r_seed).to(device)).backward();
+    grads = {xd.grad(), wd.grad(), bd.grad()};
+    return y;
+  };
+  std::vector<Tensor> g_cpu, g_gpu;
+  const Tensor y_cpu = run(Device::cpu, g_cpu), y_gpu = run(Device::cuda, g_gpu);
+  REQUIRE(y_gpu.device() == Device::cuda);
+  check_close(y_gpu, y_cpu, 1e-6, 1e-5, "fused forward");
+  const char* names[] = {"dx", "dw", "db"};
+  for (int k = 0; k < 3; ++k) check_close(g_gpu[k], g_cpu[k], 1e-5, 1e-4, names[k]);
+  return y_gpu;
+}
+
 // The parameters and state of the little network, on one device.
 // The first convolution has no bias: batch norm right after it removes the mean, so that bias's
 // gradient is zero up to rounding, and Adam (which divides by its size) would move it by +-lr in
@@ -156,21 +177,10 @@ TEST_CASE("cuda backend: the fused convolutions (bias + leaky ReLU in the kernel
     const Tensor x = random_f32(transposed ? Shape{2, 3, 5, 4} : Shape{2, 3, 9, 7}, 20);
     const Tensor w = random_f32(transposed ? Shape{3, 2, 3, 3} : Shape{5, 3, 3, 3}, 21, -0.5, 0.5);
     const Tensor b = random_f32({transposed ? 2 : 5}, 22, -0.3, 0.3);
-    auto run = [&](Device device, std::vector<Tensor>& grads) {
-      Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true),
-             bd = b.to(device).set_requires_grad(true);
-      Tensor y = transposed ? conv_transpose2d_leaky_relu(xd, wd, bd, 2, 1, 1, 0.02)
-                            : conv2d_leaky_relu(xd, wd, bd, 2, 1, 0.02);
-      dot(y, random_f32(y.shape(), 23).to(device)).backward();
-      grads = {xd.grad(), wd.grad(), bd.grad()};
-      return y;
-    };
-    std::vector<Tensor> g_cpu, g_gpu;
-    const Tensor y_cpu = run(Device::cpu, g_cpu), y_gpu = run(Device::cuda, g_gpu);
-    REQUIRE(y_gpu.device() == Device::cuda);
-    check_close(y_gpu, y_cpu, 1e-6, 1e-5, "fused forward");
-    const char* names[] = {"dx", "dw", "db"};
-    for (int k = 0; k < 3; ++k) check_close(g_gpu[k], g_cpu[k], 1e-5, 1e-4, names[k]);
+    check_layer_matches_cpu(x, w, b, 23, [&](const Tensor& xd, const Tensor& wd, const Tensor& bd) {
+      return transposed ? conv_transpose2d_leaky_relu(xd, wd, bd, 2, 1, 1, 0.02)
+                        : conv2d_leaky_relu(xd, wd, bd, 2, 1, 0.02);
+    });
   }
 }
 
@@ -179,31 +189,28 @@ TEST_CASE("cuda backend: set_allow_tf32 switches the convolutions to the tensor-
   // comes out as 1 with TF32 and unchanged in float. Forward, backward-data (the input gradient)
   // and backward-weight (the weight gradient, sum of x over pixels) each show it.
   const float fine = 1.0f + std::ldexp(1.0f, -12);
+  // The 1x1 convolution of x = fine with w = 1, then sum(y * r) with r = fine: dx = w r,
+  // dw = sum x r. Checks y and dx against want, and dw against want_dw.
+  auto check_1x1 = [&](float want, float want_dw) {
+    Tensor x = Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda).set_requires_grad(true);
+    Tensor w = Tensor::from_vector(std::vector<float>{1.0f}, {1, 1, 1, 1}).to(Device::cuda).set_requires_grad(true);
+    Tensor y = conv2d(x, w, Tensor(), 1, 0);
+    dot(y, Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda)).backward();
+    for (double v : y.to_vector()) CHECK(v == double(want));
+    for (double v : x.grad().to_vector()) CHECK(v == double(want));
+    CHECK(w.grad().to_vector()[0] == double(want_dw));
+  };
   const bool before = allow_tf32();
   for (bool tf32 : {true, false}) {
     CAPTURE(tf32);
     set_allow_tf32(tf32);
-    const float want = tf32 ? 1.0f : fine;
-    Tensor x = Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda).set_requires_grad(true);
-    Tensor w = Tensor::from_vector(std::vector<float>{1.0f}, {1, 1, 1, 1}).to(Device::cuda).set_requires_grad(true);
-    Tensor y = conv2d(x, w, Tensor(), 1, 0);
-    // sum(y * r) with r = fine: dx = w r, dw = sum x r.
-    dot(y, Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda)).backward();
-    for (double v : y.to_vector()) CHECK(v == double(want));
-    for (double v : x.grad().to_vector()) CHECK(v == double(want));
-    CHECK(w.grad().to_vector()[0] == double(4.0f * (tf32 ? 1.0f : fine * fine)));
+    check_1x1(tf32 ? 1.0f : fine, 4.0f * (tf32 ? 1.0f : fine * fine));
   }
   set_allow_tf32(before);
 
   // Version 5 (3xTF32) on the same tensor cores keeps the bit TF32 drops: the float results.
   set_conv_kernel_version(5);
-  Tensor x = Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda).set_requires_grad(true);
-  Tensor w = Tensor::from_vector(std::vector<float>{1.0f}, {1, 1, 1, 1}).to(Device::cuda).set_requires_grad(true);
-  Tensor y = conv2d(x, w, Tensor(), 1, 0);
-  dot(y, Tensor::from_vector(std::vector<float>(4, fine), {1, 1, 2, 2}).to(Device::cuda)).backward();
-  for (double v : y.to_vector()) CHECK(v == double(fine));
-  for (double v : x.grad().to_vector()) CHECK(v == double(fine));
-  CHECK(w.grad().to_vector()[0] == double(4.0f * (fine * fine)));
+  check_1x1(fine, 4.0f * (fine * fine));
   set_conv_kernel_version(0);
   CHECK_THROWS_WITH_AS(set_conv_kernel_version(1), doctest::Contains("version 1 does not exist"), Error);
 }
@@ -213,21 +220,10 @@ TEST_CASE("cuda backend: Upsample + ConvT + LeakyReLU fused (the kernels read x 
   const Tensor x = random_f32({2, 3, 4, 3}, 30);
   const Tensor w = random_f32({3, 2, 3, 3}, 31, -0.5, 0.5);
   const Tensor b = random_f32({2}, 32, -0.3, 0.3);
-  auto run = [&](Device device, std::vector<Tensor>& grads) {
-    Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true),
-           bd = b.to(device).set_requires_grad(true);
-    Tensor y = upsample_conv_transpose2d_leaky_relu(xd, 2, wd, bd, 1, 1, 0, 0.02);
-    dot(y, random_f32(y.shape(), 33).to(device)).backward();
-    grads = {xd.grad(), wd.grad(), bd.grad()};
-    return y;
-  };
-  std::vector<Tensor> g_cpu, g_gpu;
-  const Tensor y_cpu = run(Device::cpu, g_cpu), y_gpu = run(Device::cuda, g_gpu);
-  REQUIRE(y_gpu.device() == Device::cuda);
-  CHECK(y_gpu.shape() == Shape{2, 2, 8, 6});
-  check_close(y_gpu, y_cpu, 1e-6, 1e-5, "fused forward");
-  const char* names[] = {"dx", "dw", "db"};
-  for (int k = 0; k < 3; ++k) check_close(g_gpu[k], g_cpu[k], 1e-5, 1e-4, names[k]);
+  const Tensor y = check_layer_matches_cpu(x, w, b, 33, [](const Tensor& xd, const Tensor& wd, const Tensor& bd) {
+    return upsample_conv_transpose2d_leaky_relu(xd, 2, wd, bd, 1, 1, 0, 0.02);
+  });
+  CHECK(y.shape() == Shape{2, 2, 8, 6});
 }
 
 TEST_CASE("parse_device: 'cuda' selects this device; 'auto' selects it only when it is a real GPU") {
