@@ -95,7 +95,7 @@ struct ConvDims {
 // a TM x TN grid of outputs made of runs of 4 neighbouring rows and columns: rows
 // ty 4 + i % 4 + (i / 4) 4 BM/TM, columns likewise with tx. Each run of 4 is one 128-bit read from
 // shared memory (ld.shared.v4) instead of four, and 8 threads reading 8 neighbouring runs of a
-// row touch all 32 banks once: no conflict. (Version 1 of this layout had each thread's rows
+// row touch all 32 banks once: no conflict. (The first layout here had each thread's rows
 // strided by BM/TM, which costs TM + TN scalar reads per k instead of (TM + TN) / 4.)
 template <int BM_, int BN_, int BK_, int TM_, int TN_>
 struct CudaCoreTiles {
