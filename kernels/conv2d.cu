@@ -400,6 +400,16 @@ struct NestedIndex {
   }
 };
 
+// col[(c, p, q), pixel] = x[c, h0 + p, v0 + q] of one image (tap = (c, p, q), (h0, v0) the pixel's
+// top-left input position): 0 in the padding, past the last channel, or when !ok. The gather of
+// the forward kernel's B tile and of backward-weight's, outside channel blocks.
+__device__ __forceinline__ float im2col_value(const float* __restrict__ x_image, const ConvDims& d,
+                                              const NestedIndex& tap, int h0, int v0, bool ok) {
+  const int h = h0 + tap.mid, v = v0 + tap.lo;
+  const bool inside = ok && tap.hi < d.C_in && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
+  return inside ? x_image[(tap.hi * d.H_in + h) * d.W_in + v] : 0.0f;
+}
+
 // t = i s with a whole i: that i, or -1 when there is none (t < 0, or not a multiple of s).
 // Stride 1, every convolution of the ED-CNN, skips the division.
 __device__ __forceinline__ int exact_quotient(int t, int s) {
@@ -523,9 +533,7 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
     NestedIndex tap = step_tap;  // (c, p, q) of row k0 + loads.b_k(r)
     #pragma unroll
     for (int r = 0; r < b_passes; ++r) {
-      const int h = h0 + tap.mid, v = v0 + tap.lo;
-      const bool inside = col_ok && tap.hi < d.C_in && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
-      b[r] = inside ? x_image[(tap.hi * d.H_in + h) * d.W_in + v] : 0.0f;
+      b[r] = im2col_value(x_image, d, tap, h0, v0, col_ok);
       tap.advance(next_load, d.kH, d.kW);
     }
     step_tap.advance(next_step, d.kH, d.kW);  // load() is called for k0 = 0, BK, 2 BK, ... in order
@@ -693,9 +701,7 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
       NestedIndex tap = first_tap;  // (c, p, q) of column n0 + t_row + r rows_per_pass
       #pragma unroll
       for (int r = 0; r < b_passes; ++r) {
-        const int h = h0 + tap.mid, v = v0 + tap.lo;
-        const bool inside = k_ok && tap.hi < d.C_in && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
-        b[r] = inside ? x_image[(tap.hi * d.H_in + h) * d.W_in + v] : 0.0f;
+        b[r] = im2col_value(x_image, d, tap, h0, v0, k_ok);
         tap.advance(next_load, d.kH, d.kW);
       }
     }
