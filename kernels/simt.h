@@ -38,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -148,6 +149,10 @@ using KernelBody = void (*)(void* closure);
 void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, dim3 block,
               std::size_t shared_bytes, const char* file, int line);
 void set_max_dynamic_shared_bytes(const void* kernel_id, std::size_t bytes);
+// Graph capture (simt_host.h): true when a launch on `stream` is to be recorded instead of run;
+// throws when the launch is on the default stream while another stream captures.
+bool launch_is_captured(Stream stream, const char* file, int line);
+void record_captured(std::function<void()> work);
 
 template <class T>
 T warp_exchange(WarpOp op, unsigned mask, T value, int param, int width, const char* file, int line) {
@@ -333,7 +338,8 @@ struct Grid {
 // are converted to the kernel's parameter types, as <<<>>> does. Then checks the launch and
 // throws ednn::Error with this call's file and line if it failed.
 //   CUDA: asynchronous; with EDNN_SYNC_LAUNCHES=1 it also waits for the kernel and checks how it ran.
-//   Emulation: runs the kernel to completion before returning.
+//   Emulation: runs the kernel to completion before returning (or, while the stream captures a
+//   graph, records it to run at each replay).
 template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), Grid grid, dim3 block, std::size_t shared_bytes, Stream stream,
             Args&&... args) {
@@ -341,8 +347,14 @@ void launch(void (*kernel)(Params...), Grid grid, dim3 block, std::size_t shared
   kernel<<<grid.dims, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
   detail::check_launch(stream, grid.dims, block, shared_bytes, grid.file, grid.line);
 #else
-  (void)stream;
   detail::Closure<Params...> closure{kernel, {std::forward<Args>(args)...}};
+  if (detail::launch_is_captured(stream, grid.file, grid.line)) {  // recorded with its arguments, run at replay
+    detail::record_captured([closure, grid, block, shared_bytes]() mutable {
+      detail::run_grid(&detail::Closure<Params...>::run, &closure, reinterpret_cast<const void*>(closure.kernel),
+                       grid.dims, block, shared_bytes, grid.file, grid.line);
+    });
+    return;
+  }
   detail::run_grid(&detail::Closure<Params...>::run, &closure, reinterpret_cast<const void*>(kernel), grid.dims,
                    block, shared_bytes, grid.file, grid.line);
 #endif

@@ -17,6 +17,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,49 @@ void device_memset(void* device_ptr, int byte_value, std::size_t bytes);
 // Waits until all work queued on the stream has finished (a no-op under the emulation, where a
 // launch returns when its kernel has run).
 void synchronize(Stream stream = nullptr);
+
+// ---- streams ----
+// A new stream, blocking with respect to the legacy default stream (cudaStreamCreate): the
+// synchronous copies above, which run on the default stream, still wait for its work and it for
+// theirs. The emulation hands out distinct tokens, never dereferenced.
+Stream create_stream();
+void destroy_stream(Stream stream) noexcept;
+// Queued on the stream, as a kernel is, instead of on the default stream: the forms a captured
+// graph can contain (cudaMemsetAsync, cudaMemcpyAsync device to device).
+void device_memset_async(void* device_ptr, int byte_value, std::size_t bytes, Stream stream);
+void copy_on_device_async(void* device_dst, const void* device_src, std::size_t bytes, Stream stream);
+
+// ---- graphs: record a stream's work once, replay it with one launch ----
+// Between begin_capture(stream) and end_capture(stream) the work queued on the stream (kernels,
+// the async memset and copy) is recorded, not run; the graph end_capture returns replays all of
+// it, in order, with the arguments it was queued with (the same pointers, the same scalars),
+// each time replay is called. Capture uses CUDA's relaxed mode, so device_malloc may run during
+// it (its memory is not part of the graph; the caller keeps it alive as long as the graph).
+// What cannot be recorded is an error, on the GPU and in the emulation alike:
+//   - the synchronous copies and memset above, and synchronize(), while any capture is open
+//     (they would wait for work that has not run: cudaErrorStreamCaptureImplicit/Unsupported);
+//   - a launch on the default stream while another stream captures.
+// In the emulation the recorded work runs at replay time, through the same scheduler.
+class Graph {
+public:
+  Graph();
+  ~Graph();
+  Graph(Graph&&) noexcept;
+  Graph& operator=(Graph&&) noexcept;
+  bool empty() const;               // nothing captured (a default-constructed graph)
+  std::size_t node_count() const;   // kernels, memsets and copies recorded
+  void replay(Stream stream);       // queues the whole graph on the stream (cudaGraphLaunch)
+
+  struct Impl;
+private:
+  explicit Graph(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend Graph end_capture(Stream stream);
+};
+void begin_capture(Stream stream);
+Graph end_capture(Stream stream);
+// True while a capture is open (on any stream).
+bool capture_open();
 
 // True when kernels can run here. Under the emulation always true; under CUDA false when there
 // is no driver or no device, and then `why` says which.

@@ -17,6 +17,7 @@
 #undef _FORTIFY_SOURCE
 #include "kernels/simt.h"
 
+#include <atomic>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
@@ -86,6 +87,14 @@ const char* schedule_name(Schedule s) {
   ednn::fail("simt::DeviceBuffer: host vector has ", got, " elements, the buffer ", expected);
 }
 
+namespace detail {
+// Capture needs a stream of its own: the legacy default stream cannot be captured.
+void check_capture_stream(Stream stream, const char* call) {
+  if (stream == nullptr)
+    ednn::fail("simt::", call, ": the default stream cannot be captured; use a stream from simt::create_stream");
+}
+}  // namespace detail
+
 }  // namespace simt
 
 #if defined(__CUDACC__)
@@ -114,7 +123,9 @@ void check_launch(Stream stream, dim3 grid, dim3 block, std::size_t shared_bytes
     ednn::fail(file, ":", line, ": kernel launch with grid (", grid.x, ",", grid.y, ",", grid.z, "), block (",
                block.x, ",", block.y, ",", block.z, "), ", shared_bytes, " bytes of dynamic shared memory failed: ",
                cudaGetErrorName(error), " (", cudaGetErrorString(error), ")");
-  if (sync_launches) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  if (sync_launches && cudaStreamIsCapturing(stream, &capture) == cudaSuccess &&
+      capture == cudaStreamCaptureStatusNone) {  // a captured launch has not run: nothing to wait for
     error = cudaStreamSynchronize(stream);
     if (error != cudaSuccess)
       ednn::fail(file, ":", line, ": kernel failed while running (found by EDNN_SYNC_LAUNCHES=1): ",
@@ -143,6 +154,64 @@ void copy_on_device(void* dst, const void* src, std::size_t bytes) {
 }
 void device_memset(void* ptr, int value, std::size_t bytes) { SIMT_CHECK(cudaMemset(ptr, value, bytes)); }
 void synchronize(Stream stream) { SIMT_CHECK(cudaStreamSynchronize(stream)); }
+
+Stream create_stream() {
+  cudaStream_t stream = nullptr;
+  SIMT_CHECK(cudaStreamCreate(&stream));
+  return stream;
+}
+void destroy_stream(Stream stream) noexcept {
+  if (stream) cudaStreamDestroy(stream);
+}
+void device_memset_async(void* ptr, int value, std::size_t bytes, Stream stream) {
+  SIMT_CHECK(cudaMemsetAsync(ptr, value, bytes, stream));
+}
+void copy_on_device_async(void* dst, const void* src, std::size_t bytes, Stream stream) {
+  SIMT_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+}
+
+struct Graph::Impl {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  std::size_t nodes = 0;
+  ~Impl() {
+    if (exec) cudaGraphExecDestroy(exec);
+    if (graph) cudaGraphDestroy(graph);
+  }
+};
+
+namespace {
+std::atomic<int> open_captures{0};
+}
+
+void begin_capture(Stream stream) {
+  detail::check_capture_stream(stream, "begin_capture");
+  SIMT_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+  ++open_captures;
+}
+
+Graph end_capture(Stream stream) {
+  detail::check_capture_stream(stream, "end_capture");
+  cudaGraph_t graph = nullptr;
+  const cudaError_t error = cudaStreamEndCapture(stream, &graph);
+  --open_captures;
+  auto impl = std::make_unique<Graph::Impl>();
+  impl->graph = graph;
+  if (error != cudaSuccess)
+    ednn::fail("simt::end_capture: cudaStreamEndCapture failed: ", cudaGetErrorName(error), " (",
+               cudaGetErrorString(error), "); a call during the capture that cannot be recorded (a synchronous copy, "
+               "a synchronize, a launch on the default stream) invalidates it");
+  SIMT_CHECK(cudaGraphGetNodes(graph, nullptr, &impl->nodes));
+  SIMT_CHECK(cudaGraphInstantiate(&impl->exec, graph, 0));
+  return Graph(std::move(impl));
+}
+
+bool capture_open() { return open_captures.load() > 0; }
+
+void Graph::replay(Stream stream) {
+  if (!impl_) ednn::fail("simt::Graph::replay: the graph is empty (nothing was captured)");
+  SIMT_CHECK(cudaGraphLaunch(impl_->exec, stream));
+}
 
 bool device_emulated() { return false; }
 
@@ -726,19 +795,121 @@ void* device_malloc(std::size_t bytes) {
   return ptr;
 }
 void device_free(void* ptr) noexcept { std::free(ptr); }
+
+// ---- graph capture: the work queued on the capturing stream, kept as closures ----
+namespace detail {
+namespace {
+
+struct CaptureState {
+  bool open = false;
+  Stream stream = nullptr;
+  std::vector<std::function<void()>> work;
+};
+CaptureState& capture_state() {
+  static CaptureState state;
+  return state;
+}
+
+// The synchronous calls would wait for recorded work that has not run; CUDA refuses them.
+void refuse_during_capture(const char* call) {
+  if (capture_state().open)
+    ednn::fail("simt::", call, " while a graph capture is open: it would wait for work that is recorded, not run "
+               "(on a GPU, cudaErrorStreamCaptureImplicit); queue it on the capturing stream or move it out of the "
+               "captured step");
+}
+
+// Runs `work` now, or records it when the stream is capturing.
+void run_or_record(Stream stream, const char* call, std::function<void()> work) {
+  if (launch_is_captured(stream, call, 0)) record_captured(std::move(work));
+  else work();
+}
+
+}  // namespace
+
+bool launch_is_captured(Stream stream, const char* file, int line) {
+  const CaptureState& capture = capture_state();
+  if (!capture.open) return false;
+  if (stream == capture.stream) return true;
+  if (stream == nullptr)
+    ednn::fail(file, line ? ":" : "", line ? std::to_string(line) : std::string(),
+               ": work queued on the default stream while another stream captures a graph (on a GPU, "
+               "cudaErrorStreamCaptureImplicit: the default stream would wait for work that has not run)");
+  return false;  // an independent stream runs as usual
+}
+
+void record_captured(std::function<void()> work) { capture_state().work.push_back(std::move(work)); }
+
+}  // namespace detail
+
 void copy_to_device(void* dst, const void* src, std::size_t bytes) {
+  detail::refuse_during_capture("copy_to_device");
   if (bytes) std::memcpy(dst, src, bytes);
 }
 void copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  detail::refuse_during_capture("copy_to_host");
   if (bytes) std::memcpy(dst, src, bytes);
 }
 void copy_on_device(void* dst, const void* src, std::size_t bytes) {
+  detail::refuse_during_capture("copy_on_device");
   if (bytes) std::memmove(dst, src, bytes);
 }
 void device_memset(void* ptr, int value, std::size_t bytes) {
+  detail::refuse_during_capture("device_memset");
   if (bytes) std::memset(ptr, value, bytes);
 }
-void synchronize(Stream) {}
+void synchronize(Stream) { detail::refuse_during_capture("synchronize"); }
+
+Stream create_stream() {
+  static std::atomic<std::uintptr_t> next{1};
+  return reinterpret_cast<Stream>(next.fetch_add(1) * 64);  // a distinct, never dereferenced token
+}
+void destroy_stream(Stream) noexcept {}
+
+void device_memset_async(void* ptr, int value, std::size_t bytes, Stream stream) {
+  detail::run_or_record(stream, "simt::device_memset_async", [=] {
+    if (bytes) std::memset(ptr, value, bytes);
+  });
+}
+void copy_on_device_async(void* dst, const void* src, std::size_t bytes, Stream stream) {
+  detail::run_or_record(stream, "simt::copy_on_device_async", [=] {
+    if (bytes) std::memmove(dst, src, bytes);
+  });
+}
+
+struct Graph::Impl {
+  std::vector<std::function<void()>> work;
+  std::size_t nodes = 0;
+};
+
+void begin_capture(Stream stream) {
+  detail::check_capture_stream(stream, "begin_capture");
+  detail::CaptureState& capture = detail::capture_state();
+  if (capture.open) ednn::fail("simt::begin_capture: a capture is already open (the emulation records one at a time)");
+  capture.open = true;
+  capture.stream = stream;
+  capture.work.clear();
+}
+
+Graph end_capture(Stream stream) {
+  detail::check_capture_stream(stream, "end_capture");
+  detail::CaptureState& capture = detail::capture_state();
+  if (!capture.open || capture.stream != stream)
+    ednn::fail("simt::end_capture: the stream is not capturing (on a GPU, cudaErrorIllegalState)");
+  auto impl = std::make_unique<Graph::Impl>();
+  impl->work = std::move(capture.work);
+  impl->nodes = impl->work.size();
+  capture = detail::CaptureState{};
+  return Graph(std::move(impl));
+}
+
+bool capture_open() { return detail::capture_state().open; }
+
+void Graph::replay(Stream stream) {
+  if (!impl_) ednn::fail("simt::Graph::replay: the graph is empty (nothing was captured)");
+  if (capture_open()) ednn::fail("simt::Graph::replay: replaying a graph inside a capture is not supported");
+  (void)stream;
+  for (auto& work : impl_->work) work();
+}
 
 bool device_available(std::string*) { return true; }
 
@@ -751,3 +922,16 @@ std::string device_description() {
 }  // namespace simt
 
 #endif
+
+// ---- what the two builds' graphs share ----
+namespace simt {
+
+Graph::Graph() = default;
+Graph::Graph(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Graph::~Graph() = default;
+Graph::Graph(Graph&&) noexcept = default;
+Graph& Graph::operator=(Graph&&) noexcept = default;
+bool Graph::empty() const { return !impl_; }
+std::size_t Graph::node_count() const { return impl_ ? impl_->nodes : 0; }
+
+}  // namespace simt

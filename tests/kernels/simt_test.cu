@@ -452,6 +452,65 @@ TEST_CASE("simt: launches CUDA refuses throw ednn::Error naming the launch") {
   simt::synchronize();
 }
 
+// y[i] = a * y[i] + x[i]: applied twice, the result tells whether and in which order it ran.
+__global__ void scale_and_add(float* y, const float* x, float a, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = a * y[i] + x[i];
+}
+
+TEST_CASE("simt: a captured graph runs nothing until replayed, then the recorded work in order, each replay") {
+  const int n = 300;
+  const std::vector<float> x = ednn::test::random_floats(n, 5);
+  const std::vector<float> start = ednn::test::random_floats(n, 6);
+  DeviceBuffer<float> dx(x), dy(start), dz(n);
+  simt::Stream stream = simt::create_stream();
+  const auto blocks = static_cast<unsigned>((n + 127) / 128);
+
+  // The recorded work: z = 0, y <- 2 y + x, y <- -y + x, z <- y. Each step's arguments are
+  // fixed at capture, so a replay repeats it exactly.
+  simt::begin_capture(stream);
+  CHECK(simt::capture_open());
+  simt::device_memset_async(dz.data(), 0, n * sizeof(float), stream);
+  simt::launch(scale_and_add, blocks, 128, 0, stream, dy.data(), dx.data(), 2.0f, n);
+  simt::launch(scale_and_add, blocks, 128, 0, stream, dy.data(), dx.data(), -1.0f, n);
+  simt::copy_on_device_async(dz.data(), dy.data(), n * sizeof(float), stream);
+  simt::Graph graph = simt::end_capture(stream);
+  CHECK_FALSE(simt::capture_open());
+  CHECK(graph.node_count() == 4);
+  check_close(dy.download(), start, 0.0);  // nothing ran during the capture
+
+  std::vector<float> want = start;
+  for (int replay = 1; replay <= 3; ++replay) {
+    CAPTURE(replay);
+    graph.replay(stream);
+    simt::synchronize(stream);
+    for (int i = 0; i < n; ++i) want[i] = -(2.0f * want[i] + x[i]) + x[i];
+    check_close(dy.download(), want, 0.0);
+    check_close(dz.download(), want, 0.0);
+  }
+  simt::destroy_stream(stream);
+}
+
+TEST_CASE("simt: what a capture cannot record is an error, and the default stream cannot capture") {
+  DeviceBuffer<float> d(4);
+  std::vector<float> host(4);
+  CHECK_THROWS_AS(simt::begin_capture(nullptr), ednn::Error);
+  simt::Stream stream = simt::create_stream();
+  simt::begin_capture(stream);
+  // A synchronous copy would wait for work that has not run: refused (on a GPU the refusal also
+  // invalidates the capture, and end_capture then throws).
+  CHECK_THROWS_AS(simt::copy_to_host(host.data(), d.data(), sizeof(float) * 4), ednn::Error);
+  try {
+    simt::end_capture(stream);
+  } catch (const ednn::Error&) {
+  }
+  CHECK_FALSE(simt::capture_open());
+  CHECK_THROWS_AS(simt::Graph().replay(stream), ednn::Error);
+  simt::launch(noop_kernel, 1, 32, 0, stream, 0);  // the stream still works afterwards
+  simt::synchronize(stream);
+  simt::destroy_stream(stream);
+}
+
 TEST_CASE("simt: atomics under contention") {
   for_each_schedule([](simt::Schedule) {
     const int n = 37 * 128 - 5;
