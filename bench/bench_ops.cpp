@@ -906,24 +906,16 @@ void bench_adam(Bench& b, const Network& net) {
   if (b.gpu) {
     Gpu& gpu = *b.gpu;
     Buffer pd(p0), gd(grad), md(m0), vd(v0);
-    // The tensors lie one after the other in the four arrays; the table cuts each into chunks.
-    std::vector<kernels::AdamChunk> tensors;
-    std::vector<std::pair<long, long>> ranges;  // each tensor's first chunk and chunk count
+    // The tensors lie one after the other in the four arrays.
+    std::vector<kernels::AdamTensor> tensors;
     std::int64_t at = 0;
-    long chunks_so_far = 0;
     for (std::int64_t size : net.parameters) {
       tensors.push_back({pd.data() + at, gd.data() + at, md.data() + at, vd.data() + at, long(size)});
-      const long count = long((size + kernels::adam_chunk_values - 1) / kernels::adam_chunk_values);
-      ranges.push_back({chunks_so_far, count});
-      chunks_so_far += count;
       at += size;
     }
-    const std::vector<kernels::AdamChunk> chunks = kernels::adam_chunks(tensors);
-    EDNN_CHECK(long(chunks.size()) == chunks_so_far, "adam_chunks made ", chunks.size(), " chunks, expected ",
-               chunks_so_far);
-    simt::DeviceBuffer<kernels::AdamChunk> table(chunks);
-    const AdamStepParams params =
-        kernels::adam_step_params(config.lr, config.beta1, config.beta2, config.eps, config.weight_decay, step);
+    // The constants of step `step`, as the CUDA backend leaves them on the device.
+    const simt::DeviceBuffer<kernels::AdamDeviceState> state(std::vector<kernels::AdamDeviceState>{
+        kernels::adam_device_state(config.lr, config.beta1, config.beta2, config.eps, config.weight_decay, step)});
     auto prepare = [&] {
       pd.upload(p0);
       md.upload(m0);
@@ -931,11 +923,10 @@ void bench_adam(Bench& b, const Network& net) {
     };
     auto checked = [&] { return check(pd.download(), md.download(), vd.download()); };
     b.gpu_variant(cost, s.shape, "ednn multi-tensor (1 launch)", prepare,
-                  [&] { kernels::adam_step(table.data(), long(chunks.size()), params, gpu.stream); }, checked);
-    b.gpu_variant(cost, s.shape, "ednn launch per tensor (" + std::to_string(ranges.size()) + ")", prepare,
+                  [&] { kernels::adam_step(tensors, state.data(), gpu.stream); }, checked);
+    b.gpu_variant(cost, s.shape, "ednn launch per tensor (" + std::to_string(tensors.size()) + ")", prepare,
                   [&] {
-                    for (const auto& [first, count] : ranges)
-                      kernels::adam_step(table.data() + first, count, params, gpu.stream);
+                    for (const kernels::AdamTensor& t : tensors) kernels::adam_step({t}, state.data(), gpu.stream);
                   },
                   checked);
   }

@@ -2,7 +2,7 @@
 // with the time split by layer.
 //
 //   bench_train_step --preset small|paper|tiny --batch B --steps K --device cpu|cuda [--forward-only]
-//                    [--no-fusion] [--tf32] [--conv-version V]
+//                    [--no-fusion] [--tf32] [--conv-version V] [--graph]
 //
 // By default each convolution runs fused with the leaky ReLU after it (engine/modules.h,
 // Sequential); --no-fusion (or EDNN_NO_FUSION=1) runs every layer on its own, for comparison.
@@ -11,6 +11,9 @@
 // --conv-version V (or EDNN_CONV_VERSION) runs one numbered convolution kernel of kernels/conv2d.h
 // everywhere, e.g. 5, the tensor cores with float accuracy, beside PyTorch's fp32.
 // The per-layer split then shows a fused pair's time on the convolution's line.
+// --graph (cuda) also captures the step in a CUDA graph (engine/cuda_graph.h) and times its
+// replays after the eager steps, in the same run: both medians are printed, and the last line
+// is the graph's rate.
 //
 // Inputs are seeded random images in [0, 1). After two warm-up steps, K steps are timed one by
 // one and the median is reported; then one more step runs with per-layer timing (the device is
@@ -28,6 +31,9 @@
 #include "engine/functional.h"
 #include "engine/optim.h"
 #include "nets/ednn_cnn.h"
+#if EDNN_WITH_CUDA
+#include "engine/cuda_graph.h"
+#endif
 
 using namespace ednn;
 using Clock = std::chrono::steady_clock;
@@ -40,6 +46,7 @@ struct Options {
   bool forward_only = false;
   bool no_fusion = false;
   bool tf32 = false;
+  bool graph = false;
   int conv_version = -1;  // -1: not given
 };
 
@@ -47,7 +54,10 @@ void usage(FILE* f) {
   std::fprintf(f,
                "usage: bench_train_step [--preset small|paper|tiny] [--batch B] [--steps K] [--device cpu|cuda|auto]\n"
                "                        [--loss TEXT] [--forward-only] [--no-fusion] [--tf32] [--conv-version V]\n"
-               "Times the ED-CNN training step (forward, loss, backward, Adam); the last line is 'N samples/s'.\n");
+               "                        [--graph]\n"
+               "Times the ED-CNN training step (forward, loss, backward, Adam); the last line is 'N samples/s'.\n"
+               "--graph (device cuda): also times the step captured in a CUDA graph and replayed, after the\n"
+               "eager steps; the last line is then the graph's rate.\n");
 }
 
 // ", convolutions: kernel version V (...)" for the header line.
@@ -76,10 +86,13 @@ Options parse(int argc, char** argv) {
     else if (a == "--forward-only") o.forward_only = true;
     else if (a == "--no-fusion") o.no_fusion = true;
     else if (a == "--tf32") o.tf32 = true;
+    else if (a == "--graph") o.graph = true;
     else if (a == "--conv-version") o.conv_version = std::stoi(value());
     else fail("bench_train_step: unknown option '", a, "' (see --help)");
   }
   EDNN_CHECK(o.batch > 0 && o.steps > 0, "bench_train_step: --batch and --steps must be positive");
+  EDNN_CHECK(!o.graph || (o.device == "cuda" && !o.forward_only),
+             "bench_train_step: --graph captures the training step on the cuda device (--device cuda, no --forward-only)");
   return o;
 }
 
@@ -136,7 +149,40 @@ int main(int argc, char** argv) try {
     times.push_back(seconds_since(t0));
   }
   std::sort(times.begin(), times.end());
-  const double median = times[times.size() / 2];
+  double median = times[times.size() / 2];
+  if (o.graph) {
+#if EDNN_WITH_CUDA
+    // The same step, captured once (a capture runs nothing: the first replay takes the step).
+    cuda::CapturedGraph graph = cuda::CapturedGraph::capture([&] {
+      adam.zero_grad();
+      Tensor loss = weighted_loss(net->forward(x), y, loss_spec);
+      loss.backward();
+      adam.step();
+    });
+    auto replay = [&] {
+      graph.replay();
+      device_synchronize(device);
+    };
+    replay();
+    replay();
+    adam.set_steps(adam.steps() + 1);
+    std::vector<double> graph_times;
+    for (int i = 0; i < o.steps; ++i) {
+      auto t0 = Clock::now();
+      replay();
+      graph_times.push_back(seconds_since(t0));
+      adam.set_steps(adam.steps() + 1);
+    }
+    std::sort(graph_times.begin(), graph_times.end());
+    const double graph_median = graph_times[graph_times.size() / 2];
+    std::printf("eager median %.3f ms; CUDA graph of %zu nodes, median %.3f ms (%.2fx the eager rate)\n",
+                median * 1e3, graph.node_count(), graph_median * 1e3, median / graph_median);
+    median = graph_median;
+    times = graph_times;
+#else
+    fail("bench_train_step: --graph needs ednn built with CUDA");
+#endif
+  }
 
   // One profiled step: forward step by step (a fused pair is one step, timed on its first layer),
   // then the backward nodes (one per step, in reverse order).

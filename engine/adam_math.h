@@ -11,11 +11,18 @@
 
 namespace ednn {
 
-struct AdamStepParams {  // the per-step constants, computed once on the host
+struct AdamStepParams {  // the per-step constants, computed once per step
   double lr, beta1, beta2, eps, weight_decay;
   double step_size;         // lr / (1 - beta1^t)
   double inv_sqrt_bias2;    // 1 / sqrt(1 - beta2^t)
 };
+
+// Sets the bias corrections of step t (counting from 1). Shared by the host and the CUDA
+// backend's one-thread kernel that advances the step count on the device.
+EDNN_HOST_DEVICE inline void set_bias_corrections(AdamStepParams& a, long t) {
+  a.step_size = a.lr / (1.0 - std::pow(a.beta1, double(t)));
+  a.inv_sqrt_bias2 = 1.0 / std::sqrt(1.0 - std::pow(a.beta2, double(t)));
+}
 
 template <class T>
 EDNN_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, const AdamStepParams& a) {

@@ -3,9 +3,12 @@
 //
 // Nothing here copies between host and device or waits for the device: outputs and scratch
 // memory come from the caching allocator (Tensor::empty on Device::cuda), scalars that kernels
-// produce (the loss value, a dot product) stay on the device as [1] tensors, and the only upload,
-// Adam's table of parameter chunks, happens once per set of parameters, not once per step.
+// produce (the loss value, a dot product) stay on the device as [1] tensors, and Adam's
+// constants are advanced on the device (the host writes them only when they change otherwise).
+// So a training step can be captured in a CUDA graph (engine/cuda_graph.h).
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <vector>
 
 #include "engine/backend.h"
@@ -225,7 +228,7 @@ public:
 
   void adam_step(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avg,
                  std::vector<Tensor>& exp_avg_sq, const AdamConfig& config, long step) override {
-    std::vector<kernels::AdamChunk> tensors;
+    std::vector<kernels::AdamTensor> tensors;
     tensors.reserve(params.size());
     for (std::size_t k = 0; k < params.size(); ++k) {
       for (const Tensor* t : {static_cast<const Tensor*>(&params[k]), &grads[k], static_cast<const Tensor*>(&exp_avg[k]),
@@ -233,36 +236,44 @@ public:
         require_f32(*t, "adam");
       tensors.push_back({f32(params[k]), f32(grads[k]), f32(exp_avg[k]), f32(exp_avg_sq[k]), long(params[k].numel())});
     }
-    // The chunk table depends only on where the tensors live: upload it when that changes
-    // (the first step, or new gradient tensors), not every step.
-    if (!same_tensors(tensors, adam_tensors_)) {
-      const std::vector<kernels::AdamChunk> chunks = kernels::adam_chunks(tensors);
-      const std::size_t bytes = chunks.size() * sizeof(kernels::AdamChunk);
-      adam_table_ = Tensor();  // back to the cache first, so the new table can reuse its block
-      adam_table_ = device_empty({long((bytes + sizeof(float) - 1) / sizeof(float)) + 1});
-      cuda::copy(adam_table_.raw_data(), true, chunks.data(), false, bytes);  // host -> device, once
-      adam_chunk_count_ = long(chunks.size());
-      adam_tensors_ = tensors;
+    // The step's constants live on the device (kernels/adam.h), one state per optimiser (told
+    // apart by its first moment's address). When the state there is the previous step of the same
+    // configuration, as from one eager step to the next, a kernel advances it; otherwise (the
+    // first step, a changed learning rate, a resumed run, steps replayed from a CUDA graph, which
+    // the host does not see) the host writes it first. A captured step cannot write it (no copy
+    // from the host can be recorded), and leaves the host's record unknown: the graph's replays
+    // advance the state without it.
+    AdamState& slot = adam_states_[exp_avg.empty() ? nullptr : exp_avg.front().raw_data()];
+    if (!slot.state.defined()) slot.state = device_empty({long(sizeof(kernels::AdamDeviceState) / sizeof(float))});
+    auto* state = static_cast<kernels::AdamDeviceState*>(slot.state.raw_data());
+    const bool current = slot.config && same_config(*slot.config, config) && slot.step == step - 1;
+    if (simt::capture_open()) {
+      EDNN_CHECK(current, "adam: the optimiser's state on the device is not the previous step's, and a captured "
+                 "step cannot write it from the host; take one step without capturing first");
+      slot.config.reset();
+    } else if (!current) {
+      const kernels::AdamDeviceState host = kernels::adam_device_state(config.lr, config.beta1, config.beta2,
+                                                                       config.eps, config.weight_decay, step - 1);
+      cuda::copy(state, true, &host, false, sizeof host);
+      slot.config = config;
     }
-    kernels::adam_step(static_cast<const kernels::AdamChunk*>(adam_table_.raw_data()), adam_chunk_count_,
-                       kernels::adam_step_params(config.lr, config.beta1, config.beta2, config.eps,
-                                                 config.weight_decay, step),
-                       cuda::stream());
+    kernels::adam_count_step(state, cuda::stream());
+    slot.step = step;
+    kernels::adam_step(tensors, state, cuda::stream());
   }
 
 private:
-  static bool same_tensors(const std::vector<kernels::AdamChunk>& a, const std::vector<kernels::AdamChunk>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t k = 0; k < a.size(); ++k)
-      if (a[k].param != b[k].param || a[k].grad != b[k].grad || a[k].exp_avg != b[k].exp_avg ||
-          a[k].exp_avg_sq != b[k].exp_avg_sq || a[k].n != b[k].n)
-        return false;
-    return true;
+  static bool same_config(const AdamConfig& a, const AdamConfig& b) {
+    return a.lr == b.lr && a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.eps == b.eps &&
+           a.weight_decay == b.weight_decay;
   }
 
-  std::vector<kernels::AdamChunk> adam_tensors_;  // what the uploaded table describes
-  Tensor adam_table_;                             // the chunk table, on the device
-  long adam_chunk_count_ = 0;
+  struct AdamState {
+    Tensor state;                     // a kernels::AdamDeviceState, on the device
+    std::optional<AdamConfig> config; // what the device holds, as far as the host knows (unknown: empty)
+    long step = -1;
+  };
+  std::map<const void*, AdamState> adam_states_;
 };
 
 }  // namespace

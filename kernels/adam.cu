@@ -6,14 +6,20 @@
 //
 // The network has 28 parameter tensors of very different sizes (from 1 bias to 18.9 million
 // weights). One launch per tensor would be 28 launches, most of them far too small to fill the
-// GPU. Instead the host cuts every tensor into chunks of at most adam_chunk_values values and
-// writes the table of chunks {param, grad, exp_avg, exp_avg_sq, n} to the device once; then one
-// launch has one block per chunk: block b reads entry b of the table (every thread reads the same
-// 40 bytes: a broadcast) and its 256 threads stride through the chunk, coalesced. The per-step
-// constants (step size, bias correction) travel by value as kernel arguments, so a step copies
-// nothing between host and device.
+// GPU. Instead one launch has one block per chunk of at most adam_chunk_values values of any
+// tensor, and the table of tensors {param, grad, exp_avg, exp_avg_sq, n}, with the first block of
+// each, is a kernel argument: `__grid_constant__` lets every block index it where it lies, in the
+// constant bank, instead of each thread copying 3 KB of it. Block b finds its tensor by a binary
+// search of the first blocks (6 steps for 64 tensors); its 256 threads stride through the chunk,
+// coalesced.
+//
+// Nothing per step travels from the host: the constants of the step (learning rate, bias
+// corrections) live on the device in an AdamDeviceState, which a one-thread kernel advances
+// before the update. So the launch arguments are the same at every step, and a training step
+// captured once in a CUDA graph replays as step t + 1, t + 2, ...
 #include "kernels/adam.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/simt.h"
@@ -22,38 +28,72 @@ namespace ednn::kernels {
 
 constexpr int adam_block = 256;
 
-__global__ void adam_kernel1(const AdamChunk* __restrict__ chunks, AdamStepParams params) {
-  const AdamChunk chunk = chunks[blockIdx.x];
-  for (long i = threadIdx.x; i < chunk.n; i += blockDim.x) {
-    float p = chunk.param[i], m = chunk.exp_avg[i], v = chunk.exp_avg_sq[i];
-    adam_update(p, chunk.grad[i], m, v, params);
-    chunk.param[i] = p;
-    chunk.exp_avg[i] = m;
-    chunk.exp_avg_sq[i] = v;
+struct AdamLaunchTable {
+  int count;
+  long first_block[adam_tensors_per_launch + 1];  // tensor t's chunks are blocks [first_block[t], first_block[t + 1])
+  AdamTensor tensors[adam_tensors_per_launch];
+};
+static_assert(sizeof(AdamLaunchTable) + sizeof(void*) <= 4096, "kernel arguments are limited to 4 KB");
+
+__global__ void adam_count_step_kernel(AdamDeviceState* state) {
+  state->step += 1;
+  set_bias_corrections(state->params, state->step);
+}
+
+__global__ void adam_kernel(const __grid_constant__ AdamLaunchTable table,
+                            const AdamDeviceState* __restrict__ state) {
+  const long b = blockIdx.x;
+  int lo = 0, hi = table.count - 1;  // the last tensor whose first block is <= b (empty tensors own no block)
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (table.first_block[mid] <= b) lo = mid;
+    else hi = mid - 1;
+  }
+  const AdamTensor t = table.tensors[lo];
+  const long first = (b - table.first_block[lo]) * adam_chunk_values;
+  const long n = min(adam_chunk_values, t.n - first);
+  const AdamStepParams params = state->params;
+  for (long i = threadIdx.x; i < n; i += blockDim.x) {
+    float p = t.param[first + i], m = t.exp_avg[first + i], v = t.exp_avg_sq[first + i];
+    adam_update(p, t.grad[first + i], m, v, params);
+    t.param[first + i] = p;
+    t.exp_avg[first + i] = m;
+    t.exp_avg_sq[first + i] = v;
   }
 }
 
-std::vector<AdamChunk> adam_chunks(const std::vector<AdamChunk>& tensors) {
-  std::vector<AdamChunk> chunks;
-  for (const AdamChunk& t : tensors) {
-    EDNN_CHECK(t.n >= 0, "adam_chunks: a tensor has ", t.n, " values");
-    for (long first = 0; first < t.n; first += adam_chunk_values)
-      chunks.push_back({t.param + first, t.grad + first, t.exp_avg + first, t.exp_avg_sq + first,
-                        std::min(adam_chunk_values, t.n - first)});
-  }
-  return chunks;
+AdamDeviceState adam_device_state(double lr, double beta1, double beta2, double eps, double weight_decay, long step) {
+  EDNN_CHECK(step >= 0, "adam: step count ", step, " is negative");
+  AdamDeviceState state{{lr, beta1, beta2, eps, weight_decay, 0.0, 0.0}, step};
+  if (step > 0) set_bias_corrections(state.params, step);
+  return state;
 }
 
 AdamStepParams adam_step_params(double lr, double beta1, double beta2, double eps, double weight_decay, long step) {
   EDNN_CHECK(step >= 1, "adam: step ", step, " must count from 1");
-  return {lr, beta1, beta2, eps, weight_decay, lr / (1.0 - std::pow(beta1, double(step))),
-          1.0 / std::sqrt(1.0 - std::pow(beta2, double(step)))};
+  return adam_device_state(lr, beta1, beta2, eps, weight_decay, step).params;
 }
 
-void adam_step(const AdamChunk* chunks, long chunk_count, const AdamStepParams& params, simt::Stream stream) {
-  EDNN_CHECK(chunk_count >= 0 && chunk_count <= 0x7fffffffL, "adam: ", chunk_count, " chunks do not fit one grid");
-  if (chunk_count > 0)
-    simt::launch(adam_kernel1, static_cast<unsigned>(chunk_count), adam_block, 0, stream, chunks, params);
+void adam_count_step(AdamDeviceState* state, simt::Stream stream) {
+  simt::launch(adam_count_step_kernel, 1, 1, 0, stream, state);
+}
+
+void adam_step(const std::vector<AdamTensor>& tensors, const AdamDeviceState* state, simt::Stream stream) {
+  for (std::size_t start = 0; start < tensors.size(); start += adam_tensors_per_launch) {
+    AdamLaunchTable table{};
+    table.count = int(std::min<std::size_t>(adam_tensors_per_launch, tensors.size() - start));
+    long blocks = 0;
+    for (int k = 0; k < table.count; ++k) {
+      const AdamTensor& t = tensors[start + std::size_t(k)];
+      EDNN_CHECK(t.n >= 0, "adam: a tensor has ", t.n, " values");
+      table.tensors[k] = t;
+      table.first_block[k] = blocks;
+      blocks += (t.n + adam_chunk_values - 1) / adam_chunk_values;
+    }
+    table.first_block[table.count] = blocks;
+    EDNN_CHECK(blocks <= 0x7fffffffL, "adam: ", blocks, " chunks do not fit one grid");
+    if (blocks > 0) simt::launch(adam_kernel, static_cast<unsigned>(blocks), adam_block, 0, stream, table, state);
+  }
 }
 
 }  // namespace ednn::kernels

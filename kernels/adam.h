@@ -7,9 +7,8 @@
 
 namespace ednn::kernels {
 
-// A run of n consecutive values of one parameter tensor and its gradient and moments (device
-// pointers). The kernel's grid walks a table of these, one block per chunk.
-struct AdamChunk {
+// One parameter tensor and its gradient and moments (device pointers), n values each.
+struct AdamTensor {
   float* param;
   const float* grad;
   float* exp_avg;
@@ -17,19 +16,30 @@ struct AdamChunk {
   long n;
 };
 
-// Values per chunk: big enough that a block has work (64 per thread), small enough that a large
+// What the kernel reads from device memory every step: the constants of the current step and
+// how many steps have been taken. Kept on the device (not passed by value) so that a captured
+// graph, whose kernel arguments are fixed, still takes step t + 1 on its next replay.
+struct AdamDeviceState {
+  AdamStepParams params;
+  long step;
+};
+
+// Values per block: big enough that a block has work (64 per thread), small enough that a large
 // tensor spreads over many blocks.
 constexpr long adam_chunk_values = 16384;
+// Tensors per launch: their table travels as a kernel argument (3 KB, under the 4 KB limit).
+// More tensors take more launches.
+constexpr int adam_tensors_per_launch = 64;
 
-// The chunk table for a list of whole tensors (each given as one AdamChunk with its full length):
-// every tensor cut into pieces of at most adam_chunk_values. Host-side; the caller uploads it once
-// and reuses it while the parameters stay where they are.
-std::vector<AdamChunk> adam_chunks(const std::vector<AdamChunk>& tensors);
-
-// The per-step constants of engine/adam_math.h for step `step` (counting from 1).
+// The constants after `step` steps (step >= 0; at 0 the bias corrections are left 0, unused:
+// adam_count_step sets them before the first update).
+AdamDeviceState adam_device_state(double lr, double beta1, double beta2, double eps, double weight_decay, long step);
+// The constants of step `step` (counting from 1), on the host.
 AdamStepParams adam_step_params(double lr, double beta1, double beta2, double eps, double weight_decay, long step);
 
-// One Adam step over every chunk of the device table `chunks` [chunk_count]: one launch.
-void adam_step(const AdamChunk* chunks, long chunk_count, const AdamStepParams& params, simt::Stream stream);
+// state->step += 1 and the bias corrections of the new step: one thread, before adam_step.
+void adam_count_step(AdamDeviceState* state, simt::Stream stream);
+// One Adam step over every tensor with the constants in *state: one launch per 64 tensors.
+void adam_step(const std::vector<AdamTensor>& tensors, const AdamDeviceState* state, simt::Stream stream);
 
 }  // namespace ednn::kernels

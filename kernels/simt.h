@@ -5,7 +5,7 @@
 //   - by g++ as C++, into ednn_kernels_emu: this header runs the kernels on the CPU, slowly and
 //     exactly, so tests without a GPU execute the very same kernel bodies.
 // Kernel bodies therefore contain no #ifdef; they use, as in CUDA:
-//   __global__ __device__ __host__ __forceinline__ __restrict__ __shared__ __align__(n)
+//   __global__ __device__ __host__ __forceinline__ __restrict__ __shared__ __align__(n) __grid_constant__
 //   threadIdx blockIdx blockDim gridDim warpSize dim3
 //   __syncthreads() __syncthreads_count/and/or(pred) __syncwarp(mask)
 //   __shfl_sync __shfl_up_sync __shfl_down_sync __shfl_xor_sync __ballot_sync __any_sync __all_sync
@@ -104,6 +104,7 @@ void set_max_dynamic_shared_bytes(void (*kernel)(Params...), std::size_t bytes) 
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(...)
+#define __grid_constant__
 
 struct uint3 {
   unsigned int x, y, z;

@@ -8,9 +8,8 @@ namespace ednn::cpu {
 
 template <class T>
 void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::int64_t n, const AdamConfig& c, long step) {
-  const AdamStepParams a{c.lr, c.beta1, c.beta2, c.eps, c.weight_decay,
-                         c.lr / (1.0 - std::pow(c.beta1, double(step))),
-                         1.0 / std::sqrt(1.0 - std::pow(c.beta2, double(step)))};
+  AdamStepParams a{c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, 0.0, 0.0};
+  set_bias_corrections(a, step);
 #pragma omp parallel for simd schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) adam_update(param[i], grad[i], exp_avg[i], exp_avg_sq[i], a);
 }

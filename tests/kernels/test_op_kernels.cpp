@@ -245,48 +245,59 @@ TEST_CASE("weighted losses: value and gradient in one pass match the CPU referen
   });
 }
 
-TEST_CASE("Adam over several tensors in one launch matches the CPU reference over three steps") {
-  const long sizes[] = {1, 7, 33, 257, 40000};  // 40000: three chunks, the last partial
+TEST_CASE("Adam over many tensors, its step count kept on the device, matches the CPU reference over three steps") {
+  // 40000: three chunks, the last partial; 0: a tensor with no block. The second list has more
+  // tensors than one launch takes (adam_tensors_per_launch).
+  std::vector<std::vector<long>> size_lists = {{1, 7, 33, 0, 257, 40000}, {}};
+  for (int k = 0; k < kernels::adam_tensors_per_launch + 6; ++k) size_lists[1].push_back(1 + (k * 37) % 300);
   const ednn::AdamConfig configs[] = {{1e-3, 0.9, 0.999, 1e-8, 0.0}, {1e-2, 0.8, 0.99, 1e-6, 0.01}};
   for_each_schedule([&](simt::Schedule) {
-    for (const ednn::AdamConfig& cfg : configs) {
-      CAPTURE(cfg.weight_decay);
-      std::vector<std::vector<double>> want_p, want_m, want_v;
-      std::vector<DeviceBuffer<float>> p, g, m, v;
-      std::vector<std::vector<float>> grads;
-      std::vector<kernels::AdamChunk> tensors;
-      unsigned seed = 70;
-      for (long n : sizes) {
-        const std::vector<float> p0 = random_floats(n, seed++), g0 = random_floats(n, seed++);
-        want_p.push_back(to_double(p0));
-        want_m.emplace_back(n, 0.0);
-        want_v.emplace_back(n, 0.0);
-        grads.push_back(g0);
-        p.emplace_back(p0);
-        g.emplace_back(g0);
-        m.emplace_back(std::vector<float>(n, 0.0f));
-        v.emplace_back(std::vector<float>(n, 0.0f));
-        tensors.push_back({p.back().data(), g.back().data(), m.back().data(), v.back().data(), n});
+    for (const std::vector<long>& sizes : size_lists)
+      for (const ednn::AdamConfig& cfg : configs) {
+        CAPTURE(sizes.size());
+        CAPTURE(cfg.weight_decay);
+        std::vector<std::vector<double>> want_p, want_m, want_v;
+        std::vector<DeviceBuffer<float>> p, g, m, v;
+        std::vector<std::vector<float>> grads;
+        std::vector<kernels::AdamTensor> tensors;
+        unsigned seed = 70;
+        p.reserve(sizes.size()), g.reserve(sizes.size()), m.reserve(sizes.size()), v.reserve(sizes.size());
+        for (long n : sizes) {
+          const std::vector<float> p0 = random_floats(n, seed++), g0 = random_floats(n, seed++);
+          want_p.push_back(to_double(p0));
+          want_m.emplace_back(n, 0.0);
+          want_v.emplace_back(n, 0.0);
+          grads.push_back(g0);
+          p.emplace_back(p0);
+          g.emplace_back(g0);
+          m.emplace_back(std::vector<float>(n, 0.0f));
+          v.emplace_back(std::vector<float>(n, 0.0f));
+          tensors.push_back({p.back().data(), g.back().data(), m.back().data(), v.back().data(), n});
+        }
+        // The state before the first step; each step advances it on the device.
+        DeviceBuffer<kernels::AdamDeviceState> state(std::vector<kernels::AdamDeviceState>{
+            kernels::adam_device_state(cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, 0)});
+        for (long step = 1; step <= 3; ++step) {
+          for (std::size_t k = 0; k < sizes.size(); ++k)
+            cpu::adam_step(want_p[k].data(), to_double(grads[k]).data(), want_m[k].data(), want_v[k].data(),
+                           sizes[k], cfg, step);
+          kernels::adam_count_step(state.data(), nullptr);
+          kernels::adam_step(tensors, state.data(), nullptr);
+        }
+        const kernels::AdamDeviceState after = state.download()[0];
+        const ednn::AdamStepParams want = kernels::adam_step_params(cfg.lr, cfg.beta1, cfg.beta2, cfg.eps,
+                                                                    cfg.weight_decay, 3);
+        CHECK(after.step == 3);
+        CHECK(after.params.step_size == doctest::Approx(want.step_size).epsilon(1e-14));
+        CHECK(after.params.inv_sqrt_bias2 == doctest::Approx(want.inv_sqrt_bias2).epsilon(1e-14));
+        for (std::size_t k = 0; k < sizes.size(); ++k) {
+          CAPTURE(k);
+          check_close(p[k].download(), want_p[k], 1e-6, 1e-5);
+          check_close(m[k].download(), want_m[k], 1e-7, 1e-5);
+          // (1 - beta2) in float: 1 - 0.999f is 0.00099998713, 1.3e-5 away from 0.001.
+          check_close(v[k].download(), want_v[k], 1e-9, 1e-4);
+        }
       }
-      const std::vector<kernels::AdamChunk> table = kernels::adam_chunks(tensors);
-      CHECK(table.size() == 4 + 3);
-      DeviceBuffer<kernels::AdamChunk> device_table(table);
-      for (long step = 1; step <= 3; ++step) {
-        for (std::size_t k = 0; k < std::size(sizes); ++k)
-          cpu::adam_step(want_p[k].data(), to_double(grads[k]).data(), want_m[k].data(), want_v[k].data(),
-                         sizes[k], cfg, step);
-        kernels::adam_step(device_table.data(), long(table.size()),
-                           kernels::adam_step_params(cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, step),
-                           nullptr);
-      }
-      for (std::size_t k = 0; k < std::size(sizes); ++k) {
-        CAPTURE(sizes[k]);
-        check_close(p[k].download(), want_p[k], 1e-6, 1e-5);
-        check_close(m[k].download(), want_m[k], 1e-7, 1e-5);
-        // (1 - beta2) in float: 1 - 0.999f is 0.00099998713, 1.3e-5 away from 0.001.
-        check_close(v[k].download(), want_v[k], 1e-9, 1e-4);
-      }
-    }
   });
 }
 
