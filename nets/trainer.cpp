@@ -14,6 +14,9 @@
 #include "engine/optim.h"
 #include "nets/checkpoint.h"
 #include "nets/progress.h"
+#if EDNN_WITH_CUDA
+#include "engine/cuda_graph.h"
+#endif
 
 namespace ednn::nets {
 
@@ -41,6 +44,91 @@ std::string fmt(double v) {
   os << v;
   return os.str();
 }
+
+// The training step, eager or replayed from a CUDA graph (TrainOptions::cuda_graph). A graph
+// fixes the step's shapes, its loss and its input tensors: it is captured for one (batch size,
+// loss) pair and read its batch from two tensors of its own, which each step refills. The first
+// step of a pair runs eagerly (Adam writes its state on the device from the host then, which a
+// capture cannot record); the second is captured and replayed, the later ones replayed.
+class TrainingStep {
+public:
+  TrainingStep(Sequential& net, Adam& adam, Device device, bool use_graph)
+      : net_(net), adam_(adam), device_(device), use_graph_(use_graph) {
+#if !EDNN_WITH_CUDA
+    EDNN_CHECK(!use_graph, "train: --cuda-graph needs ednn built with CUDA");
+#endif
+    EDNN_CHECK(!use_graph || device == Device::cuda, "train: --cuda-graph applies to the cuda device only");
+  }
+
+  // One step on the batch x, y [count, 1, L, L] (host); returns the loss before the update.
+  // `check` sees the loss value; if it throws, an eager step has not updated the weights (a
+  // replayed one has: a graph cannot stop half way).
+  template <class Check>
+  double run(const std::vector<float>& x, const std::vector<float>& y, int count, int L, const std::string& loss_text,
+             const LossSpec& spec, Check&& check) {
+#if EDNN_WITH_CUDA
+    if (use_graph_) return replayed(x, y, count, L, loss_text, spec, check);
+#endif
+    return eager(x, y, count, L, spec, check);
+  }
+
+private:
+  template <class Check>
+  double eager(const std::vector<float>& x, const std::vector<float>& y, int count, int L, const LossSpec& spec,
+               Check&& check) {
+    adam_.zero_grad();
+    Tensor loss = weighted_loss(net_.forward(to_device(x, count, L, device_)), to_device(y, count, L, device_), spec);
+    const double value = loss.item();  // read back every step: the progress bar and the finite check
+    check(value);
+    loss.backward();
+    adam_.step();
+    return value;
+  }
+
+#if EDNN_WITH_CUDA
+  template <class Check>
+  double replayed(const std::vector<float>& x, const std::vector<float>& y, int count, int L,
+                  const std::string& loss_text, const LossSpec& spec, Check&& check) {
+    if (count != count_ || loss_text != loss_text_) {  // a new pair: drop the graph, step eagerly
+      graph_ = cuda::CapturedGraph();
+      loss_ = Tensor();
+      count_ = count;
+      loss_text_ = loss_text;
+      x_ = Tensor::empty({count, 1, L, L}, DType::f32, device_);
+      y_ = Tensor::empty({count, 1, L, L}, DType::f32, device_);
+      return eager(x, y, count, L, spec, check);
+    }
+    x_.copy_from(to_device(x, count, L, Device::cpu));  // waits for the previous replay, which reads x_
+    y_.copy_from(to_device(y, count, L, Device::cpu));
+    if (graph_.empty()) {
+      // Capturing runs nothing; Adam::step counts the recorded step, which the replay below takes.
+      graph_ = cuda::CapturedGraph::capture([&] {
+        adam_.zero_grad();
+        loss_ = weighted_loss(net_.forward(x_), y_, spec);
+        loss_.backward();
+        adam_.step();
+      });
+    } else {
+      adam_.set_steps(adam_.steps() + 1);  // replays are invisible to the host's count
+    }
+    graph_.replay();
+    const double value = loss_.item();
+    check(value);
+    return value;
+  }
+#endif
+
+  Sequential& net_;
+  Adam& adam_;
+  Device device_;
+  bool use_graph_;
+#if EDNN_WITH_CUDA
+  cuda::CapturedGraph graph_;
+  Tensor x_, y_, loss_;
+  int count_ = -1;
+  std::string loss_text_;
+#endif
+};
 
 const char* kLogHeader = "epoch,loss,train_loss,test_loss,test_mae,samples_per_s,seconds,best";
 
@@ -216,6 +304,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
                                                            : std::int64_t(data.train_indices.size());
   std::vector<float> x, y;
   std::vector<int> n;
+  TrainingStep training_step(*net, adam, o.device, o.cuda_graph);
   const auto run_start = std::chrono::steady_clock::now();
   for (int e = start_epoch; e < o.epochs; ++e) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
@@ -253,19 +342,15 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
                        n.data());
       apply_transform(o.transform, x.data(), std::int64_t(x.size()));
       apply_transform(o.transform, y.data(), std::int64_t(y.size()));
-      adam.zero_grad();
-      Tensor pred = net->forward(to_device(x, count, L, o.device));
-      Tensor loss = weighted_loss(pred, to_device(y, count, L, o.device), spec);
-      const double value = loss.item();  // read back every step: the progress bar and the finite check
-      if (!std::isfinite(value)) {
+      const long global_step = adam.steps() + 1;
+      const double value = training_step.run(x, y, count, L, loss_text, spec, [&](double loss) {
+        if (std::isfinite(loss)) return;
         bar.finish();
-        fail("train: non-finite loss (", value, ") at epoch ", e + 1, ", step ", s + 1, " of the epoch (global step ",
-             adam.steps() + 1, "); training stopped. The last good checkpoint is ",
+        fail("train: non-finite loss (", loss, ") at epoch ", e + 1, ", step ", s + 1, " of the epoch (global step ",
+             global_step, "); training stopped. The last good checkpoint is ",
              start_epoch < e || o.resume ? result.last_path : std::string("(none: no epoch finished)"),
              e > 0 ? " (epoch " + std::to_string(e) + ")" : std::string());
-      }
-      loss.backward();
-      adam.step();
+      });
       loss_sum += value * count;
       done += count;
       bar.update(done, " loss " + fmt(loss_sum / double(done)));

@@ -46,6 +46,8 @@ struct TrainOptions {
   double time_limit_s = 0;         // > 0: once this much time has passed, the epoch ends early (evaluated
                                    // and saved) and training stops; such a run is not resumable bit-exactly
   std::string data_description;    // recorded in the metadata
+  bool cuda_graph = false;         // device cuda: capture the training step in a CUDA graph and replay it
+                                   // (engine/cuda_graph.h); the same steps, bit for bit, fewer launches
 };
 
 struct TrainData {

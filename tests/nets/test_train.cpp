@@ -9,8 +9,12 @@
 #include <fstream>
 #include <limits>
 
+#include "engine/device.h"
 #include "nets/checkpoint.h"
 #include "nets/trainer.h"
+#if EDNN_WITH_CUDA
+#include "engine/cuda_device.h"
+#endif
 #include "tests/test_helpers.h"
 
 using namespace ednn;
@@ -168,3 +172,60 @@ TEST_CASE("train: a non-finite loss stops training naming the step and keeps the
   CHECK(bytes(out / "last.safetensors") == good);
   fs::remove_all(out);
 }
+
+#if EDNN_WITH_CUDA
+TEST_CASE("train: --cuda-graph takes the same steps as eager training on the cuda device, bitwise") {
+  if (!cuda::runtime_available()) {
+    MESSAGE("skipped: no usable CUDA device");
+    return;
+  }
+  // L = 32, c0 = 2: small enough for the emulated device. 14 samples in batches of 4: each epoch
+  // steps eagerly, captures, replays, then meets a partial batch (eager again); the loss changes
+  // after two epochs, so the graph is dropped and captured again for each new (batch size, loss).
+  solver::SolverConfig c;
+  c.L = 32;
+  c.max_sources = 4;
+  MemoryStore train_store = generate_memory_store(c, 3, 14), test_store = generate_memory_store(c, 4, 2);
+  TrainData d;
+  d.train = &train_store;
+  d.test = &test_store;
+  for (int i = 0; i < 14; ++i) d.train_indices.push_back(i);
+  d.test_indices = {0, 1};
+  auto options = [&](const fs::path& out, bool graph) {
+    TrainOptions o;
+    o.net = NetConfig{"custom", 32, 2};
+    o.batch = 4;
+    o.lr = 1e-3;
+    o.epochs = 3;
+    o.seed = 2;
+    o.loss = "exp-mae:w=1";
+    o.loss_alt = "exp-huber:w=1,delta=0.3";
+    o.toggle_every = 2;
+    o.device = Device::cuda;
+    o.out_dir = out.string();
+    o.progress = false;
+    o.cuda_graph = graph;
+    return o;
+  };
+  const fs::path a = temp_dir("train_eager_cuda"), b = temp_dir("train_graph_cuda");
+  const TrainResult eager = train(options(a, false), d), graphed = train(options(b, true), d);
+  REQUIRE(graphed.epochs.size() == eager.epochs.size());
+  for (std::size_t e = 0; e < eager.epochs.size(); ++e) {
+    CAPTURE(e);
+    CHECK(graphed.epochs[e].train_loss == eager.epochs[e].train_loss);
+    CHECK(graphed.epochs[e].test_mae == eager.epochs[e].test_mae);
+  }
+  for (const char* file : {"last.safetensors", "last.optim.safetensors"}) {
+    const SafetensorsFile fa = read_safetensors((a / file).string()), fb = read_safetensors((b / file).string());
+    REQUIRE(fa.tensors.size() == fb.tensors.size());
+    for (std::size_t i = 0; i < fa.tensors.size(); ++i) {
+      CAPTURE(fa.tensors[i].name);
+      CHECK(fa.tensors[i].tensor.to_vector() == fb.tensors[i].tensor.to_vector());
+    }
+  }
+  CHECK(read_safetensors((b / "last.optim.safetensors").string()).metadata.at("step") ==
+        read_safetensors((a / "last.optim.safetensors").string()).metadata.at("step"));
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+#endif
