@@ -90,12 +90,20 @@ if [ -x "$BIN/bench_train_step" ]; then
   step bench_train_step_paper 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda
   step bench_train_step_paper_tf32 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda \
     --tf32
+  # The step replayed from a CUDA graph beside the eager one (one run each prints both medians).
+  step bench_train_step_small_graph 60 "$BIN/bench_train_step" --preset small --batch 50 --steps 20 --device cuda \
+    --graph
+  step bench_train_step_paper_graph 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda \
+    --graph
   # The same step in PyTorch with cuDNN (fp32, TF32 off), side by side in one run, when torch is there.
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     step bench_torch_small 120 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset small --batch 50 \
       --steps 20 --ednn "$BIN/bench_train_step"
     step bench_torch_paper 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper --batch 50 \
       --steps 3 --ednn "$BIN/bench_train_step"
+    # Both sides replaying CUDA graphs (the small preset, where launches weigh most).
+    step bench_torch_small_graph 120 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset small \
+      --batch 50 --steps 20 --graph --ednn "$BIN/bench_train_step"
     # Both on the tensor cores: PyTorch's allow_tf32 beside ednn's --tf32 (conv2d version 4).
     step bench_torch_paper_tf32 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper \
       --batch 50 --steps 3 --tf32 --ednn "$BIN/bench_train_step"
@@ -175,6 +183,7 @@ fi
 for f in "$LOG"/bench_*.log; do
   [ -f "$f" ] && { echo "--- $(basename "$f" .log) (last lines)"; tail -n 6 "$f"; }
 done
+grep -H "CUDA graph of" "$LOG"/bench_*.log 2>/dev/null | sed "s|^$LOG/||"  # eager beside graph medians
 echo "total:   $(( $(date +%s) - START )) s; logs in $LOG"
 if [ $FAILED -ne 0 ]; then echo "RESULT: SOME STEPS FAILED"
 elif [ $SKIPPED -ne 0 ]; then echo "RESULT: every step that ran passed; some were not run (deadline)"
