@@ -268,9 +268,11 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
           check_samples(op, in, g, [&](std::int64_t i) { return fetch_device(out, i); }, tf32 ? 2e-3 : 1e-4);
       return bad.empty() ? std::string("checked") : "WRONG: " + bad;
     };
-    // The hand-written kernels, every version (4: tensor cores, TF32; 5: tensor cores, 3xTF32),
-    // then 0: what the engine runs by default (3, 2 or the 16-wide tiles, by the product's shape).
-    for (int version : {1, 2, 3, 4, 5, 0}) {
+    // The hand-written kernels, every version (4: tensor cores, TF32; 5: tensor cores, 3xTF32;
+    // 6: Winograd, which runs version 0's kernels for backward-weight and for layers other than
+    // 3x3 / stride 1 / padding 1, so its sums are those of EDNN_CONV_VERSION=6), then 0: what the
+    // engine runs by default (3, 2 or the 16-wide tiles, by the product's shape).
+    for (int version : {1, 2, 3, 4, 5, 6, 0}) {
       if (version == 1 && op != Op::forward) continue;
       std::function<void()> run;
       if (op == Op::forward)
@@ -287,6 +289,7 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
       const std::string check = checked(version == 4);
       const std::string variant = version == 4   ? "ednn v4 (TF32)"
                                   : version == 5 ? "ednn v5 (3xTF32)"
+                                  : version == 6 ? "ednn v6 (Winograd)"
                                   : version == 0 ? "ednn auto (v0)"
                                                  : "ednn v" + std::to_string(version);
       report.add(op, layer, variant, time_gpu(run, runs, gpu.stream), check);

@@ -9,7 +9,7 @@
 // --tf32 (or EDNN_TF32=1) lets the CUDA convolutions use the tensor cores with TF32 inputs
 // (ednn::set_allow_tf32); compare it with PyTorch's allow_tf32 (torch_train_step.py --tf32).
 // --conv-version V (or EDNN_CONV_VERSION) runs one numbered convolution kernel of kernels/conv2d.h
-// everywhere, e.g. 5, the tensor cores with float accuracy, beside PyTorch's fp32.
+// everywhere, e.g. 5, the tensor cores with float accuracy, or 6, Winograd, beside PyTorch's fp32.
 // The per-layer split then shows a fused pair's time on the convolution's line.
 // --graph (cuda) also captures the step in a CUDA graph (engine/cuda_graph.h) and times its
 // replays after the eager steps, in the same run: both medians are printed, and the last line
@@ -65,6 +65,7 @@ std::string conv_description(int version) {
   const char* what = version == 0   ? "automatic, fp32"
                      : version == 4 ? "tensor cores, TF32"
                      : version == 5 ? "tensor cores, 3xTF32 (fp32 accuracy)"
+                     : version == 6 ? "Winograd F(2x2, 3x3), fp32"
                                     : "fp32";
   return ", convolutions: kernel version " + std::to_string(version) + " (" + what + ")";
 }

@@ -57,6 +57,7 @@ def short_name(mangled):
         out = subprocess.run(["c++filt", mangled], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return mangled
+    out = out.replace("(anonymous namespace)::", "")
     out = re.sub(r"\(.*\)$", "", out).replace("ednn::kernels::", "")
     return out.replace("void ", "")
 

@@ -63,6 +63,7 @@
 // and skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies (the
 // ED-CNN's convolutions all have stride 1).
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_winograd.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -799,10 +800,16 @@ void with_tiles(Kernel kernel, F&& f) {
   }
 }
 
+// Version 6 (Winograd, kernels/conv2d_winograd.cu) where it applies; elsewhere (other kernel
+// sizes, strides, paddings, and backward-weight) what version 0 runs.
+constexpr int winograd_version = 6;
+int implicit_gemm_version(int version) { return version == winograd_version ? 0 : version; }
+
 Kernel resolve_kernel(int version, long M, long Ncol, const char* op, bool direct_allowed) {
-  EDNN_CHECK((version >= 2 && version <= 5) || version == 0 || (direct_allowed && version == 1), op,
+  EDNN_CHECK((version >= 2 && version <= 6) || version == 0 || (direct_allowed && version == 1), op,
              ": no kernel version ", version, " (expected 0 (automatic), ", direct_allowed ? "1, " : "",
-             "2, 3, 4 (tensor cores, TF32) or 5 (tensor cores, 3xTF32))");
+             "2, 3, 4 (tensor cores, TF32), 5 (tensor cores, 3xTF32) or 6 (Winograd))");
+  version = implicit_gemm_version(version);
   const bool large = M >= LargeTiles::BM && Ncol >= LargeTiles::BN;
   switch (version) {
     case 1: return Kernel::direct;
@@ -900,6 +907,10 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
                     simt::Stream stream, ConvEpilogue epilogue, int version) {
   const ConvDims d = check_dims(g, "conv2d_forward");
   const Kernel kernel = resolve_kernel(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true);
+  if (version == winograd_version && winograd_applies(g)) {
+    conv2d_forward_winograd(x, w, bias, y, g, stream, epilogue);
+    return;
+  }
   if (kernel == Kernel::direct) {
     constexpr int block = 256;
     const long blocks = std::min<long>((g.output_numel() + block - 1) / block, 65536L);
@@ -913,8 +924,12 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
                           const float* bias, ConvEpilogue epilogue, int version, int dy_scale) {
   ConvDims d = check_dims(g, "conv2d_backward_data");
   d.dy_shift = dy_shift_for(dy_scale, g, "conv2d_backward_data");
-  with_tiles(resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false),
-             [&](auto tiles) { launch_backward_data<decltype(tiles)>(dy, w, bias, dx, d, stream, epilogue); });
+  const Kernel kernel = resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false);
+  if (version == winograd_version && winograd_applies(g)) {
+    conv2d_backward_data_winograd(dy, w, dx, g, stream, bias, epilogue, d.dy_shift);
+    return;
+  }
+  with_tiles(kernel, [&](auto tiles) { launch_backward_data<decltype(tiles)>(dy, w, bias, dx, d, stream, epilogue); });
 }
 
 long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {

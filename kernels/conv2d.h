@@ -36,8 +36,11 @@ struct ConvEpilogue {
 //      float accumulators; 128 x 256 (at least 256 columns), 128 x 128 or 64 x 64 tiles by size. Less precise than the
 //      others (relative error per product up to about 2^-11): never chosen by 0;
 //   5  the same on the tensor cores with float accuracy ("3xTF32"): each input split into a TF32
-//      high and low part, three mma instructions per product (a_lo b_hi + a_hi b_lo + a_hi b_hi).
-// The backward launchers accept 0, 2, 3, 4 and 5.
+//      high and low part, three mma instructions per product (a_lo b_hi + a_hi b_lo + a_hi b_hi);
+//   6  Winograd F(2x2, 3x3) (kernels/conv2d_winograd.cu): 16 multiplications per 2x2 outputs
+//      instead of 36, float; for 3x3 kernels with stride 1 and padding 1 (every layer of the
+//      ED-CNN), forward and backward-data; elsewhere, and for backward-weight, what 0 runs.
+// The backward launchers accept 0, 2, 3, 4, 5 and 6.
 
 // y = conv2d(x, w) + bias, then the epilogue. bias may be null (no bias).
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,

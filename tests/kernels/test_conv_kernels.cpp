@@ -152,7 +152,7 @@ TEST_CASE("conv2d_forward: every version matches the reference, with bias, witho
       const long terms = long(g.C_in) * g.kH * g.kW;
 
       DeviceBuffer<float> dx(x), dw(w), db(b);
-      for (int version : {0, 1, 2, 3, 5}) {  // 5: tensor cores with float accuracy, the same tolerance
+      for (int version : {0, 1, 2, 3, 5, 6}) {  // 5: tensor cores with float accuracy; 6: Winograd; the same tolerance
         CAPTURE(version);
         DeviceBuffer<float> y = output_buffer(g.output_numel());
         ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y.data(), g, nullptr, {}, version);
@@ -168,7 +168,7 @@ TEST_CASE("conv2d_forward: every version matches the reference, with bias, witho
   });
 }
 
-TEST_CASE("conv2d_backward_data: versions 0, 2, 3 and 5 match the reference") {
+TEST_CASE("conv2d_backward_data: versions 0, 2, 3, 5 and 6 match the reference") {
   const std::vector<Shape> shapes = test_shapes();
   for_each_schedule([&](simt::Schedule) {
     unsigned seed = 100;
@@ -183,7 +183,7 @@ TEST_CASE("conv2d_backward_data: versions 0, 2, 3 and 5 match the reference") {
       const long terms = long(g.C_out) * g.kH * g.kW;
 
       DeviceBuffer<float> ddy(dy), dw(w);
-      for (int version : {0, 2, 3, 5}) {
+      for (int version : {0, 2, 3, 5, 6}) {
         CAPTURE(version);
         DeviceBuffer<float> dx = output_buffer(g.input_numel());
         ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dx.data(), g, nullptr, nullptr, {}, version);
@@ -221,7 +221,7 @@ TEST_CASE("conv2d_backward_data with bias and leaky ReLU is conv_transpose2d's f
       add_bias_and_activation(want, bd, g.N, g.C_in, long(g.H_in) * g.W_in, leaky);
 
       DeviceBuffer<float> din(in), dw(w), db(b);
-      for (int version : {0, 2, 3, 5}) {
+      for (int version : {0, 2, 3, 5, 6}) {
         CAPTURE(version);
         DeviceBuffer<float> out = output_buffer(g.input_numel());
         ednn::kernels::conv2d_backward_data(din.data(), dw.data(), out.data(), g, nullptr, db.data(), leaky, version);
@@ -396,7 +396,7 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
       const std::vector<float> w = ednn::test::random_floats(g.weight_numel(), seed++);
       const std::vector<float> x = ednn::test::random_floats(g.input_numel(), seed++);
       DeviceBuffer<float> dsmall(small), dfull(full), dw(w), dx(x);
-      for (int version : {0, 2, 3, 4, 5}) {
+      for (int version : {0, 2, 3, 4, 5, 6}) {
         CAPTURE(version);
         DeviceBuffer<float> fused(g.input_numel()), plain(g.input_numel());
         ednn::kernels::conv2d_backward_data(dsmall.data(), dw.data(), fused.data(), g, nullptr, nullptr, leaky,
@@ -421,8 +421,8 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
 TEST_CASE("conv2d launchers reject bad arguments with a message") {
   const ConvGeometry g = geometry({1, 2, 3, 5, 5, 3, 3, 1, 1});
   DeviceBuffer<float> a(1000), b(1000), c(1000);
-  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 6),
-                       doctest::Contains("conv2d_forward: no kernel version 6"), ednn::Error);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 7),
+                       doctest::Contains("conv2d_forward: no kernel version 7"), ednn::Error);
   CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 1),
                        doctest::Contains("conv2d_backward_data: no kernel version 1"), ednn::Error);
   ConvGeometry wrong = g;

@@ -1,0 +1,22 @@
+// Winograd F(2x2, 3x3) convolution (kernels/conv2d_winograd.cu): kernel version 6 of
+// kernels/conv2d.h, for the convolutions it applies to. Plain C++; conv2d.cu's launchers call it.
+#pragma once
+#include "engine/geometry.h"
+#include "kernels/conv2d.h"
+#include "kernels/simt_host.h"
+
+namespace ednn::kernels {
+
+// True when Winograd F(2x2, 3x3) computes g: a 3x3 kernel, stride 1, padding 1 (the output has
+// the input's size), which is every convolution and transposed convolution of the ED-CNN.
+bool winograd_applies(const ConvGeometry& g);
+
+// conv2d_forward of kernels/conv2d.h by Winograd F(2x2, 3x3); g must satisfy winograd_applies.
+void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
+                             simt::Stream stream, ConvEpilogue epilogue);
+
+// conv2d_backward_data of kernels/conv2d.h by Winograd F(2x2, 3x3) (dy_shift: log2 of dy_scale).
+void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvGeometry& g,
+                                   simt::Stream stream, const float* bias, ConvEpilogue epilogue, int dy_shift);
+
+}  // namespace ednn::kernels
