@@ -269,9 +269,9 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
       return bad.empty() ? std::string("checked") : "WRONG: " + bad;
     };
     // The hand-written kernels, every version (4: tensor cores, TF32; 5: tensor cores, 3xTF32;
-    // 6: Winograd, which runs version 0's kernels for backward-weight and for layers other than
-    // 3x3 / stride 1 / padding 1, so its sums are those of EDNN_CONV_VERSION=6), then 0: what the
-    // engine runs by default (3, 2 or the 16-wide tiles, by the product's shape).
+    // 6: Winograd, which runs version 0's kernels for layers other than 3x3 / stride 1 /
+    // padding 1), then 0: what the engine runs by default (3, 2 or the 16-wide tiles, by the
+    // product's shape).
     for (int version : {1, 2, 3, 4, 5, 6, 0}) {
       if (version == 1 && op != Op::forward) continue;
       std::function<void()> run;

@@ -801,7 +801,7 @@ void with_tiles(Kernel kernel, F&& f) {
 }
 
 // Version 6 (Winograd, kernels/conv2d_winograd.cu) where it applies; elsewhere (other kernel
-// sizes, strides, paddings, and backward-weight) what version 0 runs.
+// sizes, strides, paddings) what version 0 runs.
 constexpr int winograd_version = 6;
 int implicit_gemm_version(int version) { return version == winograd_version ? 0 : version; }
 
@@ -932,9 +932,15 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   with_tiles(kernel, [&](auto tiles) { launch_backward_data<decltype(tiles)>(dy, w, bias, dx, d, stream, epilogue); });
 }
 
+// The slices of backward-weight's sum over pixels: Winograd's over tiles, or the implicit GEMM's.
+int backward_weight_slices(const ConvGeometry& g, int version) {
+  if (version == winograd_version && winograd_applies(g)) return conv2d_backward_weight_winograd_slices(g);
+  return split_k_for(g, backward_weight_kernel(g, version)).slices;
+}
+
 long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {
   check_dims(g, "conv2d_backward_weight_workspace_size");
-  const SplitK s = split_k_for(g, backward_weight_kernel(g, version));
+  const SplitK s{backward_weight_slices(g, version), 0};
   // The slices' partial dw [S, C_out, C_in kH kW] (none for one slice), then sum_per_channel's partials.
   return (s.slices == 1 ? 0 : long(s.slices) * g.weight_numel()) +
          sum_per_channel_workspace_size(g.N, g.C_out, long(g.H_out) * g.W_out);
@@ -947,7 +953,8 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* d
   EDNN_CHECK(!dbias || dy_scale == 1, "conv2d_backward_weight: no bias gradient with dy_scale ", dy_scale,
              " (sum the stored dy instead)");
   const Kernel kernel = backward_weight_kernel(g, version);
-  const SplitK s = split_k_for(g, kernel);
+  const bool winograd = version == winograd_version && winograd_applies(g);
+  const SplitK s = winograd ? SplitK{conv2d_backward_weight_winograd_slices(g), 0} : split_k_for(g, kernel);
   EDNN_CHECK(workspace, "conv2d_backward_weight: needs a workspace of ",
              conv2d_backward_weight_workspace_size(g, version), " floats, got none");
   const long weight_count = g.weight_numel();
@@ -955,7 +962,10 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* d
   float* bias_workspace = workspace + (s.slices == 1 ? 0 : long(s.slices) * weight_count);
 
   float* out = partials ? partials : dw;
-  with_tiles(kernel, [&](auto tiles) { launch_backward_weight<decltype(tiles)>(x, dy, out, d, s, stream); });
+  if (winograd)
+    conv2d_backward_weight_winograd(x, dy, out, g, stream, d.dy_shift);
+  else
+    with_tiles(kernel, [&](auto tiles) { launch_backward_weight<decltype(tiles)>(x, dy, out, d, s, stream); });
   if (partials) {
     const long blocks = std::min<long>(blocks_for(weight_count, reduce_block), reduce_max_blocks);
     simt::launch(split_k_reduce_kernel1, static_cast<unsigned>(blocks), reduce_block, 0, stream, partials, dw,

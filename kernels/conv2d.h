@@ -37,9 +37,9 @@ struct ConvEpilogue {
 //      others (relative error per product up to about 2^-11): never chosen by 0;
 //   5  the same on the tensor cores with float accuracy ("3xTF32"): each input split into a TF32
 //      high and low part, three mma instructions per product (a_lo b_hi + a_hi b_lo + a_hi b_hi);
-//   6  Winograd F(2x2, 3x3) (kernels/conv2d_winograd.cu): 16 multiplications per 2x2 outputs
-//      instead of 36, float; for 3x3 kernels with stride 1 and padding 1 (every layer of the
-//      ED-CNN), forward and backward-data; elsewhere, and for backward-weight, what 0 runs.
+//   6  Winograd (kernels/conv2d_winograd.cu), float: F(2x2, 3x3) for forward and backward-data
+//      (16 multiplications per 2x2 outputs instead of 36), F(3x3, 2x2) for backward-weight; for
+//      3x3 kernels with stride 1 and padding 1 (every layer of the ED-CNN); elsewhere what 0 runs.
 // The backward launchers accept 0, 2, 3, 4, 5 and 6.
 
 // y = conv2d(x, w) + bias, then the epilogue. bias may be null (no bias).

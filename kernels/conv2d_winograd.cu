@@ -1,13 +1,11 @@
-// Kernel version 6: convolution by Winograd's minimal filtering, F(2x2, 3x3) (Lavin and Gray,
-// "Fast Algorithms for Convolutional Neural Networks", 2016), for 3x3 kernels, stride 1,
-// padding 1: forward, and backward-data (which is the same convolution with the kernel rotated
-// by 180 degrees and its two channel axes swapped).
+// Kernel version 6: convolution by Winograd's minimal filtering (Lavin and Gray, "Fast Algorithms
+// for Convolutional Neural Networks", 2016), for 3x3 kernels, stride 1, padding 1: forward and
+// backward-data by F(2x2, 3x3), backward-weight by F(3x3, 2x2).
 //
 // Why: a direct (or implicit-GEMM) 3x3 convolution spends 9 multiplications per output per input
-// channel. Winograd computes a 2x2 block of outputs from a 4x4 block of inputs with 16
-// multiplications instead of 36:
+// channel. F(2x2, 3x3) computes a 2x2 block of outputs from a 4x4 block of inputs d and the
+// kernel g with 16 multiplications instead of 36:
 //   Y = A^T [ (G g G^T) (.) (B^T d B) ] A                      ((.) : elementwise)
-// with d the 4x4 input tile, g the 3x3 kernel and
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
 //   A^T = [1 1 1 0; 0 1 -1 -1]
 // Summed over input channels c, the 16 products of each position e of the 4x4 grid are 16
@@ -17,24 +15,32 @@
 // is how cuDNN's fp32 convolutions exceed the card's float multiply-add peak in "effective"
 // FLOP/s (bench/RESULTS.md): no implicit GEMM, however well written, can reach its times.
 //
-// One block: 32 output channels x 32 output tiles (2x2 pixels each), 256 threads, input channels
-// in steps of 8. Each step:
-//   1. every thread transforms one (channel, tile) input block, V = B^T d B (16 loads, bounds
-//      checked: the zero padding and the edges of odd sizes), and one (channel, output channel)
-//      kernel, U = G g G^T (9 loads), into shared memory: V[16][8][32], U[16][8][32]; the loads
-//      of the next step are issued before this step's multiply, into registers;
+// Backward-data is the forward convolution of dy with the kernel rotated by 180 degrees and its
+// two channel axes swapped (read so, TRANSPOSED). Backward-weight is F(3x3, 2x2), the same
+// algorithm with the roles of A and G exchanged (the "transposition principle"): the 3x3 weight
+// gradient of one 2x2 tile of dy, f, against the 4x4 block of x around it is
+//   dW_tile = G^T [ (A f A^T) (.) (B^T d B) ] G,
+// and summed over tiles t (every image, every tile) it is again 16 matrix products,
+// M[e][k][c] = sum_t U[e][k][t] V[e][c][t], transformed once at the end.
+//
+// One block, every kernel here: a 32 x 32 piece of the 16 products M[e], 256 threads, the sum in
+// steps of 8 (input channels, or tiles for backward-weight). Each step:
+//   1. every thread transforms one block of each operand into shared memory, U[16][8][32] and
+//      V[16][8][32]; the global loads of the next step are issued before this step's multiply,
+//      into registers, so their latency hides behind it;
 //   2. 16 threads per position e multiply U[e] and V[e] (8 x 8 outputs each: 2 + 2 vector shared
 //      loads per 64 multiply-adds; the two positions a warp spans read rows 256 floats apart,
 //      the same banks: a 2-way conflict, left for a later version).
-// At the end each thread holds M for one position e, but an output tile needs all 16: the block
-// writes M into shared memory (in two halves of 16 output channels, to fit the same 32 KiB) and
-// each thread then computes A^T M A for two (output channel, tile) pairs, adds the bias, applies
-// the epilogue and stores the 2x2 outputs.
+// At the end each thread holds M for one position e, but the output transform needs all 16: the
+// block writes M into shared memory (in two halves, to fit the same 32 KiB) and each thread
+// transforms two (row, column) pairs and stores the result.
 //
 // Accuracy: the transforms add and subtract up to four inputs, so the rounding error grows a
 // little over the direct sum's (within the float tolerance the tests hold every version to:
-// F(2x2, 3x3) is the most accurate Winograd variant; larger tiles, F(4x4, 3x3), lose more).
+// these are the most accurate Winograd variants; larger tiles, F(4x4, 3x3), lose more).
 #include "kernels/conv2d_winograd.h"
+
+#include <algorithm>
 
 #include "kernels/simt.h"
 
@@ -43,33 +49,26 @@ namespace ednn::kernels {
 namespace {
 
 constexpr int wino_threads = 256;
-constexpr int wino_k = 32;      // output channels per block
-constexpr int wino_tiles = 32;  // output tiles (2x2 pixels) per block
-constexpr int wino_c = 8;       // input channels per step
+constexpr int wino_rows = 32;  // rows of M per block: output channels
+constexpr int wino_cols = 32;  // columns of M per block: output tiles (forward), input channels (weight gradient)
+constexpr int wino_step = 8;   // terms of the sum per step: input channels (forward), tiles (weight gradient)
+constexpr int wino_shared = 2 * 16 * wino_step * 32;  // floats: U and V of a step, or half of M at the end
+static_assert(wino_rows == 32 && wino_cols == 32 && wino_threads == 256 && wino_step * 32 == wino_threads,
+              "the thread layouts below assume these sizes");
 
-// The convolution as the kernel sees it: x [N, C, H, W] (stored at 1 / 2^x_shift of its size:
-// a fused nearest upsampling), y [N, K, H, W], a 3x3 kernel, stride 1, padding 1.
+// The convolution as the kernels see it: x [N, C, H, W], y (or dy) [N, K, H, W], a 3x3 kernel,
+// stride 1, padding 1. x_shift and y_shift: x (forward) or dy (weight gradient) is stored at
+// 1 / 2^shift of its size, a fused nearest upsampling.
 struct WinogradDims {
   int N, C, K, H, W;
-  int x_shift;
+  int x_shift, y_shift;
   int tiles_h, tiles_w;  // ceil(H / 2), ceil(W / 2)
   long tiles;            // N tiles_h tiles_w
 };
 
-// The 3x3 kernel of (output channel k, input channel c). Forward: w [K, C, 3, 3]. Backward-data
-// (TRANSPOSED): w is the forward weight [C, K, 3, 3] of the convolution whose dx this is, read
-// rotated by 180 degrees: w'[k][c][p][q] = w[c][k][2 - p][2 - q].
-template <bool TRANSPOSED>
-__device__ __forceinline__ void load_kernel(const float* __restrict__ w, const WinogradDims& d, int k, int c,
-                                            float (&g)[3][3]) {
-  const float* base = TRANSPOSED ? w + (long(c) * d.K + k) * 9 : w + (long(k) * d.C + c) * 9;
-  #pragma unroll
-  for (int p = 0; p < 3; ++p)
-    #pragma unroll
-    for (int q = 0; q < 3; ++q) g[p][q] = TRANSPOSED ? base[(2 - p) * 3 + (2 - q)] : base[p * 3 + q];
-}
+// ---- the transforms --------------------------------------------------------------------------
 
-// U = G g G^T, 4x4.
+// U = G g G^T, 4x4: the kernel's side of F(2x2, 3x3).
 __device__ __forceinline__ void transform_kernel(const float (&g)[3][3], float (&u)[4][4]) {
   float gg[4][3];  // G g
   #pragma unroll
@@ -88,7 +87,7 @@ __device__ __forceinline__ void transform_kernel(const float (&g)[3][3], float (
   }
 }
 
-// V = B^T d B, 4x4.
+// V = B^T d B, 4x4: the input's side of both algorithms.
 __device__ __forceinline__ void transform_input(const float (&in)[4][4], float (&v)[4][4]) {
   float bd[4][4];  // B^T d
   #pragma unroll
@@ -107,7 +106,7 @@ __device__ __forceinline__ void transform_input(const float (&in)[4][4], float (
   }
 }
 
-// Y = A^T m A, 2x2.
+// Y = A^T m A, 2x2: F(2x2, 3x3)'s output.
 __device__ __forceinline__ void transform_output(const float (&m)[4][4], float (&y)[2][2]) {
   float am[2][4];  // A^T m
   #pragma unroll
@@ -122,7 +121,45 @@ __device__ __forceinline__ void transform_output(const float (&m)[4][4], float (
   }
 }
 
-// Output tile t of the whole convolution: image n and the tile's top-left pixel (i0, j0).
+// U = A f A^T, 4x4, with A = [1 0; 1 1; 1 -1; 0 -1]: the dy tile's side of F(3x3, 2x2).
+__device__ __forceinline__ void transform_gradient(const float (&f)[2][2], float (&u)[4][4]) {
+  float af[4][2];  // A f
+  #pragma unroll
+  for (int q = 0; q < 2; ++q) {
+    af[0][q] = f[0][q];
+    af[1][q] = f[0][q] + f[1][q];
+    af[2][q] = f[0][q] - f[1][q];
+    af[3][q] = -f[1][q];
+  }
+  #pragma unroll
+  for (int r = 0; r < 4; ++r) {  // (A f) A^T
+    u[r][0] = af[r][0];
+    u[r][1] = af[r][0] + af[r][1];
+    u[r][2] = af[r][0] - af[r][1];
+    u[r][3] = -af[r][1];
+  }
+}
+
+// dW = G^T m G, 3x3: F(3x3, 2x2)'s output.
+__device__ __forceinline__ void transform_weight_gradient(const float (&m)[4][4], float (&dw)[3][3]) {
+  float gm[3][4];  // G^T m
+  #pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    gm[0][q] = m[0][q] + 0.5f * (m[1][q] + m[2][q]);
+    gm[1][q] = 0.5f * (m[1][q] - m[2][q]);
+    gm[2][q] = 0.5f * (m[1][q] + m[2][q]) + m[3][q];
+  }
+  #pragma unroll
+  for (int r = 0; r < 3; ++r) {  // (G^T m) G
+    dw[r][0] = gm[r][0] + 0.5f * (gm[r][1] + gm[r][2]);
+    dw[r][1] = 0.5f * (gm[r][1] - gm[r][2]);
+    dw[r][2] = 0.5f * (gm[r][1] + gm[r][2]) + gm[r][3];
+  }
+}
+
+// ---- the pieces every kernel shares ----------------------------------------------------------
+
+// Output tile t: image n and the tile's top-left pixel (i0, j0).
 struct TilePosition {
   int n, i0, j0;
 };
@@ -132,168 +169,295 @@ __device__ __forceinline__ TilePosition tile_position(long t, const WinogradDims
   return {n, 2 * (r / d.tiles_w), 2 * (r % d.tiles_w)};
 }
 
+// A size x size block of a channel plane with top-left pixel (i0, j0) of an H x W image stored
+// at 1 / 2^shift of its size: the offsets of its rows and columns in the stored plane, and which
+// of its pixels lie in the image (the rest read as zero: the padding, and the edges of odd sizes).
+template <int size>
+struct PlaneBlock {
+  int row_offset[size], col_offset[size];
+  unsigned inside = 0;  // bit size r + s: pixel (r, s) is in the image
+
+  __device__ PlaneBlock(int i0, int j0, int H, int W, int shift, bool valid) {
+    const int stored_w = W >> shift;
+    bool row_in[size], col_in[size];
+    #pragma unroll
+    for (int r = 0; r < size; ++r) {
+      const int i = i0 + r, j = j0 + r;
+      row_in[r] = i >= 0 && i < H;
+      col_in[r] = j >= 0 && j < W;
+      row_offset[r] = row_in[r] ? (i >> shift) * stored_w : 0;
+      col_offset[r] = col_in[r] ? j >> shift : 0;
+    }
+    #pragma unroll
+    for (int r = 0; r < size; ++r)
+      #pragma unroll
+      for (int s = 0; s < size; ++s)
+        if (valid && row_in[r] && col_in[s]) inside |= 1u << (size * r + s);
+  }
+
+  __device__ void load(const float* __restrict__ plane, bool valid, float (&out)[size][size]) const {
+    #pragma unroll
+    for (int r = 0; r < size; ++r)
+      #pragma unroll
+      for (int s = 0; s < size; ++s)
+        out[r][s] = valid && (inside >> (size * r + s) & 1u) ? plane[row_offset[r] + col_offset[s]] : 0.0f;
+  }
+};
+
+// Writes a transformed block into U or V [16][wino_step][32] at (step row, column).
+__device__ __forceinline__ void store_transformed(float* __restrict__ operand, int step_row, int column,
+                                                  const float (&t)[4][4]) {
+  #pragma unroll
+  for (int r = 0; r < 4; ++r)
+    #pragma unroll
+    for (int s = 0; s < 4; ++s) operand[((r * 4 + s) * wino_step + step_row) * 32 + column] = t[r][s];
+}
+
+// The multiply's layout: 16 threads per position e, each 8 rows (of U) x 8 columns (of V) of M[e].
+struct MultiplyRole {
+  int e, row_run, col_run;
+  __device__ explicit MultiplyRole(int tid) : e(tid / 16), row_run((tid % 16) / 4 * 8), col_run(tid % 4 * 8) {}
+};
+
+// acc += U[e] V[e] over the step's wino_step terms.
+__device__ __forceinline__ void multiply_step(const float* __restrict__ U, const float* __restrict__ V,
+                                              float (&acc)[8][8], const MultiplyRole& role) {
+  #pragma unroll
+  for (int kk = 0; kk < wino_step; ++kk) {
+    // 8 neighbouring floats at a multiple of 8 from an aligned array: nvcc reads each run as
+    // two ld.shared.v4.
+    const float* u_row = U + (role.e * wino_step + kk) * wino_rows + role.row_run;
+    const float* v_row = V + (role.e * wino_step + kk) * wino_cols + role.col_run;
+    float u[8], v[8];
+    #pragma unroll
+    for (int a = 0; a < 8; ++a) u[a] = u_row[a], v[a] = v_row[a];
+    #pragma unroll
+    for (int a = 0; a < 8; ++a)
+      #pragma unroll
+      for (int b = 0; b < 8; ++b) acc[a][b] = fmaf(u[a], v[b], acc[a][b]);
+  }
+}
+
+// Gathers the 16 positions of each (row, column) of the block's M through shared memory, half the
+// rows at a time, and calls output(row, column, m[4][4]) for every pair, two per thread.
+template <class Output>
+__device__ __forceinline__ void for_each_output(const float (&acc)[8][8], float* __restrict__ smem,
+                                                const MultiplyRole& role, Output&& output) {
+  constexpr int half = wino_rows / 2;
+  #pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    if (role.row_run / half == h) {
+      #pragma unroll
+      for (int a = 0; a < 8; ++a)
+        #pragma unroll
+        for (int b = 0; b < 8; ++b)
+          smem[(role.e * half + role.row_run % half + a) * wino_cols + role.col_run + b] = acc[a][b];
+    }
+    __syncthreads();
+    for (int pair = threadIdx.x; pair < half * wino_cols; pair += wino_threads) {
+      const int row = pair / wino_cols, column = pair % wino_cols;
+      float m[4][4];
+      #pragma unroll
+      for (int r = 0; r < 4; ++r)
+        #pragma unroll
+        for (int s = 0; s < 4; ++s) m[r][s] = smem[((r * 4 + s) * half + row) * wino_cols + column];
+      output(h * half + row, column, m);
+    }
+    __syncthreads();
+  }
+}
+
+__device__ __forceinline__ void zero(float (&acc)[8][8]) {
+  #pragma unroll
+  for (int a = 0; a < 8; ++a)
+    #pragma unroll
+    for (int b = 0; b < 8; ++b) acc[a][b] = 0.0f;
+}
+
+// ---- forward and backward-data: F(2x2, 3x3) --------------------------------------------------
+
+// The 3x3 kernel of (output channel k, input channel c). Forward: w [K, C, 3, 3]. Backward-data
+// (TRANSPOSED): w is the forward weight [C, K, 3, 3] of the convolution whose dx this is, read
+// rotated by 180 degrees: w'[k][c][p][q] = w[c][k][2 - p][2 - q].
+template <bool TRANSPOSED>
+__device__ __forceinline__ void load_kernel(const float* __restrict__ w, const WinogradDims& d, int k, int c,
+                                            bool valid, float (&g)[3][3]) {
+  #pragma unroll
+  for (int p = 0; p < 3; ++p)
+    #pragma unroll
+    for (int q = 0; q < 3; ++q) g[p][q] = 0.0f;
+  if (!valid) return;
+  const float* base = TRANSPOSED ? w + (long(c) * d.K + k) * 9 : w + (long(k) * d.C + c) * 9;
+  #pragma unroll
+  for (int p = 0; p < 3; ++p)
+    #pragma unroll
+    for (int q = 0; q < 3; ++q) g[p][q] = TRANSPOSED ? base[(2 - p) * 3 + (2 - q)] : base[p * 3 + q];
+}
+
+// Block (blockIdx.x, blockIdx.y): output tiles [32 blockIdx.x, + 32) x output channels
+// [32 blockIdx.y, + 32). M rows are output channels, columns tiles; the sum runs over input
+// channels.
 template <bool TRANSPOSED>
 __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const float* __restrict__ x,
                                                                         const float* __restrict__ w,
                                                                         const float* __restrict__ bias,
                                                                         float* __restrict__ y, WinogradDims d,
                                                                         ConvEpilogue epilogue) {
-  // Steps: U [16][wino_c][wino_k] then V [16][wino_c][wino_tiles]. After the last step the same
-  // memory holds half of M at a time: [16][wino_k / 2][wino_tiles].
-  __shared__ __align__(16) float smem[2 * 16 * wino_c * 32];
-  float* const U = smem;
-  float* const V = smem + 16 * wino_c * wino_k;
-  static_assert(wino_k == 32 && wino_tiles == 32 && wino_threads == 256 && wino_c * 32 == wino_threads,
-                "the thread layout below assumes these sizes");
-
-  const int tid = threadIdx.x;
-  const int k0 = blockIdx.y * wino_k;
-  const long t0 = long(blockIdx.x) * wino_tiles;
-
-  // The multiply's layout: 16 threads per position e, each 8 output channels x 8 tiles.
-  const int e = tid / 16, k_run = (tid % 16) / 4 * 8, t_run = tid % 4 * 8;
+  __shared__ __align__(16) float smem[wino_shared];
+  float* const U = smem;                                 // [16][wino_step][wino_rows]: kernels
+  float* const V = smem + 16 * wino_step * wino_rows;    // [16][wino_step][wino_cols]: input blocks
+  const int k0 = blockIdx.y * wino_rows;
+  const long t0 = long(blockIdx.x) * wino_cols;
+  const MultiplyRole role(threadIdx.x);
   float acc[8][8];
-  #pragma unroll
-  for (int a = 0; a < 8; ++a)
-    #pragma unroll
-    for (int b = 0; b < 8; ++b) acc[a][b] = 0.0f;
+  zero(acc);
 
-  // The transforms' layout: one (channel, tile) input block and one (channel, output channel)
-  // kernel per thread.
-  const int c_in_step = tid / 32, lane_index = tid % 32;
-  const long my_tile = t0 + lane_index;
+  // The transforms' layout: thread (step row, lane) transforms the input block of (input channel
+  // c0 + step row, tile t0 + lane) and the kernel of (output channel k0 + lane, the same channel).
+  // The block's place in a plane is the same at every step: worked out once.
+  const int step_row = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const long my_tile = t0 + lane;
   const TilePosition pos = tile_position(my_tile < d.tiles ? my_tile : 0, d);
-  const int stored_h = d.H >> d.x_shift, stored_w = d.W >> d.x_shift;
-  const float* x_image = x + long(pos.n) * d.C * stored_h * stored_w;
-
-  // A step's global loads go to registers first: the next step's are issued before this step's
-  // multiply, so their latency hides behind it (one block's loads in flight while it computes).
-  // The input block's place in a channel plane is the same at every step: its rows' and
-  // columns' offsets, and which of its 16 pixels lie inside the image, are computed once.
-  int row_offset[4], col_offset[4];
-  bool row_in[4], col_in[4];
-  #pragma unroll
-  for (int r = 0; r < 4; ++r) {
-    const int i = pos.i0 - 1 + r, j = pos.j0 - 1 + r;
-    row_in[r] = i >= 0 && i < d.H;
-    col_in[r] = j >= 0 && j < d.W;
-    row_offset[r] = row_in[r] ? (i >> d.x_shift) * stored_w : 0;
-    col_offset[r] = col_in[r] ? j >> d.x_shift : 0;
-  }
-  unsigned inside = 0;  // bit 4 r + s: pixel (r, s) of the block is in the image
-  #pragma unroll
-  for (int r = 0; r < 4; ++r)
-    #pragma unroll
-    for (int q = 0; q < 4; ++q)
-      if (my_tile < d.tiles && row_in[r] && col_in[q]) inside |= 1u << (4 * r + q);
+  const PlaneBlock<4> block(pos.i0 - 1, pos.j0 - 1, d.H, d.W, d.x_shift, my_tile < d.tiles);
+  const long plane_size = long(d.H >> d.x_shift) * (d.W >> d.x_shift);
+  const float* x_image = x + long(pos.n) * d.C * plane_size;
 
   float in[4][4], g[3][3];
-  const int k_mine = k0 + lane_index;
   auto load_step = [&](int c0) {
-    const int c = c0 + c_in_step;
-    const float* plane = x_image + long(c) * stored_h * stored_w;
-    #pragma unroll
-    for (int r = 0; r < 4; ++r)
-      #pragma unroll
-      for (int s = 0; s < 4; ++s)  // the input block of (c, my_tile); zero outside the image
-        in[r][s] = c < d.C && (inside >> (4 * r + s) & 1u) ? plane[row_offset[r] + col_offset[s]] : 0.0f;
-    if (c < d.C && k_mine < d.K) load_kernel<TRANSPOSED>(w, d, k_mine, c, g);  // (k0 + lane_index, c)
-    else
-      #pragma unroll
-      for (int p = 0; p < 3; ++p)
-        #pragma unroll
-        for (int q = 0; q < 3; ++q) g[p][q] = 0.0f;
+    const int c = c0 + step_row;
+    block.load(x_image + long(c) * plane_size, c < d.C, in);
+    load_kernel<TRANSPOSED>(w, d, k0 + lane, c, c < d.C && k0 + lane < d.K, g);
   };
-
   load_step(0);
-  for (int c0 = 0; c0 < d.C; c0 += wino_c) {
+  for (int c0 = 0; c0 < d.C; c0 += wino_step) {
     float v[4][4], u[4][4];
     transform_input(in, v);   // V = B^T d B
     transform_kernel(g, u);   // U = G g G^T
-    #pragma unroll
-    for (int r = 0; r < 4; ++r)
-      #pragma unroll
-      for (int s = 0; s < 4; ++s) {
-        V[((r * 4 + s) * wino_c + c_in_step) * wino_tiles + lane_index] = v[r][s];
-        U[((r * 4 + s) * wino_c + c_in_step) * wino_k + lane_index] = u[r][s];
-      }
+    store_transformed(V, step_row, lane, v);
+    store_transformed(U, step_row, lane, u);
     __syncthreads();
-    if (c0 + wino_c < d.C) load_step(c0 + wino_c);  // the same for the whole block
-    #pragma unroll
-    for (int cc = 0; cc < wino_c; ++cc) {
-      // 8 neighbouring floats at a multiple of 8 from an aligned array: nvcc reads each run as
-      // two ld.shared.v4.
-      const float* u_row = U + (e * wino_c + cc) * wino_k + k_run;
-      const float* v_row = V + (e * wino_c + cc) * wino_tiles + t_run;
-      float uk[8], vt[8];
-      #pragma unroll
-      for (int a = 0; a < 8; ++a) uk[a] = u_row[a], vt[a] = v_row[a];
-      #pragma unroll
-      for (int a = 0; a < 8; ++a)
-        #pragma unroll
-        for (int b = 0; b < 8; ++b) acc[a][b] = fmaf(uk[a], vt[b], acc[a][b]);
-    }
+    if (c0 + wino_step < d.C) load_step(c0 + wino_step);  // the same for the whole block
+    multiply_step(U, V, acc, role);
     __syncthreads();
   }
 
-  // M to shared memory, half the output channels at a time, then Y = A^T M A per (k, tile).
-  float* const M = smem;  // [16][wino_k / 2][wino_tiles]
-  constexpr int half = wino_k / 2;
-  #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    if (k_run / half == h) {
+  // Y = A^T M A per (output channel, tile), with the bias and the epilogue.
+  for_each_output(acc, smem, role, [&](int row, int column, const float (&m)[4][4]) {
+    const int k = k0 + row;
+    const long t = t0 + column;
+    if (k >= d.K || t >= d.tiles) return;
+    float out[2][2];
+    transform_output(m, out);
+    const TilePosition p = tile_position(t, d);
+    const float b = bias ? bias[k] : 0.0f;
+    float* y_plane = y + (long(p.n) * d.K + k) * d.H * d.W;
+    #pragma unroll
+    for (int r = 0; r < 2; ++r)
       #pragma unroll
-      for (int a = 0; a < 8; ++a)
-        #pragma unroll
-        for (int b = 0; b < 8; ++b) M[(e * half + k_run % half + a) * wino_tiles + t_run + b] = acc[a][b];
-    }
-    __syncthreads();
-    for (int pair = tid; pair < half * wino_tiles; pair += wino_threads) {
-      const int k_local = pair / wino_tiles, t_local = pair % wino_tiles;
-      const int k = k0 + h * half + k_local;
-      const long t = t0 + t_local;
-      if (k < d.K && t < d.tiles) {
-        float m[4][4];
-        #pragma unroll
-        for (int r = 0; r < 4; ++r)
-          #pragma unroll
-          for (int s = 0; s < 4; ++s) m[r][s] = M[((r * 4 + s) * half + k_local) * wino_tiles + t_local];
-        float out[2][2];
-        transform_output(m, out);
-        const TilePosition p = tile_position(t, d);
-        const float b = bias ? bias[k] : 0.0f;
-        float* y_plane = y + (long(p.n) * d.K + k) * d.H * d.W;
-        #pragma unroll
-        for (int r = 0; r < 2; ++r)
-          #pragma unroll
-          for (int s = 0; s < 2; ++s) {
-            const int i = p.i0 + r, j = p.j0 + s;
-            if (i < d.H && j < d.W) {
-              const float v = out[r][s] + b;
-              y_plane[long(i) * d.W + j] =
-                  epilogue.activation == ConvActivation::leaky_relu && v < 0.0f ? epilogue.slope * v : v;
-            }
-          }
+      for (int s = 0; s < 2; ++s) {
+        const int i = p.i0 + r, j = p.j0 + s;
+        if (i < d.H && j < d.W) {
+          const float v = out[r][s] + b;
+          y_plane[long(i) * d.W + j] =
+              epilogue.activation == ConvActivation::leaky_relu && v < 0.0f ? epilogue.slope * v : v;
+        }
       }
-    }
-    __syncthreads();
-  }
+  });
 }
 
-WinogradDims winograd_dims(int N, int C, int K, int H, int W, int x_shift) {
-  WinogradDims d{N, C, K, H, W, x_shift, (H + 1) / 2, (W + 1) / 2, 0};
+// ---- backward-weight: F(3x3, 2x2) ------------------------------------------------------------
+
+// Block (blockIdx.x, blockIdx.y, blockIdx.z): input channels [32 blockIdx.x, + 32) x output
+// channels [32 blockIdx.y, + 32), summed over the tiles of slice blockIdx.z,
+// [z tiles_per_slice, + tiles_per_slice). M rows are output channels, columns input channels.
+// Writes the slice's dw [K, C, 3, 3] at out + z K C 9 (the caller adds the slices).
+__global__ void __launch_bounds__(wino_threads) conv2d_winograd_weight_kernel(const float* __restrict__ x,
+                                                                               const float* __restrict__ dy,
+                                                                               float* __restrict__ out,
+                                                                               WinogradDims d, long tiles_per_slice) {
+  __shared__ __align__(16) float smem[wino_shared];
+  float* const U = smem;                                 // [16][wino_step][wino_rows]: dy tiles
+  float* const V = smem + 16 * wino_step * wino_rows;    // [16][wino_step][wino_cols]: x blocks
+  const int c0 = blockIdx.x * wino_cols, k0 = blockIdx.y * wino_rows;
+  const long t_begin = long(blockIdx.z) * tiles_per_slice;
+  const long t_end = t_begin + tiles_per_slice < d.tiles ? t_begin + tiles_per_slice : d.tiles;
+  const MultiplyRole role(threadIdx.x);
+  float acc[8][8];
+  zero(acc);
+
+  // The transforms' layout: thread (step row, lane) transforms, for tile t + step row, the x
+  // block of input channel c0 + lane and the dy tile of output channel k0 + lane.
+  const int step_row = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int c = c0 + lane, k = k0 + lane;
+  const long x_plane = long(d.H) * d.W, dy_plane = long(d.H >> d.y_shift) * (d.W >> d.y_shift);
+  float in[4][4], f[2][2];
+  auto load_step = [&](long t) {
+    const long tile = t + step_row;
+    const bool valid = tile < t_end;
+    const TilePosition p = tile_position(valid ? tile : 0, d);
+    const PlaneBlock<4> x_block(p.i0 - 1, p.j0 - 1, d.H, d.W, 0, valid && c < d.C);
+    x_block.load(x + (long(p.n) * d.C + c) * x_plane, true, in);
+    const PlaneBlock<2> dy_block(p.i0, p.j0, d.H, d.W, d.y_shift, valid && k < d.K);
+    dy_block.load(dy + (long(p.n) * d.K + k) * dy_plane, true, f);
+  };
+  if (t_begin < t_end) load_step(t_begin);
+  for (long t = t_begin; t < t_end; t += wino_step) {
+    float v[4][4], u[4][4];
+    transform_input(in, v);      // V = B^T d B
+    transform_gradient(f, u);    // U = A f A^T
+    store_transformed(V, step_row, lane, v);
+    store_transformed(U, step_row, lane, u);
+    __syncthreads();
+    if (t + wino_step < t_end) load_step(t + wino_step);  // the same for the whole block
+    multiply_step(U, V, acc, role);
+    __syncthreads();
+  }
+
+  // dW = G^T M G per (output channel, input channel).
+  float* slice_out = out + long(blockIdx.z) * d.K * d.C * 9;
+  for_each_output(acc, smem, role, [&](int row, int column, const float (&m)[4][4]) {
+    const int k_out = k0 + row, c_out = c0 + column;
+    if (k_out >= d.K || c_out >= d.C) return;
+    float dw[3][3];
+    transform_weight_gradient(m, dw);
+    float* dst = slice_out + (long(k_out) * d.C + c_out) * 9;
+    #pragma unroll
+    for (int p = 0; p < 3; ++p)
+      #pragma unroll
+      for (int q = 0; q < 3; ++q) dst[p * 3 + q] = dw[p][q];
+  });
+}
+
+WinogradDims winograd_dims(int N, int C, int K, int H, int W, int x_shift, int y_shift) {
+  WinogradDims d{N, C, K, H, W, x_shift, y_shift, (H + 1) / 2, (W + 1) / 2, 0};
   d.tiles = long(N) * d.tiles_h * d.tiles_w;
   return d;
 }
 
+long blocks_of(long n, int per_block) { return (n + per_block - 1) / per_block; }
+
 template <bool TRANSPOSED>
-void launch(const float* x, const float* w, const float* bias, float* y, const WinogradDims& d, simt::Stream stream,
-            ConvEpilogue epilogue) {
-  const long tile_blocks = (d.tiles + wino_tiles - 1) / wino_tiles, k_blocks = (d.K + wino_k - 1) / wino_k;
+void launch_convolution(const float* x, const float* w, const float* bias, float* y, const WinogradDims& d,
+                        simt::Stream stream, ConvEpilogue epilogue) {
+  const long tile_blocks = blocks_of(d.tiles, wino_cols), k_blocks = blocks_of(d.K, wino_rows);
   EDNN_CHECK(tile_blocks <= 0x7fffffffL && k_blocks <= 65535, "conv2d (Winograd): ", tile_blocks, " x ", k_blocks,
              " blocks do not fit a grid");
   simt::launch(conv2d_winograd_kernel<TRANSPOSED>, dim3(unsigned(tile_blocks), unsigned(k_blocks)), wino_threads, 0,
                stream, x, w, bias, y, d, epilogue);
+}
+
+// The weight gradient's sum over tiles, cut into slices: enough blocks to fill a large GPU
+// (about 256), at least 16 steps per slice, as the implicit GEMM's split-K (conv2d.cu).
+struct TileSlices {
+  int slices;
+  long tiles_per_slice;  // a multiple of wino_step
+};
+TileSlices tile_slices(const ConvGeometry& g) {
+  const WinogradDims d = winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0, 0);
+  const long blocks = blocks_of(d.C, wino_cols) * blocks_of(d.K, wino_rows), steps = blocks_of(d.tiles, wino_step);
+  const long slices = std::clamp(std::min((256 + blocks - 1) / blocks, steps / 16), 1L, 65535L);
+  const long tiles_per_slice = blocks_of(steps, int(slices)) * wino_step;
+  return {int(blocks_of(d.tiles, int(tiles_per_slice))), tiles_per_slice};
 }
 
 }  // namespace
@@ -305,14 +469,33 @@ bool winograd_applies(const ConvGeometry& g) {
 void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
                              simt::Stream stream, ConvEpilogue epilogue) {
   EDNN_CHECK(winograd_applies(g), "conv2d_forward (Winograd): needs a 3x3 kernel, stride 1, padding 1");
-  launch<false>(x, w, bias, y, winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0), stream, epilogue);
+  launch_convolution<false>(x, w, bias, y, winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0, 0), stream,
+                            epilogue);
 }
 
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvGeometry& g,
                                    simt::Stream stream, const float* bias, ConvEpilogue epilogue, int dy_shift) {
   EDNN_CHECK(winograd_applies(g), "conv2d_backward_data (Winograd): needs a 3x3 kernel, stride 1, padding 1");
   // dx = conv(dy, w rotated, channels swapped): input channels C_out, output channels C_in.
-  launch<true>(dy, w, bias, dx, winograd_dims(g.N, g.C_out, g.C_in, g.H_out, g.W_out, dy_shift), stream, epilogue);
+  launch_convolution<true>(dy, w, bias, dx, winograd_dims(g.N, g.C_out, g.C_in, g.H_out, g.W_out, dy_shift, 0),
+                           stream, epilogue);
+}
+
+int conv2d_backward_weight_winograd_slices(const ConvGeometry& g) {
+  EDNN_CHECK(winograd_applies(g), "conv2d_backward_weight (Winograd): needs a 3x3 kernel, stride 1, padding 1");
+  return tile_slices(g).slices;
+}
+
+void conv2d_backward_weight_winograd(const float* x, const float* dy, float* out, const ConvGeometry& g,
+                                     simt::Stream stream, int dy_shift) {
+  EDNN_CHECK(winograd_applies(g), "conv2d_backward_weight (Winograd): needs a 3x3 kernel, stride 1, padding 1");
+  const WinogradDims d = winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0, dy_shift);
+  const TileSlices s = tile_slices(g);
+  const long c_blocks = blocks_of(d.C, wino_cols), k_blocks = blocks_of(d.K, wino_rows);
+  EDNN_CHECK(c_blocks <= 0x7fffffffL && k_blocks <= 65535, "conv2d_backward_weight (Winograd): ", c_blocks, " x ",
+             k_blocks, " blocks do not fit a grid");
+  simt::launch(conv2d_winograd_weight_kernel, dim3(unsigned(c_blocks), unsigned(k_blocks), unsigned(s.slices)),
+               wino_threads, 0, stream, x, dy, out, d, s.tiles_per_slice);
 }
 
 }  // namespace ednn::kernels

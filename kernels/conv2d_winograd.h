@@ -1,5 +1,5 @@
-// Winograd F(2x2, 3x3) convolution (kernels/conv2d_winograd.cu): kernel version 6 of
-// kernels/conv2d.h, for the convolutions it applies to. Plain C++; conv2d.cu's launchers call it.
+// Winograd convolution (kernels/conv2d_winograd.cu): kernel version 6 of kernels/conv2d.h, for
+// the convolutions it applies to. Plain C++; conv2d.cu's launchers call it.
 #pragma once
 #include "engine/geometry.h"
 #include "kernels/conv2d.h"
@@ -18,5 +18,12 @@ void conv2d_forward_winograd(const float* x, const float* w, const float* bias, 
 // conv2d_backward_data of kernels/conv2d.h by Winograd F(2x2, 3x3) (dy_shift: log2 of dy_scale).
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvGeometry& g,
                                    simt::Stream stream, const float* bias, ConvEpilogue epilogue, int dy_shift);
+
+// The weight gradient by F(3x3, 2x2), summed over slices of the tiles (split-K): the number of
+// slices for g, and the launch, which writes slice z's dw [C_out, C_in, 3, 3] at out + z C_out C_in 9
+// (out is dw itself when there is one slice; conv2d_backward_weight adds the slices and the bias).
+int conv2d_backward_weight_winograd_slices(const ConvGeometry& g);
+void conv2d_backward_weight_winograd(const float* x, const float* dy, float* out, const ConvGeometry& g,
+                                     simt::Stream stream, int dy_shift);
 
 }  // namespace ednn::kernels

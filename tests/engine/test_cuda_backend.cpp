@@ -228,8 +228,8 @@ TEST_CASE("cuda backend: Upsample + ConvT + LeakyReLU fused (the kernels read x 
 }
 
 TEST_CASE("cuda backend: convolution version 6 (Winograd) runs the ED-CNN's layers, fused, and matches the cpu") {
-  // 3x3, stride 1, padding 1: Winograd for forward and backward-data (version 0 for the weight
-  // gradient); a conv with bias and leaky ReLU, and an upsampled transposed convolution.
+  // 3x3, stride 1, padding 1: Winograd for all three passes; a conv with bias and leaky ReLU,
+  // and an upsampled transposed convolution.
   set_conv_kernel_version(6);
   const Tensor x = random_f32({2, 3, 7, 6}, 40), w = random_f32({5, 3, 3, 3}, 41, -0.5, 0.5);
   const Tensor b = random_f32({5}, 42, -0.3, 0.3);
