@@ -29,8 +29,9 @@
 //      V[16][8][32]; the global loads of the next step are issued before this step's multiply,
 //      into registers, so their latency hides behind it;
 //   2. 16 threads per position e multiply U[e] and V[e] (8 x 8 outputs each: 2 + 2 vector shared
-//      loads per 64 multiply-adds; the two positions a warp spans read rows 256 floats apart,
-//      the same banks: a 2-way conflict, left for a later version).
+//      loads per 64 multiply-adds). The two positions a warp spans read rows 256 floats apart,
+//      the same banks, but from different quarter-warps, which a 128-bit shared read serves one
+//      after the other: no conflict. Within a quarter-warp the 4 column runs are 32 bytes apart.
 // At the end each thread holds M for one position e, but the output transform needs all 16: the
 // block writes M into shared memory (in two halves, to fit the same 32 KiB) and each thread
 // transforms two (row, column) pairs and stores the result.
