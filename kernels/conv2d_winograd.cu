@@ -239,6 +239,27 @@ __device__ __forceinline__ void multiply_step(const float* __restrict__ U, const
   }
 }
 
+// The main loop of every kernel here: the sum over [begin, end) in steps of wino_step. Each step
+// transforms this thread's blocks of the two operands (transform(u, v), from registers that
+// load_step(s) filled) into U and V at (step row, lane), then, while the next step's loads are in
+// flight, multiplies U[e] V[e] into acc.
+template <class Index, class Load, class Transform>
+__device__ __forceinline__ void sum_steps(Index begin, Index end, float* __restrict__ U, float* __restrict__ V,
+                                          float (&acc)[8][8], const MultiplyRole& role, int step_row, int lane,
+                                          Load&& load_step, Transform&& transform) {
+  if (begin < end) load_step(begin);
+  for (Index s = begin; s < end; s += wino_step) {
+    float u[4][4], v[4][4];
+    transform(u, v);
+    store_transformed(V, step_row, lane, v);
+    store_transformed(U, step_row, lane, u);
+    __syncthreads();
+    if (s + wino_step < end) load_step(s + wino_step);  // the same for the whole block
+    multiply_step(U, V, acc, role);
+    __syncthreads();
+  }
+}
+
 // Gathers the 16 positions of each (row, column) of the block's M through shared memory, half the
 // rows at a time, and calls output(row, column, m[4][4]) for every pair, two per thread.
 template <class Output>
@@ -324,23 +345,15 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const flo
   const float* x_image = x + long(pos.n) * d.C * plane_size;
 
   float in[4][4], g[3][3];
-  auto load_step = [&](int c0) {
+  auto load_step = [&](int c0) {  // the blocks of input channel c0 + step row
     const int c = c0 + step_row;
     block.load(x_image + long(c) * plane_size, c < d.C, in);
     load_kernel<TRANSPOSED>(w, d, k0 + lane, c, c < d.C && k0 + lane < d.K, g);
   };
-  load_step(0);
-  for (int c0 = 0; c0 < d.C; c0 += wino_step) {
-    float v[4][4], u[4][4];
-    transform_input(in, v);   // V = B^T d B
-    transform_kernel(g, u);   // U = G g G^T
-    store_transformed(V, step_row, lane, v);
-    store_transformed(U, step_row, lane, u);
-    __syncthreads();
-    if (c0 + wino_step < d.C) load_step(c0 + wino_step);  // the same for the whole block
-    multiply_step(U, V, acc, role);
-    __syncthreads();
-  }
+  sum_steps(0, d.C, U, V, acc, role, step_row, lane, load_step, [&](float (&u)[4][4], float (&v)[4][4]) {
+    transform_input(in, v);  // V = B^T d B
+    transform_kernel(g, u);  // U = G g G^T
+  });
 
   // Y = A^T M A per (output channel, tile), with the bias and the epilogue.
   for_each_output(acc, smem, role, [&](int row, int column, const float (&m)[4][4]) {
@@ -401,18 +414,10 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_weight_kernel(co
     const PlaneBlock<2> dy_block(p.i0, p.j0, d.H, d.W, d.y_shift, valid && k < d.K);
     dy_block.load(dy + (long(p.n) * d.K + k) * dy_plane, true, f);
   };
-  if (t_begin < t_end) load_step(t_begin);
-  for (long t = t_begin; t < t_end; t += wino_step) {
-    float v[4][4], u[4][4];
-    transform_input(in, v);      // V = B^T d B
-    transform_gradient(f, u);    // U = A f A^T
-    store_transformed(V, step_row, lane, v);
-    store_transformed(U, step_row, lane, u);
-    __syncthreads();
-    if (t + wino_step < t_end) load_step(t + wino_step);  // the same for the whole block
-    multiply_step(U, V, acc, role);
-    __syncthreads();
-  }
+  sum_steps(t_begin, t_end, U, V, acc, role, step_row, lane, load_step, [&](float (&u)[4][4], float (&v)[4][4]) {
+    transform_gradient(f, u);  // U = A f A^T
+    transform_input(in, v);    // V = B^T d B
+  });
 
   // dW = G^T M G per (output channel, input channel).
   float* slice_out = out + long(blockIdx.z) * d.K * d.C * 9;
