@@ -101,6 +101,9 @@ if [ -x "$BIN/bench_train_step" ]; then
       --steps 20 --ednn "$BIN/bench_train_step"
     step bench_torch_paper 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper --batch 50 \
       --steps 3 --ednn "$BIN/bench_train_step"
+    # ednn's Winograd convolutions (conv2d version 6: all three passes, float) beside PyTorch's fp32.
+    step bench_torch_paper_winograd 180 env EDNN_CONV_VERSION=6 python3 "$ROOT/bench/torch_train_step.py" \
+      --device cuda --preset paper --batch 50 --steps 3 --ednn "$BIN/bench_train_step"
     # Both sides replaying CUDA graphs (the small preset, where launches weigh most).
     step bench_torch_small_graph 120 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset small \
       --batch 50 --steps 20 --graph --ednn "$BIN/bench_train_step"
@@ -109,9 +112,6 @@ if [ -x "$BIN/bench_train_step" ]; then
       --batch 50 --steps 3 --tf32 --ednn "$BIN/bench_train_step"
     # ednn's tensor cores at float accuracy (3xTF32, conv2d version 5) beside PyTorch's fp32.
     step bench_torch_paper_3xtf32 180 env EDNN_CONV_VERSION=5 python3 "$ROOT/bench/torch_train_step.py" \
-      --device cuda --preset paper --batch 50 --steps 3 --ednn "$BIN/bench_train_step"
-    # ednn's Winograd F(2x2, 3x3) convolutions (conv2d version 6, float) beside PyTorch's fp32.
-    step bench_torch_paper_winograd 180 env EDNN_CONV_VERSION=6 python3 "$ROOT/bench/torch_train_step.py" \
       --device cuda --preset paper --batch 50 --steps 3 --ednn "$BIN/bench_train_step"
   else
     note "bench_torch: skipped, python3 has no torch with CUDA here"
