@@ -112,6 +112,10 @@ void set_fiber_stack_size(std::size_t) {}
 namespace detail {
 
 [[noreturn]] void fail_cuda(cudaError_t error, const char* call, const char* file, int line) {
+  // The failed call also left its error as the runtime's "last error"; this exception reports it,
+  // so clear it, or the next launch's check would report it again (a refused copy during a graph
+  // capture is such an error, and the program goes on after it).
+  cudaGetLastError();
   ednn::fail(file, ":", line, ": ", call, " failed: ", cudaGetErrorName(error), " (",
              cudaGetErrorString(error), ")");
 }
@@ -195,6 +199,7 @@ Graph end_capture(Stream stream) {
   cudaGraph_t graph = nullptr;
   const cudaError_t error = cudaStreamEndCapture(stream, &graph);
   --open_captures;
+  if (error != cudaSuccess) cudaGetLastError();  // reported below; not the next launch's error
   auto impl = std::make_unique<Graph::Impl>();
   impl->graph = graph;
   if (error != cudaSuccess)
