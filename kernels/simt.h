@@ -150,10 +150,10 @@ using KernelBody = void (*)(void* closure);
 void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, dim3 block,
               std::size_t shared_bytes, const char* file, int line);
 void set_max_dynamic_shared_bytes(const void* kernel_id, std::size_t bytes);
-// Graph capture (simt_host.h): true when a launch on `stream` is to be recorded instead of run;
-// throws when the launch is on the default stream while another stream captures.
-bool launch_is_captured(Stream stream, const char* file, int line);
-void record_captured(std::function<void()> work);
+// Runs `work` now, or, while `stream` captures a graph (simt_host.h), records it to run at each
+// replay; throws (naming file and line) for work on the default stream while another stream
+// captures. Every launch, async memset and async copy goes through it.
+void run_or_record(Stream stream, const char* file, int line, std::function<void()> work);
 
 template <class T>
 T warp_exchange(WarpOp op, unsigned mask, T value, int param, int width, const char* file, int line) {
@@ -348,16 +348,12 @@ void launch(void (*kernel)(Params...), Grid grid, dim3 block, std::size_t shared
   kernel<<<grid.dims, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
   detail::check_launch(stream, grid.dims, block, shared_bytes, grid.file, grid.line);
 #else
+  // The closure holds the arguments, so a recorded launch replays with the values it was given.
   detail::Closure<Params...> closure{kernel, {std::forward<Args>(args)...}};
-  if (detail::launch_is_captured(stream, grid.file, grid.line)) {  // recorded with its arguments, run at replay
-    detail::record_captured([closure, grid, block, shared_bytes]() mutable {
-      detail::run_grid(&detail::Closure<Params...>::run, &closure, reinterpret_cast<const void*>(closure.kernel),
-                       grid.dims, block, shared_bytes, grid.file, grid.line);
-    });
-    return;
-  }
-  detail::run_grid(&detail::Closure<Params...>::run, &closure, reinterpret_cast<const void*>(kernel), grid.dims,
-                   block, shared_bytes, grid.file, grid.line);
+  detail::run_or_record(stream, grid.file, grid.line, [closure, grid, block, shared_bytes]() mutable {
+    detail::run_grid(&detail::Closure<Params...>::run, &closure, reinterpret_cast<const void*>(closure.kernel),
+                     grid.dims, block, shared_bytes, grid.file, grid.line);
+  });
 #endif
 }
 

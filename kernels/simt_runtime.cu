@@ -199,13 +199,14 @@ Graph end_capture(Stream stream) {
   cudaGraph_t graph = nullptr;
   const cudaError_t error = cudaStreamEndCapture(stream, &graph);
   --open_captures;
-  if (error != cudaSuccess) cudaGetLastError();  // reported below; not the next launch's error
-  auto impl = std::make_unique<Graph::Impl>();
+  auto impl = std::make_unique<Graph::Impl>();  // owns the graph from here, on every path
   impl->graph = graph;
-  if (error != cudaSuccess)
+  if (error != cudaSuccess) {
+    cudaGetLastError();  // reported here; not the next launch's error
     ednn::fail("simt::end_capture: cudaStreamEndCapture failed: ", cudaGetErrorName(error), " (",
                cudaGetErrorString(error), "); a call during the capture that cannot be recorded (a synchronous copy, "
                "a synchronize, a launch on the default stream) invalidates it");
+  }
   SIMT_CHECK(cudaGraphGetNodes(graph, nullptr, &impl->nodes));
   SIMT_CHECK(cudaGraphInstantiate(&impl->exec, graph, 0));
   return Graph(std::move(impl));
@@ -823,26 +824,20 @@ void refuse_during_capture(const char* call) {
                "captured step");
 }
 
-// Runs `work` now, or records it when the stream is capturing.
-void run_or_record(Stream stream, const char* call, std::function<void()> work) {
-  if (launch_is_captured(stream, call, 0)) record_captured(std::move(work));
-  else work();
-}
-
 }  // namespace
 
-bool launch_is_captured(Stream stream, const char* file, int line) {
-  const CaptureState& capture = capture_state();
-  if (!capture.open) return false;
-  if (stream == capture.stream) return true;
-  if (stream == nullptr)
+void run_or_record(Stream stream, const char* file, int line, std::function<void()> work) {
+  CaptureState& capture = capture_state();
+  if (capture.open && stream == capture.stream) {
+    capture.work.push_back(std::move(work));
+    return;
+  }
+  if (capture.open && stream == nullptr)
     ednn::fail(file, line ? ":" : "", line ? std::to_string(line) : std::string(),
                ": work queued on the default stream while another stream captures a graph (on a GPU, "
                "cudaErrorStreamCaptureImplicit: the default stream would wait for work that has not run)");
-  return false;  // an independent stream runs as usual
+  work();  // no capture, or an independent stream: runs as usual
 }
-
-void record_captured(std::function<void()> work) { capture_state().work.push_back(std::move(work)); }
 
 }  // namespace detail
 
@@ -871,12 +866,12 @@ Stream create_stream() {
 void destroy_stream(Stream) noexcept {}
 
 void device_memset_async(void* ptr, int value, std::size_t bytes, Stream stream) {
-  detail::run_or_record(stream, "simt::device_memset_async", [=] {
+  detail::run_or_record(stream, "simt::device_memset_async", 0, [=] {
     if (bytes) std::memset(ptr, value, bytes);
   });
 }
 void copy_on_device_async(void* dst, const void* src, std::size_t bytes, Stream stream) {
-  detail::run_or_record(stream, "simt::copy_on_device_async", [=] {
+  detail::run_or_record(stream, "simt::copy_on_device_async", 0, [=] {
     if (bytes) std::memmove(dst, src, bytes);
   });
 }
