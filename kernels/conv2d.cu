@@ -64,6 +64,7 @@
 // ED-CNN's convolutions all have stride 1).
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_winograd.h"
+#include "kernels/split_k.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -804,6 +805,7 @@ void with_tiles(Kernel kernel, F&& f) {
 // sizes, strides, paddings) what version 0 runs.
 constexpr int winograd_version = 6;
 int implicit_gemm_version(int version) { return version == winograd_version ? 0 : version; }
+bool runs_winograd(int version, const ConvGeometry& g) { return version == winograd_version && winograd_applies(g); }
 
 Kernel resolve_kernel(int version, long M, long Ncol, const char* op, bool direct_allowed) {
   EDNN_CHECK((version >= 2 && version <= 6) || version == 0 || (direct_allowed && version == 1), op,
@@ -860,25 +862,11 @@ void launch_backward_data(const float* dy, const float* w, const float* bias, fl
     launch_tiled<T, conv2d_backward_data_kernel1<T, false>>(grid, stream, dy, w, bias, dx, d, epilogue);
 }
 
-// The split of backward-weight's K = N H_out W_out pixels into slices: enough blocks to fill a
-// large GPU (about 256), but at least min_steps steps of BK pixels per slice so that the partial
-// sums stay few. Depends only on the geometry, so the workspace size does too.
-struct SplitK {
-  int slices;
-  int k_chunk;  // pixels per slice, a multiple of BK
-};
-constexpr long split_k_target_blocks = 256;
-constexpr long split_k_min_steps = 16;
-
+// The split of backward-weight's K = N H_out W_out pixels into slices (kernels/split_k.h).
 template <class T>
 SplitK split_k(const ConvGeometry& g) {
-  const long K = long(g.N) * g.H_out * g.W_out;
   const long tiles = long(blocks_for(g.C_out, T::BM)) * blocks_for(long(g.C_in) * g.kH * g.kW, T::BN);
-  const long steps = (K + T::BK - 1) / T::BK;
-  long slices = std::min((split_k_target_blocks + tiles - 1) / tiles, steps / split_k_min_steps);
-  slices = std::clamp(slices, 1L, 65535L);
-  const long k_chunk = (steps + slices - 1) / slices * T::BK;
-  return {static_cast<int>((K + k_chunk - 1) / k_chunk), static_cast<int>(k_chunk)};
+  return split_sum(long(g.N) * g.H_out * g.W_out, T::BK, tiles);
 }
 
 SplitK split_k_for(const ConvGeometry& g, Kernel kernel) {
@@ -892,9 +880,9 @@ void launch_backward_weight(const float* x, const float* dy, float* out, const C
                             simt::Stream stream) {
   const dim3 grid(blocks_for(long(d.C_in) * d.kH * d.kW, T::BN), blocks_for(d.C_out, T::BM), s.slices);
   if (d.C_in % T::BN == 0)
-    launch_tiled<T, conv2d_backward_weight_kernel1<T, true>>(grid, stream, x, dy, out, d, s.k_chunk);
+    launch_tiled<T, conv2d_backward_weight_kernel1<T, true>>(grid, stream, x, dy, out, d, int(s.chunk));
   else
-    launch_tiled<T, conv2d_backward_weight_kernel1<T, false>>(grid, stream, x, dy, out, d, s.k_chunk);
+    launch_tiled<T, conv2d_backward_weight_kernel1<T, false>>(grid, stream, x, dy, out, d, int(s.chunk));
 }
 
 Kernel backward_weight_kernel(const ConvGeometry& g, int version) {
@@ -907,7 +895,7 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
                     simt::Stream stream, ConvEpilogue epilogue, int version) {
   const ConvDims d = check_dims(g, "conv2d_forward");
   const Kernel kernel = resolve_kernel(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true);
-  if (version == winograd_version && winograd_applies(g)) {
+  if (runs_winograd(version, g)) {
     conv2d_forward_winograd(x, w, bias, y, g, stream, epilogue);
     return;
   }
@@ -925,22 +913,24 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   ConvDims d = check_dims(g, "conv2d_backward_data");
   d.dy_shift = dy_shift_for(dy_scale, g, "conv2d_backward_data");
   const Kernel kernel = resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false);
-  if (version == winograd_version && winograd_applies(g)) {
+  if (runs_winograd(version, g)) {
     conv2d_backward_data_winograd(dy, w, dx, g, stream, bias, epilogue, d.dy_shift);
     return;
   }
   with_tiles(kernel, [&](auto tiles) { launch_backward_data<decltype(tiles)>(dy, w, bias, dx, d, stream, epilogue); });
 }
 
-// The slices of backward-weight's sum over pixels: Winograd's over tiles, or the implicit GEMM's.
-int backward_weight_slices(const ConvGeometry& g, int version) {
-  if (version == winograd_version && winograd_applies(g)) return conv2d_backward_weight_winograd_slices(g);
-  return split_k_for(g, backward_weight_kernel(g, version)).slices;
+namespace {
+// The split of backward-weight's sum: Winograd's over tiles, or the implicit GEMM's over pixels.
+SplitK backward_weight_split(const ConvGeometry& g, int version) {
+  if (runs_winograd(version, g)) return conv2d_backward_weight_winograd_split(g);
+  return split_k_for(g, backward_weight_kernel(g, version));
 }
+}  // namespace
 
 long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {
   check_dims(g, "conv2d_backward_weight_workspace_size");
-  const SplitK s{backward_weight_slices(g, version), 0};
+  const SplitK s = backward_weight_split(g, version);
   // The slices' partial dw [S, C_out, C_in kH kW] (none for one slice), then sum_per_channel's partials.
   return (s.slices == 1 ? 0 : long(s.slices) * g.weight_numel()) +
          sum_per_channel_workspace_size(g.N, g.C_out, long(g.H_out) * g.W_out);
@@ -952,9 +942,7 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* d
   d.dy_shift = dy_shift_for(dy_scale, g, "conv2d_backward_weight");
   EDNN_CHECK(!dbias || dy_scale == 1, "conv2d_backward_weight: no bias gradient with dy_scale ", dy_scale,
              " (sum the stored dy instead)");
-  const Kernel kernel = backward_weight_kernel(g, version);
-  const bool winograd = version == winograd_version && winograd_applies(g);
-  const SplitK s = winograd ? SplitK{conv2d_backward_weight_winograd_slices(g), 0} : split_k_for(g, kernel);
+  const SplitK s = backward_weight_split(g, version);
   EDNN_CHECK(workspace, "conv2d_backward_weight: needs a workspace of ",
              conv2d_backward_weight_workspace_size(g, version), " floats, got none");
   const long weight_count = g.weight_numel();
@@ -962,10 +950,11 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dw, float* d
   float* bias_workspace = workspace + (s.slices == 1 ? 0 : long(s.slices) * weight_count);
 
   float* out = partials ? partials : dw;
-  if (winograd)
-    conv2d_backward_weight_winograd(x, dy, out, g, stream, d.dy_shift);
+  if (runs_winograd(version, g))
+    conv2d_backward_weight_winograd(x, dy, out, g, s, stream, d.dy_shift);
   else
-    with_tiles(kernel, [&](auto tiles) { launch_backward_weight<decltype(tiles)>(x, dy, out, d, s, stream); });
+    with_tiles(backward_weight_kernel(g, version),
+               [&](auto tiles) { launch_backward_weight<decltype(tiles)>(x, dy, out, d, s, stream); });
   if (partials) {
     const long blocks = std::min<long>(blocks_for(weight_count, reduce_block), reduce_max_blocks);
     simt::launch(split_k_reduce_kernel1, static_cast<unsigned>(blocks), reduce_block, 0, stream, partials, dw,

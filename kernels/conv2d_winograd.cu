@@ -41,8 +41,6 @@
 // these are the most accurate Winograd variants; larger tiles, F(4x4, 3x3), lose more).
 #include "kernels/conv2d_winograd.h"
 
-#include <algorithm>
-
 #include "kernels/simt.h"
 
 namespace ednn::kernels {
@@ -452,20 +450,6 @@ void launch_convolution(const float* x, const float* w, const float* bias, float
                stream, x, w, bias, y, d, epilogue);
 }
 
-// The weight gradient's sum over tiles, cut into slices: enough blocks to fill a large GPU
-// (about 256), at least 16 steps per slice, as the implicit GEMM's split-K (conv2d.cu).
-struct TileSlices {
-  int slices;
-  long tiles_per_slice;  // a multiple of wino_step
-};
-TileSlices tile_slices(const ConvGeometry& g) {
-  const WinogradDims d = winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0, 0);
-  const long blocks = blocks_of(d.C, wino_cols) * blocks_of(d.K, wino_rows), steps = blocks_of(d.tiles, wino_step);
-  const long slices = std::clamp(std::min((256 + blocks - 1) / blocks, steps / 16), 1L, 65535L);
-  const long tiles_per_slice = blocks_of(steps, int(slices)) * wino_step;
-  return {int(blocks_of(d.tiles, int(tiles_per_slice))), tiles_per_slice};
-}
-
 }  // namespace
 
 bool winograd_applies(const ConvGeometry& g) {
@@ -487,21 +471,21 @@ void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, c
                            stream, epilogue);
 }
 
-int conv2d_backward_weight_winograd_slices(const ConvGeometry& g) {
+SplitK conv2d_backward_weight_winograd_split(const ConvGeometry& g) {
   EDNN_CHECK(winograd_applies(g), "conv2d_backward_weight (Winograd): needs a 3x3 kernel, stride 1, padding 1");
-  return tile_slices(g).slices;
+  const WinogradDims d = winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0, 0);
+  return split_sum(d.tiles, wino_step, blocks_of(d.C, wino_cols) * blocks_of(d.K, wino_rows));
 }
 
-void conv2d_backward_weight_winograd(const float* x, const float* dy, float* out, const ConvGeometry& g,
+void conv2d_backward_weight_winograd(const float* x, const float* dy, float* out, const ConvGeometry& g, SplitK s,
                                      simt::Stream stream, int dy_shift) {
   EDNN_CHECK(winograd_applies(g), "conv2d_backward_weight (Winograd): needs a 3x3 kernel, stride 1, padding 1");
   const WinogradDims d = winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0, dy_shift);
-  const TileSlices s = tile_slices(g);
   const long c_blocks = blocks_of(d.C, wino_cols), k_blocks = blocks_of(d.K, wino_rows);
   EDNN_CHECK(c_blocks <= 0x7fffffffL && k_blocks <= 65535, "conv2d_backward_weight (Winograd): ", c_blocks, " x ",
              k_blocks, " blocks do not fit a grid");
   simt::launch(conv2d_winograd_weight_kernel, dim3(unsigned(c_blocks), unsigned(k_blocks), unsigned(s.slices)),
-               wino_threads, 0, stream, x, dy, out, d, s.tiles_per_slice);
+               wino_threads, 0, stream, x, dy, out, d, s.chunk);
 }
 
 }  // namespace ednn::kernels

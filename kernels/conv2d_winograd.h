@@ -4,6 +4,7 @@
 #include "engine/geometry.h"
 #include "kernels/conv2d.h"
 #include "kernels/simt_host.h"
+#include "kernels/split_k.h"
 
 namespace ednn::kernels {
 
@@ -19,11 +20,12 @@ void conv2d_forward_winograd(const float* x, const float* w, const float* bias, 
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvGeometry& g,
                                    simt::Stream stream, const float* bias, ConvEpilogue epilogue, int dy_shift);
 
-// The weight gradient by F(3x3, 2x2), summed over slices of the tiles (split-K): the number of
-// slices for g, and the launch, which writes slice z's dw [C_out, C_in, 3, 3] at out + z C_out C_in 9
-// (out is dw itself when there is one slice; conv2d_backward_weight adds the slices and the bias).
-int conv2d_backward_weight_winograd_slices(const ConvGeometry& g);
-void conv2d_backward_weight_winograd(const float* x, const float* dy, float* out, const ConvGeometry& g,
+// The weight gradient by F(3x3, 2x2), its sum over tiles cut into slices (kernels/split_k.h):
+// the split for g, and the launch with it, which writes slice z's dw [C_out, C_in, 3, 3] at
+// out + z C_out C_in 9 (out is dw itself when there is one slice; conv2d_backward_weight adds the
+// slices and the bias gradient).
+SplitK conv2d_backward_weight_winograd_split(const ConvGeometry& g);
+void conv2d_backward_weight_winograd(const float* x, const float* dy, float* out, const ConvGeometry& g, SplitK s,
                                      simt::Stream stream, int dy_shift);
 
 }  // namespace ednn::kernels
