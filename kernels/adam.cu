@@ -69,11 +69,6 @@ AdamDeviceState adam_device_state(double lr, double beta1, double beta2, double 
   return state;
 }
 
-AdamStepParams adam_step_params(double lr, double beta1, double beta2, double eps, double weight_decay, long step) {
-  EDNN_CHECK(step >= 1, "adam: step ", step, " must count from 1");
-  return adam_device_state(lr, beta1, beta2, eps, weight_decay, step).params;
-}
-
 void adam_count_step(AdamDeviceState* state, simt::Stream stream) {
   simt::launch(adam_count_step_kernel, 1, 1, 0, stream, state);
 }

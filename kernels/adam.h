@@ -34,8 +34,6 @@ constexpr int adam_tensors_per_launch = 64;
 // The constants after `step` steps (step >= 0; at 0 the bias corrections are left 0, unused:
 // adam_count_step sets them before the first update).
 AdamDeviceState adam_device_state(double lr, double beta1, double beta2, double eps, double weight_decay, long step);
-// The constants of step `step` (counting from 1), on the host.
-AdamStepParams adam_step_params(double lr, double beta1, double beta2, double eps, double weight_decay, long step);
 
 // state->step += 1 and the bias corrections of the new step: one thread, before adam_step.
 void adam_count_step(AdamDeviceState* state, simt::Stream stream);
