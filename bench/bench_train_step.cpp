@@ -123,6 +123,12 @@ int main(int argc, char** argv) try {
   const Tensor x = seeded_uniform({o.batch, 1, config.L, config.L}, 2, device);
   const Tensor y = seeded_uniform({o.batch, 1, config.L, config.L}, 3, device);
 
+  auto train_once = [&] {  // forward, loss, backward, Adam: queued, not waited for
+    adam.zero_grad();
+    Tensor loss = weighted_loss(net->forward(x), y, loss_spec);
+    loss.backward();
+    adam.step();
+  };
   auto step = [&] {
     if (o.forward_only) {
       NoGradGuard no_grad;
@@ -130,10 +136,7 @@ int main(int argc, char** argv) try {
       device_synchronize(device);
       return;
     }
-    adam.zero_grad();
-    Tensor loss = weighted_loss(net->forward(x), y, loss_spec);
-    loss.backward();
-    adam.step();
+    train_once();
     device_synchronize(device);
   };
 
@@ -154,25 +157,18 @@ int main(int argc, char** argv) try {
   if (o.graph) {
 #if EDNN_WITH_CUDA
     // The same step, captured once (a capture runs nothing: the first replay takes the step).
-    cuda::CapturedGraph graph = cuda::CapturedGraph::capture([&] {
-      adam.zero_grad();
-      Tensor loss = weighted_loss(net->forward(x), y, loss_spec);
-      loss.backward();
-      adam.step();
-    });
+    cuda::CapturedTrainingStep graph(adam, train_once);
     auto replay = [&] {
       graph.replay();
       device_synchronize(device);
     };
     replay();
     replay();
-    adam.set_steps(adam.steps() + 1);
     std::vector<double> graph_times;
     for (int i = 0; i < o.steps; ++i) {
       auto t0 = Clock::now();
       replay();
       graph_times.push_back(seconds_since(t0));
-      adam.set_steps(adam.steps() + 1);
     }
     std::sort(graph_times.begin(), graph_times.end());
     const double graph_median = graph_times[graph_times.size() / 2];

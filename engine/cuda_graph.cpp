@@ -1,4 +1,5 @@
-// CapturedGraph: simt's capture around a pool of the caching allocator. See engine/cuda_graph.h.
+// CapturedGraph: simt's capture around a pool of the caching allocator; CapturedTrainingStep: one
+// with Adam's host count kept. See engine/cuda_graph.h.
 #include "engine/cuda_graph.h"
 
 #include <utility>
@@ -49,6 +50,12 @@ CapturedGraph CapturedGraph::capture(const std::function<void()>& work) {
 void CapturedGraph::replay() {
   EDNN_CHECK(!graph_.empty(), "CapturedGraph::replay: nothing was captured");
   graph_.replay(stream());
+}
+
+void CapturedTrainingStep::replay() {
+  graph_.replay();
+  if (!counted_) adam_->set_steps(adam_->steps() + 1);
+  counted_ = false;
 }
 
 }  // namespace ednn::cuda

@@ -18,13 +18,15 @@
 //     state on the device) must stay where it is while the graph lives; to feed a new batch,
 //     copy it into the same input tensor before replaying (Tensor::copy_from).
 //   - Adam keeps its step count and bias corrections on the device, so replays take successive
-//     steps; the host's count (Adam::steps, saved in checkpoints) is the caller's to advance, and
-//     Adam needs one eager step before a capture (it writes its device state from the host then).
+//     steps. The host's count (Adam::steps, saved in checkpoints) does not see them:
+//     CapturedTrainingStep below keeps it. Adam needs one eager step before a capture (it writes
+//     its device state from the host then).
 #pragma once
 #include <cstddef>
 #include <functional>
 
 #include "engine/cuda_device.h"
+#include "engine/optim.h"
 
 namespace ednn::cuda {
 
@@ -49,6 +51,22 @@ private:
   void release() noexcept;
   simt::Graph graph_;
   GraphPool pool_ = 0;  // 0: none
+};
+
+// A training step captured once and replayed: `step` ends with adam.step(). At capture,
+// Adam::step counts the step it records, which the first replay takes; each later replay
+// advances adam's host count itself, so Adam::steps stays the number of steps taken.
+class CapturedTrainingStep {
+public:
+  CapturedTrainingStep(Adam& adam, const std::function<void()>& step)
+      : adam_(&adam), graph_(CapturedGraph::capture(step)) {}
+  void replay();
+  std::size_t node_count() const { return graph_.node_count(); }
+
+private:
+  Adam* adam_;
+  CapturedGraph graph_;
+  bool counted_ = true;  // the capture counted the step the next replay takes
 };
 
 }  // namespace ednn::cuda

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include "engine/autograd.h"
@@ -90,7 +91,7 @@ private:
   double replayed(const std::vector<float>& x, const std::vector<float>& y, int count, int L,
                   const std::string& loss_text, const LossSpec& spec, Check&& check) {
     if (count != count_ || loss_text != loss_text_) {  // a new pair: drop the graph, step eagerly
-      graph_ = cuda::CapturedGraph();
+      graph_.reset();
       loss_ = Tensor();
       count_ = count;
       loss_text_ = loss_text;
@@ -100,18 +101,15 @@ private:
     }
     x_.copy_from(to_device(x, count, L, Device::cpu));  // waits for the previous replay, which reads x_
     y_.copy_from(to_device(y, count, L, Device::cpu));
-    if (graph_.empty()) {
-      // Capturing runs nothing; Adam::step counts the recorded step, which the replay below takes.
-      graph_ = cuda::CapturedGraph::capture([&] {
+    if (!graph_) {
+      graph_.emplace(adam_, [&] {  // capturing runs nothing: the replay below takes the step
         adam_.zero_grad();
         loss_ = weighted_loss(net_.forward(x_), y_, spec);
         loss_.backward();
         adam_.step();
       });
-    } else {
-      adam_.set_steps(adam_.steps() + 1);  // replays are invisible to the host's count
     }
-    graph_.replay();
+    graph_->replay();
     const double value = loss_.item();
     check(value);
     return value;
@@ -123,7 +121,7 @@ private:
   Device device_;
   bool use_graph_;
 #if EDNN_WITH_CUDA
-  cuda::CapturedGraph graph_;
+  std::optional<cuda::CapturedTrainingStep> graph_;
   Tensor x_, y_, loss_;
   int count_ = -1;
   std::string loss_text_;
