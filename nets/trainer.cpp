@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/autograd.h"
+#include "engine/device.h"
 #include "engine/error.h"
 #include "engine/functional.h"
 #include "engine/optim.h"
@@ -99,8 +100,9 @@ private:
       y_ = Tensor::empty({count, 1, L, L}, DType::f32, device_);
       return eager(x, y, count, L, spec, check);
     }
-    x_.copy_from(to_device(x, count, L, Device::cpu));  // waits for the previous replay, which reads x_
-    y_.copy_from(to_device(y, count, L, Device::cpu));
+    // Straight from the host batch (a synchronous copy: it waits for the previous replay, which reads x_).
+    device_copy(x_.raw_data(), device_, x.data(), Device::cpu, x.size() * sizeof(float));
+    device_copy(y_.raw_data(), device_, y.data(), Device::cpu, y.size() * sizeof(float));
     if (!graph_) {
       graph_.emplace(adam_, [&] {  // capturing runs nothing: the replay below takes the step
         adam_.zero_grad();
