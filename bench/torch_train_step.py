@@ -52,8 +52,7 @@ def torch_rate(preset, batch, steps, device, forward_only, graph=False):
     L, c0 = PRESETS[preset]
     torch.manual_seed(0)
     net = ed_cnn(c0).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4, capturable=True) if graph else \
-        torch.optim.Adam(net.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4, capturable=graph)
     x = torch.rand(batch, 1, L, L, device=device)
     y = torch.rand(batch, 1, L, L, device=device)
 
