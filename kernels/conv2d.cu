@@ -64,6 +64,7 @@
 // ED-CNN's convolutions all have stride 1).
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_winograd.h"
+#include "kernels/conv_epilogue.cuh"
 #include "kernels/split_k.h"
 
 #include <algorithm>
@@ -311,10 +312,6 @@ __device__ __forceinline__ void pipelined_k_loop(int k_begin, int k_end, Load lo
     __syncthreads();
     copy ^= 1;
   }
-}
-
-__device__ __forceinline__ float apply_epilogue(float v, ConvEpilogue e) {
-  return (e.activation == ConvActivation::leaky_relu && v < 0.0f) ? e.slope * v : v;
 }
 
 // Writes a thread's outputs of C [M, (image, pixel)] into an NCHW tensor out [images, M, P]

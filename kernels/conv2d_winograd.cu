@@ -41,6 +41,7 @@
 // these are the most accurate Winograd variants; larger tiles, F(4x4, 3x3), lose more).
 #include "kernels/conv2d_winograd.h"
 
+#include "kernels/conv_epilogue.cuh"
 #include "kernels/simt.h"
 
 namespace ednn::kernels {
@@ -368,11 +369,7 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const flo
       #pragma unroll
       for (int s = 0; s < 2; ++s) {
         const int i = p.i0 + r, j = p.j0 + s;
-        if (i < d.H && j < d.W) {
-          const float v = out[r][s] + b;
-          y_plane[long(i) * d.W + j] =
-              epilogue.activation == ConvActivation::leaky_relu && v < 0.0f ? epilogue.slope * v : v;
-        }
+        if (i < d.H && j < d.W) y_plane[long(i) * d.W + j] = apply_epilogue(out[r][s] + b, epilogue);
       }
   });
 }

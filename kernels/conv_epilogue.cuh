@@ -1,0 +1,14 @@
+// The convolutions' fused epilogue (kernels/conv2d.h, ConvEpilogue) on one output value, after
+// its bias: shared by the implicit-GEMM kernels (conv2d.cu) and Winograd's (conv2d_winograd.cu).
+// Device code: include from a .cu after simt.h.
+#pragma once
+#include "kernels/conv2d.h"
+#include "kernels/simt.h"
+
+namespace ednn::kernels {
+
+__device__ __forceinline__ float apply_epilogue(float v, ConvEpilogue e) {
+  return (e.activation == ConvActivation::leaky_relu && v < 0.0f) ? e.slope * v : v;
+}
+
+}  // namespace ednn::kernels
