@@ -256,7 +256,6 @@ int pick(const Perf* perf, int count, bool tf32) {
 void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report& report) {
   const ConvGeometry& g = layer.g;
   DeviceArray x(in.x), w(in.w), dy(in.dy), y(g.output_numel()), dx(g.input_numel()), dw(g.weight_numel());
-  DeviceArray workspace(ednn::kernels::conv2d_backward_weight_workspace_size(g));
   const CudnnConv fp32_desc(g, false), tf32_desc(g, true);
   const float one = 1.0f, zero = 0.0f;
 
@@ -274,17 +273,25 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
     // product's shape).
     for (int version : {1, 2, 3, 4, 5, 6, 0}) {
       if (version == 1 && op != Op::forward) continue;
+      // The operation's scratch memory, allocated outside the timed call (as a caller would keep it).
+      const long workspace_floats = op == Op::forward ? ednn::kernels::conv2d_forward_workspace_size(g, version)
+                                    : op == Op::backward_data
+                                        ? ednn::kernels::conv2d_backward_data_workspace_size(g, version)
+                                        : ednn::kernels::conv2d_backward_weight_workspace_size(g, version);
+      auto ws = std::make_shared<DeviceArray>(std::max(1L, workspace_floats));
       std::function<void()> run;
       if (op == Op::forward)
-        run = [&, version] { ednn::kernels::conv2d_forward(x.p, w.p, nullptr, y.p, g, gpu.stream, {}, version); };
+        run = [&, version, ws] {
+          ednn::kernels::conv2d_forward(x.p, w.p, nullptr, y.p, g, gpu.stream, {}, version, ws->p);
+        };
       else if (op == Op::backward_data)
-        run = [&, version] { ednn::kernels::conv2d_backward_data(dy.p, w.p, dx.p, g, gpu.stream, nullptr, {}, version); };
-      else {
-        auto ws = std::make_shared<DeviceArray>(ednn::kernels::conv2d_backward_weight_workspace_size(g, version));
+        run = [&, version, ws] {
+          ednn::kernels::conv2d_backward_data(dy.p, w.p, dx.p, g, gpu.stream, nullptr, {}, version, 1, ws->p);
+        };
+      else
         run = [&, version, ws] {
           ednn::kernels::conv2d_backward_weight(x.p, dy.p, dw.p, nullptr, ws->p, g, gpu.stream, version);
         };
-      }
       run();
       const std::string check = checked(version == 4);
       const std::string variant = version == 4   ? "ednn v4 (TF32)"

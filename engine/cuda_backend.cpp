@@ -103,8 +103,10 @@ public:
     require_f32(w, "conv2d");
     if (bias.defined()) require_f32(bias, "conv2d");
     Tensor y = device_empty(g.output_shape());
+    const int version = conv_version();
+    Tensor workspace = device_empty({std::max<long>(1, kernels::conv2d_forward_workspace_size(g, version))});
     kernels::conv2d_forward(f32(x), f32(w), bias.defined() ? f32(bias) : nullptr, f32(y), g, cuda::stream(),
-                            kernel_epilogue(epilogue), conv_version());
+                            kernel_epilogue(epilogue), version, f32(workspace));
     return y;
   }
 
@@ -114,8 +116,10 @@ public:
     require_f32(w, "conv2d_backward_data");
     if (bias.defined()) require_f32(bias, "conv2d_backward_data");
     Tensor dx = device_empty(g.input_shape());
+    const int version = conv_version();
+    Tensor workspace = device_empty({std::max<long>(1, kernels::conv2d_backward_data_workspace_size(g, version))});
     kernels::conv2d_backward_data(f32(dy), f32(w), f32(dx), g, cuda::stream(), bias.defined() ? f32(bias) : nullptr,
-                                  kernel_epilogue(epilogue), conv_version(), dy_scale);
+                                  kernel_epilogue(epilogue), version, dy_scale, f32(workspace));
     return dx;
   }
 

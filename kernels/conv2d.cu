@@ -65,6 +65,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_winograd.h"
 #include "kernels/conv_epilogue.cuh"
+#include "kernels/nested_index.cuh"
 #include "kernels/split_k.h"
 
 #include <algorithm>
@@ -371,33 +372,6 @@ __global__ void conv2d_forward_kernel1(const float* __restrict__ x, const float*
     y[idx] = apply_epilogue(acc, epilogue);
   }
 }
-
-// The indices (hi, mid, lo) of three nested loops, lo running fastest (mid < mid_radix,
-// lo < lo_radix): the im2col row k = (c, p, q) (radices kH, kW), or the pixel k = (n, i, j)
-// (radices H, W). The tile loads follow k as it grows by a fixed amount (from one load of a thread
-// to its next, and from one K step to the next) with advance(), which only adds and carries.
-// Decoding every k with / and % instead costs two or three integer divisions per loaded element,
-// each about 20 instructions on a GPU (the divisor is known only at run time): in the first
-// versions of these kernels that was most of what the K loop issued (bench/ptx_loop_mix.py).
-struct NestedIndex {
-  int hi, mid, lo;
-  // k = (hi mid_radix + mid) lo_radix + lo. Divides: for use before the K loop.
-  __device__ static NestedIndex of(int k, int mid_radix, int lo_radix) {
-    const int rest = k / lo_radix;
-    return {rest / mid_radix, rest % mid_radix, k % lo_radix};
-  }
-  // this += step, step itself made by of() with the same radices (step.mid < mid_radix,
-  // step.lo < lo_radix), so each digit carries at most once.
-  __device__ void advance(const NestedIndex& step, int mid_radix, int lo_radix) {
-    lo += step.lo;
-    const int carry_lo = lo >= lo_radix;
-    lo -= carry_lo * lo_radix;
-    mid += step.mid + carry_lo;
-    const int carry_mid = mid >= mid_radix;
-    mid -= carry_mid * mid_radix;
-    hi += step.hi + carry_mid;
-  }
-};
 
 // col[(c, p, q), pixel] = x[c, h0 + p, v0 + q] of one image (tap = (c, p, q), (h0, v0) the pixel's
 // top-left input position): 0 in the padding, past the last channel, or when !ok. The gather of
@@ -888,12 +862,22 @@ Kernel backward_weight_kernel(const ConvGeometry& g, int version) {
 
 }  // namespace
 
+long conv2d_forward_workspace_size(const ConvGeometry& g, int version) {
+  check_dims(g, "conv2d_forward_workspace_size");
+  return runs_winograd(version, g) ? conv2d_forward_winograd_workspace_size(g) : 0;
+}
+
+long conv2d_backward_data_workspace_size(const ConvGeometry& g, int version) {
+  check_dims(g, "conv2d_backward_data_workspace_size");
+  return runs_winograd(version, g) ? conv2d_backward_data_winograd_workspace_size(g) : 0;
+}
+
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
-                    simt::Stream stream, ConvEpilogue epilogue, int version) {
+                    simt::Stream stream, ConvEpilogue epilogue, int version, float* workspace) {
   const ConvDims d = check_dims(g, "conv2d_forward");
   const Kernel kernel = resolve_kernel(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true);
   if (runs_winograd(version, g)) {
-    conv2d_forward_winograd(x, w, bias, y, g, stream, epilogue);
+    conv2d_forward_winograd(x, w, bias, y, workspace, g, stream, epilogue);
     return;
   }
   if (kernel == Kernel::direct) {
@@ -906,12 +890,12 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
-                          const float* bias, ConvEpilogue epilogue, int version, int dy_scale) {
+                          const float* bias, ConvEpilogue epilogue, int version, int dy_scale, float* workspace) {
   ConvDims d = check_dims(g, "conv2d_backward_data");
   d.dy_shift = dy_shift_for(dy_scale, g, "conv2d_backward_data");
   const Kernel kernel = resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false);
   if (runs_winograd(version, g)) {
-    conv2d_backward_data_winograd(dy, w, dx, g, stream, bias, epilogue, d.dy_shift);
+    conv2d_backward_data_winograd(dy, w, dx, workspace, g, stream, bias, epilogue, d.dy_shift);
     return;
   }
   with_tiles(kernel, [&](auto tiles) { launch_backward_data<decltype(tiles)>(dy, w, bias, dx, d, stream, epilogue); });

@@ -10,7 +10,9 @@
 //   conv_transpose2d(input, weight) + bias = conv2d_backward_data(input, weight, output, g, stream, bias).
 //
 // Every launcher is asynchronous on `stream`, overwrites its outputs (never accumulates) and
-// allocates nothing: the scratch memory of backward-weight comes from the caller.
+// allocates nothing: scratch memory comes from the caller, sized by the *_workspace_size
+// function of the same operation (always for backward-weight; for forward and backward-data only
+// with version 6, whose transformed kernels it holds).
 #pragma once
 #include "engine/geometry.h"
 #include "kernels/simt_host.h"
@@ -42,9 +44,15 @@ struct ConvEpilogue {
 //      3x3 kernels with stride 1 and padding 1 (every layer of the ED-CNN); elsewhere what 0 runs.
 // The backward launchers accept 0, 2, 3, 4, 5 and 6.
 
+// Floats of device workspace that conv2d_forward and conv2d_backward_data need for g with this
+// version: 0 (workspace may be null) except for Winograd (version 6) where it applies.
+long conv2d_forward_workspace_size(const ConvGeometry& g, int version = 0);
+long conv2d_backward_data_workspace_size(const ConvGeometry& g, int version = 0);
+
 // y = conv2d(x, w) + bias, then the epilogue. bias may be null (no bias).
+// workspace [conv2d_forward_workspace_size(g, version)].
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
-                    simt::Stream stream, ConvEpilogue epilogue = {}, int version = 0);
+                    simt::Stream stream, ConvEpilogue epilogue = {}, int version = 0, float* workspace = nullptr);
 
 // dx[n, c, h, v] = sum over (o, p, q) with h = i s - pad + p, v = j s - pad + q of
 //                  w[o, c, p, q] dy[n, o, i, j]   (+ bias[c], then the epilogue).
@@ -54,9 +62,10 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
 // [N, C_out, H_out / dy_scale, W_out / dy_scale], and dy[n, o, i, j] reads it at
 // (i / dy_scale, j / dy_scale). An Upsample layer followed by a transposed convolution thus runs
 // without ever writing the upsampled tensor (dy_scale^2 times the size of its input).
+// workspace [conv2d_backward_data_workspace_size(g, version)].
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
                           const float* bias = nullptr, ConvEpilogue epilogue = {}, int version = 0,
-                          int dy_scale = 1);
+                          int dy_scale = 1, float* workspace = nullptr);
 
 // Floats of device workspace that conv2d_backward_weight needs for g: the split-K partial sums
 // of dw and the partial sums of the bias gradient (kernels/reduce.h, sum_per_channel). A

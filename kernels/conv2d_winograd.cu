@@ -23,11 +23,19 @@
 // and summed over tiles t (every image, every tile) it is again 16 matrix products,
 // M[e][k][c] = sum_t U[e][k][t] V[e][c][t], transformed once at the end.
 //
-// One block, every kernel here: a 32 x 32 piece of the 16 products M[e], 256 threads, the sum in
-// steps of 8 (input channels, or tiles for backward-weight). Each step:
-//   1. every thread transforms one block of each operand into shared memory, U[16][8][32] and
-//      V[16][8][32]; the global loads of the next step are issued before this step's multiply,
-//      into registers, so their latency hides behind it;
+// The kernel's transform U = G g G^T does not depend on the image: forward and backward-data
+// first transform every 3x3 kernel once (winograd_transform_weights, into the caller's
+// workspace), laid out as the main kernel's shared tile of one step, so a block copies each step's
+// U with four 128-bit loads per thread, coalesced, instead of gathering and transforming 9
+// scattered floats of each kernel again in every block (32 times over at the paper's sizes: each
+// 32-tile column of blocks needs all of them).
+//
+// One block, every main kernel here: a 32 x 32 piece of the 16 products M[e], 256 threads, the
+// sum in steps of 8 (input channels, or tiles for backward-weight). Each step:
+//   1. the step's operands go into shared memory, U[16][8][32] and V[16][8][32]: every thread
+//      transforms one input block (and for backward-weight one dy tile), and copies its part of
+//      the pre-transformed kernels; the global loads of the next step are issued before this
+//      step's multiply, into registers, so their latency hides behind it;
 //   2. 16 threads per position e multiply U[e] and V[e] (8 x 8 outputs each: 2 + 2 vector shared
 //      loads per 64 multiply-adds). The two positions a warp spans read rows 256 floats apart,
 //      the same banks, but from different quarter-warps, which a 128-bit shared read serves one
@@ -42,6 +50,7 @@
 #include "kernels/conv2d_winograd.h"
 
 #include "kernels/conv_epilogue.cuh"
+#include "kernels/nested_index.cuh"
 #include "kernels/simt.h"
 
 namespace ednn::kernels {
@@ -52,7 +61,8 @@ constexpr int wino_threads = 256;
 constexpr int wino_rows = 32;  // rows of M per block: output channels
 constexpr int wino_cols = 32;  // columns of M per block: output tiles (forward), input channels (weight gradient)
 constexpr int wino_step = 8;   // terms of the sum per step: input channels (forward), tiles (weight gradient)
-constexpr int wino_shared = 2 * 16 * wino_step * 32;  // floats: U and V of a step, or half of M at the end
+constexpr int wino_chunk = 16 * wino_step * 32;  // floats of one operand of a step, U or V [16][wino_step][32]
+constexpr int wino_shared = 2 * wino_chunk;      // floats: U and V of a step, or half of M at the end
 static_assert(wino_rows == 32 && wino_cols == 32 && wino_threads == 256 && wino_step * 32 == wino_threads,
               "the thread layouts below assume these sizes");
 
@@ -239,19 +249,15 @@ __device__ __forceinline__ void multiply_step(const float* __restrict__ U, const
 }
 
 // The main loop of every kernel here: the sum over [begin, end) in steps of wino_step. Each step
-// transforms this thread's blocks of the two operands (transform(u, v), from registers that
-// load_step(s) filled) into U and V at (step row, lane), then, while the next step's loads are in
-// flight, multiplies U[e] V[e] into acc.
-template <class Index, class Load, class Transform>
-__device__ __forceinline__ void sum_steps(Index begin, Index end, float* __restrict__ U, float* __restrict__ V,
-                                          float (&acc)[8][8], const MultiplyRole& role, int step_row, int lane,
-                                          Load&& load_step, Transform&& transform) {
+// puts its operands into U and V with store_step() (from the registers that load_step(s) filled),
+// then, while the next step's loads are in flight, multiplies U[e] V[e] into acc.
+template <class Index, class Load, class Store>
+__device__ __forceinline__ void sum_steps(Index begin, Index end, const float* U, const float* V, float (&acc)[8][8],
+                                          const MultiplyRole& role,
+                                          Load&& load_step, Store&& store_step) {
   if (begin < end) load_step(begin);
   for (Index s = begin; s < end; s += wino_step) {
-    float u[4][4], v[4][4];
-    transform(u, v);
-    store_transformed(V, step_row, lane, v);
-    store_transformed(U, step_row, lane, u);
+    store_step();
     __syncthreads();
     if (s + wino_step < end) load_step(s + wino_step);  // the same for the whole block
     multiply_step(U, V, acc, role);
@@ -315,43 +321,69 @@ __device__ __forceinline__ void load_kernel(const float* __restrict__ w, const W
     for (int q = 0; q < 3; ++q) g[p][q] = TRANSPOSED ? base[(2 - p) * 3 + (2 - q)] : base[p * 3 + q];
 }
 
+// The transformed kernels U = G g G^T of every (output channel k, input channel c), in the order
+// the main kernel's steps read them: chunk (k block, c step) = k_block c_steps + c_step holds the
+// U[16][wino_step][32] of output channels [32 k_block, + 32) and input channels
+// [8 c_step, + 8), at ((e wino_step + c % 8) 32 + k % 32); zero past K and C. Block z = chunk,
+// thread (c % 8, k % 32): the main kernel's own thread layout.
+template <bool TRANSPOSED>
+__global__ void __launch_bounds__(wino_threads) winograd_transform_weights(const float* __restrict__ w,
+                                                                            float* __restrict__ transformed,
+                                                                            WinogradDims d, int c_steps) {
+  const int chunk = blockIdx.x, step_row = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int k = chunk / c_steps * wino_rows + lane, c = chunk % c_steps * wino_step + step_row;
+  float g[3][3], u[4][4];
+  load_kernel<TRANSPOSED>(w, d, k, c, k < d.K && c < d.C, g);
+  transform_kernel(g, u);
+  store_transformed(transformed + long(chunk) * wino_chunk, step_row, lane, u);
+}
+
 // Block (blockIdx.x, blockIdx.y): output tiles [32 blockIdx.x, + 32) x output channels
 // [32 blockIdx.y, + 32). M rows are output channels, columns tiles; the sum runs over input
-// channels.
-template <bool TRANSPOSED>
+// channels. transformed: winograd_transform_weights' output.
 __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const float* __restrict__ x,
-                                                                        const float* __restrict__ w,
+                                                                        const float* __restrict__ transformed,
                                                                         const float* __restrict__ bias,
                                                                         float* __restrict__ y, WinogradDims d,
                                                                         ConvEpilogue epilogue) {
   __shared__ __align__(16) float smem[wino_shared];
-  float* const U = smem;                                 // [16][wino_step][wino_rows]: kernels
-  float* const V = smem + 16 * wino_step * wino_rows;    // [16][wino_step][wino_cols]: input blocks
+  float* const U = smem;               // [16][wino_step][wino_rows]: kernels
+  float* const V = smem + wino_chunk;  // [16][wino_step][wino_cols]: input blocks
   const int k0 = blockIdx.y * wino_rows;
   const long t0 = long(blockIdx.x) * wino_cols;
   const MultiplyRole role(threadIdx.x);
   float acc[8][8];
   zero(acc);
 
-  // The transforms' layout: thread (step row, lane) transforms the input block of (input channel
-  // c0 + step row, tile t0 + lane) and the kernel of (output channel k0 + lane, the same channel).
-  // The block's place in a plane is the same at every step: worked out once.
+  // Thread (step row, lane) transforms the input block of (input channel c0 + step row, tile
+  // t0 + lane); the block's place in a plane is the same at every step: worked out once. Each
+  // thread also copies 4 of the step's U chunk's 1024 float4, the same ones at every step.
   const int step_row = threadIdx.x / 32, lane = threadIdx.x % 32;
   const long my_tile = t0 + lane;
   const TilePosition pos = tile_position(my_tile < d.tiles ? my_tile : 0, d);
   const PlaneBlock<4> block(pos.i0 - 1, pos.j0 - 1, d.H, d.W, d.x_shift, my_tile < d.tiles);
   const long plane_size = long(d.H >> d.x_shift) * (d.W >> d.x_shift);
   const float* x_image = x + long(pos.n) * d.C * plane_size;
+  constexpr int copies = wino_chunk / 4 / wino_threads;  // float4 per thread and step
+  const float4* u_chunks = reinterpret_cast<const float4*>(transformed) +
+                           long(blockIdx.y) * ((d.C + wino_step - 1) / wino_step) * (wino_chunk / 4);
 
-  float in[4][4], g[3][3];
-  auto load_step = [&](int c0) {  // the blocks of input channel c0 + step row
+  float in[4][4];
+  float4 u_next[copies];
+  auto load_step = [&](int c0) {  // the blocks of input channel c0 + step row, and U of the step
     const int c = c0 + step_row;
     block.load(x_image + long(c) * plane_size, c < d.C, in);
-    load_kernel<TRANSPOSED>(w, d, k0 + lane, c, c < d.C && k0 + lane < d.K, g);
+    const float4* chunk = u_chunks + long(c0 / wino_step) * (wino_chunk / 4);
+    #pragma unroll
+    for (int i = 0; i < copies; ++i) u_next[i] = chunk[threadIdx.x + i * wino_threads];
   };
-  sum_steps(0, d.C, U, V, acc, role, step_row, lane, load_step, [&](float (&u)[4][4], float (&v)[4][4]) {
+  sum_steps(0, d.C, U, V, acc, role, load_step, [&] {
+    float v[4][4];
     transform_input(in, v);  // V = B^T d B
-    transform_kernel(g, u);  // U = G g G^T
+    store_transformed(V, step_row, lane, v);
+    float4* U4 = reinterpret_cast<float4*>(U);
+    #pragma unroll
+    for (int i = 0; i < copies; ++i) U4[threadIdx.x + i * wino_threads] = u_next[i];
   });
 
   // Y = A^T M A per (output channel, tile), with the bias and the epilogue.
@@ -394,24 +426,30 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_weight_kernel(co
   float acc[8][8];
   zero(acc);
 
-  // The transforms' layout: thread (step row, lane) transforms, for tile t + step row, the x
-  // block of input channel c0 + lane and the dy tile of output channel k0 + lane.
+  // Thread (step row, lane) transforms, for tile t + step row, the x block of input channel
+  // c0 + lane and the dy tile of output channel k0 + lane. Its tile advances by wino_step tiles a
+  // step: walked as (image, tile row, tile column) by additions (NestedIndex), not divisions.
   const int step_row = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int c = c0 + lane, k = k0 + lane;
   const long x_plane = long(d.H) * d.W, dy_plane = long(d.H >> d.y_shift) * (d.W >> d.y_shift);
+  const NestedIndex tile_step = NestedIndex::of(wino_step, d.tiles_h, d.tiles_w);
+  NestedIndex tile_at = NestedIndex::of(int(t_begin) + step_row, d.tiles_h, d.tiles_w);
   float in[4][4], f[2][2];
   auto load_step = [&](long t) {
-    const long tile = t + step_row;
-    const bool valid = tile < t_end;
-    const TilePosition p = tile_position(valid ? tile : 0, d);
-    const PlaneBlock<4> x_block(p.i0 - 1, p.j0 - 1, d.H, d.W, 0, valid && c < d.C);
-    x_block.load(x + (long(p.n) * d.C + c) * x_plane, true, in);
-    const PlaneBlock<2> dy_block(p.i0, p.j0, d.H, d.W, d.y_shift, valid && k < d.K);
-    dy_block.load(dy + (long(p.n) * d.K + k) * dy_plane, true, f);
+    const bool valid = t + step_row < t_end;
+    const int n = valid ? tile_at.hi : 0, i0 = 2 * tile_at.mid, j0 = 2 * tile_at.lo;
+    const PlaneBlock<4> x_block(i0 - 1, j0 - 1, d.H, d.W, 0, valid && c < d.C);
+    x_block.load(x + (long(n) * d.C + c) * x_plane, true, in);
+    const PlaneBlock<2> dy_block(i0, j0, d.H, d.W, d.y_shift, valid && k < d.K);
+    dy_block.load(dy + (long(n) * d.K + k) * dy_plane, true, f);
+    tile_at.advance(tile_step, d.tiles_h, d.tiles_w);
   };
-  sum_steps(t_begin, t_end, U, V, acc, role, step_row, lane, load_step, [&](float (&u)[4][4], float (&v)[4][4]) {
+  sum_steps(t_begin, t_end, U, V, acc, role, load_step, [&] {
+    float u[4][4], v[4][4];
     transform_gradient(f, u);  // U = A f A^T
     transform_input(in, v);    // V = B^T d B
+    store_transformed(U, step_row, lane, u);
+    store_transformed(V, step_row, lane, v);
   });
 
   // dW = G^T M G per (output channel, input channel).
@@ -437,14 +475,31 @@ WinogradDims winograd_dims(int N, int C, int K, int H, int W, int x_shift, int y
 
 long blocks_of(long n, int per_block) { return (n + per_block - 1) / per_block; }
 
+// Forward: output channels C_out, input channels C_in. Backward-data, dx = conv(dy, w rotated,
+// channels swapped): output channels C_in, input channels C_out.
+WinogradDims forward_dims(const ConvGeometry& g) { return winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0, 0); }
+WinogradDims backward_data_dims(const ConvGeometry& g, int dy_shift) {
+  return winograd_dims(g.N, g.C_out, g.C_in, g.H_out, g.W_out, dy_shift, 0);
+}
+
+// Floats of the transformed kernels of d (winograd_transform_weights).
+long transformed_weights_size(const WinogradDims& d) {
+  return blocks_of(d.K, wino_rows) * blocks_of(d.C, wino_step) * wino_chunk;
+}
+
 template <bool TRANSPOSED>
-void launch_convolution(const float* x, const float* w, const float* bias, float* y, const WinogradDims& d,
-                        simt::Stream stream, ConvEpilogue epilogue) {
+void launch_convolution(const float* x, const float* w, const float* bias, float* y, float* workspace,
+                        const WinogradDims& d, simt::Stream stream, ConvEpilogue epilogue) {
   const long tile_blocks = blocks_of(d.tiles, wino_cols), k_blocks = blocks_of(d.K, wino_rows);
-  EDNN_CHECK(tile_blocks <= 0x7fffffffL && k_blocks <= 65535, "conv2d (Winograd): ", tile_blocks, " x ", k_blocks,
-             " blocks do not fit a grid");
-  simt::launch(conv2d_winograd_kernel<TRANSPOSED>, dim3(unsigned(tile_blocks), unsigned(k_blocks)), wino_threads, 0,
-               stream, x, w, bias, y, d, epilogue);
+  const long c_steps = blocks_of(d.C, wino_step);
+  EDNN_CHECK(tile_blocks <= 0x7fffffffL && k_blocks <= 65535 && k_blocks * c_steps <= 0x7fffffffL,
+             "conv2d (Winograd): ", tile_blocks, " x ", k_blocks, " blocks do not fit a grid");
+  EDNN_CHECK(workspace != nullptr, "conv2d (Winograd): needs a workspace of ", transformed_weights_size(d),
+             " floats for the transformed kernels");
+  simt::launch(winograd_transform_weights<TRANSPOSED>, dim3(unsigned(k_blocks * c_steps)), wino_threads, 0, stream,
+               w, workspace, d, int(c_steps));
+  simt::launch(conv2d_winograd_kernel, dim3(unsigned(tile_blocks), unsigned(k_blocks)), wino_threads, 0, stream, x,
+               static_cast<const float*>(workspace), bias, y, d, epilogue);
 }
 
 }  // namespace
@@ -453,19 +508,25 @@ bool winograd_applies(const ConvGeometry& g) {
   return g.kH == 3 && g.kW == 3 && g.stride == 1 && g.pad == 1 && g.H_out == g.H_in && g.W_out == g.W_in;
 }
 
-void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
-                             simt::Stream stream, ConvEpilogue epilogue) {
-  EDNN_CHECK(winograd_applies(g), "conv2d_forward (Winograd): needs a 3x3 kernel, stride 1, padding 1");
-  launch_convolution<false>(x, w, bias, y, winograd_dims(g.N, g.C_in, g.C_out, g.H_in, g.W_in, 0, 0), stream,
-                            epilogue);
+long conv2d_forward_winograd_workspace_size(const ConvGeometry& g) {
+  return transformed_weights_size(forward_dims(g));
 }
 
-void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvGeometry& g,
-                                   simt::Stream stream, const float* bias, ConvEpilogue epilogue, int dy_shift) {
+long conv2d_backward_data_winograd_workspace_size(const ConvGeometry& g) {
+  return transformed_weights_size(backward_data_dims(g, 0));
+}
+
+void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, float* workspace,
+                             const ConvGeometry& g, simt::Stream stream, ConvEpilogue epilogue) {
+  EDNN_CHECK(winograd_applies(g), "conv2d_forward (Winograd): needs a 3x3 kernel, stride 1, padding 1");
+  launch_convolution<false>(x, w, bias, y, workspace, forward_dims(g), stream, epilogue);
+}
+
+void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, float* workspace,
+                                   const ConvGeometry& g, simt::Stream stream, const float* bias,
+                                   ConvEpilogue epilogue, int dy_shift) {
   EDNN_CHECK(winograd_applies(g), "conv2d_backward_data (Winograd): needs a 3x3 kernel, stride 1, padding 1");
-  // dx = conv(dy, w rotated, channels swapped): input channels C_out, output channels C_in.
-  launch_convolution<true>(dy, w, bias, dx, winograd_dims(g.N, g.C_out, g.C_in, g.H_out, g.W_out, dy_shift, 0),
-                           stream, epilogue);
+  launch_convolution<true>(dy, w, bias, dx, workspace, backward_data_dims(g, dy_shift), stream, epilogue);
 }
 
 SplitK conv2d_backward_weight_winograd_split(const ConvGeometry& g) {
@@ -481,6 +542,8 @@ void conv2d_backward_weight_winograd(const float* x, const float* dy, float* out
   const long c_blocks = blocks_of(d.C, wino_cols), k_blocks = blocks_of(d.K, wino_rows);
   EDNN_CHECK(c_blocks <= 0x7fffffffL && k_blocks <= 65535, "conv2d_backward_weight (Winograd): ", c_blocks, " x ",
              k_blocks, " blocks do not fit a grid");
+  EDNN_CHECK(d.tiles <= 0x7fffffffL - wino_step, "conv2d_backward_weight (Winograd): ", d.tiles,
+             " tiles: more than its int tile walk counts");
   simt::launch(conv2d_winograd_weight_kernel, dim3(unsigned(c_blocks), unsigned(k_blocks), unsigned(s.slices)),
                wino_threads, 0, stream, x, dy, out, d, s.chunk);
 }

@@ -12,13 +12,22 @@ namespace ednn::kernels {
 // the input's size), which is every convolution and transposed convolution of the ED-CNN.
 bool winograd_applies(const ConvGeometry& g);
 
-// conv2d_forward of kernels/conv2d.h by Winograd F(2x2, 3x3); g must satisfy winograd_applies.
-void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
-                             simt::Stream stream, ConvEpilogue epilogue);
+// Floats of device workspace for the transformed kernels (G g G^T of every 3x3 kernel, 16 floats
+// each, padded to whole blocks of 32 output and 8 input channels) that forward and
+// backward-data first write and then read.
+long conv2d_forward_winograd_workspace_size(const ConvGeometry& g);
+long conv2d_backward_data_winograd_workspace_size(const ConvGeometry& g);
 
-// conv2d_backward_data of kernels/conv2d.h by Winograd F(2x2, 3x3) (dy_shift: log2 of dy_scale).
-void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvGeometry& g,
-                                   simt::Stream stream, const float* bias, ConvEpilogue epilogue, int dy_shift);
+// conv2d_forward of kernels/conv2d.h by Winograd F(2x2, 3x3); g must satisfy winograd_applies;
+// workspace [conv2d_forward_winograd_workspace_size(g)].
+void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, float* workspace,
+                             const ConvGeometry& g, simt::Stream stream, ConvEpilogue epilogue);
+
+// conv2d_backward_data of kernels/conv2d.h by Winograd F(2x2, 3x3) (dy_shift: log2 of dy_scale);
+// workspace [conv2d_backward_data_winograd_workspace_size(g)].
+void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, float* workspace,
+                                   const ConvGeometry& g, simt::Stream stream, const float* bias,
+                                   ConvEpilogue epilogue, int dy_shift);
 
 // The weight gradient by F(3x3, 2x2), its sum over tiles cut into slices (kernels/split_k.h):
 // the split for g, and the launch with it, which writes slice z's dw [C_out, C_in, 3, 3] at

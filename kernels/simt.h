@@ -6,7 +6,7 @@
 //     exactly, so tests without a GPU execute the very same kernel bodies.
 // Kernel bodies therefore contain no #ifdef; they use, as in CUDA:
 //   __global__ __device__ __host__ __forceinline__ __restrict__ __shared__ __align__(n) __grid_constant__
-//   threadIdx blockIdx blockDim gridDim warpSize dim3
+//   threadIdx blockIdx blockDim gridDim warpSize dim3 float4
 //   __syncthreads() __syncthreads_count/and/or(pred) __syncwarp(mask)
 //   __shfl_sync __shfl_up_sync __shfl_down_sync __shfl_xor_sync __ballot_sync __any_sync __all_sync
 //   atomicAdd (int, unsigned, unsigned long long, float, double) atomicSub atomicMax atomicMin
@@ -113,6 +113,10 @@ struct dim3 {
   unsigned int x = 1, y = 1, z = 1;
   constexpr dim3(unsigned int vx = 1, unsigned int vy = 1, unsigned int vz = 1) : x(vx), y(vy), z(vz) {}
   constexpr dim3(uint3 v) : x(v.x), y(v.y), z(v.z) {}
+};
+// CUDA's 16-byte vector: a load or store of one is a single 128-bit instruction on the GPU.
+struct __align__(16) float4 {
+  float x, y, z, w;
 };
 
 // The built-in index variables. The scheduler sets threadIdx before it resumes a fiber; kernels

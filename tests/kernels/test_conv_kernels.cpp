@@ -5,6 +5,7 @@
 // followed by guard values the kernels must leave alone, and starts as NaN (the emulation fills
 // fresh device memory with 0xFF), so a value a kernel forgets to write fails too.
 // Linked with ednn_kernels_emu (kernels_conv) and with ednn_kernels_cuda (kernels_conv_gpu, label gpu).
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -116,6 +117,16 @@ void add_bias_and_activation(std::vector<double>& out, const std::vector<double>
 
 const ConvEpilogue leaky{ConvActivation::leaky_relu, 0.02f};
 
+// The scratch memory of conv2d_forward and conv2d_backward_data (Winograd's transformed kernels),
+// fresh device memory: NaN in the emulation, so a part the kernels read but never wrote fails.
+DeviceBuffer<float> forward_workspace(const ConvGeometry& g, int version) {
+  return DeviceBuffer<float>(static_cast<std::size_t>(std::max(1L, ednn::kernels::conv2d_forward_workspace_size(g, version))));
+}
+DeviceBuffer<float> backward_data_workspace(const ConvGeometry& g, int version) {
+  return DeviceBuffer<float>(
+      static_cast<std::size_t>(std::max(1L, ednn::kernels::conv2d_backward_data_workspace_size(g, version))));
+}
+
 // v rounded to TF32 (11 significant bits), to nearest with ties away from zero, computed from
 // the definition (significand scaled to 11 bits, std::round), not from the bit trick the kernels
 // use. For normal numbers, which is all the tests feed it.
@@ -156,14 +167,18 @@ TEST_CASE("conv2d_forward: every version matches the reference, with bias, witho
       DeviceBuffer<float> dx(x), dw(w), db(b);
       for (int version : {0, 1, 2, 3, 5, 6}) {  // 5: tensor cores with float accuracy; 6: Winograd; the same tolerance
         CAPTURE(version);
+        DeviceBuffer<float> workspace = forward_workspace(g, version);
         DeviceBuffer<float> y = output_buffer(g.output_numel());
-        ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y.data(), g, nullptr, {}, version);
+        ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y.data(), g, nullptr, {}, version,
+                                      workspace.data());
         check_output(y, want, terms);
         DeviceBuffer<float> y_plain = output_buffer(g.output_numel());
-        ednn::kernels::conv2d_forward(dx.data(), dw.data(), nullptr, y_plain.data(), g, nullptr, {}, version);
+        ednn::kernels::conv2d_forward(dx.data(), dw.data(), nullptr, y_plain.data(), g, nullptr, {}, version,
+                                      workspace.data());
         check_output(y_plain, want_plain, terms);
         DeviceBuffer<float> y_leaky = output_buffer(g.output_numel());
-        ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y_leaky.data(), g, nullptr, leaky, version);
+        ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y_leaky.data(), g, nullptr, leaky, version,
+                                      workspace.data());
         check_output(y_leaky, want_leaky, terms);
       }
     }
@@ -187,8 +202,9 @@ TEST_CASE("conv2d_backward_data: versions 0, 2, 3, 5 and 6 match the reference")
       DeviceBuffer<float> ddy(dy), dw(w);
       for (int version : {0, 2, 3, 5, 6}) {
         CAPTURE(version);
-        DeviceBuffer<float> dx = output_buffer(g.input_numel());
-        ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dx.data(), g, nullptr, nullptr, {}, version);
+        DeviceBuffer<float> dx = output_buffer(g.input_numel()), workspace = backward_data_workspace(g, version);
+        ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dx.data(), g, nullptr, nullptr, {}, version, 1,
+                                            workspace.data());
         check_output(dx, want, terms);
       }
     }
@@ -225,8 +241,9 @@ TEST_CASE("conv2d_backward_data with bias and leaky ReLU is conv_transpose2d's f
       DeviceBuffer<float> din(in), dw(w), db(b);
       for (int version : {0, 2, 3, 5, 6}) {
         CAPTURE(version);
-        DeviceBuffer<float> out = output_buffer(g.input_numel());
-        ednn::kernels::conv2d_backward_data(din.data(), dw.data(), out.data(), g, nullptr, db.data(), leaky, version);
+        DeviceBuffer<float> out = output_buffer(g.input_numel()), workspace = backward_data_workspace(g, version);
+        ednn::kernels::conv2d_backward_data(din.data(), dw.data(), out.data(), g, nullptr, db.data(), leaky, version, 1,
+                                            workspace.data());
         check_output(out, want, long(g.C_out) * g.kH * g.kW);
       }
     }
@@ -401,10 +418,11 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
       for (int version : {0, 2, 3, 4, 5, 6}) {
         CAPTURE(version);
         DeviceBuffer<float> fused(g.input_numel()), plain(g.input_numel());
+        DeviceBuffer<float> data_workspace = backward_data_workspace(g, version);
         ednn::kernels::conv2d_backward_data(dsmall.data(), dw.data(), fused.data(), g, nullptr, nullptr, leaky,
-                                            version, u.scale);
+                                            version, u.scale, data_workspace.data());
         ednn::kernels::conv2d_backward_data(dfull.data(), dw.data(), plain.data(), g, nullptr, nullptr, leaky,
-                                            version);
+                                            version, 1, data_workspace.data());
         CHECK(fused.download() == plain.download());
 
         DeviceBuffer<float> workspace(
@@ -434,6 +452,12 @@ TEST_CASE("conv2d launchers reject bad arguments with a message") {
   CHECK_THROWS_WITH_AS(
       ednn::kernels::conv2d_backward_weight(a.data(), b.data(), c.data(), nullptr, nullptr, g, nullptr),
       doctest::Contains("needs a workspace"), ednn::Error);
+  CHECK(ednn::kernels::conv2d_forward_workspace_size(g, 3) == 0);
+  CHECK(ednn::kernels::conv2d_forward_workspace_size(g, 6) > 0);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 6),
+                       doctest::Contains("conv2d (Winograd): needs a workspace of"), ednn::Error);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 6),
+                       doctest::Contains("conv2d (Winograd): needs a workspace of"), ednn::Error);
   CHECK_THROWS_WITH_AS(
       ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 0, 3),
       doctest::Contains("dy_scale must be a power of two, got 3"), ednn::Error);
