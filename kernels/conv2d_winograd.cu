@@ -214,13 +214,19 @@ struct PlaneBlock {
   }
 };
 
-// Writes a transformed block into U or V [16][wino_step][32] at (step row, column).
+// U and V are [16][wino_step][32] in shared memory, each row `stride` floats apart: 32, or 36 in
+// the weight gradient, whose threads write them in an order that would otherwise put 8 threads of
+// a warp in one bank (see there). Rows stay 16-byte aligned for the multiply's vector reads.
+constexpr int packed_stride = 32, padded_stride = 36;
+
+// Writes a transformed block into U or V at (step row, column).
+template <int stride>
 __device__ __forceinline__ void store_transformed(float* __restrict__ operand, int step_row, int column,
                                                   const float (&t)[4][4]) {
   #pragma unroll
   for (int r = 0; r < 4; ++r)
     #pragma unroll
-    for (int s = 0; s < 4; ++s) operand[((r * 4 + s) * wino_step + step_row) * 32 + column] = t[r][s];
+    for (int s = 0; s < 4; ++s) operand[((r * 4 + s) * wino_step + step_row) * stride + column] = t[r][s];
 }
 
 // The multiply's layout: 16 threads per position e, each 8 rows (of U) x 8 columns (of V) of M[e].
@@ -230,14 +236,15 @@ struct MultiplyRole {
 };
 
 // acc += U[e] V[e] over the step's wino_step terms.
+template <int stride>
 __device__ __forceinline__ void multiply_step(const float* __restrict__ U, const float* __restrict__ V,
                                               float (&acc)[8][8], const MultiplyRole& role) {
   #pragma unroll
   for (int kk = 0; kk < wino_step; ++kk) {
     // 8 neighbouring floats at a multiple of 8 from an aligned array: nvcc reads each run as
     // two ld.shared.v4.
-    const float* u_row = U + (role.e * wino_step + kk) * wino_rows + role.row_run;
-    const float* v_row = V + (role.e * wino_step + kk) * wino_cols + role.col_run;
+    const float* u_row = U + (role.e * wino_step + kk) * stride + role.row_run;
+    const float* v_row = V + (role.e * wino_step + kk) * stride + role.col_run;
     float u[8], v[8];
     #pragma unroll
     for (int a = 0; a < 8; ++a) u[a] = u_row[a], v[a] = v_row[a];
@@ -251,7 +258,7 @@ __device__ __forceinline__ void multiply_step(const float* __restrict__ U, const
 // The main loop of every kernel here: the sum over [begin, end) in steps of wino_step. Each step
 // puts its operands into U and V with store_step() (from the registers that load_step(s) filled),
 // then, while the next step's loads are in flight, multiplies U[e] V[e] into acc.
-template <class Index, class Load, class Store>
+template <int stride, class Index, class Load, class Store>
 __device__ __forceinline__ void sum_steps(Index begin, Index end, const float* U, const float* V, float (&acc)[8][8],
                                           const MultiplyRole& role,
                                           Load&& load_step, Store&& store_step) {
@@ -260,7 +267,7 @@ __device__ __forceinline__ void sum_steps(Index begin, Index end, const float* U
     store_step();
     __syncthreads();
     if (s + wino_step < end) load_step(s + wino_step);  // the same for the whole block
-    multiply_step(U, V, acc, role);
+    multiply_step<stride>(U, V, acc, role);
     __syncthreads();
   }
 }
@@ -335,7 +342,7 @@ __global__ void __launch_bounds__(wino_threads) winograd_transform_weights(const
   float g[3][3], u[4][4];
   load_kernel<TRANSPOSED>(w, d, k, c, k < d.K && c < d.C, g);
   transform_kernel(g, u);
-  store_transformed(transformed + long(chunk) * wino_chunk, step_row, lane, u);
+  store_transformed<packed_stride>(transformed + long(chunk) * wino_chunk, step_row, lane, u);
 }
 
 // Block (blockIdx.x, blockIdx.y): output tiles [32 blockIdx.x, + 32) x output channels
@@ -377,10 +384,10 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const flo
     #pragma unroll
     for (int i = 0; i < copies; ++i) u_next[i] = chunk[threadIdx.x + i * wino_threads];
   };
-  sum_steps(0, d.C, U, V, acc, role, load_step, [&] {
+  sum_steps<packed_stride>(0, d.C, U, V, acc, role, load_step, [&] {
     float v[4][4];
     transform_input(in, v);  // V = B^T d B
-    store_transformed(V, step_row, lane, v);
+    store_transformed<packed_stride>(V, step_row, lane, v);
     float4* U4 = reinterpret_cast<float4*>(U);
     #pragma unroll
     for (int i = 0; i < copies; ++i) U4[threadIdx.x + i * wino_threads] = u_next[i];
@@ -412,13 +419,14 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const flo
 // channels [32 blockIdx.y, + 32), summed over the tiles of slice blockIdx.z,
 // [z tiles_per_slice, + tiles_per_slice). M rows are output channels, columns input channels.
 // Writes the slice's dw [K, C, 3, 3] at out + z K C 9 (the caller adds the slices).
-__global__ void __launch_bounds__(wino_threads) conv2d_winograd_weight_kernel(const float* __restrict__ x,
+__global__ void __launch_bounds__(wino_threads, 2) conv2d_winograd_weight_kernel(const float* __restrict__ x,
                                                                                const float* __restrict__ dy,
                                                                                float* __restrict__ out,
                                                                                WinogradDims d, long tiles_per_slice) {
-  __shared__ __align__(16) float smem[wino_shared];
-  float* const U = smem;                                 // [16][wino_step][wino_rows]: dy tiles
-  float* const V = smem + 16 * wino_step * wino_rows;    // [16][wino_step][wino_cols]: x blocks
+  constexpr int operand_size = 16 * wino_step * padded_stride;
+  __shared__ __align__(16) float smem[2 * operand_size > wino_shared ? 2 * operand_size : wino_shared];
+  float* const U = smem;                 // [16][wino_step][padded_stride]: dy tiles
+  float* const V = smem + operand_size;  // [16][wino_step][padded_stride]: x blocks
   const int c0 = blockIdx.x * wino_cols, k0 = blockIdx.y * wino_rows;
   const long t_begin = long(blockIdx.z) * tiles_per_slice;
   const long t_end = t_begin + tiles_per_slice < d.tiles ? t_begin + tiles_per_slice : d.tiles;
@@ -429,7 +437,11 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_weight_kernel(co
   // Thread (step row, lane) transforms, for tile t + step row, the x block of input channel
   // c0 + lane and the dy tile of output channel k0 + lane. Its tile advances by wino_step tiles a
   // step: walked as (image, tile row, tile column) by additions (NestedIndex), not divisions.
-  const int step_row = threadIdx.x / 32, lane = threadIdx.x % 32;
+  // The step row runs fastest: a warp loads 8 neighbouring tiles of 4 channel planes (two 32-byte
+  // sectors of each plane row), not one tile of 32 planes (32 sectors per load). In shared memory
+  // those 8 step rows of a column would fall in one bank at a row stride of 32 floats; at
+  // padded_stride, 4 banks further per row, the warp's 32 stores hit 32 banks.
+  const int step_row = threadIdx.x % wino_step, lane = threadIdx.x / wino_step;
   const int c = c0 + lane, k = k0 + lane;
   const long x_plane = long(d.H) * d.W, dy_plane = long(d.H >> d.y_shift) * (d.W >> d.y_shift);
   const NestedIndex tile_step = NestedIndex::of(wino_step, d.tiles_h, d.tiles_w);
@@ -444,12 +456,12 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_weight_kernel(co
     dy_block.load(dy + (long(n) * d.K + k) * dy_plane, true, f);
     tile_at.advance(tile_step, d.tiles_h, d.tiles_w);
   };
-  sum_steps(t_begin, t_end, U, V, acc, role, load_step, [&] {
+  sum_steps<padded_stride>(t_begin, t_end, U, V, acc, role, load_step, [&] {
     float u[4][4], v[4][4];
     transform_gradient(f, u);  // U = A f A^T
     transform_input(in, v);    // V = B^T d B
-    store_transformed(U, step_row, lane, u);
-    store_transformed(V, step_row, lane, v);
+    store_transformed<padded_stride>(U, step_row, lane, u);
+    store_transformed<padded_stride>(V, step_row, lane, v);
   });
 
   // dW = G^T M G per (output channel, input channel).
