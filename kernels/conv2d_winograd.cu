@@ -255,19 +255,22 @@ __device__ __forceinline__ void multiply_step(const float* __restrict__ U, const
   }
 }
 
-// The main loop of every kernel here: the sum over [begin, end) in steps of wino_step. Each step
-// puts its operands into U and V with store_step() (from the registers that load_step(s) filled),
-// then, while the next step's loads are in flight, multiplies U[e] V[e] into acc.
-template <int stride, class Index, class Load, class Store>
-__device__ __forceinline__ void sum_steps(Index begin, Index end, const float* U, const float* V, float (&acc)[8][8],
-                                          const MultiplyRole& role,
-                                          Load&& load_step, Store&& store_step) {
-  if (begin < end) load_step(begin);
-  for (Index s = begin; s < end; s += wino_step) {
-    store_step();
+// The main loop of every kernel here: the sum over [begin, end) in steps of wino_step, step
+// number i = 0, 1, ... Step i puts its operands into shared memory with store_step(i) (from what
+// load_step(s, i) started: loads into registers, or copies), then, while step i + 1's loads are
+// in flight, multiplies U[e] V[e] into acc, U from u_of(i): the forward kernel's U alternates
+// between two buffers, because its copies land straight in shared memory.
+template <int stride, class Index, class Load, class Store, class UOf>
+__device__ __forceinline__ void sum_steps(Index begin, Index end, const float* V, float (&acc)[8][8],
+                                          const MultiplyRole& role, Load&& load_step, Store&& store_step,
+                                          UOf&& u_of) {
+  if (begin < end) load_step(begin, 0);
+  int i = 0;
+  for (Index s = begin; s < end; s += wino_step, ++i) {
+    store_step(i);
     __syncthreads();
-    if (s + wino_step < end) load_step(s + wino_step);  // the same for the whole block
-    multiply_step<stride>(U, V, acc, role);
+    if (s + wino_step < end) load_step(s + wino_step, i + 1);  // the same for the whole block
+    multiply_step<stride>(u_of(i), V, acc, role);
     __syncthreads();
   }
 }
@@ -353,9 +356,13 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const flo
                                                                         const float* __restrict__ bias,
                                                                         float* __restrict__ y, WinogradDims d,
                                                                         ConvEpilogue epilogue) {
-  __shared__ __align__(16) float smem[wino_shared];
-  float* const U = smem;               // [16][wino_step][wino_rows]: kernels
-  float* const V = smem + wino_chunk;  // [16][wino_step][wino_cols]: input blocks
+  // V, then two buffers of U: 48 KiB, all the static shared memory a block may have.
+  __shared__ __align__(16) float smem[3 * wino_chunk];
+  static_assert(3 * wino_chunk >= wino_shared, "for_each_output needs wino_shared floats");
+  float* const V = smem;  // [16][wino_step][wino_cols]: input blocks
+  // U of step i, [16][wino_step][wino_rows]: kernels (an offset of smem, not a pointer picked from
+  // an array, which nvcc would no longer know points into shared memory).
+  auto U = [&](int i) { return smem + (1 + (i & 1)) * wino_chunk; };
   const int k0 = blockIdx.y * wino_rows;
   const long t0 = long(blockIdx.x) * wino_cols;
   const MultiplyRole role(threadIdx.x);
@@ -364,7 +371,8 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const flo
 
   // Thread (step row, lane) transforms the input block of (input channel c0 + step row, tile
   // t0 + lane); the block's place in a plane is the same at every step: worked out once. Each
-  // thread also copies 4 of the step's U chunk's 1024 float4, the same ones at every step.
+  // thread also copies 4 of the step's U chunk's 1024 float4 (the same ones at every step) with
+  // cp.async, into the buffer of U that the step before last multiplied: no registers hold them.
   const int step_row = threadIdx.x / 32, lane = threadIdx.x % 32;
   const long my_tile = t0 + lane;
   const TilePosition pos = tile_position(my_tile < d.tiles ? my_tile : 0, d);
@@ -376,22 +384,22 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const flo
                            long(blockIdx.y) * ((d.C + wino_step - 1) / wino_step) * (wino_chunk / 4);
 
   float in[4][4];
-  float4 u_next[copies];
-  auto load_step = [&](int c0) {  // the blocks of input channel c0 + step row, and U of the step
+  auto load_step = [&](int c0, int i) {  // the blocks of input channel c0 + step row; U of step i
     const int c = c0 + step_row;
     block.load(x_image + long(c) * plane_size, c < d.C, in);
     const float4* chunk = u_chunks + long(c0 / wino_step) * (wino_chunk / 4);
+    float4* u_buffer = reinterpret_cast<float4*>(U(i));
     #pragma unroll
-    for (int i = 0; i < copies; ++i) u_next[i] = chunk[threadIdx.x + i * wino_threads];
+    for (int j = 0; j < copies; ++j)
+      simt::copy_async_16(u_buffer + threadIdx.x + j * wino_threads, chunk + threadIdx.x + j * wino_threads);
   };
-  sum_steps<packed_stride>(0, d.C, U, V, acc, role, load_step, [&] {
+  auto store_step = [&](int) {
     float v[4][4];
     transform_input(in, v);  // V = B^T d B
     store_transformed<packed_stride>(V, step_row, lane, v);
-    float4* U4 = reinterpret_cast<float4*>(U);
-    #pragma unroll
-    for (int i = 0; i < copies; ++i) U4[threadIdx.x + i * wino_threads] = u_next[i];
-  });
+    simt::copy_async_wait_all();  // this step's U: the barrier after this shows it to the block
+  };
+  sum_steps<packed_stride>(0, d.C, V, acc, role, load_step, store_step, U);
 
   // Y = A^T M A per (output channel, tile), with the bias and the epilogue.
   for_each_output(acc, smem, role, [&](int row, int column, const float (&m)[4][4]) {
@@ -447,7 +455,7 @@ __global__ void __launch_bounds__(wino_threads, 2) conv2d_winograd_weight_kernel
   const NestedIndex tile_step = NestedIndex::of(wino_step, d.tiles_h, d.tiles_w);
   NestedIndex tile_at = NestedIndex::of(int(t_begin) + step_row, d.tiles_h, d.tiles_w);
   float in[4][4], f[2][2];
-  auto load_step = [&](long t) {
+  auto load_step = [&](long t, int) {
     const bool valid = t + step_row < t_end;
     const int n = valid ? tile_at.hi : 0, i0 = 2 * tile_at.mid, j0 = 2 * tile_at.lo;
     const PlaneBlock<4> x_block(i0 - 1, j0 - 1, d.H, d.W, 0, valid && c < d.C);
@@ -456,13 +464,14 @@ __global__ void __launch_bounds__(wino_threads, 2) conv2d_winograd_weight_kernel
     dy_block.load(dy + (long(n) * d.K + k) * dy_plane, true, f);
     tile_at.advance(tile_step, d.tiles_h, d.tiles_w);
   };
-  sum_steps<padded_stride>(t_begin, t_end, U, V, acc, role, load_step, [&] {
+  auto store_step = [&](int) {
     float u[4][4], v[4][4];
     transform_gradient(f, u);  // U = A f A^T
     transform_input(in, v);    // V = B^T d B
     store_transformed<padded_stride>(U, step_row, lane, u);
     store_transformed<padded_stride>(V, step_row, lane, v);
-  });
+  };
+  sum_steps<padded_stride>(t_begin, t_end, V, acc, role, load_step, store_step, [&](int) { return U; });
 
   // dW = G^T M G per (output channel, input channel).
   float* slice_out = out + long(blockIdx.z) * d.K * d.C * 9;

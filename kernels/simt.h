@@ -17,6 +17,8 @@
 //   simt::launch(kernel, grid, block, shared_bytes, stream, args...);   // kernel<<<...>>>(args...)
 //   simt::mma_m16n8k8_tf32(d, a, b);                  // asm("mma.sync.aligned.m16n8k8...tf32...")
 //   simt::round_to_tf32(v);                           // what cvt.rna.tf32.f32 computes
+//   simt::copy_async_16(shared_dst, global_src);      // asm("cp.async.cg.shared.global ... 16")
+//   simt::copy_async_wait_all();                      // asm("cp.async.commit_group; cp.async.wait_group 0")
 //
 // How the emulation works (the guided tour is in kernels/README.md):
 //   - Blocks run one after another. Each thread of a block is a fiber (ucontext) with its own
@@ -149,6 +151,11 @@ int sync_block_count(int predicate, const char* what, const char* file, int line
 // result into `result`. For votes, value holds an int predicate and result an unsigned.
 void warp_op(WarpOp op, unsigned mask, const void* value, void* result, std::size_t bytes, int param,
              int width, const char* file, int line);
+
+// cp.async in the emulation (see copy_async_16 below): records the copy, fills the destination
+// with 0xFF (NaN); the wait makes the recorded copies of the calling thread.
+void copy_async(void* shared_dst, const void* global_src, std::size_t bytes, const char* file, int line);
+void copy_async_wait_all();
 
 using KernelBody = void (*)(void* closure);
 void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, dim3 block,
@@ -438,6 +445,44 @@ inline void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b
     d[r] = sum;
   }
 }
+#endif
+
+}  // namespace simt
+
+// ============================================================================================
+// Asynchronous copies into shared memory, both builds (cp.async, sm_80 and later).
+// ============================================================================================
+namespace simt {
+
+// Starts a copy of 16 bytes from global to shared memory that does not pass through the thread's
+// registers (nor, .cg, through L1): the thread goes on at once, and the registers a load-then-store
+// would hold until the data arrives stay free. Both addresses 16-byte aligned. The data is there
+// only after this thread's copy_async_wait_all(), and for the other threads of the block only
+// after a __syncthreads() that follows it. The emulation is strict about it: the destination
+// reads as NaN from the copy until the wait, which makes the copy then (the latest moment a GPU
+// may), so a read that comes too early fails the tests instead of passing by luck.
+#if defined(__CUDACC__)
+__device__ __forceinline__ void copy_async_16(void* shared_dst, const void* global_src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(shared_dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(global_src) : "memory");
+#else
+  *static_cast<float4*>(shared_dst) = *static_cast<const float4*>(global_src);
+#endif
+}
+
+// Waits for every copy_async_16 this thread started (commits them as one group, waits for all).
+__device__ __forceinline__ void copy_async_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\ncp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+#else
+inline void copy_async_16(void* shared_dst, const void* global_src, const char* file = __builtin_FILE(),
+                          int line = __builtin_LINE()) {
+  detail::copy_async(shared_dst, global_src, 16, file, line);
+}
+inline void copy_async_wait_all() { detail::copy_async_wait_all(); }
 #endif
 
 }  // namespace simt

@@ -304,7 +304,20 @@ struct Fiber {
   int param = 0;
   int width = 32;
   void* fake_stack = nullptr;  // ASan's fake stack of this fiber while it is switched out
+  // cp.async copies started and not yet waited for (simt::copy_async_16)
+  struct AsyncCopy {
+    void* dst;
+    const void* src;
+    std::size_t bytes;
+  };
+  std::vector<AsyncCopy> async_copies;
 };
+
+// Makes the copies a fiber started (at its wait, or when its block ends: they land on a GPU too).
+void complete_async_copies(Fiber& f) {
+  for (const Fiber::AsyncCopy& c : f.async_copies) std::memcpy(c.dst, c.src, c.bytes);
+  f.async_copies.clear();
+}
 
 struct Launch {
   KernelBody body = nullptr;
@@ -636,6 +649,7 @@ void run_block(Launch& launch) {
     if (!runnable.empty()) continue;
     if (!release_block(launch, runnable)) break;
   }
+  for (Fiber& f : fibers) complete_async_copies(f);
 }
 
 Fiber& current_fiber(const char* what) {
@@ -687,6 +701,22 @@ void warp_op(WarpOp op, unsigned mask, const void* value, void* result, std::siz
   f.line = line;
   leave(*running, f, false);
 }
+
+void copy_async(void* shared_dst, const void* global_src, std::size_t bytes, const char* file, int line) {
+  Fiber& f = current_fiber("simt::copy_async_16");
+  // A GPU faults on a misaligned cp.async (an error the launch reports); a kernel's fiber cannot
+  // throw, so the emulation aborts with the place, as for a divergent barrier.
+  if (reinterpret_cast<std::uintptr_t>(shared_dst) % bytes != 0 || reinterpret_cast<std::uintptr_t>(global_src) % bytes != 0) {
+    std::fprintf(stderr, "simt: %s:%d: simt::copy_async_16 in thread (%u,%u,%u) of block (%u,%u,%u): addresses %p and %p must be %zu-byte aligned\n",
+                 file, line, threadIdx.x, threadIdx.y, threadIdx.z, blockIdx.x, blockIdx.y, blockIdx.z, shared_dst,
+                 global_src, bytes);
+    std::abort();
+  }
+  std::memset(shared_dst, 0xFF, bytes);  // undefined until the wait: NaN here
+  f.async_copies.push_back({shared_dst, global_src, bytes});
+}
+
+void copy_async_wait_all() { complete_async_copies(current_fiber("simt::copy_async_wait_all")); }
 
 void set_max_dynamic_shared_bytes(const void* kernel_id, std::size_t bytes) {
   std::lock_guard<std::mutex> lock(launch_mutex);

@@ -2,6 +2,7 @@
 // emulation (test kernels_simt) and by nvcc for the GPU (kernels_simt_gpu, label gpu). Cases that
 // test the emulation's own bug-finding (orders, aborts, ASan) run only under the emulation.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -223,6 +224,26 @@ __global__ void mma_tiles(const float* a, const float* b, const float* c, float*
   for (int r = 0; r < 4; ++r) acc[r] = c[problem * 128 + rows[r] * 8 + cols[r]];
   simt::mma_m16n8k8_tf32(acc, a_fragment, b_fragment);
   for (int r = 0; r < 4; ++r) d[problem * 128 + rows[r] * 8 + cols[r]] = acc[r];
+}
+
+// y = x reversed within each block of 128 floats, through shared memory filled by cp.async: each
+// of the 32 threads copies 16 bytes and then reads what other threads copied, which needs this
+// thread's wait for its own copy and a barrier for the others'. wait = 0 leaves the wait out.
+constexpr int async_floats = 128;
+__global__ void reverse_through_async_copies(const float* x, float* y, int wait) {
+  __shared__ __align__(16) float s[async_floats];
+  const int t = threadIdx.x, base = blockIdx.x * async_floats;
+  simt::copy_async_16(s + 4 * t, x + base + 4 * t);
+  if (wait) simt::copy_async_wait_all();
+  __syncthreads();
+  for (int r = 0; r < 4; ++r) y[base + 4 * t + r] = s[async_floats - 1 - (4 * t + r)];
+}
+
+// A copy from a source 4 bytes off its 16-byte alignment.
+__global__ void misaligned_async_copy(const float* x) {
+  __shared__ __align__(16) float s[4];
+  simt::copy_async_16(s, x + 1);
+  simt::copy_async_wait_all();
 }
 
 }  // namespace simt_test
@@ -609,4 +630,29 @@ TEST_CASE("simt: mma_m16n8k8_tf32 computes D = A B + C with the documented fragm
     simt::launch(mma_tiles, blocks, block, 0, nullptr, da.data(), db.data(), dc.data(), dd.data());
     check_close(dd.download(), want, 0.0);
   });
+}
+
+TEST_CASE("simt: cp.async copies land at the wait; the emulation shows a read that comes before it") {
+  const int blocks = 3, n = blocks * async_floats;
+  const std::vector<float> x = ednn::test::random_floats(n, 11);
+  std::vector<float> want(n);
+  for (int i = 0; i < n; ++i) want[i] = x[i / async_floats * async_floats + async_floats - 1 - i % async_floats];
+  DeviceBuffer<float> dx(x);
+  for_each_schedule([&](simt::Schedule) {
+    DeviceBuffer<float> y(n);
+    simt::launch(reverse_through_async_copies, blocks, async_floats / 4, 0, nullptr, dx.data(), y.data(), 1);
+    check_close(y.download(), want, 0.0);
+  });
+  if (!simt::emulated) return;  // without the wait a GPU reads whatever is there: nothing to test
+  DeviceBuffer<float> y(n);
+  simt::launch(reverse_through_async_copies, blocks, async_floats / 4, 0, nullptr, dx.data(), y.data(), 0);
+  const std::vector<float> got = y.download();
+  CHECK(std::all_of(got.begin(), got.end(), [](float v) { return std::isnan(v); }));
+
+  const auto child = run_in_child([&] { simt::launch(misaligned_async_copy, 1, 1, 0, nullptr, dx.data()); });
+  INFO(child.err);
+  CHECK(child.aborted);
+  CHECK(child.err.find("simt::copy_async_16 in thread (0,0,0) of block (0,0,0)") != std::string::npos);
+  CHECK(child.err.find("must be 16-byte aligned") != std::string::npos);
+  CHECK(child.err.find("simt_test.cu") != std::string::npos);
 }
