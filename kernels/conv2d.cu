@@ -58,8 +58,8 @@
 // Version 5 runs the same tensor cores three times per product to recover float accuracy
 // (3xTF32, see TensorCoreTiles).
 // Products with at most 16 rows or columns get tiles 16 wide on that side (version 0).
-// Not done yet (see issue 6): vector (float4) loads and cp.async copies straight into shared
-// memory, ldmatrix and a swizzled layout for the tensor-core fragments, Hopper's wgmma and TMA,
+// Not done yet here (see issue 6; version 6, Winograd, has them): vector (float4) loads and
+// cp.async copies straight into shared memory, ldmatrix and a swizzled layout for the tensor-core fragments, Hopper's wgmma and TMA,
 // and skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies (the
 // ED-CNN's convolutions all have stride 1).
 #include "kernels/conv2d.h"
