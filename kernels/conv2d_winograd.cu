@@ -34,14 +34,14 @@
 // sum in steps of 8 (input channels, or tiles for backward-weight). Each step:
 //   1. the step's operands go into shared memory, U[16][8][32] and V[16][8][32]: every thread
 //      transforms one input block (and for backward-weight one dy tile), and copies its part of
-//      the pre-transformed kernels; the global loads of the next step are issued before this
-//      step's multiply, into registers, so their latency hides behind it;
+//      the pre-transformed kernels (cp.async, into one of two buffers of U); the global loads of
+//      the next step are issued before this step's multiply, so their latency hides behind it;
 //   2. 16 threads per position e multiply U[e] and V[e] (8 x 8 outputs each: 2 + 2 vector shared
 //      loads per 64 multiply-adds). The two positions a warp spans read rows 256 floats apart,
 //      the same banks, but from different quarter-warps, which a 128-bit shared read serves one
 //      after the other: no conflict. Within a quarter-warp the 4 column runs are 32 bytes apart.
 // At the end each thread holds M for one position e, but the output transform needs all 16: the
-// block writes M into shared memory (in two halves, to fit the same 32 KiB) and each thread
+// block writes M into shared memory (in two halves, to fit in 32 KiB) and each thread
 // transforms two (row, column) pairs and stores the result.
 //
 // Accuracy: the transforms add and subtract up to four inputs, so the rounding error grows a
