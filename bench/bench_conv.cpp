@@ -271,7 +271,7 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
     // 6: Winograd, which runs version 0's kernels for layers other than 3x3 / stride 1 /
     // padding 1), then 0: what the engine runs by default (3, 2 or the 16-wide tiles, by the
     // product's shape).
-    for (int version : {1, 2, 3, 4, 5, 6, 0}) {
+    for (int version : {1, 2, 3, 4, 5, 6, 7, 0}) {
       if (version == 1 && op != Op::forward) continue;
       // The operation's scratch memory, allocated outside the timed call (as a caller would keep it).
       const long workspace_floats = op == Op::forward ? ednn::kernels::conv2d_forward_workspace_size(g, version)
@@ -297,6 +297,7 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
       const std::string variant = version == 4   ? "ednn v4 (TF32)"
                                   : version == 5 ? "ednn v5 (3xTF32)"
                                   : version == 6 ? "ednn v6 (Winograd)"
+                                  : version == 7 ? "ednn v7 (Winograd, 2 blocks/SM)"
                                   : version == 0 ? "ednn auto (v0)"
                                                  : "ednn v" + std::to_string(version);
       report.add(op, layer, variant, time_gpu(run, runs, gpu.stream), check);

@@ -66,6 +66,7 @@ std::string conv_description(int version) {
                      : version == 4 ? "tensor cores, TF32"
                      : version == 5 ? "tensor cores, 3xTF32 (fp32 accuracy)"
                      : version == 6 ? "Winograd F(2x2, 3x3), fp32"
+                     : version == 7 ? "Winograd F(2x2, 3x3), fp32, 2 blocks/SM"
                                     : "fp32";
   return ", convolutions: kernel version " + std::to_string(version) + " (" + what + ")";
 }

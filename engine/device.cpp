@@ -167,8 +167,8 @@ namespace {
 std::atomic<int> conv_version_setting{-1};  // -1: not decided yet (EDNN_CONV_VERSION is read on first use)
 
 void check_conv_version(int version, const char* where) {
-  EDNN_CHECK(version == 0 || (version >= 2 && version <= 6), where, ": convolution kernel version ", version,
-             " does not exist (expected 0 (automatic), 2, 3, 4 (TF32), 5 (3xTF32) or 6 (Winograd); see kernels/conv2d.h)");
+  EDNN_CHECK(version == 0 || (version >= 2 && version <= 7), where, ": convolution kernel version ", version,
+             " does not exist (expected 0 (automatic), 2, 3, 4 (TF32), 5 (3xTF32), 6 or 7 (Winograd); see kernels/conv2d.h)");
 }
 }  // namespace
 

@@ -39,7 +39,8 @@ void set_allow_tf32(bool allow);
 // Which convolution kernels the CUDA backend runs, by their number in kernels/conv2d.h: 0 (the
 // default) means automatic, that is 4 when allow_tf32() and otherwise the float kernels' own
 // choice; 2 or 3 a fixed float kernel; 4 TF32 tensor cores; 5 tensor cores with float accuracy
-// (3xTF32). Also EDNN_CONV_VERSION in the environment. For benchmarks and experiments.
+// (3xTF32); 6 and 7 Winograd (one or two blocks per SM). Also EDNN_CONV_VERSION in the
+// environment. For benchmarks and experiments.
 int conv_kernel_version();
 void set_conv_kernel_version(int version);
 

@@ -59,7 +59,8 @@
 // (3xTF32, see TensorCoreTiles).
 // Products with at most 16 rows or columns get tiles 16 wide on that side (version 0).
 // Not done yet here (see issue 6; version 6, Winograd, has them): vector (float4) loads and
-// cp.async copies straight into shared memory, ldmatrix and a swizzled layout for the tensor-core fragments, Hopper's wgmma and TMA,
+// cp.async copies straight into shared memory. Nor anywhere yet: ldmatrix and a swizzled layout
+// for the tensor-core fragments, Hopper's wgmma and TMA,
 // and skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies (the
 // ED-CNN's convolutions all have stride 1).
 #include "kernels/conv2d.h"
@@ -772,16 +773,18 @@ void with_tiles(Kernel kernel, F&& f) {
   }
 }
 
-// Version 6 (Winograd, kernels/conv2d_winograd.cu) where it applies; elsewhere (other kernel
-// sizes, strides, paddings) what version 0 runs.
-constexpr int winograd_version = 6;
-int implicit_gemm_version(int version) { return version == winograd_version ? 0 : version; }
-bool runs_winograd(int version, const ConvGeometry& g) { return version == winograd_version && winograd_applies(g); }
+// Versions 6 and 7 (Winograd, kernels/conv2d_winograd.cu) where they apply; elsewhere (other
+// kernel sizes, strides, paddings) what version 0 runs. Version 7 is version 6 with its forward
+// and backward-data kernels compiled for two blocks per SM.
+bool is_winograd_version(int version) { return version == 6 || version == 7; }
+int winograd_blocks_per_sm(int version) { return version == 7 ? 2 : 1; }
+int implicit_gemm_version(int version) { return is_winograd_version(version) ? 0 : version; }
+bool runs_winograd(int version, const ConvGeometry& g) { return is_winograd_version(version) && winograd_applies(g); }
 
 Kernel resolve_kernel(int version, long M, long Ncol, const char* op, bool direct_allowed) {
-  EDNN_CHECK((version >= 2 && version <= 6) || version == 0 || (direct_allowed && version == 1), op,
+  EDNN_CHECK((version >= 2 && version <= 7) || version == 0 || (direct_allowed && version == 1), op,
              ": no kernel version ", version, " (expected 0 (automatic), ", direct_allowed ? "1, " : "",
-             "2, 3, 4 (tensor cores, TF32), 5 (tensor cores, 3xTF32) or 6 (Winograd))");
+             "2, 3, 4 (tensor cores, TF32), 5 (tensor cores, 3xTF32), 6 or 7 (Winograd))");
   version = implicit_gemm_version(version);
   const bool large = M >= LargeTiles::BM && Ncol >= LargeTiles::BN;
   switch (version) {
@@ -877,7 +880,7 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
   const ConvDims d = check_dims(g, "conv2d_forward");
   const Kernel kernel = resolve_kernel(version, g.C_out, long(g.N) * g.H_out * g.W_out, "conv2d_forward", true);
   if (runs_winograd(version, g)) {
-    conv2d_forward_winograd(x, w, bias, y, workspace, g, stream, epilogue);
+    conv2d_forward_winograd(x, w, bias, y, workspace, g, stream, epilogue, winograd_blocks_per_sm(version));
     return;
   }
   if (kernel == Kernel::direct) {
@@ -895,7 +898,8 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   d.dy_shift = dy_shift_for(dy_scale, g, "conv2d_backward_data");
   const Kernel kernel = resolve_kernel(version, g.C_in, long(g.N) * g.H_in * g.W_in, "conv2d_backward_data", false);
   if (runs_winograd(version, g)) {
-    conv2d_backward_data_winograd(dy, w, dx, workspace, g, stream, bias, epilogue, d.dy_shift);
+    conv2d_backward_data_winograd(dy, w, dx, workspace, g, stream, bias, epilogue, d.dy_shift,
+                                  winograd_blocks_per_sm(version));
     return;
   }
   with_tiles(kernel, [&](auto tiles) { launch_backward_data<decltype(tiles)>(dy, w, bias, dx, d, stream, epilogue); });

@@ -41,8 +41,10 @@ struct ConvEpilogue {
 //      high and low part, three mma instructions per product (a_lo b_hi + a_hi b_lo + a_hi b_hi);
 //   6  Winograd (kernels/conv2d_winograd.cu), float: F(2x2, 3x3) for forward and backward-data
 //      (16 multiplications per 2x2 outputs instead of 36), F(3x3, 2x2) for backward-weight; for
-//      3x3 kernels with stride 1 and padding 1 (every layer of the ED-CNN); elsewhere what 0 runs.
-// The backward launchers accept 0, 2, 3, 4, 5 and 6.
+//      3x3 kernels with stride 1 and padding 1 (every layer of the ED-CNN); elsewhere what 0 runs;
+//   7  the same, its forward and backward-data kernels compiled for two blocks per SM (fewer
+//      registers, the multiply loop rolled) instead of one: the GPU decides which is faster.
+// The backward launchers accept 0, 2, 3, 4, 5, 6 and 7.
 
 // Floats of device workspace that conv2d_forward and conv2d_backward_data need for g with this
 // version: 0 (workspace may be null) except for Winograd (version 6) where it applies.

@@ -235,11 +235,13 @@ struct MultiplyRole {
   __device__ explicit MultiplyRole(int tid) : e(tid / 16), row_run((tid % 16) / 4 * 8), col_run(tid % 4 * 8) {}
 };
 
-// acc += U[e] V[e] over the step's wino_step terms.
-template <int stride>
+// acc += U[e] V[e] over the step's wino_step terms, the loop over them unrolled `unroll` times
+// (wino_step: all of it, so the compiler can issue the shared reads of later terms early, which
+// takes registers; 1: one term at a time, which keeps the count down).
+template <int stride, int unroll = wino_step>
 __device__ __forceinline__ void multiply_step(const float* __restrict__ U, const float* __restrict__ V,
                                               float (&acc)[8][8], const MultiplyRole& role) {
-  #pragma unroll
+  #pragma unroll unroll
   for (int kk = 0; kk < wino_step; ++kk) {
     // 8 neighbouring floats at a multiple of 8 from an aligned array: nvcc reads each run as
     // two ld.shared.v4.
@@ -260,7 +262,7 @@ __device__ __forceinline__ void multiply_step(const float* __restrict__ U, const
 // load_step(s, i) started: loads into registers, or copies), then, while step i + 1's loads are
 // in flight, multiplies U[e] V[e] into acc, U from u_of(i): the forward kernel's U alternates
 // between two buffers, because its copies land straight in shared memory.
-template <int stride, class Index, class Load, class Store, class UOf>
+template <int stride, int unroll, class Index, class Load, class Store, class UOf>
 __device__ __forceinline__ void sum_steps(Index begin, Index end, const float* V, float (&acc)[8][8],
                                           const MultiplyRole& role, Load&& load_step, Store&& store_step,
                                           UOf&& u_of) {
@@ -270,7 +272,7 @@ __device__ __forceinline__ void sum_steps(Index begin, Index end, const float* V
     store_step(i);
     __syncthreads();
     if (s + wino_step < end) load_step(s + wino_step, i + 1);  // the same for the whole block
-    multiply_step<stride>(u_of(i), V, acc, role);
+    multiply_step<stride, unroll>(u_of(i), V, acc, role);
     __syncthreads();
   }
 }
@@ -351,7 +353,12 @@ __global__ void __launch_bounds__(wino_threads) winograd_transform_weights(const
 // Block (blockIdx.x, blockIdx.y): output tiles [32 blockIdx.x, + 32) x output channels
 // [32 blockIdx.y, + 32). M rows are output channels, columns tiles; the sum runs over input
 // channels. transformed: winograd_transform_weights' output.
-__global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const float* __restrict__ x,
+// blocks_per_sm: 1 (version 6), the multiply unrolled, 223 registers, one block of 8 warps per SM;
+// or 2 (version 7), the multiply rolled and the registers capped at 128 (ptxas spills 36 bytes),
+// so that two blocks share an SM and one's barriers overlap the other's multiplies. Which is faster
+// is for a GPU to say (bench_conv times both).
+template <int blocks_per_sm>
+__global__ void __launch_bounds__(wino_threads, blocks_per_sm) conv2d_winograd_kernel(const float* __restrict__ x,
                                                                         const float* __restrict__ transformed,
                                                                         const float* __restrict__ bias,
                                                                         float* __restrict__ y, WinogradDims d,
@@ -399,7 +406,7 @@ __global__ void __launch_bounds__(wino_threads) conv2d_winograd_kernel(const flo
     store_transformed<packed_stride>(V, step_row, lane, v);
     simt::copy_async_wait_all();  // this step's U: the barrier after this shows it to the block
   };
-  sum_steps<packed_stride>(0, d.C, V, acc, role, load_step, store_step, U);
+  sum_steps<packed_stride, blocks_per_sm == 1 ? wino_step : 1>(0, d.C, V, acc, role, load_step, store_step, U);
 
   // Y = A^T M A per (output channel, tile), with the bias and the epilogue.
   for_each_output(acc, smem, role, [&](int row, int column, const float (&m)[4][4]) {
@@ -471,7 +478,7 @@ __global__ void __launch_bounds__(wino_threads, 2) conv2d_winograd_weight_kernel
     store_transformed<padded_stride>(U, step_row, lane, u);
     store_transformed<padded_stride>(V, step_row, lane, v);
   };
-  sum_steps<padded_stride>(t_begin, t_end, V, acc, role, load_step, store_step, [&](int) { return U; });
+  sum_steps<padded_stride, wino_step>(t_begin, t_end, V, acc, role, load_step, store_step, [&](int) { return U; });
 
   // dW = G^T M G per (output channel, input channel).
   float* slice_out = out + long(blockIdx.z) * d.K * d.C * 9;
@@ -510,7 +517,7 @@ long transformed_weights_size(const WinogradDims& d) {
 
 template <bool TRANSPOSED>
 void launch_convolution(const float* x, const float* w, const float* bias, float* y, float* workspace,
-                        const WinogradDims& d, simt::Stream stream, ConvEpilogue epilogue) {
+                        const WinogradDims& d, simt::Stream stream, ConvEpilogue epilogue, int blocks_per_sm) {
   const long tile_blocks = blocks_of(d.tiles, wino_cols), k_blocks = blocks_of(d.K, wino_rows);
   const long c_steps = blocks_of(d.C, wino_step);
   EDNN_CHECK(tile_blocks <= 0x7fffffffL && k_blocks <= 65535 && k_blocks * c_steps <= 0x7fffffffL,
@@ -519,8 +526,13 @@ void launch_convolution(const float* x, const float* w, const float* bias, float
              " floats for the transformed kernels");
   simt::launch(winograd_transform_weights<TRANSPOSED>, dim3(unsigned(k_blocks * c_steps)), wino_threads, 0, stream,
                w, workspace, d, int(c_steps));
-  simt::launch(conv2d_winograd_kernel, dim3(unsigned(tile_blocks), unsigned(k_blocks)), wino_threads, 0, stream, x,
-               static_cast<const float*>(workspace), bias, y, d, epilogue);
+  const dim3 grid{unsigned(tile_blocks), unsigned(k_blocks)};
+  if (blocks_per_sm == 2)
+    simt::launch(conv2d_winograd_kernel<2>, grid, wino_threads, 0, stream, x, static_cast<const float*>(workspace),
+                 bias, y, d, epilogue);
+  else
+    simt::launch(conv2d_winograd_kernel<1>, grid, wino_threads, 0, stream, x, static_cast<const float*>(workspace),
+                 bias, y, d, epilogue);
 }
 
 }  // namespace
@@ -538,16 +550,17 @@ long conv2d_backward_data_winograd_workspace_size(const ConvGeometry& g) {
 }
 
 void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, float* workspace,
-                             const ConvGeometry& g, simt::Stream stream, ConvEpilogue epilogue) {
+                             const ConvGeometry& g, simt::Stream stream, ConvEpilogue epilogue, int blocks_per_sm) {
   EDNN_CHECK(winograd_applies(g), "conv2d_forward (Winograd): needs a 3x3 kernel, stride 1, padding 1");
-  launch_convolution<false>(x, w, bias, y, workspace, forward_dims(g), stream, epilogue);
+  launch_convolution<false>(x, w, bias, y, workspace, forward_dims(g), stream, epilogue, blocks_per_sm);
 }
 
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, float* workspace,
                                    const ConvGeometry& g, simt::Stream stream, const float* bias,
-                                   ConvEpilogue epilogue, int dy_shift) {
+                                   ConvEpilogue epilogue, int dy_shift, int blocks_per_sm) {
   EDNN_CHECK(winograd_applies(g), "conv2d_backward_data (Winograd): needs a 3x3 kernel, stride 1, padding 1");
-  launch_convolution<true>(dy, w, bias, dx, workspace, backward_data_dims(g, dy_shift), stream, epilogue);
+  launch_convolution<true>(dy, w, bias, dx, workspace, backward_data_dims(g, dy_shift), stream, epilogue,
+                           blocks_per_sm);
 }
 
 SplitK conv2d_backward_weight_winograd_split(const ConvGeometry& g) {

@@ -706,8 +706,11 @@ void copy_async(void* shared_dst, const void* global_src, std::size_t bytes, con
   Fiber& f = current_fiber("simt::copy_async_16");
   // A GPU faults on a misaligned cp.async (an error the launch reports); a kernel's fiber cannot
   // throw, so the emulation aborts with the place, as for a divergent barrier.
-  if (reinterpret_cast<std::uintptr_t>(shared_dst) % bytes != 0 || reinterpret_cast<std::uintptr_t>(global_src) % bytes != 0) {
-    std::fprintf(stderr, "simt: %s:%d: simt::copy_async_16 in thread (%u,%u,%u) of block (%u,%u,%u): addresses %p and %p must be %zu-byte aligned\n",
+  const auto misaligned = [bytes](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % bytes != 0; };
+  if (misaligned(shared_dst) || misaligned(global_src)) {
+    std::fprintf(stderr,
+                 "simt: %s:%d: simt::copy_async_16 in thread (%u,%u,%u) of block (%u,%u,%u): "
+                 "addresses %p and %p must be %zu-byte aligned\n",
                  file, line, threadIdx.x, threadIdx.y, threadIdx.z, blockIdx.x, blockIdx.y, blockIdx.z, shared_dst,
                  global_src, bytes);
     std::abort();

@@ -215,6 +215,7 @@ TEST_CASE("cuda backend: set_allow_tf32 switches the convolutions to the tensor-
   check_1x1(fine, 4.0f * (fine * fine));
   set_conv_kernel_version(0);
   CHECK_THROWS_WITH_AS(set_conv_kernel_version(1), doctest::Contains("version 1 does not exist"), Error);
+  CHECK_THROWS_WITH_AS(set_conv_kernel_version(8), doctest::Contains("version 8 does not exist"), Error);
 }
 
 TEST_CASE("cuda backend: Upsample + ConvT + LeakyReLU fused (the kernels read x through the upsampling) match the cpu") {
@@ -228,20 +229,23 @@ TEST_CASE("cuda backend: Upsample + ConvT + LeakyReLU fused (the kernels read x 
   CHECK(y.shape() == Shape{2, 2, 8, 6});
 }
 
-TEST_CASE("cuda backend: convolution version 6 (Winograd) runs the ED-CNN's layers, fused, and matches the cpu") {
+TEST_CASE("cuda backend: convolution versions 6 and 7 (Winograd) run the ED-CNN's layers, fused, and match the cpu") {
   // 3x3, stride 1, padding 1: Winograd for all three passes; a conv with bias and leaky ReLU,
   // and an upsampled transposed convolution.
-  set_conv_kernel_version(6);
-  const Tensor x = random_f32({2, 3, 7, 6}, 40), w = random_f32({5, 3, 3, 3}, 41, -0.5, 0.5);
-  const Tensor b = random_f32({5}, 42, -0.3, 0.3);
-  check_layer_matches_cpu(x, w, b, 43, [](const Tensor& xd, const Tensor& wd, const Tensor& bd) {
-    return conv2d_leaky_relu(xd, wd, bd, 1, 1, 0.02);
-  });
-  const Tensor xt = random_f32({2, 3, 4, 3}, 44), wt = random_f32({3, 2, 3, 3}, 45, -0.5, 0.5);
-  const Tensor bt = random_f32({2}, 46, -0.3, 0.3);
-  check_layer_matches_cpu(xt, wt, bt, 47, [](const Tensor& xd, const Tensor& wd, const Tensor& bd) {
-    return upsample_conv_transpose2d_leaky_relu(xd, 2, wd, bd, 1, 1, 0, 0.02);
-  });
+  for (int version : {6, 7}) {
+    CAPTURE(version);
+    set_conv_kernel_version(version);
+    const Tensor x = random_f32({2, 3, 7, 6}, 40), w = random_f32({5, 3, 3, 3}, 41, -0.5, 0.5);
+    const Tensor b = random_f32({5}, 42, -0.3, 0.3);
+    check_layer_matches_cpu(x, w, b, 43, [](const Tensor& xd, const Tensor& wd, const Tensor& bd) {
+      return conv2d_leaky_relu(xd, wd, bd, 1, 1, 0.02);
+    });
+    const Tensor xt = random_f32({2, 3, 4, 3}, 44), wt = random_f32({3, 2, 3, 3}, 45, -0.5, 0.5);
+    const Tensor bt = random_f32({2}, 46, -0.3, 0.3);
+    check_layer_matches_cpu(xt, wt, bt, 47, [](const Tensor& xd, const Tensor& wd, const Tensor& bd) {
+      return upsample_conv_transpose2d_leaky_relu(xd, 2, wd, bd, 1, 1, 0, 0.02);
+    });
+  }
   set_conv_kernel_version(0);
 }
 

@@ -120,7 +120,8 @@ const ConvEpilogue leaky{ConvActivation::leaky_relu, 0.02f};
 // The scratch memory of conv2d_forward and conv2d_backward_data (Winograd's transformed kernels),
 // fresh device memory: NaN in the emulation, so a part the kernels read but never wrote fails.
 DeviceBuffer<float> forward_workspace(const ConvGeometry& g, int version) {
-  return DeviceBuffer<float>(static_cast<std::size_t>(std::max(1L, ednn::kernels::conv2d_forward_workspace_size(g, version))));
+  return DeviceBuffer<float>(
+      static_cast<std::size_t>(std::max(1L, ednn::kernels::conv2d_forward_workspace_size(g, version))));
 }
 DeviceBuffer<float> backward_data_workspace(const ConvGeometry& g, int version) {
   return DeviceBuffer<float>(
@@ -165,7 +166,8 @@ TEST_CASE("conv2d_forward: every version matches the reference, with bias, witho
       const long terms = long(g.C_in) * g.kH * g.kW;
 
       DeviceBuffer<float> dx(x), dw(w), db(b);
-      for (int version : {0, 1, 2, 3, 5, 6}) {  // 5: tensor cores with float accuracy; 6: Winograd; the same tolerance
+      // 5: tensor cores with float accuracy; 6 and 7: Winograd; all at the float tolerance.
+      for (int version : {0, 1, 2, 3, 5, 6, 7}) {
         CAPTURE(version);
         DeviceBuffer<float> workspace = forward_workspace(g, version);
         DeviceBuffer<float> y = output_buffer(g.output_numel());
@@ -185,7 +187,7 @@ TEST_CASE("conv2d_forward: every version matches the reference, with bias, witho
   });
 }
 
-TEST_CASE("conv2d_backward_data: versions 0, 2, 3, 5 and 6 match the reference") {
+TEST_CASE("conv2d_backward_data: versions 0, 2, 3, 5, 6 and 7 match the reference") {
   const std::vector<Shape> shapes = test_shapes();
   for_each_schedule([&](simt::Schedule) {
     unsigned seed = 100;
@@ -200,7 +202,7 @@ TEST_CASE("conv2d_backward_data: versions 0, 2, 3, 5 and 6 match the reference")
       const long terms = long(g.C_out) * g.kH * g.kW;
 
       DeviceBuffer<float> ddy(dy), dw(w);
-      for (int version : {0, 2, 3, 5, 6}) {
+      for (int version : {0, 2, 3, 5, 6, 7}) {
         CAPTURE(version);
         DeviceBuffer<float> dx = output_buffer(g.input_numel()), workspace = backward_data_workspace(g, version);
         ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dx.data(), g, nullptr, nullptr, {}, version, 1,
@@ -239,7 +241,7 @@ TEST_CASE("conv2d_backward_data with bias and leaky ReLU is conv_transpose2d's f
       add_bias_and_activation(want, bd, g.N, g.C_in, long(g.H_in) * g.W_in, leaky);
 
       DeviceBuffer<float> din(in), dw(w), db(b);
-      for (int version : {0, 2, 3, 5, 6}) {
+      for (int version : {0, 2, 3, 5, 6, 7}) {
         CAPTURE(version);
         DeviceBuffer<float> out = output_buffer(g.input_numel()), workspace = backward_data_workspace(g, version);
         ednn::kernels::conv2d_backward_data(din.data(), dw.data(), out.data(), g, nullptr, db.data(), leaky, version, 1,
@@ -415,7 +417,7 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
       const std::vector<float> w = ednn::test::random_floats(g.weight_numel(), seed++);
       const std::vector<float> x = ednn::test::random_floats(g.input_numel(), seed++);
       DeviceBuffer<float> dsmall(small), dfull(full), dw(w), dx(x);
-      for (int version : {0, 2, 3, 4, 5, 6}) {
+      for (int version : {0, 2, 3, 4, 5, 6, 7}) {
         CAPTURE(version);
         DeviceBuffer<float> fused(g.input_numel()), plain(g.input_numel());
         DeviceBuffer<float> data_workspace = backward_data_workspace(g, version);
@@ -441,8 +443,8 @@ TEST_CASE("conv2d_backward_data and _weight with dy_scale read dy through neares
 TEST_CASE("conv2d launchers reject bad arguments with a message") {
   const ConvGeometry g = geometry({1, 2, 3, 5, 5, 3, 3, 1, 1});
   DeviceBuffer<float> a(1000), b(1000), c(1000);
-  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 7),
-                       doctest::Contains("conv2d_forward: no kernel version 7"), ednn::Error);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 8),
+                       doctest::Contains("conv2d_forward: no kernel version 8"), ednn::Error);
   CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 1),
                        doctest::Contains("conv2d_backward_data: no kernel version 1"), ednn::Error);
   ConvGeometry wrong = g;
