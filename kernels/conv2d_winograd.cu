@@ -353,7 +353,7 @@ __global__ void __launch_bounds__(wino_threads) winograd_transform_weights(const
 // Block (blockIdx.x, blockIdx.y): output tiles [32 blockIdx.x, + 32) x output channels
 // [32 blockIdx.y, + 32). M rows are output channels, columns tiles; the sum runs over input
 // channels. transformed: winograd_transform_weights' output.
-// blocks_per_sm: 1 (version 6), the multiply unrolled, 223 registers, one block of 8 warps per SM;
+// blocks_per_sm: 1 (version 6), the multiply unrolled, 219 registers, one block of 8 warps per SM;
 // or 2 (version 7), the multiply rolled and the registers capped at 128 (ptxas spills 36 bytes),
 // so that two blocks share an SM and one's barriers overlap the other's multiplies. Which is faster
 // is for a GPU to say (bench_conv times both).
