@@ -108,6 +108,20 @@ Tensor seeded_uniform(const Shape& shape, std::uint64_t seed, Device device) {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// Seconds of each of `steps` runs of step, after two untimed warm-up runs, sorted.
+template <class Step>
+std::vector<double> sorted_step_times(Step&& step, int steps) {
+  for (int i = 0; i < 2; ++i) step();
+  std::vector<double> times;
+  for (int i = 0; i < steps; ++i) {
+    auto t0 = Clock::now();
+    step();
+    times.push_back(seconds_since(t0));
+  }
+  std::sort(times.begin(), times.end());
+  return times;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -146,14 +160,7 @@ int main(int argc, char** argv) try {
               nets::with_commas(net->parameter_count()).c_str(), o.batch, device_name(device), o.loss.c_str(),
               net->fusion() ? "on" : "off",
               device == Device::cuda ? conv_description(ednn::conv_kernel_version()).c_str() : "");
-  for (int i = 0; i < 2; ++i) step();
-  std::vector<double> times;
-  for (int i = 0; i < o.steps; ++i) {
-    auto t0 = Clock::now();
-    step();
-    times.push_back(seconds_since(t0));
-  }
-  std::sort(times.begin(), times.end());
+  std::vector<double> times = sorted_step_times(step, o.steps);
   double median = times[times.size() / 2];
   if (o.graph) {
 #if EDNN_WITH_CUDA
@@ -163,15 +170,7 @@ int main(int argc, char** argv) try {
       graph.replay();
       device_synchronize(device);
     };
-    replay();
-    replay();
-    std::vector<double> graph_times;
-    for (int i = 0; i < o.steps; ++i) {
-      auto t0 = Clock::now();
-      replay();
-      graph_times.push_back(seconds_since(t0));
-    }
-    std::sort(graph_times.begin(), graph_times.end());
+    std::vector<double> graph_times = sorted_step_times(replay, o.steps);
     const double graph_median = graph_times[graph_times.size() / 2];
     std::printf("eager median %.3f ms; CUDA graph of %zu nodes, median %.3f ms (%.2fx the eager rate)\n",
                 median * 1e3, graph.node_count(), graph_median * 1e3, median / graph_median);

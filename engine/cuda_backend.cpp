@@ -51,6 +51,15 @@ int conv_version() { return conv_kernel_version(); }
 float* f32(Tensor& t) { return t.data<float>(); }
 const float* f32(const Tensor& t) { return t.data<float>(); }
 
+// Scratch memory of `floats` floats for a kernel launcher whose need may be none (the
+// convolutions' forward and backward-data need some only for Winograd): no allocation then, and a
+// null pointer for the launcher.
+struct Scratch {
+  Tensor memory;
+  explicit Scratch(long floats) : memory(floats > 0 ? device_empty({floats}) : Tensor()) {}
+  float* data() { return memory.defined() ? f32(memory) : nullptr; }
+};
+
 class CudaBackend final : public Backend {
 public:
   void fill(Tensor& t, double value) override {
@@ -104,9 +113,9 @@ public:
     if (bias.defined()) require_f32(bias, "conv2d");
     Tensor y = device_empty(g.output_shape());
     const int version = conv_version();
-    Tensor workspace = device_empty({std::max<long>(1, kernels::conv2d_forward_workspace_size(g, version))});
+    Scratch workspace(kernels::conv2d_forward_workspace_size(g, version));
     kernels::conv2d_forward(f32(x), f32(w), bias.defined() ? f32(bias) : nullptr, f32(y), g, cuda::stream(),
-                            kernel_epilogue(epilogue), version, f32(workspace));
+                            kernel_epilogue(epilogue), version, workspace.data());
     return y;
   }
 
@@ -117,9 +126,9 @@ public:
     if (bias.defined()) require_f32(bias, "conv2d_backward_data");
     Tensor dx = device_empty(g.input_shape());
     const int version = conv_version();
-    Tensor workspace = device_empty({std::max<long>(1, kernels::conv2d_backward_data_workspace_size(g, version))});
+    Scratch workspace(kernels::conv2d_backward_data_workspace_size(g, version));
     kernels::conv2d_backward_data(f32(dy), f32(w), f32(dx), g, cuda::stream(), bias.defined() ? f32(bias) : nullptr,
-                                  kernel_epilogue(epilogue), version, dy_scale, f32(workspace));
+                                  kernel_epilogue(epilogue), version, dy_scale, workspace.data());
     return dx;
   }
 

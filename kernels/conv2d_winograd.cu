@@ -526,13 +526,9 @@ void launch_convolution(const float* x, const float* w, const float* bias, float
              " floats for the transformed kernels");
   simt::launch(winograd_transform_weights<TRANSPOSED>, dim3(unsigned(k_blocks * c_steps)), wino_threads, 0, stream,
                w, workspace, d, int(c_steps));
-  const dim3 grid{unsigned(tile_blocks), unsigned(k_blocks)};
-  if (blocks_per_sm == 2)
-    simt::launch(conv2d_winograd_kernel<2>, grid, wino_threads, 0, stream, x, static_cast<const float*>(workspace),
-                 bias, y, d, epilogue);
-  else
-    simt::launch(conv2d_winograd_kernel<1>, grid, wino_threads, 0, stream, x, static_cast<const float*>(workspace),
-                 bias, y, d, epilogue);
+  const auto kernel = blocks_per_sm == 2 ? conv2d_winograd_kernel<2> : conv2d_winograd_kernel<1>;
+  simt::launch(kernel, dim3(unsigned(tile_blocks), unsigned(k_blocks)), wino_threads, 0, stream, x,
+               static_cast<const float*>(workspace), bias, y, d, epilogue);
 }
 
 }  // namespace

@@ -119,13 +119,14 @@ const ConvEpilogue leaky{ConvActivation::leaky_relu, 0.02f};
 
 // The scratch memory of conv2d_forward and conv2d_backward_data (Winograd's transformed kernels),
 // fresh device memory: NaN in the emulation, so a part the kernels read but never wrote fails.
+DeviceBuffer<float> workspace_of(long floats) {
+  return DeviceBuffer<float>(static_cast<std::size_t>(std::max(1L, floats)));
+}
 DeviceBuffer<float> forward_workspace(const ConvGeometry& g, int version) {
-  return DeviceBuffer<float>(
-      static_cast<std::size_t>(std::max(1L, ednn::kernels::conv2d_forward_workspace_size(g, version))));
+  return workspace_of(ednn::kernels::conv2d_forward_workspace_size(g, version));
 }
 DeviceBuffer<float> backward_data_workspace(const ConvGeometry& g, int version) {
-  return DeviceBuffer<float>(
-      static_cast<std::size_t>(std::max(1L, ednn::kernels::conv2d_backward_data_workspace_size(g, version))));
+  return workspace_of(ednn::kernels::conv2d_backward_data_workspace_size(g, version));
 }
 
 // v rounded to TF32 (11 significant bits), to nearest with ties away from zero, computed from
