@@ -181,10 +181,13 @@ void write_predictions(const std::string& path, const std::vector<float>& p, std
   }
   {
     const hid_t space = H5Screate(H5S_SCALAR);
+    // Variable-length UTF-8, as datagen's string attributes: h5py reads a `str`.
     const hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, checkpoint.size() + 1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    const char* text = checkpoint.c_str();
     const hid_t a = H5Acreate2(f, "checkpoint", type, space, H5P_DEFAULT, H5P_DEFAULT);
-    ok = ok && a >= 0 && H5Awrite(a, type, checkpoint.c_str()) >= 0;
+    ok = ok && a >= 0 && H5Awrite(a, type, &text) >= 0;
     if (a >= 0) H5Aclose(a);
     H5Tclose(type);
     H5Sclose(space);

@@ -53,7 +53,7 @@ int run(int argc, char** argv) {
   cli.option("transform", "T", "data transform of inputs and targets: none or sqrt (inverted before metrics)", "none");
   cli.option("batch", "B", "batch size", "50");
   cli.option("lr", "LR", "Adam learning rate", "1e-4");
-  cli.option("epochs", "E", "number of epochs (total, including those before --resume)", "100");
+  cli.option("epochs", "E", "number of epochs (total, including those before --resume; on --resume, the checkpoint's target unless given)", "100");
   cli.option("seed", "S", "seed of the initial weights, the data order and the schedules", "0");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
   cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (faster; each product rounded to 10 "
@@ -76,6 +76,7 @@ int run(int argc, char** argv) {
 
   nets::TrainOptions o;
   std::string preset = cli.get("preset");
+  int resumed_epochs = 0;
   if (cli.has("resume")) {
     o.resume = true;
     o.out_dir = cli.has("out") ? cli.get("out") : cli.get("resume");
@@ -91,6 +92,9 @@ int run(int argc, char** argv) {
     from("loss", "loss", loss);
     from("transform", "transform", transform);
     from("seed", "seed", seed);
+    // Finish the run that was asked for: its epoch target is in the checkpoint (files written
+    // before it was recorded fall back to --epochs' default).
+    if (!cli.has("epochs") && meta.count("epochs")) resumed_epochs = std::stoi(meta.at("epochs"));
     // The loss schedule, unless one is given again.
     if (!cli.has("loss-toggle") && !cli.has("loss-random") && meta.count("loss_alt")) {
       o.loss_alt = meta.at("loss_alt");
@@ -151,6 +155,7 @@ int run(int argc, char** argv) {
     o.lr = cli.number("lr");
   }
   o.epochs = int(cli.integer("epochs"));
+  if (resumed_epochs > 0) o.epochs = resumed_epochs;
   o.device = parse_device(cli.get("device"));
   if (cli.has("tf32")) {
     set_allow_tf32(true);

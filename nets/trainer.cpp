@@ -290,7 +290,8 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
                      {"transform", transform_name(o.transform)},
                      {"seed", std::to_string(o.seed)},
                      {"lr", fmt(o.lr)},
-                     {"batch", std::to_string(o.batch)}};
+                     {"batch", std::to_string(o.batch)},
+                     {"epochs", std::to_string(o.epochs)}};  // the run's target: a resume finishes it
   if (!o.loss_alt.empty()) {
     base_meta["loss_alt"] = o.loss_alt;
     if (o.toggle_every > 0) base_meta["toggle_every"] = std::to_string(o.toggle_every);

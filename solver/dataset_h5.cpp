@@ -86,11 +86,14 @@ void write_attribute(hid_t file, const char* name, double v, const std::string& 
 void write_attribute(hid_t file, const char* name, std::uint64_t v, const std::string& path) {
   write_attribute(file, name, H5T_NATIVE_UINT64, &v, path);
 }
+// Strings are variable-length UTF-8: h5py reads them as `str` (a fixed-length string comes back
+// as `bytes`). Files written before that, with fixed-length strings, still read.
 void write_attribute(hid_t file, const char* name, const std::string& v, const std::string& path) {
   H5Id type(check_id(H5Tcopy(H5T_C_S1), path, "H5Tcopy"), H5Tclose);
-  check_status(H5Tset_size(type.get(), std::max<size_t>(1, v.size())), path, "H5Tset_size");
-  check_status(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), path, "H5Tset_strpad");
-  write_attribute(file, name, type.get(), v.data(), path);
+  check_status(H5Tset_size(type.get(), H5T_VARIABLE), path, "H5Tset_size");
+  check_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), path, "H5Tset_cset");
+  const char* text = v.c_str();
+  write_attribute(file, name, type.get(), &text, path);
 }
 
 template <class T>
@@ -106,8 +109,14 @@ std::string read_string_attribute(hid_t file, const char* name, const std::strin
   EDNN_CHECK(H5Aexists(file, name) > 0, "dataset ", path, ": attribute '", name, "' is missing");
   H5Id attr(check_id(H5Aopen(file, name, H5P_DEFAULT), path, name), H5Aclose);
   H5Id type(check_id(H5Aget_type(attr.get()), path, "H5Aget_type"), H5Tclose);
-  EDNN_CHECK(H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) <= 0,
-             "dataset ", path, ": attribute '", name, "' is not a fixed-length string");
+  EDNN_CHECK(H5Tget_class(type.get()) == H5T_STRING, "dataset ", path, ": attribute '", name, "' is not a string");
+  if (H5Tis_variable_str(type.get()) > 0) {
+    char* text = nullptr;
+    check_status(H5Aread(attr.get(), type.get(), &text), path, name);
+    std::string v = text ? text : "";
+    H5free_memory(text);
+    return v;
+  }
   std::string v(H5Tget_size(type.get()), '\0');
   check_status(H5Aread(attr.get(), type.get(), v.data()), path, name);
   return v.substr(0, v.find('\0'));

@@ -213,3 +213,40 @@ TEST_CASE("apps: train and infer end to end on the tiny preset, and their bad in
   CHECK(read_bytes(dir / "inf" / "metrics.json") == metrics_before);
   fs::remove_all(dir);
 }
+
+TEST_CASE("apps: train --resume without --epochs finishes the run that was asked for") {
+  const fs::path dir = temp_dir("resume_target");
+  const std::string data = (dir / "d64.h5").string(), out = (dir / "run").string();
+  dataset::DatagenOptions g;
+  g.out = data;
+  g.solver.L = 64;
+  g.solver.max_sources = 2;
+  g.per_n = 4;
+  g.test_fraction = 0.25;
+  g.seed = 5;
+  dataset::run_datagen(g);
+  const fs::path log = dir / "log.txt", last = dir / "run" / "last.safetensors";
+  const std::string train = EDNN_TRAIN_BIN, common = " --data " + data + " --device cpu --quiet --max-steps 1";
+
+  // A 3-epoch run stopped after its first epoch (the time limit ends it as a kill after a saved
+  // epoch would).
+  Run r = run(train + common + " --preset tiny --batch 4 --lr 1e-3 --epochs 3 --time-limit 1e-6 --out " + out, log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  REQUIRE(nets::read_metadata(last.string()).at("epoch") == "1");
+  CHECK(nets::read_metadata(last.string()).at("epochs") == "3");
+
+  // Resumed without --epochs: it runs to the 3 epochs asked for, not to --epochs' default (100).
+  r = run(train + common + " --resume " + out, log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(nets::read_metadata(last.string()).at("epoch") == "3");
+  CHECK(r.output.find("train: done, 3 epochs") != std::string::npos);
+
+  // --epochs on a resume still overrides the stored target, and becomes the new one.
+  r = run(train + common + " --epochs 4 --resume " + out, log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(nets::read_metadata(last.string()).at("epoch") == "4");
+  CHECK(nets::read_metadata(last.string()).at("epochs") == "4");
+}

@@ -2,6 +2,7 @@
 // clean stop and after kill -9, and refusal to overwrite.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -153,6 +154,34 @@ TEST_CASE("solver_datagen: a written file holds exactly the samples the solver m
     CHECK(r.stats(i).sweeps > 0);
   }
   CHECK_THROWS_AS(r.read_input(6, input), ednn::Error);
+}
+
+TEST_CASE("solver_datagen: string attributes are variable-length UTF-8 (h5py reads them as str)") {
+  TempDir dir;
+  DatagenOptions o = tiny_options(dir.path / "tiny.h5");
+  run_datagen(o);
+  const hid_t file = H5Fopen(o.out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(file >= 0);
+  for (const char* name : {"model", "engine_version", "device"}) {
+    CAPTURE(name);
+    const hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
+    REQUIRE(attr >= 0);
+    const hid_t type = H5Aget_type(attr);
+    CHECK(H5Tget_class(type) == H5T_STRING);
+    CHECK(H5Tis_variable_str(type) > 0);
+    CHECK(H5Tget_cset(type) == H5T_CSET_UTF8);
+    char* text = nullptr;
+    CHECK(H5Aread(attr, type, &text) >= 0);
+    const std::string value = text ? text : "";
+    H5free_memory(text);
+    if (std::string(name) == "engine_version") CHECK(value == EDNN_VERSION);
+    else CHECK_FALSE(value.empty());
+    H5Tclose(type);
+    H5Aclose(attr);
+  }
+  H5Fclose(file);
+  // And the reader gets the same text back.
+  CHECK(DatasetReader(o.out).info().engine_version == EDNN_VERSION);
 }
 
 TEST_CASE("solver_datagen: a stopped run resumes to the same file as an uninterrupted one") {
