@@ -56,6 +56,18 @@ Run run(const std::string& command, const fs::path& log) {
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, read_bytes(log)};
 }
 
+// A datagen file at L = 64 for the programs to train on.
+void write_l64_data(const std::string& path, int max_sources, int per_n, double test_fraction, std::uint64_t seed) {
+  dataset::DatagenOptions g;
+  g.out = path;
+  g.solver.L = 64;
+  g.solver.max_sources = max_sources;
+  g.per_n = per_n;
+  g.test_fraction = test_fraction;
+  g.seed = seed;
+  dataset::run_datagen(g);
+}
+
 }  // namespace
 
 TEST_CASE("apps io: plain HDF5 inputs, bad files") {
@@ -146,14 +158,7 @@ TEST_CASE("apps io: predictions, pictures and sources files") {
 TEST_CASE("apps: train and infer end to end on the tiny preset, and their bad inputs") {
   const fs::path dir = temp_dir("programs");
   const std::string data = (dir / "d64.h5").string();
-  dataset::DatagenOptions g;
-  g.out = data;
-  g.solver.L = 64;
-  g.solver.max_sources = 4;
-  g.per_n = 5;
-  g.test_fraction = 0.2;
-  g.seed = 3;
-  dataset::run_datagen(g);
+  write_l64_data(data, 4, 5, 0.2, 3);
   const fs::path log = dir / "log.txt";
   const std::string train = EDNN_TRAIN_BIN, infer = EDNN_INFER_BIN;
 
@@ -217,14 +222,7 @@ TEST_CASE("apps: train and infer end to end on the tiny preset, and their bad in
 TEST_CASE("apps: train --resume without --epochs finishes the run that was asked for") {
   const fs::path dir = temp_dir("resume_target");
   const std::string data = (dir / "d64.h5").string(), out = (dir / "run").string();
-  dataset::DatagenOptions g;
-  g.out = data;
-  g.solver.L = 64;
-  g.solver.max_sources = 2;
-  g.per_n = 4;
-  g.test_fraction = 0.25;
-  g.seed = 5;
-  dataset::run_datagen(g);
+  write_l64_data(data, 2, 4, 0.25, 5);
   const fs::path log = dir / "log.txt", last = dir / "run" / "last.safetensors";
   const std::string train = EDNN_TRAIN_BIN, common = " --data " + data + " --device cpu --quiet --max-steps 1";
 
