@@ -38,19 +38,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) fail("cannot write ", tmp.string());
-    out << text;
-    if (!out.flush()) fail("cannot write ", tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) fail("cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message());
-}
-
 std::string meta_get(const nets::Metadata& m, const std::string& key, const std::string& file) {
   auto it = m.find(key);
   EDNN_CHECK(it != m.end(), "checkpoint ", file, ": metadata '", key, "' is missing (not written by train?)");
@@ -243,7 +230,7 @@ int run(int argc, char** argv) {
     timing["solver_device"] = "cpu";
     timing["solver_over_network"] = solver_ms / net_ms;
   }
-  write_text(out / "timing.json", timing.dump(2) + "\n");
+  nets::write_text_atomically((out / "timing.json").string(), timing.dump(2) + "\n");
   written.push_back((out / "timing.json").string());
 
   if (targets) {
@@ -253,8 +240,8 @@ int run(int argc, char** argv) {
     extra["samples"] = N;
     extra["baseline_mae_all_predict_input"] = as_input.overall.mae(nets::kAll);
     extra["baseline_mae_all_predict_zeros"] = as_zero.overall.mae(nets::kAll);
-    write_text(out / "metrics.csv", model.csv());
-    write_text(out / "metrics.json", model.json(extra.dump()));
+    nets::write_text_atomically((out / "metrics.csv").string(), model.csv());
+    nets::write_text_atomically((out / "metrics.json").string(), model.json(extra.dump()));
     written.push_back((out / "metrics.csv").string());
     written.push_back((out / "metrics.json").string());
 

@@ -37,6 +37,8 @@ int run(int argc, char** argv) {
               "last.optim.safetensors (resume state), train_log.csv (one row per epoch).");
   cli.option("data", "FILE.h5", "data set written by datagen: trains on its train split, tests on its test split");
   cli.option("fraction", "F", "nested training subset: the first F of the train samples of each n, F in (0, 1]", "1");
+  cli.option("subset", "J", "with --fraction F < 1: train on the J-th disjoint block of that size instead of the nested "
+             "prefix (J = 0); the paper's non-overlapping sets of Figs. 6 and 9", "0");
   cli.option("train-n", "P", "train only on samples with P sources (the paper's Fig. 16 runs; 0: all)", "0");
   cli.flag("online", "draw fresh samples from the solver every step (no data file needed for training); with "
            "--device cuda in CUDA builds the GPU solver makes them (targets within tol of the CPU's, not bitwise)");
@@ -188,9 +190,10 @@ int run(int argc, char** argv) {
       EDNN_CHECK(train_n == 0 || (train_n >= info.solver.min_sources && train_n <= info.solver.max_sources),
                  "train: --train-n ", train_n, " outside the data set's range ", info.solver.min_sources, "..",
                  info.solver.max_sources);
-      data.train_indices = dataset::train_indices(info, fraction, train_n);
+      data.train_indices = dataset::train_indices(info, fraction, train_n, int(cli.integer("subset")));
     }
     o.data_description = cli.get("data") + " fraction " + cli.get("fraction") +
+                         (cli.integer("subset") > 0 ? " subset " + cli.get("subset") : std::string()) +
                          (cli.integer("train-n") > 0 ? " n " + cli.get("train-n") : std::string());
   } else {
     EDNN_CHECK(cli.has("online"), "train: give --data FILE.h5 or --online (see --help)");

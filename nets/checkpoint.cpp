@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -315,6 +316,20 @@ Metadata load_optimizer(const std::string& path, Module& net, Adam& adam) {
     fail("optimiser state ", path, ": metadata step '", it->second, "' is not a number");
   }
   return file.metadata;
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) fail("cannot write ", tmp);
+    out << text;
+    out.flush();
+    if (!out) fail("write ", tmp, " failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) fail("cannot rename ", tmp, " to ", path, ": ", ec.message());
 }
 
 }  // namespace ednn::nets

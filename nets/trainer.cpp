@@ -132,20 +132,6 @@ private:
 
 const char* kLogHeader = "epoch,loss,train_loss,test_loss,test_mae,samples_per_s,seconds,best";
 
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) fail("cannot write ", tmp);
-    out << text;
-    out.flush();
-    if (!out) fail("write ", tmp, " failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) fail("cannot rename ", tmp, " to ", path, ": ", ec.message());
-}
-
 }  // namespace
 
 std::vector<std::int64_t> epoch_order(std::uint64_t seed, int epoch, std::int64_t n) {

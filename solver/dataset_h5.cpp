@@ -373,10 +373,13 @@ std::vector<std::int64_t> ranks_to_indices(const DatasetInfo& info, int first_ra
 }
 }  // namespace
 
-std::vector<std::int64_t> train_indices(const DatasetInfo& info, double fraction, int n_sources) {
+std::vector<std::int64_t> train_indices(const DatasetInfo& info, double fraction, int n_sources, int subset) {
   EDNN_CHECK(fraction > 0 && fraction <= 1, "train_indices: fraction ", fraction, ", expected (0, 1]");
   const int k = static_cast<int>(std::llround(fraction * info.train_per_n));
-  return ranks_to_indices(info, 0, k, n_sources);
+  EDNN_CHECK(subset >= 0 && std::int64_t(subset + 1) * k <= info.train_per_n, "train_indices: disjoint subset ",
+             subset, " of ", k, " samples per n needs ", std::int64_t(subset + 1) * k, " train samples per n, the data set has ",
+             info.train_per_n);
+  return ranks_to_indices(info, subset * k, (subset + 1) * k, n_sources);
 }
 
 std::vector<std::int64_t> test_indices(const DatasetInfo& info, int n_sources) {

@@ -79,7 +79,10 @@ std::int64_t index_of(const DatasetInfo& info, int n_sources, int rank);
 
 // The first round(fraction * train_per_n) train samples of each n, in file order (a prefix of the
 // file); with n_sources > 0 only those of that n. fraction in (0, 1].
-std::vector<std::int64_t> train_indices(const DatasetInfo& info, double fraction, int n_sources = 0);
+// subset > 0 takes the subset-th disjoint block of the same size instead: ranks [subset k, (subset + 1) k)
+// with k = round(fraction * train_per_n) (the paper's "sets A, B, C" of equal size and no overlap,
+// Figs. 6 and 9); it must fit in the train split.
+std::vector<std::int64_t> train_indices(const DatasetInfo& info, double fraction, int n_sources = 0, int subset = 0);
 // All test samples (of one n when n_sources > 0), in file order.
 std::vector<std::int64_t> test_indices(const DatasetInfo& info, int n_sources = 0);
 

@@ -1,8 +1,10 @@
 // Helpers shared by the test suites: fresh temporary directories, whole-file reads and writes,
-// and the message of an expected error.
+// a command's exit status and output, and the message of an expected error.
 #pragma once
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -44,6 +46,16 @@ inline std::string read_bytes(const std::filesystem::path& p) {
 inline void write_bytes(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+// A shell command's exit status and everything it printed (stdout and stderr, through `log`).
+struct CommandResult {
+  int status;
+  std::string output;
+};
+inline CommandResult run_command(const std::string& command, const std::filesystem::path& log) {
+  const int rc = std::system((command + " > '" + log.string() + "' 2>&1").c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, read_bytes(log)};
 }
 
 // The message of the ednn::Error that f() throws, or "(no error)" when it returns normally.

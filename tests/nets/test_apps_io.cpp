@@ -46,15 +46,8 @@ void write_h5(const fs::path& path, const char* name, std::vector<hsize_t> dims,
   H5Fclose(f);
 }
 
-struct Run {
-  int status;
-  std::string output;
-};
-// Runs a program, capturing stdout and stderr.
-Run run(const std::string& command, const fs::path& log) {
-  const int rc = std::system((command + " > " + log.string() + " 2>&1").c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, read_bytes(log)};
-}
+using Run = ednn::test::CommandResult;
+Run run(const std::string& command, const fs::path& log) { return ednn::test::run_command(command, log); }
 
 // A datagen file at L = 64 for the programs to train on.
 void write_l64_data(const std::string& path, int max_sources, int per_n, double test_fraction, std::uint64_t seed) {

@@ -1,0 +1,371 @@
+// study: runs the paper's experiments end to end. A study file (JSON, docs/STUDY.md) names the data
+// set(s) and a grid of training runs; `study` makes the data with `datagen`, trains and evaluates
+// every run with the very `train` and `infer` programs (each run a child process, its output in
+// the run's train.log), and draws the comparisons of the paper (apps/study_report.h).
+//
+//   study studies/smoke.json --out runs/smoke [--jobs 2]
+//
+// Runs already finished are skipped; a run that was interrupted is resumed from its last epoch
+// (train --resume); a run whose training finished but whose evaluation did not is evaluated. So
+// the same command, run again, continues a study, and a finished study only redraws its report.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "apps/cli.h"
+#include "apps/study_plan.h"
+#include "apps/study_report.h"
+#include "engine/error.h"
+#include "nets/checkpoint.h"
+#include "nets/progress.h"
+#include "solver/dataset_h5.h"
+
+extern char** environ;
+
+using namespace ednn;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted = true; }  // the children get the signal too
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string joined(const std::string& program, const std::vector<std::string>& args) {
+  std::string s = program;
+  for (const auto& a : args) s += " " + (a.find_first_of(" :,=") == std::string::npos ? a : "'" + a + "'");
+  return s;
+}
+
+// Runs program with args and waits; its stdout and stderr go to `log` (appended) or, when log is
+// empty, to ours. extra_env: "NAME=value" entries added to the environment. Returns the exit status
+// (128 + signal when killed by one).
+int run_program(const std::string& program, const std::vector<std::string>& args, const std::string& log,
+                const std::vector<std::string>& extra_env) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(program.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  for (const auto& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (!log.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  }
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) fail("study: cannot start ", program, ": ", std::strerror(rc));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) fail("study: waiting for ", program, " failed: ", std::strerror(errno));
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+// The last line of a log that says "error", for the one-line failure report.
+std::string last_error_line(const std::string& log) {
+  std::ifstream in(log);
+  std::string line, found;
+  while (std::getline(in, line))
+    if (line.find("error") != std::string::npos) found = line;
+  return found;
+}
+
+// What a run still needs.
+enum class Todo { nothing, infer, resume, train };
+struct RunState {
+  Todo todo = Todo::train;
+  int epochs_done = 0;
+};
+
+nets::Metadata metadata_if_exists(const fs::path& path) {
+  return fs::exists(path) ? nets::read_metadata(path.string()) : nets::Metadata{};
+}
+
+RunState state_of(const study::RunSpec& run, const fs::path& dir) {
+  RunState s;
+  const nets::Metadata last = metadata_if_exists(dir / "last.optim.safetensors");
+  if (!last.count("epoch") || !fs::exists(dir / "best.safetensors")) return s;  // nothing trained to the end of an epoch
+  s.epochs_done = std::stoi(last.at("epoch"));
+  // The target: the study's epochs, else the one train recorded (its own default).
+  const int target = run.settings.count("epochs") ? std::stoi(run.settings.at("epochs"))
+                                                  : (last.count("epochs") ? std::stoi(last.at("epochs")) : s.epochs_done);
+  if (s.epochs_done < target) {
+    s.todo = Todo::resume;
+    return s;
+  }
+  const fs::path metrics = dir / "infer" / "metrics.json";
+  s.todo = fs::exists(metrics) && fs::last_write_time(metrics) >= fs::last_write_time(dir / "best.safetensors")
+               ? Todo::nothing
+               : Todo::infer;
+  return s;
+}
+
+// run.json: the settings a run folder was made for; a folder made for other settings is an error.
+void claim_folder(const study::RunSpec& run, const fs::path& dir) {
+  nlohmann::ordered_json j;
+  j["run"] = run.name;
+  j["settings"] = run.settings;
+  const fs::path file = dir / "run.json";
+  if (fs::exists(file)) {
+    std::ifstream in(file);
+    nlohmann::ordered_json old;
+    try {
+      in >> old;
+    } catch (const nlohmann::json::exception&) {
+      fail("study: ", file.string(), " is not JSON; remove the folder ", dir.string(), " to start the run again");
+    }
+    EDNN_CHECK(old.value("settings", nlohmann::ordered_json()) == j["settings"], "study: ", dir.string(),
+               " holds a run with other settings (", old.value("settings", nlohmann::ordered_json()).dump(),
+               "); remove it or give the study another --out");
+    return;
+  }
+  fs::create_directories(dir);
+  nets::write_text_atomically(file.string(), j.dump(2) + "\n");
+}
+
+int run(int argc, char** argv) {
+  io::Cli cli("study",
+              "study: runs a grid of train + infer runs and draws the paper's comparisons.\n\n"
+              "  study STUDY.json --out DIR [--jobs K]\n"
+              "  study --study STUDY.json --out DIR --dry-run\n\n"
+              "The study file (JSON; docs/STUDY.md, examples in studies/) names the data set(s) and the runs.\n"
+              "Outputs in DIR: runs/<run>/ (checkpoints, logs, infer/), runs.csv, runs.json, report.md and the\n"
+              "figures (mae_vs_n_*.png, seeds_*.png, size.png, cross_*.png, cross_means_*.png).\n"
+              "Running the same command again skips finished runs and resumes interrupted ones.");
+  cli.option("study", "FILE.json", "the study description (may also be given as the first argument)");
+  cli.option("out", "DIR", "output folder; relative data paths in the study file are resolved against it");
+  cli.option("jobs", "K", "runs at once (each child gets OMP_NUM_THREADS = cores / K unless it is set)", "1");
+  cli.option("bin", "DIR", "folder holding datagen, train and infer (default: the folder of this program)");
+  cli.flag("dry-run", "list the runs, what each still needs and its command lines, then exit");
+  cli.flag("report-only", "run nothing: redraw the table, figures and report from the runs finished so far");
+  cli.flag("help", "this text");
+  std::vector<char*> args(argv, argv + argc);
+  std::string positional;
+  if (argc > 1 && argv[1][0] != '-') {  // study FILE.json ...
+    positional = argv[1];
+    args.erase(args.begin() + 1);
+  }
+  cli.parse(int(args.size()), args.data());
+  if (cli.has("help")) {
+    std::printf("%s", cli.help().c_str());
+    return 0;
+  }
+  const std::string study_file = cli.has("study") ? cli.get("study") : positional;
+  EDNN_CHECK(!study_file.empty(), "study: give the study file (study STUDY.json --out DIR; see --help)");
+  EDNN_CHECK(cli.has("out"), "study: --out DIR is required (see --help)");
+  const fs::path out = cli.get("out");
+  const int jobs = int(cli.integer("jobs"));
+  EDNN_CHECK(jobs >= 1, "study: --jobs must be at least 1, got ", jobs);
+  const fs::path bin = cli.has("bin") ? fs::path(cli.get("bin")) : fs::read_symlink("/proc/self/exe").parent_path();
+  for (const char* p : {"datagen", "train", "infer"})
+    EDNN_CHECK(fs::exists(bin / p), "study: ", (bin / p).string(), " not found (build all programs, or give --bin DIR)");
+
+  const study::Study st = study::load_study(study_file, out.string());
+  std::error_code ec;
+  fs::create_directories(out / "runs", ec);
+  if (ec) fail("study: cannot create output folder ", (out / "runs").string(), ": ", ec.message());
+  {
+    std::ifstream in(study_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    nets::write_text_atomically((out / "study.json").string(), text.str());
+  }
+  const bool dry = cli.has("dry-run"), report_only = cli.has("report-only");
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+
+  // ---- 1. the data sets ----
+  std::map<std::string, dataset::DatasetInfo> info;
+  for (const auto& d : st.data) {
+    bool used = false;
+    for (const auto& r : st.runs) used = used || &st.data_of(r) == &d;
+    if (!used) continue;
+    if (!d.datagen.empty() && !report_only) {
+      const auto args = study::datagen_arguments(d);
+      std::printf("study: data '%s': %s\n", d.name.c_str(), joined("datagen", args).c_str());
+      std::fflush(stdout);
+      if (!dry) {
+        fs::create_directories(fs::path(d.file).parent_path(), ec);
+        if (ec) fail("study: cannot create the folder of ", d.file, ": ", ec.message());
+        const int rc = run_program((bin / "datagen").string(), args, "", {});
+        if (g_interrupted || rc == 130) fail("study: interrupted while making ", d.file, "; run the same command again to continue");
+        EDNN_CHECK(rc == 0, "study: datagen failed for data '", d.name, "' (", d.file, ", exit status ", rc, ")");
+      }
+    }
+    if (fs::exists(d.file)) info[d.name] = dataset::DatasetReader(d.file).info();
+    else EDNN_CHECK(dry, "study: data '", d.name, "': ", d.file, " does not exist and the study gives no datagen settings");
+  }
+  auto train_samples = [&](const study::RunSpec& r) -> std::int64_t {
+    auto it = info.find(st.data_of(r).name);
+    if (it == info.end()) return 0;
+    try {
+      return std::int64_t(dataset::train_indices(it->second, r.fraction(), r.train_n(), r.subset()).size());
+    } catch (const Error& e) {
+      fail("study: run ", r.name, ": ", e.what());
+    }
+  };
+
+  // ---- 2. what each run needs ----
+  struct Job {
+    const study::RunSpec* run;
+    fs::path dir;
+    RunState state;
+  };
+  std::vector<Job> todo;
+  int finished = 0;
+  for (const auto& r : st.runs) {
+    const fs::path dir = out / "runs" / r.name;
+    EDNN_CHECK(train_samples(r) > 0 || info.empty(), "study: run ", r.name, " selects no training samples from ",
+               st.data_of(r).file, "; give a larger fraction or a bigger data set");
+    const RunState s = state_of(r, dir);
+    if (s.todo == Todo::nothing) ++finished;
+    else todo.push_back({&r, dir, s});
+  }
+  std::printf("study '%s': %zu runs (%d finished, %zu to do) in %s\n", st.name.c_str(), st.runs.size(), finished,
+              todo.size(), (out / "runs").string().c_str());
+  if (dry) {
+    for (const auto& r : st.runs) {
+      const fs::path dir = out / "runs" / r.name;
+      const RunState s = state_of(r, dir);
+      const char* what[] = {"finished", "evaluate", "resume", "train"};
+      std::printf("  %-9s %s  (%lld train samples; groups", what[int(s.todo)], r.name.c_str(), (long long)train_samples(r));
+      for (const auto& g : r.groups) std::printf(" %s", g.c_str());
+      std::printf(")\n");
+      if (s.todo == Todo::train || s.todo == Todo::resume)
+        std::printf("            %s\n", joined("train", study::train_arguments(st, r, dir.string(), s.todo == Todo::resume)).c_str());
+      if (s.todo != Todo::nothing)
+        std::printf("            %s\n", joined("infer", study::infer_arguments(st, r, dir.string())).c_str());
+    }
+    return 0;
+  }
+
+  // ---- 3. the runs, `jobs` at a time ----
+  std::vector<std::string> env;
+  if (jobs > 1 && !std::getenv("OMP_NUM_THREADS"))
+    env.push_back("OMP_NUM_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency() / unsigned(jobs))));
+  std::mutex lock;
+  std::size_t next = 0, done = 0;
+  double busy_seconds = 0;
+  std::vector<std::string> failures;
+  const double start = now_s();
+  auto worker = [&]() {
+    for (;;) {
+      std::size_t k;
+      {
+        std::lock_guard<std::mutex> g(lock);
+        if (next == todo.size() || g_interrupted) return;
+        k = next++;
+      }
+      const Job& job = todo[k];
+      const std::string log = (job.dir / "train.log").string();
+      const double t0 = now_s();
+      std::string error;
+      try {
+        claim_folder(*job.run, job.dir);
+        {
+          std::lock_guard<std::mutex> g(lock);
+          std::printf("[%zu/%zu] start %s: %s\n", k + 1, todo.size(), job.run->name.c_str(),
+                      job.state.todo == Todo::train    ? "train"
+                      : job.state.todo == Todo::resume ? ("resume after epoch " + std::to_string(job.state.epochs_done)).c_str()
+                                                       : "evaluate");
+          std::fflush(stdout);
+        }
+        if (job.state.todo == Todo::train || job.state.todo == Todo::resume) {
+          const auto args = study::train_arguments(st, *job.run, job.dir.string(), job.state.todo == Todo::resume);
+          std::ofstream(log, std::ios::app) << "$ " << joined("train", args) << "\n";
+          const int rc = run_program((bin / "train").string(), args, log, env);
+          if (rc != 0) error = "train exited with status " + std::to_string(rc);
+        }
+        if (error.empty() && !g_interrupted) {
+          const auto args = study::infer_arguments(st, *job.run, job.dir.string());
+          std::ofstream(log, std::ios::app) << "$ " << joined("infer", args) << "\n";
+          const int rc = run_program((bin / "infer").string(), args, log, env);
+          if (rc != 0) error = "infer exited with status " + std::to_string(rc);
+        }
+      } catch (const Error& e) {
+        error = e.what();
+      }
+      std::lock_guard<std::mutex> g(lock);
+      if (g_interrupted) return;
+      ++done;
+      busy_seconds += now_s() - t0;
+      const double eta = busy_seconds / double(done) * double(todo.size() - done) / jobs;
+      if (!error.empty()) {
+        const std::string why = last_error_line(log);
+        failures.push_back(job.run->name + ": " + error + (why.empty() ? "" : " (" + why + ")") + "; log " + log);
+        std::printf("[%zu/%zu] FAILED %s: %s; see %s\n", k + 1, todo.size(), job.run->name.c_str(), error.c_str(),
+                    log.c_str());
+      } else {
+        try {
+          const auto r = study::read_run_result(*job.run, job.dir.string(), train_samples(*job.run));
+          std::printf("[%zu/%zu] done %s: best epoch %d/%d, test MAE %.4g, %.0f s; %zu to go, ETA %s\n", k + 1,
+                      todo.size(), job.run->name.c_str(), r.best_epoch, r.epochs, r.mae[nets::kAll], now_s() - t0,
+                      todo.size() - done, nets::format_duration(eta).c_str());
+        } catch (const Error& e) {
+          failures.push_back(job.run->name + ": " + e.what());
+        }
+      }
+      std::fflush(stdout);
+    }
+  };
+  if (!report_only && !todo.empty()) {
+    std::vector<std::thread> workers;
+    for (int j = 0; j < std::min<int>(jobs, int(todo.size())); ++j) workers.emplace_back(worker);
+    for (auto& t : workers) t.join();
+    if (g_interrupted) {
+      std::fprintf(stderr, "study: interrupted after %s; run the same command again to continue (finished runs are kept, "
+                           "interrupted ones resume from their last epoch)\n", nets::format_duration(now_s() - start).c_str());
+      return 130;
+    }
+  }
+
+  // ---- 4. the table, figures and report ----
+  std::vector<study::RunResult> results;
+  std::vector<std::string> unfinished;
+  for (const auto& r : st.runs) {
+    const fs::path dir = out / "runs" / r.name;
+    if (state_of(r, dir).todo != Todo::nothing) {
+      unfinished.push_back(r.name);
+      continue;
+    }
+    results.push_back(study::read_run_result(r, dir.string(), train_samples(r)));
+  }
+  const auto written = study::write_report(st, results, out.string(), unfinished);
+  std::printf("study '%s': %zu of %zu runs finished%s.\n  outputs in %s:\n", st.name.c_str(), results.size(),
+              st.runs.size(), report_only || todo.empty() ? "" : (", this call took " + nets::format_duration(now_s() - start)).c_str(),
+              out.string().c_str());
+  for (const auto& w : written) std::printf("    %s\n", w.c_str());
+  if (!failures.empty()) {
+    std::fprintf(stderr, "study: %zu runs failed:\n", failures.size());
+    for (const auto& f : failures) std::fprintf(stderr, "  %s\n", f.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return ednn::io::run_main("study", run, argc, argv); }

@@ -1,0 +1,76 @@
+// What a study shows: the table of every finished run and the paper's comparisons, drawn as PNG
+// figures and gathered in a report.md beside the numbers behind them.
+//
+// Figures (each a grid of panels, one per region of SPEC section 7: sources, field, all, R1..R3;
+// MAE in units of the field, whose sources hold values up to 1):
+//   mae_vs_n_<k>.png     Figs. 5, 7, 8, 10-13: MAE against the number of sources n, one figure per
+//                        (data, training fraction), one curve per run trained on all n at it.
+//   seeds_<k>.png        Figs. 6 and 9: the mean +- standard deviation over seeds of runs that differ
+//                        only in their seed, one curve per disjoint training subset.
+//   size.png             Fig. 14: MAE averaged over n (the mean of the per-n MAEs) against the training
+//                        set size, log axis, one series per model setting (seeds averaged, subset 0),
+//                        with the least-squares line a + b log10(size) dashed and its R^2 in the legend.
+//   cross_<k>.png        Fig. 16: runs trained on one number of sources P (x axis) tested on each M
+//                        (y axis), each row (fixed M) divided by its maximum, as in the paper.
+//   cross_means_<k>.png  Fig. 17: each trained P's MAE averaged over the tested M, against P.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "apps/study_plan.h"
+#include "nets/metrics.h"
+
+namespace ednn::study {
+
+using RegionMae = std::array<double, nets::kRegionCount>;  // NaN: the region is empty
+
+// A finished run: its settings, how it trained, and its test metrics as infer wrote them.
+struct RunResult {
+  const RunSpec* run = nullptr;
+  std::string dir;
+  std::int64_t train_samples = 0;
+  int epochs = 0, best_epoch = 0;
+  double train_seconds = 0;          // the sum of train_log.csv's per-epoch training seconds
+  RegionMae mae{};                   // over all test samples
+  std::map<int, RegionMae> mae_by_n;  // per number of sources
+};
+
+// Reads run_dir/{last.optim.safetensors, train_log.csv, infer/metrics.json}; throws naming the file
+// when one is missing or malformed.
+RunResult read_run_result(const RunSpec& run, const std::string& run_dir, std::int64_t train_samples);
+
+// The least-squares line y = a + b log10(x) and its coefficient of determination.
+struct LogFit {
+  double a = 0, b = 0, r2 = 0;
+  int points = 0;
+};
+LogFit fit_log10(const std::vector<double>& x, const std::vector<double>& y);
+
+// Mean and sample standard deviation (n - 1; 0 for one value). NaNs are skipped.
+struct MeanStd {
+  double mean = 0, std = 0;
+  int count = 0;
+};
+MeanStd mean_std(const std::vector<double>& values);
+
+// The cross table of Figs. 16 and 17: rows M (tested on), columns P (trained on), MAE of one region.
+struct CrossTable {
+  std::vector<int> trained;   // P, ascending
+  std::vector<int> tested;    // M, ascending
+  std::vector<double> mae;    // [tested.size() x trained.size()], NaN where missing
+  double at(std::size_t m, std::size_t p) const { return mae[m * trained.size() + p]; }
+  // Each row divided by its maximum (the paper's normalisation).
+  std::vector<double> row_normalised() const;
+  // Per trained P: the mean over the tested M of the raw MAE.
+  std::vector<double> column_means() const;
+};
+
+// Writes OUT/runs.csv, OUT/runs.json, the figures and OUT/report.md (each atomically); returns the
+// paths written.
+std::vector<std::string> write_report(const Study& study, const std::vector<RunResult>& results,
+                                      const std::string& out_dir, const std::vector<std::string>& unfinished);
+
+}  // namespace ednn::study
