@@ -233,6 +233,15 @@ int run(int argc, char** argv) {
     const study::RunSpec* run;
     fs::path dir;
     RunState state;
+    double work;  // for the ETA: samples the run still passes through the network
+  };
+  // An epoch trains on the run's samples and evaluates the test split (a forward pass, about a
+  // third of a training step's cost); the evaluation at the end passes the test split once more.
+  auto work_of = [&](const study::RunSpec& r, const RunState& s) {
+    auto it = info.find(st.data_of(r).name);
+    const double test = it == info.end() ? 0 : double(dataset::test_indices(it->second).size()) / 3;
+    const int epochs_left = s.todo == Todo::infer ? 0 : std::stoi(r.settings.at("epochs")) - s.epochs_done;
+    return std::max(1.0, epochs_left * (double(train_samples(r)) + test) + test);
   };
   std::vector<Job> todo;
   int finished = 0;
@@ -242,7 +251,7 @@ int run(int argc, char** argv) {
                st.data_of(r).file, "; give a larger fraction or a bigger data set");
     const RunState s = state_of(r, dir);
     if (s.todo == Todo::nothing) ++finished;
-    else todo.push_back({&r, dir, s});
+    else todo.push_back({&r, dir, s, work_of(r, s)});
   }
   std::printf("study '%s': %zu runs (%d finished, %zu to do) in %s\n", st.name.c_str(), st.runs.size(), finished,
               todo.size(), (out / "runs").string().c_str());
@@ -268,7 +277,8 @@ int run(int argc, char** argv) {
     env.push_back("OMP_NUM_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency() / unsigned(jobs))));
   std::mutex lock;
   std::size_t next = 0, done = 0;
-  double busy_seconds = 0;
+  double busy_seconds = 0, work_done = 0, work_left = 0;
+  for (const Job& j : todo) work_left += j.work;
   std::vector<std::string> failures;
   const double start = now_s();
   auto worker = [&]() {
@@ -312,7 +322,9 @@ int run(int argc, char** argv) {
       if (g_interrupted) return;
       ++done;
       busy_seconds += now_s() - t0;
-      const double eta = busy_seconds / double(done) * double(todo.size() - done) / jobs;
+      work_done += job.work;
+      work_left -= job.work;
+      const double eta = busy_seconds / work_done * work_left / jobs;
       if (!error.empty()) {
         const std::string why = last_error_line(log);
         failures.push_back(job.run->name + ": " + error + (why.empty() ? "" : " (" + why + ")") + "; log " + log);

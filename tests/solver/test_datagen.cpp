@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -110,6 +111,28 @@ TEST_CASE("solver_datagen: the ordering makes the nested subsets prefixes, equal
   for (std::int64_t i : only7) CHECK(slot_of(info, i).n_sources == 7);
   CHECK(index_of(info, 7, 3) == 3 * 20 + 6);
   CHECK_THROWS_AS(make_dataset_info(c, 1, 10, 1.0, false), ednn::Error);
+
+  // Disjoint subsets of one size (the paper's sets A, B, C): block J holds ranks [J k, (J + 1) k)
+  // of every n, so blocks share nothing and block 0 is the nested prefix.
+  const std::int64_t k = 200;  // 0.0125 of 16000
+  std::vector<std::int64_t> seen;
+  for (int subset = 0; subset < 3; ++subset) {
+    const std::vector<std::int64_t> block = train_indices(info, 0.0125, 0, subset);
+    REQUIRE(static_cast<std::int64_t>(block.size()) == 20 * k);
+    for (std::int64_t i : block) {
+      const SampleSlot slot = slot_of(info, i);
+      CHECK((slot.rank >= subset * k && slot.rank < (subset + 1) * k && !slot.test));
+    }
+    seen.insert(seen.end(), block.begin(), block.end());
+  }
+  CHECK(train_indices(info, 0.0125, 0, 0) == train_indices(info, 0.0125));
+  std::sort(seen.begin(), seen.end());
+  CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+  CHECK(train_indices(info, 0.0125, 7, 2).front() == index_of(info, 7, 2 * 200));
+  // 0.5 fits twice in the train split, not three times.
+  CHECK(train_indices(info, 0.5, 0, 1).back() == index_of(info, 20, 16000 - 1));
+  CHECK(ednn::test::error_message([&] { train_indices(info, 0.5, 0, 2); }).find("needs 24000 train samples per n") !=
+        std::string::npos);
 }
 
 TEST_CASE("solver_datagen: a written file holds exactly the samples the solver makes") {
