@@ -4,6 +4,7 @@
 #include <exception>
 #include <sstream>
 
+#include "engine/communicator.h"
 #include "engine/error.h"
 
 namespace ednn::io {
@@ -95,6 +96,9 @@ int run_main(const char* program, int (*body)(int, char**), int argc, char** arg
   try {
     return body(argc, argv);
   } catch (const std::exception& e) {
+    // In a job of several processes the others would wait for this one in their next collective:
+    // stop them all, naming this rank.
+    if (Communicator* job = active_communicator()) job->abort(std::string(program) + ": error: " + e.what());
     std::fprintf(stderr, "%s: error: %s\n", program, e.what());
   }
   return 1;

@@ -33,7 +33,8 @@ private:
 };
 
 // Runs a program's body; an exception becomes one line on stderr, "<program>: error: <message>",
-// and exit status 1. Errors are caught once, here, not in the program's code.
+// and exit status 1. Errors are caught once, here, not in the program's code. In a job of several
+// processes (engine/communicator.h) the error stops every rank, with this rank named.
 int run_main(const char* program, int (*body)(int, char**), int argc, char** argv);
 
 }  // namespace ednn::io

@@ -90,6 +90,7 @@ int run(int argc, char** argv) {
   try {
     cfg.L = std::stoi(meta_get(meta, "L", ckpt));
     cfg.c0 = std::stoi(meta_get(meta, "c0", ckpt));
+    cfg.batch_norm = !meta.count("batch_norm") || meta.at("batch_norm") != "0";
   } catch (const std::invalid_argument&) {
     fail("checkpoint ", ckpt, ": metadata L or c0 is not a number");
   }

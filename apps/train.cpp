@@ -3,6 +3,7 @@
 //   train --data FILE.h5 --preset small --epochs E --device cpu --out DIR
 //   train --preset paper --summary
 //   train --resume DIR --epochs 20
+//   mpirun -np 4 train --data FILE.h5 ... --out DIR     (data parallel: see nets/trainer.h)
 //
 // Writes DIR/best.safetensors (lowest test MAE), DIR/last.safetensors and
 // DIR/last.optim.safetensors (resume state) and DIR/train_log.csv; see nets/trainer.h.
@@ -12,6 +13,7 @@
 
 #include "apps/cli.h"
 #include "apps/h5_io.h"
+#include "engine/communicator.h"
 #include "engine/device.h"
 #include "engine/error.h"
 #include "engine/loss_spec.h"
@@ -31,6 +33,7 @@ int run(int argc, char** argv) {
               "  train --data FILE.h5 --preset small --epochs E --device cpu --out DIR\n"
               "  train --online --preset small --epochs E --out DIR\n"
               "  train --preset paper --summary\n"
+              "  mpirun -np K train --data FILE.h5 ... --out DIR   (each rank a share of every batch)\n"
               "  train --resume DIR [--epochs E] (give the same data options again; preset, loss, schedule,\n"
               "                                    transform, seed, lr, batch come from DIR/last.safetensors)\n\n"
               "Outputs in DIR: best.safetensors (lowest plain test MAE), last.safetensors and\n"
@@ -52,6 +55,8 @@ int run(int argc, char** argv) {
   cli.option("toggle-every", "K", "epochs per loss in the toggle schedule", "1");
   cli.option("loss-random", "TEXT2", "schedule: each epoch use TEXT2 with probability --random-p (seeded)");
   cli.option("random-p", "P", "probability of TEXT2 in the random schedule", "0.5");
+  cli.flag("no-batch-norm", "build the network without its batch norm (an identity in its place): each sample's "
+           "gradient is then independent of the others in its batch");
   cli.option("transform", "T", "data transform of inputs and targets: none or sqrt (inverted before metrics)", "none");
   cli.option("batch", "B", "batch size", "50");
   cli.option("lr", "LR", "Adam learning rate", "1e-4");
@@ -66,6 +71,8 @@ int run(int argc, char** argv) {
   cli.option("resume", "DIR", "continue from DIR/last.safetensors with its optimiser state");
   cli.option("time-limit", "SECONDS", "stop after this many seconds: the running epoch ends early, is evaluated and saved (0: no limit)", "0");
   cli.option("max-steps", "N", "at most N steps per epoch (quick checks)", "-1");
+  cli.option("comm", "KIND", "data-parallel backend under mpirun or srun: auto (mpi when an MPI launcher started this "
+             "process, nccl for --device cuda in builds with NCCL; else one process), single, mpi or nccl", "auto");
   cli.flag("summary", "print the layer table and parameter count, then exit");
   cli.flag("init-only", "write the freshly initialised network to DIR/init.safetensors and exit (no data needed)");
   cli.flag("quiet", "no progress bar");
@@ -76,7 +83,13 @@ int run(int argc, char** argv) {
     return 0;
   }
 
+  // First, so that any error below stops every rank of a job, naming its own; and before any CUDA
+  // work, as the NCCL backend picks each rank's GPU.
+  const std::unique_ptr<Communicator> comm = make_communicator(cli.get("comm"), parse_device(cli.get("device")));
+  const bool root = comm->is_root();
+
   nets::TrainOptions o;
+  o.comm = comm.get();
   std::string preset = cli.get("preset");
   int resumed_epochs = 0;
   if (cli.has("resume")) {
@@ -118,8 +131,14 @@ int run(int argc, char** argv) {
     o.out_dir = cli.get("out");
   }
   o.net = nets::preset_config(preset);
+  o.net.batch_norm = !cli.has("no-batch-norm");
+  if (o.resume && !cli.has("no-batch-norm")) {
+    const auto meta = nets::read_metadata((std::filesystem::path(o.out_dir) / "last.safetensors").string());
+    o.net.batch_norm = !meta.count("batch_norm") || meta.at("batch_norm") != "0";
+  }
 
   if (cli.has("summary")) {
+    if (!root) return 0;
     auto net = nets::build_ednn(o.net, o.seed);
     std::printf("%s", nets::summary_table(*net, o.net).c_str());
     return 0;
@@ -134,7 +153,8 @@ int run(int argc, char** argv) {
     nets::save_model(path, *net,
                      {{"preset", o.net.preset}, {"L", std::to_string(o.net.L)}, {"c0", std::to_string(o.net.c0)},
                       {"loss", o.loss}, {"transform", nets::transform_name(o.transform)},
-                      {"seed", std::to_string(o.seed)}, {"epoch", "0"}});
+                      {"seed", std::to_string(o.seed)}, {"epoch", "0"},
+                      {"batch_norm", o.net.batch_norm ? "1" : "0"}});
     std::printf("train: initial %s network (%s parameters) written to %s\n", o.net.preset.c_str(),
                 nets::with_commas(net->parameter_count()).c_str(), path.c_str());
     return 0;
@@ -166,7 +186,7 @@ int run(int argc, char** argv) {
   o.cuda_graph = cli.has("cuda-graph");
   EDNN_CHECK(!o.cuda_graph || o.device == Device::cuda, "train: --cuda-graph needs --device cuda (the device is ",
              device_name(o.device), ")");
-  o.progress = !cli.has("quiet");
+  o.progress = !cli.has("quiet") && root;
   o.time_limit_s = cli.number("time-limit");
   o.max_steps = cli.integer("max-steps");
 
@@ -207,7 +227,7 @@ int run(int argc, char** argv) {
 #ifdef EDNN_TRAIN_SOLVER_CUDA
     if (o.device == Device::cuda) online_solver = solver::make_device_batch_solver();
 #endif
-    std::fprintf(stderr, "train: online samples solved on %s\n", online_solver ? "cuda" : "cpu");
+    if (root) std::fprintf(stderr, "train: online samples solved on %s\n", online_solver ? "cuda" : "cpu");
     online = std::make_unique<nets::OnlineStore>(sc, o.seed * 2 + 1, online_solver.get());
     data.train = online.get();
     data.online_per_epoch = cli.integer("online-per-epoch");
@@ -215,7 +235,7 @@ int run(int argc, char** argv) {
     if (!file) {
       const long n = cli.integer("online-test");
       EDNN_CHECK(n > 0, "train: --online-test must be positive");
-      std::fprintf(stderr, "train: solving %ld test samples (a separate solver stream)\n", n);
+      if (root) std::fprintf(stderr, "train: solving %ld test samples (a separate solver stream)\n", n);
       online_test = std::make_unique<nets::MemoryStore>(nets::generate_memory_store(sc, o.seed * 2 + 2, n, online_solver.get()));
       data.test = online_test.get();
       for (long i = 0; i < n; ++i) data.test_indices.push_back(i);
@@ -224,7 +244,7 @@ int run(int argc, char** argv) {
                          (file ? ", test split of " + cli.get("data") : std::string());
   }
 
-  {
+  if (root) {
     auto probe = nets::build_ednn(o.net, o.seed);
     std::fprintf(stderr,
                  "train: preset %s (L %d, c0 %d, %s parameters) on %s; %lld train samples%s, %zu test; batch %d, "
@@ -236,8 +256,13 @@ int run(int argc, char** argv) {
                  o.epochs, o.loss.c_str(), o.loss_alt.empty() ? "" : " / ", o.loss_alt.c_str(),
                  nets::transform_name(o.transform),
                  o.device == Device::cuda && allow_tf32() ? "; convolutions in TF32" : "");
+    if (comm->size() > 1)
+      std::fprintf(stderr, "train: data parallel over %d ranks (%s): each step's %d samples shared out, gradients "
+                           "summed; batch norm statistics per rank\n",
+                   comm->size(), comm->name(), o.batch);
   }
   const nets::TrainResult r = nets::train(o, data);
+  if (!root) return 0;
   std::printf("train: done, %d epochs. Best test MAE %.6g at epoch %d.\n", r.last_epoch, r.best_mae, r.best_epoch);
   std::printf("  best checkpoint: %s\n  last checkpoint: %s (resume with: train --resume %s)\n  log:             %s\n",
               r.best_path.c_str(), r.last_path.c_str(), o.out_dir.c_str(), r.log_path.c_str());

@@ -61,8 +61,11 @@ bool launched_by_mpi();
 std::string communicator_backends();
 
 // The communicator of this process's job, if one was made with more than one rank (the last one
-// made; null otherwise). run_main uses it to stop the whole job on an error.
+// made; null otherwise). run_main uses it to stop the whole job on an error. When the job's
+// communicator is destroyed by an exception on its way to run_main, MPI is left running and this
+// returns a stand-in whose abort still stops the job (every other call fails).
 Communicator* active_communicator();
+void set_active_communicator(Communicator* c);  // for the backends
 
 // The index range [first, end) of `total` items that rank `rank` of `size` takes: contiguous
 // blocks, the first total % size ranks one item more (a batch's shard, a test set's share).

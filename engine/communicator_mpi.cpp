@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 #include "engine/communicator.h"
 #include "engine/error.h"
@@ -34,11 +35,7 @@ public:
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }
-  ~Mpi() override {
-    int finalised = 0;
-    MPI_Finalized(&finalised);
-    if (owns_ && !finalised) MPI_Finalize();
-  }
+  ~Mpi() override;
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   const char* name() const override { return "mpi"; }
@@ -104,6 +101,45 @@ private:
   bool owns_ = false;
   std::vector<float> bucket_;
 };
+
+// What is left of a job whose communicator an exception destroyed: MPI still runs, so the error
+// can stop every rank (io::run_main calls abort); nothing else may be called.
+class UnwoundJob final : public Communicator {
+public:
+  int rank_ = 0, size_ = 1;
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  const char* name() const override { return "mpi (stopping)"; }
+  void all_reduce_sum(const std::vector<Tensor>&) override { fail("communicator: the job is stopping"); }
+  void all_reduce_sum(double*, std::size_t) override { fail("communicator: the job is stopping"); }
+  void broadcast(void*, std::size_t, int) override { fail("communicator: the job is stopping"); }
+  void gather(const void*, std::size_t, std::vector<unsigned char>&, int) override {
+    fail("communicator: the job is stopping");
+  }
+  void barrier() override { fail("communicator: the job is stopping"); }
+  [[noreturn]] void abort(const std::string& message) override {
+    std::fprintf(stderr, "%s (rank %d of %d; stopping the job)\n", message.c_str(), rank_, size_);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    std::_Exit(1);
+  }
+};
+
+Mpi::~Mpi() {
+  if (active_communicator() == this) {
+    if (std::uncaught_exceptions() > 0) {  // an error on its way to run_main: keep MPI for its abort
+      static UnwoundJob stopping;
+      stopping.rank_ = rank_;
+      stopping.size_ = size_;
+      set_active_communicator(&stopping);
+      return;
+    }
+    set_active_communicator(nullptr);
+  }
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (owns_ && !finalised) MPI_Finalize();
+}
 
 }  // namespace
 

@@ -47,6 +47,9 @@ public:
     check_nccl(ncclCommInitRank(&comm_, size(), id, rank()), "ncclCommInitRank");
   }
   ~Nccl() override {
+    // The job's host side takes over as the active communicator (its destructor decides whether
+    // MPI must stay up for an error's abort).
+    if (active_communicator() == this) set_active_communicator(host_.get());
     if (comm_) ncclCommDestroy(comm_);
   }
   int rank() const override { return host_ ? host_->rank() : 0; }

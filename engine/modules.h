@@ -110,6 +110,14 @@ public:
   double slope;
 };
 
+// Passes its input through (torch.nn.Identity): keeps a removed layer's index, so the state
+// names of the layers after it do not move.
+class Identity final : public Module {
+public:
+  Tensor forward(const Tensor& x) override { return x; }
+  std::string describe() const override { return "Identity()"; }
+};
+
 // Runs its layers in order. Fusion rules: a Conv2d or ConvTranspose2d directly followed by a
 // LeakyReLU with a positive slope runs as one fused operation (conv2d_leaky_relu /
 // conv_transpose2d_leaky_relu in engine/functional.h: bias and activation in the convolution's

@@ -31,7 +31,8 @@ std::unique_ptr<Sequential> build_ednn(const NetConfig& config, std::uint64_t se
   auto w = [&](int k) { return config.c0 << k; };
   // Encoder: the first convolution is followed by the network's only batch norm.
   net->add<Conv2d>(1, w(0), 3, 1, 1, rng, dtype);
-  net->add<BatchNorm2d>(w(0), 0.1, 1e-5, dtype);
+  if (config.batch_norm) net->add<BatchNorm2d>(w(0), 0.1, 1e-5, dtype);
+  else net->add<Identity>();
   net->add<LeakyReLU>(kLeakySlope);
   net->add<AvgPool2d>(2);
   for (int k = 1; k <= 4; ++k) {

@@ -35,6 +35,8 @@ struct NetConfig {
   std::string preset = "custom";  // paper, small, tiny or custom
   int L = 128;                    // lattice side, a multiple of 32
   int c0 = 8;                     // base width, even
+  bool batch_norm = true;         // false: an Identity at index 1 instead of the BatchNorm (state names
+                                  // unchanged otherwise); a step then treats every sample on its own
 };
 
 // "paper" (512, 64), "small" (128, 8), "tiny" (64, 4); anything else throws, naming the presets.

@@ -54,8 +54,10 @@ std::string fmt(double v) {
 // capture cannot record); the second is captured and replayed, the later ones replayed.
 class TrainingStep {
 public:
-  TrainingStep(Sequential& net, Adam& adam, Device device, bool use_graph)
-      : net_(net), adam_(adam), device_(device), use_graph_(use_graph) {
+  TrainingStep(Sequential& net, Adam& adam, Device device, bool use_graph, Communicator* comm)
+      : net_(net), adam_(adam), device_(device), use_graph_(use_graph), comm_(comm && comm->size() > 1 ? comm : nullptr) {
+    EDNN_CHECK(!use_graph || !comm_, "train: --cuda-graph runs one process; a job of ", comm ? comm->size() : 1,
+               " ranks steps eagerly");
 #if !EDNN_WITH_CUDA
     EDNN_CHECK(!use_graph, "train: --cuda-graph needs ednn built with CUDA");
 #endif
@@ -64,25 +66,37 @@ public:
 
   // One step on the batch x, y [count, 1, L, L] (host); returns the loss before the update.
   // `check` sees the loss value; if it throws, an eager step has not updated the weights (a
-  // replayed one has: a graph cannot stop half way).
+  // replayed one has: a graph cannot stop half way). In a data-parallel job x, y are this rank's
+  // share of the global batch, `weight` its fraction of the batch's samples, and the value
+  // returned is the loss of the whole batch.
   template <class Check>
   double run(const std::vector<float>& x, const std::vector<float>& y, int count, int L, const std::string& loss_text,
-             const LossSpec& spec, Check&& check) {
+             const LossSpec& spec, Check&& check, double weight = 1) {
 #if EDNN_WITH_CUDA
     if (use_graph_) return replayed(x, y, count, L, loss_text, spec, check);
 #endif
-    return eager(x, y, count, L, spec, check);
+    return eager(x, y, count, L, spec, check, weight);
   }
 
 private:
   template <class Check>
   double eager(const std::vector<float>& x, const std::vector<float>& y, int count, int L, const LossSpec& spec,
-               Check&& check) {
+               Check&& check, double weight = 1) {
     adam_.zero_grad();
     Tensor loss = weighted_loss(net_.forward(to_device(x, count, L, device_)), to_device(y, count, L, device_), spec);
-    const double value = loss.item();  // read back every step: the progress bar and the finite check
+    double value = loss.item();  // read back every step: the progress bar and the finite check
     check(value);
-    loss.backward();
+    if (!comm_) {
+      loss.backward();
+    } else {
+      // d(batch loss)/d(share loss) = weight; the ranks' gradients then sum to the batch's.
+      loss.backward(Tensor::full(loss.shape(), weight, loss.dtype(), device_));
+      std::vector<Tensor> grads;
+      for (Tensor& p : net_.parameters()) grads.push_back(p.grad());
+      comm_->all_reduce_sum(grads);
+      value *= weight;
+      comm_->all_reduce_sum(&value, 1);
+    }
     adam_.step();
     return value;
   }
@@ -122,6 +136,7 @@ private:
   Adam& adam_;
   Device device_;
   bool use_graph_;
+  Communicator* comm_;  // null: one process
 #if EDNN_WITH_CUDA
   std::optional<cuda::CapturedTrainingStep> graph_;
   Tensor x_, y_, loss_;
@@ -196,6 +211,62 @@ EvalResult evaluate(Module& net, SampleStore& store, const std::vector<std::int6
   return r;
 }
 
+namespace {
+
+// The running statistics (buffers) of every rank replaced by their mean over the ranks.
+void average_buffers(Module& net, Communicator& comm) {
+  for (const NamedTensor& s : net.state()) {
+    if (s.trainable || s.tensor->dtype() != DType::f32) continue;
+    Tensor host = s.tensor->to(Device::cpu);
+    comm.all_reduce_sum({host});
+    for (float* v = host.data<float>(), *end = v + host.numel(); v != end; ++v) *v /= float(comm.size());
+    device_copy(s.tensor->raw_data(), s.tensor->device(), host.raw_data(), Device::cpu, host.nbytes());
+  }
+}
+
+// One rank's evaluation sums as bytes: loss sum, record count, then one record (n, abs_sum[],
+// count[]) for the overall sums (n = -1) and one per n.
+std::vector<unsigned char> pack_evaluation(const EvalResult& r, std::int64_t samples) {
+  std::vector<double> v{r.loss * double(samples), double(1 + r.metrics.per_n.size())};
+  auto add = [&](int n, const RegionErrors& e) {
+    v.push_back(n);
+    for (int k = 0; k < kRegionCount; ++k) v.push_back(e.abs_sum[std::size_t(k)]);
+    for (int k = 0; k < kRegionCount; ++k) v.push_back(double(e.count[std::size_t(k)]));
+  };
+  add(-1, r.metrics.overall);
+  for (const auto& [n, e] : r.metrics.per_n) add(n, e);
+  std::vector<unsigned char> bytes(v.size() * sizeof(double));
+  std::memcpy(bytes.data(), v.data(), bytes.size());
+  return bytes;
+}
+
+// Rank 0: the ranks' packed sums merged into the evaluation of the whole test split.
+EvalResult unpack_evaluations(const std::vector<unsigned char>& bytes, std::int64_t samples) {
+  std::vector<double> v(bytes.size() / sizeof(double));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(double));
+  EvalResult r;
+  double loss_sum = 0;
+  const std::size_t record = 1 + 2 * kRegionCount;
+  for (std::size_t at = 0; at + 2 <= v.size();) {  // one block per rank
+    loss_sum += v[at];
+    const std::size_t records = std::size_t(v[at + 1]);
+    at += 2;
+    for (std::size_t k = 0; k < records; ++k, at += record) {
+      RegionErrors e;
+      for (int k = 0; k < kRegionCount; ++k) {
+        e.abs_sum[std::size_t(k)] = v[at + 1 + std::size_t(k)];
+        e.count[std::size_t(k)] = std::int64_t(v[at + 1 + kRegionCount + std::size_t(k)]);
+      }
+      if (v[at] < 0) r.metrics.overall.merge(e);
+      else r.metrics.per_n[int(v[at])].merge(e);
+    }
+  }
+  r.loss = samples > 0 ? loss_sum / double(samples) : 0;
+  return r;
+}
+
+}  // namespace
+
 TrainResult train(const TrainOptions& o, TrainData& data) {
   validate(o.net);
   EDNN_CHECK(o.batch > 0, "train: --batch must be positive, got ", o.batch);
@@ -212,11 +283,15 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   const LossSpec main_spec = parse_loss(o.loss);  // validates the texts before any work
   if (!o.loss_alt.empty()) parse_loss(o.loss_alt);
 
+  Communicator* const comm = o.comm && o.comm->size() > 1 ? o.comm : nullptr;  // null: one process
+  const bool root = !comm || comm->is_root();  // writes the checkpoints and the log
+  const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
+
   // The output directory must be writable before hours are spent training.
   std::error_code ec;
-  fs::create_directories(o.out_dir, ec);
+  if (root) fs::create_directories(o.out_dir, ec);
   if (ec) fail("train: cannot create output directory ", o.out_dir, ": ", ec.message());
-  {
+  if (root) {
     const std::string probe = (fs::path(o.out_dir) / ".write_test").string();
     std::ofstream f(probe);
     if (!f) fail("train: output directory ", o.out_dir, " is not writable");
@@ -265,8 +340,9 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
         if (e >= 1 && e <= start_epoch) log_text += line + "\n";
       }
     }
-    std::fprintf(stderr, "train: resuming %s after epoch %d (step %ld, best test MAE %.6g at epoch %d)\n",
-                 result.last_path.c_str(), start_epoch, adam.steps(), best_mae, best_epoch);
+    if (root)
+      std::fprintf(stderr, "train: resuming %s after epoch %d (step %ld, best test MAE %.6g at epoch %d)\n",
+                   result.last_path.c_str(), start_epoch, adam.steps(), best_mae, best_epoch);
   }
 
   Metadata base_meta{{"preset", o.net.preset},
@@ -284,6 +360,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     else base_meta["random_p"] = fmt(o.random_p);
   }
   if (!o.data_description.empty()) base_meta["data"] = o.data_description;
+  base_meta["batch_norm"] = o.net.batch_norm ? "1" : "0";
 
   const int L = o.net.L;
   const std::int64_t px = std::int64_t(L) * L;
@@ -291,7 +368,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
                                                            : std::int64_t(data.train_indices.size());
   std::vector<float> x, y;
   std::vector<int> n;
-  TrainingStep training_step(*net, adam, o.device, o.cuda_graph);
+  TrainingStep training_step(*net, adam, o.device, o.cuda_graph, comm);
   const auto run_start = std::chrono::steady_clock::now();
   for (int e = start_epoch; e < o.epochs; ++e) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
@@ -311,33 +388,43 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     const std::int64_t samples = std::min<std::int64_t>(per_epoch, steps * o.batch);
 
     net->train();
-    ProgressBar bar("epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs), samples, "samples", o.progress);
+    ProgressBar bar("epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs), samples, "samples",
+                    o.progress && root);
     double loss_sum = 0;
     std::int64_t done = 0;
     bool out_of_time = false;
     for (std::int64_t s = 0; s < steps; ++s) {
-      if (o.time_limit_s > 0 && s > 0 &&
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() >= o.time_limit_s) {
-        out_of_time = true;  // end this epoch early: evaluate, save, stop
-        break;
+      if (o.time_limit_s > 0 && s > 0) {
+        char stop = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() >= o.time_limit_s;
+        if (comm) comm->broadcast(&stop, 1, 0);  // rank 0's clock decides for the job
+        if (stop) {
+          out_of_time = true;  // end this epoch early: evaluate, save, stop
+          break;
+        }
       }
       const int count = int(std::min<std::int64_t>(o.batch, samples - done));
-      x.resize(std::size_t(count * px));
+      // This rank's share of the batch. A rank left without a sample (a batch smaller than the job)
+      // steps on the batch's first one with weight 0, which adds exact zeros to the gradients.
+      const Share share = share_of(count, rank, ranks);
+      const int mine = int(std::max<std::int64_t>(share.count(), 1));
+      const double weight = double(share.count()) / double(count);
+      x.resize(std::size_t(mine * px));
       y.resize(x.size());
-      n.resize(std::size_t(count));
-      data.train->read(std::span<const std::int64_t>(order.data() + done, std::size_t(count)), x.data(), y.data(),
-                       n.data());
+      n.resize(std::size_t(mine));
+      data.train->read(std::span<const std::int64_t>(order.data() + done + (share.count() ? share.first : 0),
+                                                     std::size_t(mine)),
+                       x.data(), y.data(), n.data());
       apply_transform(o.transform, x.data(), std::int64_t(x.size()));
       apply_transform(o.transform, y.data(), std::int64_t(y.size()));
       const long global_step = adam.steps() + 1;
-      const double value = training_step.run(x, y, count, L, loss_text, spec, [&](double loss) {
+      const double value = training_step.run(x, y, mine, L, loss_text, spec, [&](double loss) {
         if (std::isfinite(loss)) return;
         bar.finish();
         fail("train: non-finite loss (", loss, ") at epoch ", e + 1, ", step ", s + 1, " of the epoch (global step ",
              global_step, "); training stopped. The last good checkpoint is ",
              start_epoch < e || o.resume ? result.last_path : std::string("(none: no epoch finished)"),
              e > 0 ? " (epoch " + std::to_string(e) + ")" : std::string());
-      });
+      }, weight);
       loss_sum += value * count;
       done += count;
       bar.update(done, " loss " + fmt(loss_sum / double(done)));
@@ -345,7 +432,20 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     const double train_seconds = bar.seconds();
     bar.finish(" loss " + fmt(done ? loss_sum / double(done) : 0));
 
-    const EvalResult ev = evaluate(*net, *data.test, data.test_indices, spec, o.transform, o.batch, o.device);
+    EvalResult ev;
+    if (!comm) {
+      ev = evaluate(*net, *data.test, data.test_indices, spec, o.transform, o.batch, o.device);
+    } else {  // every rank its share of the test split, the sums merged on rank 0
+      average_buffers(*net, *comm);
+      const std::int64_t total = std::int64_t(data.test_indices.size());
+      const Share share = share_of(total, rank, ranks);
+      const std::vector<std::int64_t> mine(data.test_indices.begin() + share.first, data.test_indices.begin() + share.end);
+      const auto bytes = pack_evaluation(evaluate(*net, *data.test, mine, spec, o.transform, o.batch, o.device),
+                                         share.count());
+      std::vector<unsigned char> all;
+      comm->gather(bytes.data(), bytes.size(), all, 0);
+      if (root) ev = unpack_evaluations(all, total);
+    }
     EpochRecord rec;
     rec.epoch = e + 1;
     rec.loss = loss_text;
@@ -354,38 +454,41 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     rec.test_mae = ev.metrics.overall.mae(kAll);
     rec.samples_per_s = train_seconds > 0 ? double(done) / train_seconds : 0;
     rec.seconds = train_seconds;
-    if (!std::isfinite(rec.test_mae))
-      fail("train: non-finite test MAE after epoch ", e + 1, "; training stopped, the last good checkpoint is ",
-           e > start_epoch || o.resume ? result.last_path : std::string("(none)"));
+    if (root) {  // the evaluation's numbers, the checkpoints and the log live on rank 0
+      if (!std::isfinite(rec.test_mae))
+        fail("train: non-finite test MAE after epoch ", e + 1, "; training stopped, the last good checkpoint is ",
+             e > start_epoch || o.resume ? result.last_path : std::string("(none)"));
 
-    Metadata meta = base_meta;
-    meta["epoch"] = std::to_string(e + 1);
-    meta["test_mae"] = fmt(rec.test_mae);
-    if (rec.test_mae < best_mae) {
-      best_mae = rec.test_mae;
-      best_epoch = e + 1;
-      rec.best = true;
-      save_model(result.best_path, *net, meta);
+      Metadata meta = base_meta;
+      meta["epoch"] = std::to_string(e + 1);
+      meta["test_mae"] = fmt(rec.test_mae);
+      if (rec.test_mae < best_mae) {
+        best_mae = rec.test_mae;
+        best_epoch = e + 1;
+        rec.best = true;
+        save_model(result.best_path, *net, meta);
+      }
+      save_model(result.last_path, *net, meta);
+      Metadata om = meta;
+      om["best_mae"] = fmt(best_mae);
+      om["best_epoch"] = std::to_string(best_epoch);
+      save_optimizer(last_optim, *net, adam, om);
+      std::ostringstream row;
+      row << rec.epoch << ',' << '"' << rec.loss << '"' << ',' << fmt(rec.train_loss) << ',' << fmt(rec.test_loss) << ','
+          << fmt(rec.test_mae) << ',' << fmt(rec.samples_per_s) << ',' << fmt(rec.seconds) << ',' << (rec.best ? 1 : 0)
+          << '\n';
+      log_text += row.str();
+      write_text_atomically(result.log_path, log_text);
+      std::fprintf(stderr, "epoch %d/%d  loss %s  train %.6g  test %.6g  test MAE %.6g%s  %.1f samples/s\n", rec.epoch,
+                   o.epochs, loss_text.c_str(), rec.train_loss, rec.test_loss, rec.test_mae, rec.best ? " (best)" : "",
+                   rec.samples_per_s);
     }
-    save_model(result.last_path, *net, meta);
-    Metadata om = meta;
-    om["best_mae"] = fmt(best_mae);
-    om["best_epoch"] = std::to_string(best_epoch);
-    save_optimizer(last_optim, *net, adam, om);
-    std::ostringstream row;
-    row << rec.epoch << ',' << '"' << rec.loss << '"' << ',' << fmt(rec.train_loss) << ',' << fmt(rec.test_loss) << ','
-        << fmt(rec.test_mae) << ',' << fmt(rec.samples_per_s) << ',' << fmt(rec.seconds) << ',' << (rec.best ? 1 : 0)
-        << '\n';
-    log_text += row.str();
-    write_text_atomically(result.log_path, log_text);
-    std::fprintf(stderr, "epoch %d/%d  loss %s  train %.6g  test %.6g  test MAE %.6g%s  %.1f samples/s\n", rec.epoch,
-                 o.epochs, loss_text.c_str(), rec.train_loss, rec.test_loss, rec.test_mae, rec.best ? " (best)" : "",
-                 rec.samples_per_s);
     result.epochs.push_back(rec);
     result.last_epoch = e + 1;
     if (out_of_time) {
-      std::fprintf(stderr, "train: time limit of %.0f s reached during epoch %d (%lld of %lld samples), stopped\n",
-                   o.time_limit_s, e + 1, (long long)done, (long long)samples);
+      if (root)
+        std::fprintf(stderr, "train: time limit of %.0f s reached during epoch %d (%lld of %lld samples), stopped\n",
+                     o.time_limit_s, e + 1, (long long)done, (long long)samples);
       break;
     }
   }

@@ -8,6 +8,16 @@
 // DIR/last*.safetensors) repeats exactly the steps an uninterrupted run takes, and on the CPU
 // gives bit-identical weights.
 //
+// Data parallelism (TrainOptions::comm, a job of K processes under mpirun or srun). Every rank
+// walks the same epoch order; each step's global batch of B samples is split into K contiguous
+// shares (share_of), each rank computes the loss of its share, scaled by its share of the batch
+// (n_r / B), and the gradients are summed over the ranks as one bucket before Adam steps, so every
+// rank takes the same step as one process on the whole batch, up to the order of float sums. Batch
+// norm normalises each rank's share with that share's statistics (not the global batch's); the
+// running statistics are averaged over the ranks before each evaluation. The test split is shared
+// out the same way and its sums gathered on rank 0. Only rank 0 writes checkpoints and the log;
+// every rank reads them on --resume, so a run may be resumed with any number of ranks.
+//
 // Outputs in out_dir: best.safetensors (lowest plain test MAE over all pixels, whatever loss was
 // active), last.safetensors and last.optim.safetensors (resume state), train_log.csv (one row per
 // epoch). Checkpoints are written at the end of each epoch, atomically; a non-finite loss stops
@@ -18,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/communicator.h"
 #include "engine/loss_spec.h"
 #include "engine/modules.h"
 #include "engine/tensor.h"
@@ -48,6 +59,7 @@ struct TrainOptions {
   std::string data_description;    // recorded in the metadata
   bool cuda_graph = false;         // device cuda: capture the training step in a CUDA graph and replay it
                                    // (engine/cuda_graph.h); the same steps, bit for bit, fewer launches
+  Communicator* comm = nullptr;    // a data-parallel job (see above); null: one process
 };
 
 struct TrainData {
