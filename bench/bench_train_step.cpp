@@ -15,6 +15,12 @@
 // replays after the eager steps, in the same run: both medians are printed, and the last line
 // is the graph's rate.
 //
+// Under `mpirun -np K` (or --comm mpi) the step is data parallel as in `train` (nets/trainer.h):
+// each rank takes its share of the global batch B, the gradients are summed over the ranks
+// (timed on their own), then Adam steps; rank 0 prints a scaling line with the all-reduce's share
+// of the step, and the rate is the global batch's. bench/mpi_scaling.sh runs 1 and 2 ranks side by
+// side. The per-layer split is left out then.
+//
 // Inputs are seeded random images in [0, 1). After two warm-up steps, K steps are timed one by
 // one and the median is reported; then one more step runs with per-layer timing (the device is
 // synchronised after each layer, so the split adds up to a little more than the median). The last
@@ -27,6 +33,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/communicator.h"
 #include "engine/device.h"
 #include "engine/functional.h"
 #include "engine/optim.h"
@@ -48,16 +55,18 @@ struct Options {
   bool tf32 = false;
   bool graph = false;
   int conv_version = -1;  // -1: not given
+  std::string comm = "auto";
 };
 
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: bench_train_step [--preset small|paper|tiny] [--batch B] [--steps K] [--device cpu|cuda|auto]\n"
                "                        [--loss TEXT] [--forward-only] [--no-fusion] [--tf32] [--conv-version V]\n"
-               "                        [--graph]\n"
+               "                        [--graph] [--comm auto|single|mpi|nccl]\n"
                "Times the ED-CNN training step (forward, loss, backward, Adam); the last line is 'N samples/s'.\n"
                "--graph (device cuda): also times the step captured in a CUDA graph and replayed, after the\n"
-               "eager steps; the last line is then the graph's rate.\n");
+               "eager steps; the last line is then the graph's rate.\n"
+               "Under mpirun -np K: each rank a share of the batch, gradients summed (--comm, default auto).\n");
 }
 
 // ", convolutions: kernel version V (...)" for the header line.
@@ -90,6 +99,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--tf32") o.tf32 = true;
     else if (a == "--graph") o.graph = true;
     else if (a == "--conv-version") o.conv_version = std::stoi(value());
+    else if (a == "--comm") o.comm = value();
     else fail("bench_train_step: unknown option '", a, "' (see --help)");
   }
   EDNN_CHECK(o.batch > 0 && o.steps > 0, "bench_train_step: --batch and --steps must be positive");
@@ -122,11 +132,64 @@ std::vector<double> sorted_step_times(Step&& step, int steps) {
   return times;
 }
 
+// The data-parallel step: this rank's share of the batch, the gradients summed over the ranks,
+// Adam. Prints the scaling line on rank 0.
+int data_parallel_step(const Options& o, Device device, Communicator& comm) {
+  const nets::NetConfig config = nets::preset_config(o.preset);
+  auto net = nets::build_ednn(config, 1);
+  if (o.tf32) ednn::set_allow_tf32(true);
+  net->to(device);
+  Adam adam(net->parameters(), AdamConfig{});
+  const LossSpec loss_spec = parse_loss(o.loss);
+  const Share share = share_of(o.batch, comm.rank(), comm.size());
+  const int mine = int(share.count());
+  const Tensor x = seeded_uniform({mine, 1, config.L, config.L}, 2 + std::uint64_t(comm.rank()), device);
+  const Tensor y = seeded_uniform({mine, 1, config.L, config.L}, 1000 + std::uint64_t(comm.rank()), device);
+  const double weight = double(mine) / o.batch;
+  std::vector<double> reduce_times;
+  auto step = [&] {
+    adam.zero_grad();
+    Tensor loss = weighted_loss(net->forward(x), y, loss_spec);
+    loss.backward(Tensor::full(loss.shape(), weight, loss.dtype(), device));
+    std::vector<Tensor> grads;
+    for (Tensor& p : net->parameters()) grads.push_back(p.grad());
+    device_synchronize(device);
+    const auto t0 = Clock::now();
+    comm.all_reduce_sum(grads);
+    device_synchronize(device);
+    reduce_times.push_back(seconds_since(t0));
+    adam.step();
+    device_synchronize(device);
+  };
+  const std::vector<double> times = sorted_step_times(step, o.steps);
+  std::vector<double> reduced(reduce_times.begin() + 2, reduce_times.end());  // the timed steps only
+  std::sort(reduced.begin(), reduced.end());
+  const double median = times[times.size() / 2], reduce = reduced[reduced.size() / 2];
+  if (comm.is_root()) {
+    std::printf("training step, data parallel: preset %s (L %d, %s parameters), global batch %d over %d ranks (%s), "
+                "device %s, loss %s\n",
+                o.preset.c_str(), config.L, nets::with_commas(net->parameter_count()).c_str(), o.batch, comm.size(),
+                comm.name(), device_name(device), o.loss.c_str());
+    std::printf("scaling: %d ranks, median step %.3f ms, all-reduce of %s gradients %.3f ms (%.1f%% of the step)\n",
+                comm.size(), median * 1e3, nets::with_commas(net->parameter_count()).c_str(), reduce * 1e3,
+                100 * reduce / median);
+    std::printf("%.2f samples/s\n", o.batch / median);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
   const Device device = parse_device(o.device);
+  const std::unique_ptr<Communicator> comm = make_communicator(o.comm, device);
+  if (comm->size() > 1) {
+    EDNN_CHECK(!o.graph && !o.forward_only, "bench_train_step: under mpirun the step is timed eagerly, with backward");
+    EDNN_CHECK(o.batch >= comm->size(), "bench_train_step: a batch of ", o.batch, " cannot be shared by ",
+               comm->size(), " ranks");
+    return data_parallel_step(o, device, *comm);
+  }
   const nets::NetConfig config = nets::preset_config(o.preset);
   auto net = nets::build_ednn(config, 1);
   if (o.no_fusion) net->set_fusion(false);
