@@ -184,8 +184,8 @@ int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
   const Device device = parse_device(o.device);
   const std::unique_ptr<Communicator> comm = make_communicator(o.comm, device);
-  if (comm->size() > 1) {
-    EDNN_CHECK(!o.graph && !o.forward_only, "bench_train_step: under mpirun the step is timed eagerly, with backward");
+  if (comm->size() > 1 || o.comm == "mpi" || o.comm == "nccl") {  // a backend asked for is timed at any size
+    EDNN_CHECK(!o.graph && !o.forward_only, "bench_train_step: the data-parallel step is timed eagerly, with backward");
     EDNN_CHECK(o.batch >= comm->size(), "bench_train_step: a batch of ", o.batch, " cannot be shared by ",
                comm->size(), " ranks");
     return data_parallel_step(o, device, *comm);

@@ -90,6 +90,10 @@ if [ -x "$BIN/bench_train_step" ]; then
   step bench_train_step_paper 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda
   step bench_train_step_paper_tf32 120 "$BIN/bench_train_step" --preset paper --batch 50 --steps 3 --device cuda \
     --tf32
+  # The data-parallel step through NCCL at one rank (NCCL cannot put two ranks on one GPU): the
+  # gradients' ncclAllReduce on the engine's stream, and its share of the step.
+  step bench_train_step_small_nccl 60 "$BIN/bench_train_step" --preset small --batch 50 --steps 20 --device cuda \
+    --comm nccl
   # The step replayed from a CUDA graph beside the eager one (one run each prints both medians).
   step bench_train_step_small_graph 60 "$BIN/bench_train_step" --preset small --batch 50 --steps 20 --device cuda \
     --graph
