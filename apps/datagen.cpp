@@ -7,6 +7,11 @@
 // --device: cpu solves with the OpenMP CPU solver; cuda with the CUDA kernel (solver/sor_cuda.h,
 // through solver/batch_solver_device.h), in builds with CUDA (EDNN_DATAGEN_CUDA) and only where a GPU
 // is usable, an error otherwise; auto picks cuda when both hold, else cpu.
+//
+// Under mpirun or srun (--comm auto|mpi) the ranks share every batch and rank 0 writes the one
+// file (solver/datagen.h; usage in docs/DISTRIBUTED_DATAGEN.md). Only rank 0 prints, except for
+// errors: a bad command line is the same on every rank and reported once, by rank 0; any other
+// error stops the whole job (Communicator::abort) with its rank named.
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/communicator.h"
 #include "engine/error.h"
 #include "solver/datagen.h"
 #ifdef EDNN_DATAGEN_CUDA
@@ -70,6 +76,11 @@ options (defaults in brackets):
   --batch N              samples per write + flush (and per GPU launch) [cpu: about 8 MB of
                          images; cuda: about 256 MB, at most 4096 samples]
   --stop-after N         stop after N new samples, as if interrupted (for testing resume)
+  --comm auto|single|mpi processes [auto]: mpi when started by mpirun or srun, else single. With
+                         K ranks each solves its share of every batch (and its default size is
+                         K times one process's) and rank 0 writes the file: the same data, bit for
+                         bit, as one process makes, resumable with any number of ranks
+                         (mpirun -np 4 datagen --out data.h5 ...; see docs/DISTRIBUTED_DATAGEN.md)
   --help                 this text
 
 exit status: 0 done (or stopped by --stop-after), 1 error, 2 bad usage, 130 interrupted by Ctrl-C.
@@ -129,7 +140,19 @@ private:
 struct CommandLine {
   DatagenOptions options;
   std::string device = "auto";
+  bool help = false;
 };
+
+// --comm's value, read before the rest of the command line: the communicator comes first, so that
+// a bad command line is reported by rank 0 alone rather than once per rank. A value other than
+// these three is left to parse_options to reject.
+std::string communicator_kind(int argc, char** argv) {
+  for (int a = 1; a + 1 < argc; ++a) {
+    const std::string_view value = argv[a + 1];
+    if (std::string_view(argv[a]) == "--comm" && (value == "single" || value == "mpi")) return std::string(value);
+  }
+  return "auto";
+}
 
 CommandLine parse_options(int argc, char** argv) {
   CommandLine line;
@@ -138,8 +161,8 @@ CommandLine parse_options(int argc, char** argv) {
   for (int a = 1; a < argc; ++a) {
     const std::string_view opt = argv[a];
     if (opt == "--help" || opt == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
+      line.help = true;
+      return line;
     }
     if (opt == "--compress") {
       o.compress = true;
@@ -168,6 +191,10 @@ CommandLine parse_options(int argc, char** argv) {
       if (value != "cpu" && value != "cuda" && value != "auto")
         throw UsageError(ednn::detail::concat("datagen: --device '", value, "', expected cpu, cuda or auto"));
       line.device = value;
+    } else if (opt == "--comm") {
+      if (value != "auto" && value != "single" && value != "mpi")
+        throw UsageError(ednn::detail::concat("datagen: --comm '", value, "', expected auto, single or mpi"));
+      // (used before the rest, by communicator_kind)
     } else {
       throw UsageError(ednn::detail::concat("datagen: unknown option '", opt, "' (see --help)"));
     }
@@ -191,60 +218,97 @@ std::unique_ptr<ednn::solver::BatchSolver> make_batch_solver(const std::string& 
 #endif
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  try {
-    CommandLine line = parse_options(argc, argv);
-    DatagenOptions& options = line.options;
-    ednn::solver::validate(options.solver);
-    const std::unique_ptr<ednn::solver::BatchSolver> batch_solver = make_batch_solver(line.device);
-    options.batch_solver = batch_solver.get();
-    std::string device_text = batch_solver->device();
+// Everything after the command line: run the job and print what a user needs (rank 0 only).
+int generate(CommandLine& line, ednn::Communicator& comm) {
+  DatagenOptions& options = line.options;
+  const bool root = comm.is_root();
+  const std::unique_ptr<ednn::solver::BatchSolver> batch_solver = make_batch_solver(line.device);
+  options.batch_solver = batch_solver.get();
+  options.comm = &comm;
+  std::string device_text = batch_solver->device();
 #ifdef EDNN_DATAGEN_CUDA
-    if (device_text == "cuda") device_text += " (" + simt::device_description() + ")";
+  if (device_text == "cuda") device_text += " (" + simt::device_description() + ")";
 #endif
-    options.stop_requested = &g_stop_requested;
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
-    const auto& s = options.solver;
+  options.stop_requested = &g_stop_requested;  // with several ranks only rank 0's counts (mpirun passes Ctrl-C on)
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  const auto& s = options.solver;
+  if (root) {
+    const std::string processes =
+        comm.size() > 1 ? ednn::detail::concat("  ranks=", comm.size(), " (", comm.name(), ")") : std::string();
     std::fprintf(stderr,
                  "datagen: %s  L=%d  n=%d..%d  per-n=%d  test-fraction=%g  seed=%llu  model=%s  tol=%g  "
-                 "omega=%.5f  device=%s  threads=%d%s\n",
+                 "omega=%.5f  device=%s  threads=%d%s%s\n",
                  options.out.c_str(), s.L, s.min_sources, s.max_sources, options.per_n, options.test_fraction,
                  static_cast<unsigned long long>(options.seed), ednn::solver::to_string(s.model), s.tol,
                  ednn::solver::effective_omega(s), device_text.c_str(), omp_get_max_threads(),
-                 options.compress ? "  compressed" : "");
-    ProgressBar progress;
-    const DatagenSummary summary = ednn::dataset::run_datagen(
-        options, std::ref(progress), [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); });
-    if (summary.was_already_finished) {
-      std::fprintf(stderr, "datagen: %s is already complete with these parameters (solved on %s); nothing to do\n",
-                   summary.path.c_str(), summary.device.c_str());
-    } else if (summary.resumed_from > 0) {
-      std::fprintf(stderr, "datagen: resumed after %lld samples already in the partial file\n",
-                   static_cast<long long>(summary.resumed_from));
+                 options.compress ? "  compressed" : "", processes.c_str());
+  }
+  ProgressBar progress;
+  const DatagenSummary summary = ednn::dataset::run_datagen(
+      options, std::ref(progress), [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); });
+  if (!root) return summary.finished || !g_stop_requested.load() ? 0 : 130;
+  if (summary.was_already_finished) {
+    std::fprintf(stderr, "datagen: %s is already complete with these parameters (solved on %s); nothing to do\n",
+                 summary.path.c_str(), summary.device.c_str());
+  } else if (summary.resumed_from > 0) {
+    std::fprintf(stderr, "datagen: resumed after %lld samples already in the partial file\n",
+                 static_cast<long long>(summary.resumed_from));
+  }
+  std::fprintf(stderr,
+               "datagen: %lld samples in the file (solved on %s; %lld generated now in %.1f s, %.1f samples/s), "
+               "mean sweeps %.1f, worst relative residual %.3g\n",
+               static_cast<long long>(summary.samples), summary.device.c_str(),
+               static_cast<long long>(summary.generated), summary.seconds,
+               summary.seconds > 0 ? summary.generated / summary.seconds : 0.0, summary.mean_sweeps,
+               summary.worst_residual);
+  if (!summary.finished) {
+    std::fprintf(stderr, "datagen: stopped early; the samples so far are in %s; run the same command again to "
+                         "continue\n", summary.path.c_str());
+    return g_stop_requested.load() ? 130 : 0;
+  }
+  std::printf("%s\n", summary.path.c_str());
+  std::fprintf(stderr, "datagen: data set written to %s\n", summary.path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::unique_ptr<ednn::Communicator> comm;
+  try {
+    comm = ednn::make_communicator(communicator_kind(argc, argv), ednn::Device::cpu);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "datagen: %s\n", e.what());
+    return 2;
+  }
+  const bool root = comm->is_root();
+  CommandLine line;
+  try {  // the same on every rank: reported once
+    line = parse_options(argc, argv);
+    if (line.help) {
+      if (root) std::fputs(kUsage, stdout);
+      return 0;
     }
-    std::fprintf(stderr,
-                 "datagen: %lld samples in the file (solved on %s; %lld generated now in %.1f s, %.1f samples/s), "
-                 "mean sweeps %.1f, worst relative residual %.3g\n",
-                 static_cast<long long>(summary.samples), summary.device.c_str(),
-                 static_cast<long long>(summary.generated), summary.seconds,
-                 summary.seconds > 0 ? summary.generated / summary.seconds : 0.0, summary.mean_sweeps,
-                 summary.worst_residual);
-    if (!summary.finished) {
-      std::fprintf(stderr, "datagen: stopped early; the samples so far are in %s; run the same command again to "
-                           "continue\n", summary.path.c_str());
-      return g_stop_requested.load() ? 130 : 0;
-    }
-    std::printf("%s\n", summary.path.c_str());
-    std::fprintf(stderr, "datagen: data set written to %s\n", summary.path.c_str());
-    return 0;
+    ednn::solver::validate(line.options.solver);
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    if (root) std::fprintf(stderr, "%s\n", e.what());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    if (root) std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  try {
+    return generate(line, *comm);
+  } catch (const ednn::dataset::RootFailed&) {
+    return 1;  // rank 0 failed before any sample was solved and reports why
+  } catch (const std::exception& e) {
+    // The other ranks would wait for this one in their next collective: stop them all, naming
+    // this rank.
+    const std::string message = e.what();
+    if (comm->size() > 1)
+      comm->abort(message.rfind("datagen:", 0) == 0 ? message : "datagen: error: " + message);
+    std::fprintf(stderr, "%s\n", message.c_str());
     return 1;
   }
 }

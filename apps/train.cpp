@@ -73,6 +73,8 @@ int run(int argc, char** argv) {
   cli.option("max-steps", "N", "at most N steps per epoch (quick checks)", "-1");
   cli.option("comm", "KIND", "data-parallel backend under mpirun or srun: auto (mpi when an MPI launcher started this "
              "process, nccl for --device cuda in builds with NCCL; else one process), single, mpi or nccl", "auto");
+  cli.flag("sync-batch-norm", "under mpirun: batch norm with the statistics of the whole batch, not of each rank's "
+           "share (two small all-reduces per step; the step is then one process's, up to rounding)");
   cli.flag("summary", "print the layer table and parameter count, then exit");
   cli.flag("init-only", "write the freshly initialised network to DIR/init.safetensors and exit (no data needed)");
   cli.flag("quiet", "no progress bar");
@@ -187,6 +189,7 @@ int run(int argc, char** argv) {
   EDNN_CHECK(!o.cuda_graph || o.device == Device::cuda, "train: --cuda-graph needs --device cuda (the device is ",
              device_name(o.device), ")");
   o.progress = !cli.has("quiet") && root;
+  o.sync_batch_norm = cli.has("sync-batch-norm");
   o.time_limit_s = cli.number("time-limit");
   o.max_steps = cli.integer("max-steps");
 
@@ -258,8 +261,8 @@ int run(int argc, char** argv) {
                  o.device == Device::cuda && allow_tf32() ? "; convolutions in TF32" : "");
     if (comm->size() > 1)
       std::fprintf(stderr, "train: data parallel over %d ranks (%s): each step's %d samples shared out, gradients "
-                           "summed; batch norm statistics per rank\n",
-                   comm->size(), comm->name(), o.batch);
+                           "summed; batch norm statistics %s\n",
+                   comm->size(), comm->name(), o.batch, o.sync_batch_norm ? "of the whole batch" : "per rank");
   }
   const nets::TrainResult r = nets::train(o, data);
   if (!root) return 0;

@@ -108,13 +108,4 @@ std::unique_ptr<Communicator> make_communicator(const std::string& kind_in, Devi
 Communicator* active_communicator() { return g_active; }
 void set_active_communicator(Communicator* c) { g_active = c; }
 
-Share share_of(std::int64_t total, int rank, int size) {
-  EDNN_CHECK(size > 0 && rank >= 0 && rank < size, "share_of: rank ", rank, " of ", size);
-  const std::int64_t base = total / size, extra = total % size;
-  Share s;
-  s.first = rank * base + std::min<std::int64_t>(rank, extra);
-  s.end = s.first + base + (rank < extra ? 1 : 0);
-  return s;
-}
-
 }  // namespace ednn

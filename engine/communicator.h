@@ -14,12 +14,15 @@
 // the whole job (MPI_Abort), and io::run_main calls it for an error on any rank of a job of more
 // than one process (active_communicator()).
 #pragma once
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/error.h"
 #include "engine/tensor.h"
 
 namespace ednn {
@@ -69,10 +72,19 @@ void set_active_communicator(Communicator* c);  // for the backends
 
 // The index range [first, end) of `total` items that rank `rank` of `size` takes: contiguous
 // blocks, the first total % size ranks one item more (a batch's shard, a test set's share).
+// Inline, so that libraries which only call a communicator's virtual functions (the data set
+// writer) need not link ednn_comm.
 struct Share {
   std::int64_t first = 0, end = 0;
   std::int64_t count() const { return end - first; }
 };
-Share share_of(std::int64_t total, int rank, int size);
+inline Share share_of(std::int64_t total, int rank, int size) {
+  EDNN_CHECK(size > 0 && rank >= 0 && rank < size, "share_of: rank ", rank, " of ", size);
+  const std::int64_t base = total / size, extra = total % size;
+  Share s;
+  s.first = rank * base + std::min<std::int64_t>(rank, extra);
+  s.end = s.first + base + (rank < extra ? 1 : 0);
+  return s;
+}
 
 }  // namespace ednn

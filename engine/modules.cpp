@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "engine/functional.h"
+#include "engine/sync_batch_norm.h"
 
 namespace ednn {
 
@@ -127,6 +128,8 @@ BatchNorm2d::BatchNorm2d(int channels, double momentum_, double eps_, DType dtyp
   running_var = Tensor::full({channels}, 1.0, dtype);
 }
 Tensor BatchNorm2d::forward(const Tensor& x) {
+  if (training_ && sync && sync->size() > 1)
+    return sync_batch_norm2d(x, weight, bias, running_mean, running_var, momentum, eps, *sync, sync_counted);
   return batch_norm2d(x, weight, bias, running_mean, running_var, training_, momentum, eps);
 }
 std::string BatchNorm2d::describe() const {

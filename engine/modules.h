@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/communicator.h"
 #include "engine/tensor.h"
 
 namespace ednn {
@@ -84,6 +85,10 @@ public:
   void collect_state(std::vector<NamedTensor>& out, const std::string& prefix) override;
   Tensor weight, bias, running_mean, running_var;  // [C] each; weight 1, bias 0, mean 0, var 1 at start
   double momentum, eps;
+  // Set: training normalises with the statistics of the whole data-parallel batch
+  // (engine/sync_batch_norm.h); `sync_counted` false on a rank stepping on a stand-in sample.
+  Communicator* sync = nullptr;
+  bool sync_counted = true;
 };
 
 class AvgPool2d final : public Module {

@@ -369,6 +369,13 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   std::vector<float> x, y;
   std::vector<int> n;
   TrainingStep training_step(*net, adam, o.device, o.cuda_graph, comm);
+  std::vector<BatchNorm2d*> synced;  // the batch norms that use the whole batch's statistics
+  if (comm && o.sync_batch_norm)
+    for (std::size_t i = 0; i < net->size(); ++i)
+      if (auto* bn = dynamic_cast<BatchNorm2d*>(&(*net)[i])) {
+        bn->sync = comm;
+        synced.push_back(bn);
+      }
   const auto run_start = std::chrono::steady_clock::now();
   for (int e = start_epoch; e < o.epochs; ++e) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
@@ -408,6 +415,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
       const Share share = share_of(count, rank, ranks);
       const int mine = int(std::max<std::int64_t>(share.count(), 1));
       const double weight = double(share.count()) / double(count);
+      for (BatchNorm2d* bn : synced) bn->sync_counted = share.count() > 0;
       x.resize(std::size_t(mine * px));
       y.resize(x.size());
       n.resize(std::size_t(mine));
@@ -436,7 +444,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     if (!comm) {
       ev = evaluate(*net, *data.test, data.test_indices, spec, o.transform, o.batch, o.device);
     } else {  // every rank its share of the test split, the sums merged on rank 0
-      average_buffers(*net, *comm);
+      if (synced.empty()) average_buffers(*net, *comm);  // synchronised ones are alike on every rank
       const std::int64_t total = std::int64_t(data.test_indices.size());
       const Share share = share_of(total, rank, ranks);
       const std::vector<std::int64_t> mine(data.test_indices.begin() + share.first, data.test_indices.begin() + share.end);

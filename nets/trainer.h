@@ -13,8 +13,10 @@
 // shares (share_of), each rank computes the loss of its share, scaled by its share of the batch
 // (n_r / B), and the gradients are summed over the ranks as one bucket before Adam steps, so every
 // rank takes the same step as one process on the whole batch, up to the order of float sums. Batch
-// norm normalises each rank's share with that share's statistics (not the global batch's); the
-// running statistics are averaged over the ranks before each evaluation. The test split is shared
+// norm normalises each rank's share with that share's statistics by default (PyTorch's DDP does the
+// same), which is not the whole batch's: the running statistics are averaged over the ranks before
+// each evaluation. With sync_batch_norm it uses the whole batch's (engine/sync_batch_norm.h: two
+// small all-reduces per step), and the step is one process's again, up to rounding. The test split is shared
 // out the same way and its sums gathered on rank 0. Only rank 0 writes checkpoints and the log;
 // every rank reads them on --resume, so a run may be resumed with any number of ranks.
 //
@@ -60,6 +62,7 @@ struct TrainOptions {
   bool cuda_graph = false;         // device cuda: capture the training step in a CUDA graph and replay it
                                    // (engine/cuda_graph.h); the same steps, bit for bit, fewer launches
   Communicator* comm = nullptr;    // a data-parallel job (see above); null: one process
+  bool sync_batch_norm = false;    // with comm: batch norm with the statistics of the whole batch
 };
 
 struct TrainData {

@@ -19,6 +19,33 @@
 // Every sample is a pure function of (seed, index), so a resumed run gives the same data as an
 // uninterrupted one.
 //
+// Several processes (options.comm of more than one rank: `mpirun -np K datagen ...`, `srun`).
+// Every rank renders and solves its share of each batch (contiguous blocks of the batch's sample
+// indices, in rank order, as share_of of engine/communicator.h cuts them); rank 0 gathers the
+// shares and is the only one to touch the file: steps 1, 2 and 4 run there alone, and step 3
+// writes exactly what one process would, batch by batch, with `completed` and a flush after each.
+// So the file holds the same data, bit for bit, whatever the number of ranks, and resuming a
+// killed multi-rank run (with any number of ranks, or one) works as above. Why one writer and
+// not parallel HDF5: the solve dominates (SOR at L = 512 takes far longer than writing its 2 MB
+// per sample), one writer makes the identical file by construction, and parallel HDF5 would be
+// another build of the library (Debian's libhdf5-openmpi-dev) that the whole project would have
+// to link. The protocol, every collective made by every rank in this order:
+//   a. gather each rank's device name: rank 0 refuses a job whose ranks solve on different
+//      devices (a file never mixes cpu and cuda targets);
+//   b. rank 0 runs steps 1 and 2 and broadcasts the outcome: go (from sample `completed`, in
+//      batches of B), already finished, or its error, which the other ranks then throw as
+//      RootFailed (rank 0 reports it; nobody is left waiting);
+//   c. per batch, rank 0 broadcasts [first, count) (count 0: stop, as decided by rank 0 alone
+//      from --stop-after, Ctrl-C or the end), every rank solves its share, rank 0 gathers the
+//      shares field by field (Communicator::gather; rank order = index order) and writes.
+// An error on any rank after (b) must stop the whole job (Communicator::abort, as apps/datagen
+// does), or the others would wait for it forever. On ranks other than 0, the summary only says
+// whether the job finished and how many samples it generated; on_progress and on_warning are
+// called on rank 0 only. Without a batch size, a job takes the batch solver's default times the
+// number of ranks (each rank solves about what one process would), with at most 512 MB of images
+// per batch. The communicator is passed in: ednn_dataset only calls its virtual functions and does
+// not link ednn_comm. Usage, mpirun and Slurm: docs/DISTRIBUTED_DATAGEN.md.
+//
 // Devices. The file's `device` attribute records which solver made its targets ("cpu": double
 // precision; "cuda": the float kernel, agreeing to about the tolerance but not bitwise). A partial
 // file is only continued by the same device (an error names the attribute otherwise), so no file
@@ -30,9 +57,14 @@
 #include <memory>
 #include <string>
 
+#include "engine/error.h"
 #include "solver/batch_solver.h"
 #include "solver/dataset_h5.h"
 #include "solver/solver.h"
+
+namespace ednn {
+class Communicator;  // engine/communicator.h
+}
 
 namespace ednn::dataset {
 
@@ -47,6 +79,7 @@ struct DatagenOptions {
   std::int64_t stop_after = -1;     // stop (as if interrupted) after this many new samples
   const std::atomic<bool>* stop_requested = nullptr;  // checked between batches (Ctrl-C)
   solver::BatchSolver* batch_solver = nullptr;  // what solves the batches; null: the CPU solver
+  Communicator* comm = nullptr;     // the job's ranks (see above); null or one rank: this process alone
 };
 
 struct DatagenProgress {
@@ -67,6 +100,12 @@ struct DatagenSummary {
   double mean_sweeps = 0;           // over all samples in the file
   double worst_residual = 0;
   double seconds = 0;
+};
+
+// Thrown on ranks other than 0 when rank 0 could not start the job (step 1 or 2 failed, or the
+// ranks' devices differ); rank 0 throws the error itself and reports it.
+struct RootFailed : Error {
+  using Error::Error;
 };
 
 inline std::string partial_path(const std::string& out) { return out + ".partial"; }

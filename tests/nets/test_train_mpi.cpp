@@ -7,12 +7,13 @@
 // their size. Adam divides by the root of the second moment, so a rounding difference in a
 // gradient becomes a difference of the same relative size in the step, a few 1e-7 of lr. Without
 // batch norm the network treats every sample on its own and that is the only difference: after
-// six steps of lr 1e-3 we allow 1e-7 absolute (about 100 times the rounding of a step). With batch
-// norm each rank normalises its share with the share's statistics (as PyTorch's DDP does without
-// SyncBatchNorm): a different computation, bounded only by Adam's step size. Each Adam step moves
-// a weight by at most lr (1 - beta1) / sqrt(1 - beta2) = 3.2 lr, so two runs of S steps are at most
-// 2 x 3.2 x S x lr apart; we check that bound and, more tightly, that the two runs' losses agree
-// to 1e-3 relative.
+// six steps of lr 1e-3 we allow 1e-7 absolute (about 100 times the rounding of a step). With
+// --sync-batch-norm the statistics are the whole batch's, and the same bound holds. With per-rank
+// batch norm each rank normalises its share with the share's statistics (as PyTorch's DDP does
+// without SyncBatchNorm): a different computation, bounded only by Adam's step size. Each Adam
+// step moves a weight by at most lr (1 - beta1) / sqrt(1 - beta2) = 3.2 lr, so two runs of S steps
+// are at most 2 x 3.2 x S x lr apart; we check that bound and, more tightly, that the two runs'
+// losses agree to 1e-3 relative.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -143,6 +144,29 @@ TEST_CASE("train under mpirun -np 2: without batch norm the weights of one proce
   REQUIRE(r.status == 0);
   CHECK(nets::read_metadata((mixed / "last.safetensors").string()).at("batch_norm") == "0");
   CHECK(max_difference(one / "last.safetensors", mixed / "last.safetensors", false) <= 1e-7);
+}
+
+TEST_CASE("train under mpirun -np 2 --sync-batch-norm: the weights and statistics of one process, to rounding") {
+  Fixture f;
+  const fs::path one = f.dir.path / "one", two = f.dir.path / "two";
+  REQUIRE(run_command(kOne + f.train("--epochs 2 --out " + one.string()), f.log).status == 0);
+  // 18 samples = 3 batches of 6, each split 3 + 3.
+  auto r = run_command(kMpirun + f.train("--epochs 2 --sync-batch-norm --out " + two.string()), f.log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("batch norm statistics of the whole batch") != std::string::npos);
+  const double d = max_difference(one / "last.safetensors", two / "last.safetensors", true);
+  MESSAGE("max |w_one - w_two| with synchronised batch norm: ", d);
+  CHECK(d <= 1e-7);
+
+  // A batch of 1 at the end of each epoch (18 = 17 + 1 with batch 17): rank 1 has no sample there
+  // and steps on a stand-in of weight 0, left out of the statistics.
+  const fs::path one17 = f.dir.path / "one17", two17 = f.dir.path / "two17";
+  REQUIRE(run_command(kOne + f.train("--epochs 1 --batch 17 --out " + one17.string()), f.log).status == 0);
+  r = run_command(kMpirun + f.train("--epochs 1 --batch 17 --sync-batch-norm --out " + two17.string()), f.log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(max_difference(one17 / "last.safetensors", two17 / "last.safetensors", true) <= 1e-7);
 }
 
 TEST_CASE("train under mpirun -np 2: with batch norm per rank, within Adam's bound, losses alike") {
