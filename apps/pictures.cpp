@@ -322,7 +322,8 @@ Canvas draw_plot(const std::vector<Series>& series, const std::string& title, co
   auto x_tick = [&](double v, int length, bool labelled) {
     c.line(px(v), top + ph, px(v), top + ph + length, black);
     if (!labelled) return;
-    const std::string s = short_number(v);
+    // Whole numbers as they are ("1000", not "1.0e+03": a log axis of sample counts reaches them).
+    const std::string s = v == std::round(v) && std::abs(v) < 1e6 ? std::to_string(std::llround(v)) : short_number(v);
     c.text(px(v) - Canvas::text_width(s) / 2, top + ph + 8, s, black);
   };
   if (style.log_x && xmax - xmin < 1.2) {
@@ -388,7 +389,7 @@ Canvas draw_plot(const std::vector<Series>& series, const std::string& title, co
       prev_x = x;
       prev_y = y;
     }
-    if (legend_y + 8 > H - 4) continue;  // no room left for this legend entry
+    if (s.label.empty() || legend_y + 8 > H - 4) continue;  // unlabelled, or no room left for this legend entry
     if (!s.dashed) c.fill_rect(legend_x, legend_y + 2, 14, 4, s.colour);
     else
       for (int d = 0; d < 2; ++d) {

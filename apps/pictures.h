@@ -52,7 +52,7 @@ Canvas draw_panels(const std::vector<PanelImage>& images, int L, const std::stri
 // A line plot of y against x (several series), axes with ticks and labels, and a legend. The y
 // axis starts at 0 and reaches past the highest y + err.
 struct Series {
-  std::string label;
+  std::string label;         // empty: no legend entry
   std::vector<double> x, y;  // NaN y values are skipped
   Rgb colour;
   std::vector<double> err = {};  // empty, or one per y: an error bar from y - err to y + err

@@ -467,15 +467,15 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
         const LogFit f = fit_log10(s.x, s.y);
         fit_rows.push_back({"`" + model + "`", nets::region_name(region), short4(f.a), short4(f.b), short4(f.r2),
                             std::to_string(f.points)});
-        s.label = (by_model_size.size() > 1 ? model + " " : std::string()) + "R2 = " + short4(f.r2);
-        io::Series line{"fit", {}, {}, io::palette(colour), {}, true};
+        // R^2 first: a long model label is cut at the legend's edge. The fit has no entry of its own.
+        s.label = "R2 " + short4(f.r2) + (by_model_size.size() > 1 ? " " + model : std::string());
+        io::Series line{"", {}, {}, io::palette(colour), {}, true};
         const double lo = s.x.front(), hi = s.x.back();
         for (int k = 0; k <= 20; ++k) {
           const double x = lo * std::pow(hi / lo, k / 20.0);
           line.x.push_back(x);
           line.y.push_back(f.a + f.b * std::log10(x));
         }
-        line.label = "a + b log10(size)";
         series.push_back(s);
         series.push_back(line);
         ++colour;
