@@ -213,12 +213,13 @@ EvalResult evaluate(Module& net, SampleStore& store, const std::vector<std::int6
 
 namespace {
 
-// The running statistics (buffers) of every rank replaced by their mean over the ranks.
+// The running statistics (buffers) of every rank replaced by their mean over the ranks: summed
+// where they live (NCCL reduces CUDA tensors only), then divided on the host ([C] values).
 void average_buffers(Module& net, Communicator& comm) {
   for (const NamedTensor& s : net.state()) {
     if (s.trainable || s.tensor->dtype() != DType::f32) continue;
+    comm.all_reduce_sum({*s.tensor});
     Tensor host = s.tensor->to(Device::cpu);
-    comm.all_reduce_sum({host});
     for (float* v = host.data<float>(), *end = v + host.numel(); v != end; ++v) *v /= float(comm.size());
     device_copy(s.tensor->raw_data(), s.tensor->device(), host.raw_data(), Device::cpu, host.nbytes());
   }
