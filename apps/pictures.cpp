@@ -353,7 +353,8 @@ Canvas draw_plot(const std::vector<Series>& series, const std::string& title, co
   } else if (style.integer_x) {
     // Integer ticks (the x axis counts sources), at most about 10.
     const double step = std::max(1.0, std::ceil((xmax - xmin) / 10));
-    for (double v = xmin; v <= xmax + 1e-9; v += step) x_tick(std::round(v * 100) / 100, 4, true);
+    // (from the first whole number: points may sit a little beside theirs, as error bars that would overlap)
+    for (double v = std::ceil(xmin - 1e-9); v <= xmax + 1e-9; v += step) x_tick(v, 4, true);
   } else {  // about 6 ticks at multiples of a 1-2-5 step
     const double step = nice_step((xmax - xmin) / 6);
     for (double k = std::ceil(xmin / step - 1e-9); k * step <= xmax + 1e-9 * step; ++k) x_tick(k * step, 4, true);

@@ -425,7 +425,8 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
           for (const RunResult* r : rs)
             if (r->mae_by_n.count(ns[i])) v.push_back(r->mae_by_n.at(ns[i])[std::size_t(region)]);
           const MeanStd ms = mean_std(v);
-          s.x.push_back(ns[i]);
+          // Each subset's bars a little to the side, so that overlapping ones stay visible.
+          s.x.push_back(ns[i] + 0.15 * (colour - 1 - 0.5 * double(by_subset.size() - 1)));
           s.y.push_back(ms.mean);
           s.err.push_back(ms.std);
           if (region == nets::kAll) rows[i].push_back(short4(ms.mean) + " +- " + short4(ms.std));
