@@ -254,9 +254,9 @@ EvalResult unpack_evaluations(const std::vector<unsigned char>& bytes, std::int6
     at += 2;
     for (std::size_t k = 0; k < records; ++k, at += record) {
       RegionErrors e;
-      for (int k = 0; k < kRegionCount; ++k) {
-        e.abs_sum[std::size_t(k)] = v[at + 1 + std::size_t(k)];
-        e.count[std::size_t(k)] = std::int64_t(v[at + 1 + kRegionCount + std::size_t(k)]);
+      for (std::size_t region = 0; region < kRegionCount; ++region) {
+        e.abs_sum[region] = v[at + 1 + region];
+        e.count[region] = std::int64_t(v[at + 1 + kRegionCount + region]);
       }
       if (v[at] < 0) r.metrics.overall.merge(e);
       else r.metrics.per_n[int(v[at])].merge(e);
