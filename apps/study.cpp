@@ -23,7 +23,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "apps/cli.h"
@@ -109,10 +108,7 @@ RunState state_of(const study::RunSpec& run, const fs::path& dir) {
   const nets::Metadata last = metadata_if_exists(dir / "last.optim.safetensors");
   if (!last.count("epoch") || !fs::exists(dir / "best.safetensors")) return s;  // nothing trained to the end of an epoch
   s.epochs_done = std::stoi(last.at("epoch"));
-  // The target: the study's epochs, else the one train recorded (its own default).
-  const int target = run.settings.count("epochs") ? std::stoi(run.settings.at("epochs"))
-                                                  : (last.count("epochs") ? std::stoi(last.at("epochs")) : s.epochs_done);
-  if (s.epochs_done < target) {
+  if (s.epochs_done < std::stoi(run.settings.at("epochs"))) {  // every run's settings name its epochs
     s.todo = Todo::resume;
     return s;
   }
@@ -187,12 +183,7 @@ int run(int argc, char** argv) {
   std::error_code ec;
   fs::create_directories(out / "runs", ec);
   if (ec) fail("study: cannot create output folder ", (out / "runs").string(), ": ", ec.message());
-  {
-    std::ifstream in(study_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    nets::write_text_atomically((out / "study.json").string(), text.str());
-  }
+  nets::write_text_atomically((out / "study.json").string(), st.source_text);
   const bool dry = cli.has("dry-run"), report_only = cli.has("report-only");
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
@@ -218,15 +209,19 @@ int run(int argc, char** argv) {
     if (fs::exists(d.file)) info[d.name] = dataset::DatasetReader(d.file).info();
     else EDNN_CHECK(dry, "study: data '", d.name, "': ", d.file, " does not exist and the study gives no datagen settings");
   }
-  auto train_samples = [&](const study::RunSpec& r) -> std::int64_t {
+  // Each run's training samples, once (0 for a data set that does not exist yet, in a dry run).
+  std::vector<std::int64_t> sample_counts;
+  for (const auto& r : st.runs) {
     auto it = info.find(st.data_of(r).name);
-    if (it == info.end()) return 0;
     try {
-      return std::int64_t(dataset::train_indices(it->second, r.fraction(), r.train_n(), r.subset()).size());
+      sample_counts.push_back(
+          it == info.end() ? 0 : std::int64_t(dataset::train_indices(it->second, r.fraction(), r.train_n(), r.subset()).size()));
     } catch (const Error& e) {
       fail("study: run ", r.name, ": ", e.what());
     }
-  };
+  }
+  auto train_samples = [&](const study::RunSpec& r) { return sample_counts[std::size_t(&r - st.runs.data())]; };
+
 
   // ---- 2. what each run needs ----
   struct Job {
@@ -244,12 +239,13 @@ int run(int argc, char** argv) {
     return std::max(1.0, epochs_left * (double(train_samples(r)) + test) + test);
   };
   std::vector<Job> todo;
+  std::vector<RunState> states;
   int finished = 0;
   for (const auto& r : st.runs) {
     const fs::path dir = out / "runs" / r.name;
     EDNN_CHECK(train_samples(r) > 0 || info.empty(), "study: run ", r.name, " selects no training samples from ",
                st.data_of(r).file, "; give a larger fraction or a bigger data set");
-    const RunState s = state_of(r, dir);
+    const RunState s = states.emplace_back(state_of(r, dir));
     if (s.todo == Todo::nothing) ++finished;
     else todo.push_back({&r, dir, s, work_of(r, s)});
   }
@@ -258,7 +254,7 @@ int run(int argc, char** argv) {
   if (dry) {
     for (const auto& r : st.runs) {
       const fs::path dir = out / "runs" / r.name;
-      const RunState s = state_of(r, dir);
+      const RunState& s = states[std::size_t(&r - st.runs.data())];
       const char* what[] = {"finished", "evaluate", "resume", "train"};
       std::printf("  %-9s %s  (%lld train samples; groups", what[int(s.todo)], r.name.c_str(), (long long)train_samples(r));
       for (const auto& g : r.groups) std::printf(" %s", g.c_str());

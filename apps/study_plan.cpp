@@ -155,6 +155,7 @@ Study parse_study(const std::string& text, const std::string& source, const std:
                    k == "comment",
                "study ", source, ": unknown key '", k, "' (known: name, description, data, train, infer, groups)");
   Study st;
+  st.source_text = text;
   st.name = j.value("name", fs::path(source).stem().string());
   st.description = j.value("description", "");
 
@@ -285,12 +286,16 @@ Study parse_study(const std::string& text, const std::string& source, const std:
   return st;
 }
 
-Study load_study(const std::string& path, const std::string& out_dir) {
+std::string read_text_file(const std::string& path, const std::string& what) {
   std::ifstream in(path);
-  EDNN_CHECK(in.good(), "study: cannot read the study file ", path);
+  EDNN_CHECK(in.good(), "study: cannot read ", what, " ", path);
   std::stringstream text;
   text << in.rdbuf();
-  return parse_study(text.str(), path, out_dir);
+  return text.str();
+}
+
+Study load_study(const std::string& path, const std::string& out_dir) {
+  return parse_study(read_text_file(path, "the study file"), path, out_dir);
 }
 
 std::vector<std::string> datagen_arguments(const DataSpec& data) {

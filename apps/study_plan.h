@@ -57,6 +57,7 @@ struct RunSpec {
 
 struct Study {
   std::string name, description;
+  std::string source_text;           // the study file as it was read (copied beside the outputs)
   std::vector<DataSpec> data;        // in file order; the first is the default
   Settings train_defaults;
   Settings infer_options;            // infer option -> value (batch, pictures, device, ...)
@@ -70,6 +71,9 @@ struct Study {
 // data names are errors that name the file and the key. `out_dir` resolves relative data paths.
 Study load_study(const std::string& path, const std::string& out_dir);
 Study parse_study(const std::string& json_text, const std::string& source_name, const std::string& out_dir);
+
+// A whole text file; throws "study: cannot read <what> <path>".
+std::string read_text_file(const std::string& path, const std::string& what);
 
 // Command lines, without the program itself. `resume`: continue the run in run_dir.
 std::vector<std::string> datagen_arguments(const DataSpec& data);

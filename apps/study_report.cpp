@@ -21,13 +21,7 @@ namespace {
 
 constexpr const char* kMaeAxis = "MAE (field units)";
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  EDNN_CHECK(in.good(), "study: cannot read ", path.string());
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read_file(const fs::path& path) { return read_text_file(path.string(), "the run output"); }
 
 // Full precision, so the table holds exactly the doubles infer wrote.
 std::string number(double v) {
