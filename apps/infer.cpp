@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "apps/cli.h"
@@ -109,6 +110,10 @@ int run(int argc, char** argv) {
   sc.L = L;
   std::string solver_settings = "SPEC's default";
   if (cli.has("data")) {
+    // A datagen file is first checked against its own description (attributes, shapes, types,
+    // ordering) and must be finished: an unfinished one's unwritten samples read as zeros.
+    std::optional<dataset::DatasetInfo> datagen_info;
+    if (dataset::is_datagen_file(cli.get("data"))) datagen_info = dataset::DatasetReader(cli.get("data")).info();
     auto plain = std::make_unique<io::PlainH5Store>(cli.get("data"));
     EDNN_CHECK(plain->L() == L, "infer: data ", cli.get("data"), " has L = ", plain->L(), " but checkpoint ", ckpt,
                " (preset ", cfg.preset, ") expects L = ", L);
@@ -121,12 +126,9 @@ int run(int argc, char** argv) {
     store = std::move(plain);
     // --compare-solver solves the data's own system (model, tolerance, omega, D, gamma) when the
     // file is a datagen file that records it; a plain inputs file gets SPEC's defaults.
-    if (cli.has("compare-solver")) {
-      try {
-        sc = dataset::DatasetReader(cli.get("data")).info().solver;
-        solver_settings = "the data file's";
-      } catch (const Error&) {
-      }
+    if (cli.has("compare-solver") && datagen_info) {
+      sc = datagen_info->solver;
+      solver_settings = "the data file's";
     }
   } else {
     const auto sources = io::read_sources_file(cli.get("sources"), sc);

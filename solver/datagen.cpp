@@ -67,6 +67,11 @@ std::optional<DatasetWriter> open_output(const DatagenOptions& options, const Da
   if (fs::exists(partial)) {
     try {
       writer.emplace(DatasetWriter::open(partial));
+    } catch (const InconsistentFile& e) {
+      // Not an interrupted write (those fail to open or lack a data set): the file was edited or
+      // converted by hand. Neither continue it nor delete it.
+      fail("datagen: ", partial, " contradicts its own description (", e.what(),
+           "); refusing to continue or delete it: move it away, or choose another --out");
     } catch (const Error& e) {
       if (on_warning)
         on_warning("datagen: " + partial + " cannot be read (" + e.what() +

@@ -96,11 +96,26 @@ void write_attribute(hid_t file, const char* name, const std::string& v, const s
   write_attribute(file, name, type.get(), &text, path);
 }
 
+// Attributes are read into one value: an attribute that holds several (an array written by
+// another tool) would be read past it, so it is refused.
+void check_single_value(hid_t attr, const char* name, const std::string& path) {
+  H5Id space(check_id(H5Aget_space(attr), path, "H5Aget_space"), H5Sclose);
+  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+  if (count != 1)
+    throw InconsistentFile(detail::concat("dataset ", path, ": attribute '", name, "' holds ", count,
+                                          " values, expected a single value"));
+}
+
 template <class T>
 T read_numeric_attribute(hid_t file, const char* name, hid_t memtype, const std::string& path) {
   EDNN_CHECK(H5Aexists(file, name) > 0, "dataset ", path, ": attribute '", name,
              "' is missing (not a file written by datagen?)");
   H5Id attr(check_id(H5Aopen(file, name, H5P_DEFAULT), path, name), H5Aclose);
+  check_single_value(attr.get(), name, path);
+  H5Id type(check_id(H5Aget_type(attr.get()), path, "H5Aget_type"), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+    throw InconsistentFile(detail::concat("dataset ", path, ": attribute '", name, "' is not a number"));
   T v{};
   check_status(H5Aread(attr.get(), memtype, &v), path, name);
   return v;
@@ -108,6 +123,7 @@ T read_numeric_attribute(hid_t file, const char* name, hid_t memtype, const std:
 std::string read_string_attribute(hid_t file, const char* name, const std::string& path) {
   EDNN_CHECK(H5Aexists(file, name) > 0, "dataset ", path, ": attribute '", name, "' is missing");
   H5Id attr(check_id(H5Aopen(file, name, H5P_DEFAULT), path, name), H5Aclose);
+  check_single_value(attr.get(), name, path);
   H5Id type(check_id(H5Aget_type(attr.get()), path, "H5Aget_type"), H5Tclose);
   EDNN_CHECK(H5Tget_class(type.get()) == H5T_STRING, "dataset ", path, ": attribute '", name, "' is not a string");
   if (H5Tis_variable_str(type.get()) > 0) {
@@ -250,12 +266,80 @@ void transfer_rows(hid_t dataset, hid_t memtype, std::int64_t first, std::int64_
   check_status(status, path, write ? "H5Dwrite" : "H5Dread");
 }
 
-// The handles both the reader and the writer keep open.
+// ---- the file against its own description -------------------------------------------------------
+// Every size the reader and writer compute (buffers of L*L floats, M*3 source rows, N flags)
+// comes from the attributes, and HDF5 copies as many bytes as the selection in the file holds.
+// So before any sample moves, the attributes must describe a possible data set and every data
+// set must be exactly what they imply; otherwise a lie in either corrupts memory.
+[[noreturn]] void inconsistent(const std::string& path, const std::string& what) {
+  throw InconsistentFile("dataset " + path + ": " + what);
+}
+
+void check_attributes(const DatasetInfo& info, const std::string& path) {
+  try {
+    solver::validate(info.solver);
+  } catch (const Error& e) {
+    inconsistent(path, detail::concat("the attributes describe no valid data set (", e.what(), ")"));
+  }
+  if (info.per_n < 1 || info.train_per_n < 1 || info.test_per_n < 0 ||
+      std::int64_t(info.train_per_n) + info.test_per_n != info.per_n)
+    inconsistent(path, detail::concat("attributes per_n = ", info.per_n, ", train_per_n = ", info.train_per_n,
+                                      ", test_per_n = ", info.test_per_n,
+                                      " do not add up (expected train_per_n >= 1, test_per_n >= 0, "
+                                      "train_per_n + test_per_n = per_n)"));
+  if (info.completed < 0 || info.completed > info.size())
+    inconsistent(path, detail::concat("attribute completed = ", info.completed, " outside [0, N = ", info.size(),
+                                      "] (N = per_n * (max_sources - min_sources + 1))"));
+}
+
+// "float32", "int32", "uint8", ...: how a type reads in a message.
+std::string type_name(H5T_class_t cls, size_t bytes, bool is_signed) {
+  const std::string bits = std::to_string(8 * bytes);
+  switch (cls) {
+    case H5T_FLOAT: return "float" + bits;
+    case H5T_INTEGER: return (is_signed ? "int" : "uint") + bits;
+    case H5T_STRING: return "string";
+    default: return "a compound or other non-numeric type";
+  }
+}
+std::string type_name(hid_t type) {
+  const H5T_class_t cls = H5Tget_class(type);
+  return type_name(cls, H5Tget_size(type), cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_2);
+}
+
+std::string dims_text(const std::vector<hsize_t>& dims) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < dims.size(); ++i) os << (i ? ", " : "") << dims[i];
+  os << "]";
+  return os.str();
+}
+
+// The data set's type (class, size, signedness: byte order is HDF5's to convert), rank and shape
+// against the spec the attributes imply.
+void check_dataset(hid_t dataset, const DatasetSpec& spec, const DatasetInfo& info, const std::string& path) {
+  H5Id type(check_id(H5Dget_type(dataset), path, "H5Dget_type"), H5Tclose);
+  H5Id space(check_id(H5Dget_space(dataset), path, "H5Dget_space"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  const std::string held = type_name(type.get()), expected = type_name(spec.file_type);
+  if (held != expected || rank != static_cast<int>(spec.dims.size()) || dims != spec.dims)
+    inconsistent(path, detail::concat("data set '", spec.name, "' holds ", held, " ", dims_text(dims),
+                                      ", but the attributes (L = ", info.solver.L, ", max_sources = ",
+                                      info.solver.max_sources, ", N = ", info.size(), ") say ", expected, " ",
+                                      dims_text(spec.dims)));
+}
+
+// The handles both the reader and the writer keep open, and the two columns that follow from the
+// ordering alone (checked against it when the file is opened).
 struct OpenFile {
   std::string path;
   H5Id file;
   DatasetInfo info;
   H5Id inputs, targets, n_sources, sources, split, sweeps, residual;
+  std::vector<std::int32_t> n_sources_column;
+  std::vector<std::uint8_t> split_column;
 
   void open_datasets() {
     inputs = open_dataset(file.get(), "inputs", path);
@@ -265,6 +349,28 @@ struct OpenFile {
     split = open_dataset(file.get(), "split", path);
     sweeps = open_dataset(file.get(), "sweeps", path);
     residual = open_dataset(file.get(), "residual", path);
+  }
+  // The attributes, each data set against them, then n_sources and split against the ordering
+  // (a wrong n_sources would make sources() read past its row; a wrong split would put test
+  // samples into training).
+  void check_description() {
+    check_attributes(info, path);
+    const std::vector<DatasetSpec> specs = dataset_specs(info);
+    const hid_t opened[] = {inputs.get(), targets.get(), n_sources.get(), sources.get(),
+                            split.get(),  sweeps.get(),  residual.get()};
+    for (size_t k = 0; k < specs.size(); ++k) check_dataset(opened[k], specs[k], info, path);
+    n_sources_column.resize(static_cast<size_t>(info.size()));
+    split_column.resize(static_cast<size_t>(info.size()));
+    transfer_rows(n_sources.get(), H5T_NATIVE_INT32, 0, info.size(), n_sources_column.data(), false, path);
+    transfer_rows(split.get(), H5T_NATIVE_UINT8, 0, info.size(), split_column.data(), false, path);
+    for (std::int64_t i = 0; i < info.size(); ++i) {
+      const SampleSlot slot = slot_of(info, i);
+      const auto k = static_cast<size_t>(i);
+      if (n_sources_column[k] != slot.n_sources || split_column[k] != (slot.test ? 1 : 0))
+        inconsistent(path, detail::concat("sample ", i, " has n_sources = ", n_sources_column[k], ", split = ",
+                                          int(split_column[k]), "; the ordering of the attributes says ",
+                                          slot.n_sources, ", ", slot.test ? 1 : 0));
+    }
   }
   void close() {
     for (H5Id* id : {&inputs, &targets, &n_sources, &sources, &split, &sweeps, &residual}) id->reset();
@@ -293,6 +399,7 @@ void open_file(OpenFile& f, const std::string& path, bool writable) {
   f.file = H5Id(id, H5Fclose);
   f.info = read_info_attributes(f.file.get(), path);
   f.open_datasets();
+  f.check_description();
 }
 
 }  // namespace
@@ -387,10 +494,17 @@ std::vector<std::int64_t> test_indices(const DatasetInfo& info, int n_sources) {
 }
 
 // ---- reader --------------------------------------------------------------------------------------
+bool is_datagen_file(const std::string& path) {
+  silence_hdf5_errors();
+  if (H5Fis_hdf5(path.c_str()) <= 0) return false;
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) return false;
+  H5Id file(id, H5Fclose);
+  return H5Aexists(file.get(), "format_version") > 0;
+}
+
 struct DatasetReader::Impl {
   OpenFile f;
-  std::vector<std::int32_t> n_sources;
-  std::vector<std::uint8_t> split;
 };
 
 DatasetReader::DatasetReader(const std::string& path, bool allow_unfinished) : impl_(std::make_unique<Impl>()) {
@@ -398,10 +512,6 @@ DatasetReader::DatasetReader(const std::string& path, bool allow_unfinished) : i
   const DatasetInfo& info = impl_->f.info;
   EDNN_CHECK(allow_unfinished || info.finished(), "dataset ", path, ": unfinished, ", info.completed,
              " of ", info.size(), " samples written; run datagen again with the same options to finish it");
-  impl_->n_sources.resize(static_cast<size_t>(info.size()));
-  impl_->split.resize(static_cast<size_t>(info.size()));
-  transfer_rows(impl_->f.n_sources.get(), H5T_NATIVE_INT32, 0, info.size(), impl_->n_sources.data(), false, path);
-  transfer_rows(impl_->f.split.get(), H5T_NATIVE_UINT8, 0, info.size(), impl_->split.data(), false, path);
 }
 DatasetReader::~DatasetReader() = default;
 DatasetReader::DatasetReader(DatasetReader&&) noexcept = default;
@@ -432,11 +542,11 @@ void DatasetReader::read_target(std::int64_t index, std::span<float> image) cons
 }
 int DatasetReader::n_sources(std::int64_t index) const {
   check_readable(info(), index, path());
-  return impl_->n_sources[static_cast<size_t>(index)];
+  return impl_->f.n_sources_column[static_cast<size_t>(index)];
 }
 std::uint8_t DatasetReader::split(std::int64_t index) const {
   check_readable(info(), index, path());
-  return impl_->split[static_cast<size_t>(index)];
+  return impl_->f.split_column[static_cast<size_t>(index)];
 }
 std::vector<solver::Source> DatasetReader::sources(std::int64_t index) const {
   check_readable(info(), index, path());

@@ -37,9 +37,21 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
 #include "solver/solver.h"
 
 namespace ednn::dataset {
+
+// A file that opens as HDF5 and has every attribute and data set, but contradicts its own
+// description: attributes out of range or inconsistent with each other, a data set whose type,
+// rank or shape is not the one the attributes imply, or n_sources and split values that break the
+// ordering. Readers and writers throw it before touching a sample (a hand-edited or converted
+// file must never be read or written past its buffers). datagen refuses such a .partial rather
+// than restarting it, since it is not an interrupted write.
+class InconsistentFile : public Error {
+public:
+  using Error::Error;
+};
 
 // Everything a data set file records about how it was made.
 struct DatasetInfo {
@@ -86,8 +98,14 @@ std::vector<std::int64_t> train_indices(const DatasetInfo& info, double fraction
 // All test samples (of one n when n_sources > 0), in file order.
 std::vector<std::int64_t> test_indices(const DatasetInfo& info, int n_sources = 0);
 
+// Whether `path` is an HDF5 file that says it is a datagen data set (has `format_version`), so
+// that a program reading it as plain inputs first checks it through DatasetReader.
+bool is_datagen_file(const std::string& path);
+
 // Read access to a finished data set (or, with allow_unfinished, to the first `completed`
-// samples of a partial one).
+// samples of a partial one). Opening checks the file against its own description (see
+// InconsistentFile): every data set's type, rank and shape against the attributes, and the
+// n_sources and split columns against the ordering.
 class DatasetReader {
 public:
   explicit DatasetReader(const std::string& path, bool allow_unfinished = false);
