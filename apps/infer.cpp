@@ -63,6 +63,7 @@ int run(int argc, char** argv) {
   cli.option("batch", "B", "samples per forward pass", "16");
   cli.option("pictures", "K", "picture panels for the first K samples", "4");
   cli.flag("compare-solver", "also time the SOR solver on the same inputs (CPU, with the data file's solver settings when it has them) and report the ratio");
+  cli.flag("overwrite", "replace the results that --out DIR holds (without it such a directory is refused)");
   cli.flag("quiet", "no progress bar");
   cli.flag("help", "this text");
   cli.parse(argc, argv);
@@ -148,6 +149,11 @@ int run(int argc, char** argv) {
   const bool targets = store->has_targets();
 
   // ---- the output directory, checked before the work ----
+  // Results already there are replaced only on request: a second evaluation never silently takes
+  // the place of the first (as train refuses a folder that holds a run).
+  for (const char* result : {"metrics.json", "predictions.h5"})
+    EDNN_CHECK(cli.has("overwrite") || !fs::exists(out / result), "infer: ", out.string(), " holds the results of an "
+               "earlier evaluation (", (out / result).string(), "); replace them with --overwrite, or choose another --out");
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) fail("infer: cannot create output directory ", out.string(), ": ", ec.message());

@@ -325,7 +325,8 @@ std::vector<std::string> train_arguments(const Study& study, const RunSpec& run,
 std::vector<std::string> infer_arguments(const Study& study, const RunSpec& run, const std::string& run_dir) {
   const fs::path dir = run_dir;
   std::vector<std::string> args{"--checkpoint", (dir / "best.safetensors").string(), "--data", study.data_of(run).file,
-                                "--split",      "test",  "--out", (dir / "infer").string(), "--quiet"};
+                                "--split",      "test",  "--out", (dir / "infer").string(), "--quiet",
+                                "--overwrite"};  // a run is evaluated again when it trained further
   Settings options = study.infer_options;
   if (!options.count("device") && run.settings.count("device")) options["device"] = run.settings.at("device");
   if (!options.count("tf32") && run.settings.count("tf32")) options["tf32"] = run.settings.at("tf32");

@@ -6,7 +6,9 @@
 //   mpirun -np 4 train --data FILE.h5 ... --out DIR     (data parallel: see nets/trainer.h)
 //
 // Writes DIR/best.safetensors (lowest test MAE), DIR/last.safetensors and
-// DIR/last.optim.safetensors (resume state) and DIR/train_log.csv; see nets/trainer.h.
+// DIR/last.optim.safetensors (resume state) and DIR/train_log.csv, committed together after each
+// epoch with DIR/checkpoint.json (nets/run_directory.h); see nets/trainer.h. A DIR that holds a
+// run is continued with --resume or replaced with --overwrite, never overwritten silently.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "engine/error.h"
 #include "engine/loss_spec.h"
 #include "nets/checkpoint.h"
+#include "nets/run_directory.h"
 #include "nets/trainer.h"
 #ifdef EDNN_TRAIN_SOLVER_CUDA
 #include "solver/batch_solver_device.h"
@@ -69,6 +72,8 @@ int run(int argc, char** argv) {
            "about 150 for the small preset; the same steps, bit for bit)");
   cli.option("out", "DIR", "output directory");
   cli.option("resume", "DIR", "continue from DIR/last.safetensors with its optimiser state");
+  cli.flag("overwrite", "replace the training run that --out DIR holds (without it such a directory is refused, so a "
+           "finished run is never lost by accident)");
   cli.option("time-limit", "SECONDS", "stop after this many seconds: the running epoch ends early, is evaluated and saved (0: no limit)", "0");
   cli.option("max-steps", "N", "at most N steps per epoch (quick checks)", "-1");
   cli.option("comm", "KIND", "data-parallel backend under mpirun or srun: auto (mpi when an MPI launcher started this "
@@ -99,6 +104,10 @@ int run(int argc, char** argv) {
     o.out_dir = cli.has("out") ? cli.get("out") : cli.get("resume");
     EDNN_CHECK(!cli.has("out") || std::filesystem::equivalent(cli.get("out"), cli.get("resume")),
                "train: --resume DIR writes to DIR; leave out --out or give the same directory");
+    EDNN_CHECK(!cli.has("overwrite"), "train: --resume continues the run in DIR, --overwrite replaces it: choose one");
+    // An epoch whose commit a kill interrupted is completed (or discarded) before its settings are read.
+    if (root) nets::recover(o.out_dir);
+    comm->barrier();
     // Settings recorded in the checkpoint unless given again.
     const auto meta = nets::read_metadata((std::filesystem::path(o.out_dir) / "last.safetensors").string());
     auto from = [&](const char* opt, const char* key, std::string& value) {
@@ -131,6 +140,7 @@ int run(int argc, char** argv) {
     o.transform = nets::parse_transform(cli.get("transform"));
     o.seed = std::uint64_t(cli.integer("seed"));
     o.out_dir = cli.get("out");
+    o.overwrite = cli.has("overwrite");
   }
   o.net = nets::preset_config(preset);
   o.net.batch_norm = !cli.has("no-batch-norm");

@@ -16,6 +16,7 @@
 #include "engine/optim.h"
 #include "nets/checkpoint.h"
 #include "nets/progress.h"
+#include "nets/run_directory.h"
 #if EDNN_WITH_CUDA
 #include "engine/cuda_graph.h"
 #endif
@@ -288,8 +289,26 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   const bool root = !comm || comm->is_root();  // writes the checkpoints and the log
   const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
 
-  // The output directory must be writable before hours are spent training.
+  // The output directory must be writable before hours are spent training, and hold no other run:
+  // a finished run is only continued (resume) or replaced on request (overwrite), never lost.
   std::error_code ec;
+  if (root && fs::is_directory(o.out_dir)) {
+    if (!o.resume && o.overwrite) {
+      remove_run(o.out_dir);
+    } else {
+      const Recovery r = recover(o.out_dir);  // the last committed epoch, uncommitted files gone
+      for (const std::string& f : r.rolled_forward)
+        std::fprintf(stderr, "train: %s: completed the interrupted commit of epoch %d (%s)\n", o.out_dir.c_str(),
+                     r.epoch, f.c_str());
+      for (const std::string& f : r.discarded)
+        std::fprintf(stderr, "train: %s: removed %s, left by an epoch that was never committed\n", o.out_dir.c_str(),
+                     f.c_str());
+      EDNN_CHECK(o.resume || !holds_run(o.out_dir), "train: ", o.out_dir, " holds a training run",
+                 r.epoch >= 0 ? " (committed through epoch " + std::to_string(r.epoch) + ")" : std::string(),
+                 "; continue it with --resume ", o.out_dir, ", or replace it with --overwrite, or choose another --out");
+    }
+  }
+  if (comm) comm->barrier();  // the other ranks read the checkpoints only once rank 0 has recovered them
   if (root) fs::create_directories(o.out_dir, ec);
   if (ec) fail("train: cannot create output directory ", o.out_dir, ": ", ec.message());
   if (root) {
@@ -468,6 +487,9 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
         fail("train: non-finite test MAE after epoch ", e + 1, "; training stopped, the last good checkpoint is ",
              e > start_epoch || o.resume ? result.last_path : std::string("(none)"));
 
+      // The epoch's state, committed as one unit (nets/run_directory.h): a kill at any instant
+      // leaves this epoch's files or the previous epoch's, never a mix.
+      EpochCommit commit(o.out_dir, e + 1);
       Metadata meta = base_meta;
       meta["epoch"] = std::to_string(e + 1);
       meta["test_mae"] = fmt(rec.test_mae);
@@ -475,19 +497,20 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
         best_mae = rec.test_mae;
         best_epoch = e + 1;
         rec.best = true;
-        save_model(result.best_path, *net, meta);
+        save_model(commit.stage(run_files::best), *net, meta);
       }
-      save_model(result.last_path, *net, meta);
+      save_model(commit.stage(run_files::last), *net, meta);
       Metadata om = meta;
       om["best_mae"] = fmt(best_mae);
       om["best_epoch"] = std::to_string(best_epoch);
-      save_optimizer(last_optim, *net, adam, om);
+      save_optimizer(commit.stage(run_files::last_optim), *net, adam, om);
       std::ostringstream row;
       row << rec.epoch << ',' << '"' << rec.loss << '"' << ',' << fmt(rec.train_loss) << ',' << fmt(rec.test_loss) << ','
           << fmt(rec.test_mae) << ',' << fmt(rec.samples_per_s) << ',' << fmt(rec.seconds) << ',' << (rec.best ? 1 : 0)
           << '\n';
       log_text += row.str();
-      write_text_atomically(result.log_path, log_text);
+      write_text_atomically(commit.stage(run_files::log), log_text);
+      commit.commit();
       std::fprintf(stderr, "epoch %d/%d  loss %s  train %.6g  test %.6g  test MAE %.6g%s  %.1f samples/s\n", rec.epoch,
                    o.epochs, loss_text.c_str(), rec.train_loss, rec.test_loss, rec.test_mae, rec.best ? " (best)" : "",
                    rec.samples_per_s);

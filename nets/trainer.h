@@ -22,8 +22,10 @@
 //
 // Outputs in out_dir: best.safetensors (lowest plain test MAE over all pixels, whatever loss was
 // active), last.safetensors and last.optim.safetensors (resume state), train_log.csv (one row per
-// epoch). Checkpoints are written at the end of each epoch, atomically; a non-finite loss stops
-// training with an error naming the step and leaves the files of the last good epoch untouched.
+// epoch). At the end of each epoch the four are committed as one unit (nets/run_directory.h), so a
+// kill at any instant leaves one epoch's state; a non-finite loss stops training with an error
+// naming the step and leaves the files of the last good epoch untouched. An out_dir that holds a
+// run is refused unless resume or overwrite says what to do with it.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -54,6 +56,7 @@ struct TrainOptions {
   Device device = Device::cpu;
   std::string out_dir;
   bool resume = false;             // continue from out_dir/last.safetensors
+  bool overwrite = false;          // replace a run that out_dir holds (without it, such a directory is refused)
   bool progress = true;            // progress bar on stderr
   std::int64_t max_steps = -1;     // stop each epoch after this many steps (tests); -1: all
   double time_limit_s = 0;         // > 0: once this much time has passed, the epoch ends early (evaluated

@@ -238,7 +238,8 @@ TEST_CASE("study: the smoke study end to end, its table equal to infer's numbers
   REQUIRE(spec != nullptr);
   REQUIRE(spec->settings.at("epochs") == "6");
   fs::remove_all(run_dir / "infer");
-  for (const char* f : {"last.safetensors", "last.optim.safetensors", "best.safetensors", "train_log.csv"})
+  for (const char* f : {"last.safetensors", "last.optim.safetensors", "best.safetensors", "train_log.csv",
+                        "checkpoint.json"})
     fs::remove(run_dir / f);
   auto args = study::train_arguments(st, *spec, run_dir.string(), false);
   // The study gives each of its 2 jobs one thread; float sums over threads differ with their count.
