@@ -241,7 +241,9 @@ int run(int argc, char** argv) {
     if (o.device == Device::cuda) online_solver = solver::make_device_batch_solver();
 #endif
     if (root) std::fprintf(stderr, "train: online samples solved on %s\n", online_solver ? "cuda" : "cpu");
-    online = std::make_unique<nets::OnlineStore>(sc, o.seed * 2 + 1, online_solver.get());
+    // The online domain: no data file holds these samples, whatever its seed (solver/solver.h).
+    online = std::make_unique<nets::OnlineStore>(sc, solver::SampleStream(o.seed * 2 + 1, solver::SampleDomain::online),
+                                                 online_solver.get());
     data.train = online.get();
     data.online_per_epoch = cli.integer("online-per-epoch");
     EDNN_CHECK(data.online_per_epoch > 0, "train: --online-per-epoch must be positive");
@@ -249,7 +251,8 @@ int run(int argc, char** argv) {
       const long n = cli.integer("online-test");
       EDNN_CHECK(n > 0, "train: --online-test must be positive");
       if (root) std::fprintf(stderr, "train: solving %ld test samples (a separate solver stream)\n", n);
-      online_test = std::make_unique<nets::MemoryStore>(nets::generate_memory_store(sc, o.seed * 2 + 2, n, online_solver.get()));
+      online_test = std::make_unique<nets::MemoryStore>(nets::generate_memory_store(
+          sc, solver::SampleStream(o.seed * 2 + 2, solver::SampleDomain::online), n, online_solver.get()));
       data.test = online_test.get();
       for (long i = 0; i < n; ++i) data.test_indices.push_back(i);
     }

@@ -23,26 +23,28 @@ void MemoryStore::read(std::span<const std::int64_t> idx, float* x, float* y, in
 }
 
 std::string OnlineStore::name() const {
-  return "online solver (seed " + std::to_string(seed_) + (solver_ ? ", " + solver_->device() : std::string()) + ")";
+  return "online solver (seed " + std::to_string(stream_.seed) +
+         (stream_.domain == solver::SampleDomain::online ? ", online domain" : "") +
+         (solver_ ? ", " + solver_->device() : std::string()) + ")";
 }
 
 void OnlineStore::read(std::span<const std::int64_t> idx, float* x, float* y, int* n) {
   std::vector<solver::SampleRequest> req(idx.size());
   for (std::size_t k = 0; k < idx.size(); ++k) {
     req[k].index = std::uint64_t(idx[k]);
-    req[k].n_sources = solver::sample_source_count(config_, seed_, req[k].index);
+    req[k].n_sources = solver::sample_source_count(config_, stream_, req[k].index);
   }
   const solver::SampleBatch b =
-      solver_ ? solver::generate_samples(config_, seed_, req, *solver_) : solver::generate_samples(config_, seed_, req);
+      solver_ ? solver::generate_samples(config_, stream_, req, *solver_) : solver::generate_samples(config_, stream_, req);
   std::copy(b.inputs.begin(), b.inputs.end(), x);
   if (y) std::copy(b.targets.begin(), b.targets.end(), y);
   if (n) std::copy(b.n_sources.begin(), b.n_sources.end(), n);
 }
 
-MemoryStore generate_memory_store(const solver::SolverConfig& config, std::uint64_t seed, std::int64_t count,
+MemoryStore generate_memory_store(const solver::SolverConfig& config, solver::SampleStream stream, std::int64_t count,
                                   solver::BatchSolver* solver) {
-  OnlineStore online(config, seed, solver);
-  MemoryStore store(config.L, "generated (seed " + std::to_string(seed) + ", " + std::to_string(count) + " samples)");
+  OnlineStore online(config, stream, solver);
+  MemoryStore store(config.L, "generated (" + online.name() + ", " + std::to_string(count) + " samples)");
   const std::size_t px = std::size_t(config.L) * config.L;
   store.inputs.resize(std::size_t(count) * px);
   store.targets.resize(std::size_t(count) * px);

@@ -40,27 +40,27 @@ private:
   std::string name_;
 };
 
-// Sample i is solver sample i of the stream `seed`, with n drawn by sample_source_count. Inputs are
+// Sample i is solver sample i of `stream`, with n drawn by sample_source_count. Inputs are
 // rendered on the host; `solver` solves them (null: the CPU solver; make_device_batch_solver of
 // solver/batch_solver_device.h: the CUDA kernel, whose targets are downloaded to the host like any
 // other store's, an explicit copy). Not owned.
 class OnlineStore final : public SampleStore {
 public:
-  OnlineStore(const solver::SolverConfig& config, std::uint64_t seed, solver::BatchSolver* solver = nullptr)
-      : config_(config), seed_(seed), solver_(solver) {}
+  OnlineStore(const solver::SolverConfig& config, solver::SampleStream stream, solver::BatchSolver* solver = nullptr)
+      : config_(config), stream_(stream), solver_(solver) {}
   int L() const override { return config_.L; }
   std::string name() const override;
   void read(std::span<const std::int64_t> indices, float* inputs, float* targets, int* n) override;
 
 private:
   solver::SolverConfig config_;
-  std::uint64_t seed_;
+  solver::SampleStream stream_;
   solver::BatchSolver* solver_;
 };
 
-// `count` samples of the stream `seed` solved now by `solver` (null: the CPU), for tests and online
+// `count` samples of `stream` solved now by `solver` (null: the CPU), for tests and online
 // evaluation sets.
-MemoryStore generate_memory_store(const solver::SolverConfig& config, std::uint64_t seed, std::int64_t count,
+MemoryStore generate_memory_store(const solver::SolverConfig& config, solver::SampleStream stream, std::int64_t count,
                                   solver::BatchSolver* solver = nullptr);
 
 }  // namespace ednn::nets

@@ -27,9 +27,9 @@ public:
 
 std::unique_ptr<BatchSolver> make_cpu_batch_solver() { return std::make_unique<CpuBatchSolver>(); }
 
-SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
+SampleBatch generate_samples(const SolverConfig& config, SampleStream stream,
                              std::span<const SampleRequest> requests, BatchSolver& solver) {
-  SampleBatch batch = render_samples(config, seed, requests);
+  SampleBatch batch = render_samples(config, stream, requests);
   solver.solve(config, batch);
   return batch;
 }

@@ -31,7 +31,7 @@ public:
 std::unique_ptr<BatchSolver> make_cpu_batch_solver();
 
 // render_samples, then solver.solve: generate_samples on any device.
-SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
+SampleBatch generate_samples(const SolverConfig& config, SampleStream stream,
                              std::span<const SampleRequest> requests, BatchSolver& solver);
 
 }  // namespace ednn::solver

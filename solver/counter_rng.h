@@ -24,6 +24,18 @@ struct CounterRng {
   constexpr CounterRng(std::uint64_t seed, std::uint64_t index, std::uint64_t tag)
       : key(mix(mix(seed ^ (kTagSalt * tag)) + kGolden * (index + 1))) {}
 
+  // The same stream in another domain d >= 1: key_d = mix(key ^ DOMAIN_SALT * d). Why not a
+  // different seed or tag? The key is a bijection of the seed for a fixed index, and shifting the
+  // index or xoring the seed or tag would be matched by one other seed for every index at once:
+  // a whole stream of domain 0 would equal a whole stream of domain d. Mixing after the index
+  // is folded in breaks that: a seed that reproduces sample i of a domain-d stream is a different
+  // 64-bit number for every i, so no seed's stream shares more than chance (2^-64 per pair) with it.
+  static constexpr std::uint64_t kDomainSalt = 0x8CB92BA72F3D8DD7ull;
+  constexpr CounterRng(std::uint64_t seed, std::uint64_t index, std::uint64_t tag, std::uint64_t domain)
+      : CounterRng(seed, index, tag) {
+    if (domain != 0) key = mix(key ^ (kDomainSalt * domain));
+  }
+
   // The next 64 random bits of the stream.
   constexpr std::uint64_t next_bits() { return mix(key + kGolden * (++counter)); }
 

@@ -2,7 +2,7 @@
 //
 // Sample `index` of stream `seed` with n sources: for s = 0 .. n-1, column and row of the centre
 // uniform in [R, L-1-R] (the disk dx^2 + dy^2 <= R^2 stays inside), value 1 for s = 0 and uniform
-// in (0, 1] otherwise, all drawn in that order from CounterRng(seed, index, kSourcesTag). The input
+// in (0, 1] otherwise, all drawn in that order from CounterRng(seed, index, kSourcesTag, domain). The input
 // image is x = sum_s value_s * disk_s / max(sum), accumulated in double in source order and
 // rounded once to float.
 #include <algorithm>
@@ -18,12 +18,12 @@ constexpr std::uint64_t kSourcesTag = 1;  // stream of centres and values
 constexpr std::uint64_t kCountTag = 2;    // stream of the number of sources
 }  // namespace
 
-std::vector<Source> sample_sources(const SolverConfig& config, std::uint64_t seed,
+std::vector<Source> sample_sources(const SolverConfig& config, SampleStream stream,
                                    std::uint64_t index, int n) {
   validate(config);
   EDNN_CHECK(n >= 1 && n <= config.max_sources, "sample_sources: ", n,
              " sources requested, expected 1 .. max_sources = ", config.max_sources);
-  CounterRng rng(seed, index, kSourcesTag);
+  CounterRng rng(stream.seed, index, kSourcesTag, static_cast<std::uint64_t>(stream.domain));
   const std::uint64_t centre_range = static_cast<std::uint64_t>(config.L - 2 * config.radius);
   std::vector<Source> sources(static_cast<size_t>(n));
   for (int s = 0; s < n; ++s) {
@@ -35,9 +35,9 @@ std::vector<Source> sample_sources(const SolverConfig& config, std::uint64_t see
   return sources;
 }
 
-int sample_source_count(const SolverConfig& config, std::uint64_t seed, std::uint64_t index) {
+int sample_source_count(const SolverConfig& config, SampleStream stream, std::uint64_t index) {
   validate(config);
-  CounterRng rng(seed, index, kCountTag);
+  CounterRng rng(stream.seed, index, kCountTag, static_cast<std::uint64_t>(stream.domain));
   const auto range = static_cast<std::uint64_t>(config.max_sources - config.min_sources + 1);
   return config.min_sources + static_cast<int>(rng.uniform_below(range));
 }
@@ -64,7 +64,7 @@ void render_input(const SolverConfig& config, std::span<const Source> sources,
   for (size_t p = 0; p < image.size(); ++p) image[p] = static_cast<float>(sum[p] * scale);
 }
 
-SampleBatch render_samples(const SolverConfig& config, std::uint64_t seed,
+SampleBatch render_samples(const SolverConfig& config, SampleStream stream,
                            std::span<const SampleRequest> requests) {
   validate(config);
   const int B = static_cast<int>(requests.size());
@@ -81,7 +81,7 @@ SampleBatch render_samples(const SolverConfig& config, std::uint64_t seed,
 #pragma omp parallel for schedule(dynamic) if (B > 1)
   for (int b = 0; b < B; ++b) {
     const SampleRequest& req = requests[static_cast<size_t>(b)];
-    const std::vector<Source> sources = sample_sources(config, seed, req.index, req.n_sources);
+    const std::vector<Source> sources = sample_sources(config, stream, req.index, req.n_sources);
     std::copy(sources.begin(), sources.end(),
               batch.sources.begin() + static_cast<std::ptrdiff_t>(b) * config.max_sources);
     batch.n_sources[static_cast<size_t>(b)] = req.n_sources;
@@ -90,9 +90,9 @@ SampleBatch render_samples(const SolverConfig& config, std::uint64_t seed,
   return batch;
 }
 
-SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
+SampleBatch generate_samples(const SolverConfig& config, SampleStream stream,
                              std::span<const SampleRequest> requests) {
-  SampleBatch batch = render_samples(config, seed, requests);
+  SampleBatch batch = render_samples(config, stream, requests);
   solve_batch(config, batch.size(), batch.inputs, batch.targets, batch.stats);
   return batch;
 }

@@ -79,13 +79,24 @@ struct SolveStats {
   double residual = 0.0;  // max|r| / ((4D + gamma) max u) of the returned field
 };
 
-// The n sources of sample `index` of the stream `seed`. n must be in [1, config.max_sources].
-std::vector<Source> sample_sources(const SolverConfig& config, std::uint64_t seed,
+// Which random stream samples come from: a seed in a domain. Data files (datagen) draw from the
+// data domain; train --online from the online domain, whose streams no data file's seed can
+// reproduce (solver/counter_rng.h says why), so fresh training samples never repeat a test sample.
+// A bare seed means the data domain.
+enum class SampleDomain : std::uint64_t { data = 0, online = 1 };
+struct SampleStream {
+  std::uint64_t seed = 0;
+  SampleDomain domain = SampleDomain::data;
+  SampleStream(std::uint64_t seed_, SampleDomain domain_ = SampleDomain::data) : seed(seed_), domain(domain_) {}
+};
+
+// The n sources of sample `index` of `stream`. n must be in [1, config.max_sources].
+std::vector<Source> sample_sources(const SolverConfig& config, SampleStream stream,
                                    std::uint64_t index, int n);
 
 // A number of sources uniform in [min_sources, max_sources] for sample `index`, drawn from a
 // stream independent of sample_sources' (for training on freshly generated samples).
-int sample_source_count(const SolverConfig& config, std::uint64_t seed, std::uint64_t index);
+int sample_source_count(const SolverConfig& config, SampleStream stream, std::uint64_t index);
 
 // Renders the input image x [L, L]: sum of value * disk over the sources, divided by its maximum.
 void render_input(const SolverConfig& config, std::span<const Source> sources,
@@ -126,12 +137,12 @@ struct SampleBatch {
 // Samples the sources and renders the inputs; targets are zero and stats empty, for a solver to
 // fill (solve_batch here, or solve_batch_device of solver/sor_cuda.h). Inputs are rendered on the
 // host whatever solves them, so they are the same bits on every device.
-SampleBatch render_samples(const SolverConfig& config, std::uint64_t seed,
+SampleBatch render_samples(const SolverConfig& config, SampleStream stream,
                            std::span<const SampleRequest> requests);
 
 // render_samples, then solve_batch on the CPU: the one call the trainer needs to make fresh
 // samples on the fly, and what datagen stores with --device cpu.
-SampleBatch generate_samples(const SolverConfig& config, std::uint64_t seed,
+SampleBatch generate_samples(const SolverConfig& config, SampleStream stream,
                              std::span<const SampleRequest> requests);
 
 }  // namespace ednn::solver
