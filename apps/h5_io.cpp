@@ -150,56 +150,97 @@ void PlainH5Store::read(std::span<const std::int64_t> idx, float* x, float* y, i
 
 // ---- predictions ---------------------------------------------------------------------------------
 
-void write_predictions(const std::string& path, const std::vector<float>& p, std::int64_t N, int L,
-                       const std::vector<std::int64_t>& indices, const std::string& checkpoint) {
+PredictionsWriter::PredictionsWriter(std::string path, std::int64_t N, int L) : path_(std::move(path)), N_(N), L_(L) {
   quiet_hdf5();
-  const std::string tmp = path + ".tmp";
-  const hid_t f = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  EDNN_CHECK(f >= 0, "cannot write predictions ", tmp, " (directory missing or not writable?)");
-  bool ok = true;
-  {
-    const hsize_t dims[4] = {hsize_t(N), 1, hsize_t(L), hsize_t(L)};
-    const hid_t space = H5Screate_simple(4, dims, nullptr);
-    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (N > 0) {
-      const hsize_t chunk[4] = {1, 1, hsize_t(L), hsize_t(L)};
-      H5Pset_chunk(dcpl, 4, chunk);
-    }
-    const hid_t d = H5Dcreate2(f, "predictions", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    ok = ok && d >= 0 && (N == 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) >= 0);
-    if (d >= 0) H5Dclose(d);
-    H5Pclose(dcpl);
-    H5Sclose(space);
+  EDNN_CHECK(N >= 1 && L >= 1, "predictions ", path_, ": ", N, " samples of L = ", L, ", expected at least one");
+  const std::string tmp = path_ + ".tmp";
+  file_ = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  EDNN_CHECK(file_ >= 0, "cannot write predictions ", tmp, " (directory missing or not writable?)");
+  const hsize_t dims[4] = {hsize_t(N), 1, hsize_t(L), hsize_t(L)}, chunk[4] = {1, 1, hsize_t(L), hsize_t(L)};
+  const hid_t space = H5Screate_simple(4, dims, nullptr);
+  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 4, chunk);  // one sample per chunk: each batch is written as it is predicted
+  predictions_ = H5Dcreate2(file_, "predictions", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  const hsize_t n[1] = {hsize_t(N)};
+  const hid_t index_space = H5Screate_simple(1, n, nullptr);
+  indices_ = H5Dcreate2(file_, "indices", H5T_STD_I64LE, index_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Sclose(index_space);
+  if (predictions_ < 0 || indices_ < 0) {
+    abandon();
+    fail("cannot create the data sets of ", tmp, " (disk full?)");
   }
-  {
-    const hsize_t dims[1] = {hsize_t(N)};
-    const hid_t space = H5Screate_simple(1, dims, nullptr);
-    const hid_t d = H5Dcreate2(f, "indices", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    ok = ok && d >= 0 && (N == 0 || H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, indices.data()) >= 0);
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(space);
+}
+
+PredictionsWriter::~PredictionsWriter() { abandon(); }
+
+void PredictionsWriter::abandon() {
+  if (predictions_ >= 0) H5Dclose(predictions_);
+  if (indices_ >= 0) H5Dclose(indices_);
+  if (file_ >= 0) {
+    H5Fclose(file_);
+    std::remove((path_ + ".tmp").c_str());
   }
-  {
-    const hid_t space = H5Screate(H5S_SCALAR);
-    // Variable-length UTF-8, as datagen's string attributes: h5py reads a `str`.
-    const hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    const char* text = checkpoint.c_str();
-    const hid_t a = H5Acreate2(f, "checkpoint", type, space, H5P_DEFAULT, H5P_DEFAULT);
-    ok = ok && a >= 0 && H5Awrite(a, type, &text) >= 0;
-    if (a >= 0) H5Aclose(a);
-    H5Tclose(type);
+  predictions_ = indices_ = file_ = -1;
+}
+
+void PredictionsWriter::write(std::int64_t first, int count, const float* predictions, const std::int64_t* indices) {
+  EDNN_CHECK(file_ >= 0, "predictions ", path_, ": written after finish()");
+  EDNN_CHECK(first >= 0 && count >= 1 && first + count <= N_, "predictions ", path_, ": samples [", first, ", ",
+             first + count, ") outside [0, ", N_, ")");
+  auto rows = [&](hid_t dataset, int rank, hid_t memtype, const void* data) {
+    const hid_t space = H5Dget_space(dataset);
+    hsize_t start[4] = {hsize_t(first), 0, 0, 0}, block[4] = {hsize_t(count), 1, hsize_t(L_), hsize_t(L_)};
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, block, nullptr);
+    const hid_t mem = H5Screate_simple(rank, block, nullptr);
+    const herr_t status = H5Dwrite(dataset, memtype, mem, space, H5P_DEFAULT, data);
+    H5Sclose(mem);
     H5Sclose(space);
-  }
-  ok = H5Fclose(f) >= 0 && ok;
+    EDNN_CHECK(status >= 0, "cannot write predictions ", path_, ".tmp, samples [", first, ", ", first + count,
+               ") (disk full?)");
+  };
+  rows(predictions_, 4, H5T_NATIVE_FLOAT, predictions);
+  rows(indices_, 1, H5T_NATIVE_INT64, indices);
+  written_ += count;
+}
+
+void PredictionsWriter::finish(const std::string& checkpoint) {
+  EDNN_CHECK(file_ >= 0 && written_ == N_, "predictions ", path_, ": ", written_, " of ", N_,
+             " samples written before finish()");
+  const hid_t space = H5Screate(H5S_SCALAR);
+  // Variable-length UTF-8, as datagen's string attributes: h5py reads a `str`.
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  const char* text = checkpoint.c_str();
+  const hid_t a = H5Acreate2(file_, "checkpoint", type, space, H5P_DEFAULT, H5P_DEFAULT);
+  bool ok = a >= 0 && H5Awrite(a, type, &text) >= 0;
+  if (a >= 0) H5Aclose(a);
+  H5Tclose(type);
+  H5Sclose(space);
+  ok = H5Dclose(predictions_) >= 0 && ok;
+  ok = H5Dclose(indices_) >= 0 && ok;
+  predictions_ = indices_ = -1;
+  ok = H5Fclose(file_) >= 0 && ok;
+  file_ = -1;
+  const std::string tmp = path_ + ".tmp";
   if (!ok) {
     std::remove(tmp.c_str());
     fail("cannot write predictions ", tmp, " (disk full?)");
   }
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("cannot rename ", tmp, " to ", path, ": ", ec.message());
+  std::filesystem::rename(tmp, path_, ec);
+  if (ec) fail("cannot rename ", tmp, " to ", path_, ": ", ec.message());
+}
+
+void write_predictions(const std::string& path, const std::vector<float>& p, std::int64_t N, int L,
+                       const std::vector<std::int64_t>& indices, const std::string& checkpoint) {
+  EDNN_CHECK(std::int64_t(p.size()) == N * L * L && std::int64_t(indices.size()) == N, "predictions ", path, ": ",
+             p.size(), " values and ", indices.size(), " indices for ", N, " samples of L = ", L);
+  PredictionsWriter writer(path, N, L);
+  writer.write(0, int(N), p.data(), indices.data());
+  writer.finish(checkpoint);
 }
 
 }  // namespace ednn::io

@@ -53,8 +53,29 @@ private:
 void check_finite(const float* values, std::int64_t count, const std::string& file, const char* what,
                   std::int64_t sample);
 
-// Writes `predictions` float32 [N, 1, L, L] (and `indices` int64 [N], the sample numbers in the
-// source file) to path atomically (path.tmp, then rename).
+// Writes `predictions` float32 [N, 1, L, L] and `indices` int64 [N] (the sample numbers in the
+// source file) batch by batch, so that no more than a batch is ever held: into path.tmp, renamed to
+// path by finish(), removed when the writer is destroyed unfinished (an error on the way).
+class PredictionsWriter {
+public:
+  PredictionsWriter(std::string path, std::int64_t N, int L);
+  ~PredictionsWriter();
+  PredictionsWriter(const PredictionsWriter&) = delete;
+  PredictionsWriter& operator=(const PredictionsWriter&) = delete;
+  // Samples [first, first + count): count images [L, L] and their indices.
+  void write(std::int64_t first, int count, const float* predictions, const std::int64_t* indices);
+  // Every sample written: records the checkpoint (attribute), closes and renames.
+  void finish(const std::string& checkpoint);
+
+private:
+  void abandon();
+  std::string path_;
+  std::int64_t N_ = 0, written_ = 0;
+  int L_ = 0;
+  std::int64_t file_ = -1, predictions_ = -1, indices_ = -1;
+};
+
+// The whole of `predictions` at once, through PredictionsWriter.
 void write_predictions(const std::string& path, const std::vector<float>& predictions, std::int64_t N, int L,
                        const std::vector<std::int64_t>& indices, const std::string& checkpoint);
 

@@ -8,6 +8,9 @@
 // file), metrics.csv and metrics.json (overall and per number of sources; regions sources, field,
 // all, R1, R2, R3; with the baselines "predict the input" and "predict zeros"), mae_vs_n_<region>.png,
 // sample_<i>.png (input, target, prediction, |error| for the first --pictures samples), timing.json.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -37,6 +40,13 @@ namespace {
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The process's peak resident memory (the kernel's high-water mark), in MiB.
+double peak_memory_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
 std::string meta_get(const nets::Metadata& m, const std::string& key, const std::string& file) {
@@ -165,12 +175,21 @@ int run(int argc, char** argv) {
     fs::remove(probe, ec);
   }
 
-  // ---- inference ----
-  std::vector<float> predictions(std::size_t(N * px)), inputs(std::size_t(N * px)),
-      target_values(targets ? std::size_t(N * px) : 0);
-  std::vector<int> n_sources(static_cast<std::size_t>(N));
+  // ---- inference, streamed ----
+  // One batch at a time: its predictions go to the file and its errors into running sums at once.
+  // Only the first `kept` samples stay in memory, for the pictures and the solver comparison, so
+  // memory does not grow with N (the sample numbers, 8 bytes each, aside).
+  const long pictures = std::max(0L, std::min<long>(cli.integer("pictures"), long(N)));
+  const std::int64_t solver_samples = cli.has("compare-solver") ? std::min<std::int64_t>(N, 64) : 0;
+  const std::int64_t kept = std::max<std::int64_t>(pictures, solver_samples);
+  std::vector<float> kept_inputs(std::size_t(kept * px)), kept_targets(targets ? std::size_t(kept * px) : 0),
+      kept_predictions(std::size_t(kept * px));
+  std::vector<int> kept_n(static_cast<std::size_t>(kept));
+  std::vector<float> xs(std::size_t(std::int64_t(batch) * px)), ys(targets ? xs.size() : 0), ps(xs.size()),
+      zeros(std::size_t(px), 0.0f);
+  std::vector<int> ns(static_cast<std::size_t>(batch));
   nets::MetricsTable model, as_input, as_zero;
-  std::vector<float> x, xt, zeros(std::size_t(px), 0.0f);
+  io::PredictionsWriter predictions_file((out / "predictions.h5").string(), N, L);
   double net_seconds = 0;
   std::int64_t timed = 0;
   nets::ProgressBar bar("infer", N, "samples", !cli.has("quiet"));
@@ -178,11 +197,10 @@ int run(int argc, char** argv) {
     NoGradGuard no_grad;
     for (std::int64_t first = 0; first < N; first += batch) {
       const int count = int(std::min<std::int64_t>(batch, N - first));
-      float* xs = inputs.data() + first * px;
-      store->read(std::span<const std::int64_t>(indices.data() + first, std::size_t(count)), xs,
-                  targets ? target_values.data() + first * px : nullptr, n_sources.data() + first);
+      store->read(std::span<const std::int64_t>(indices.data() + first, std::size_t(count)), xs.data(),
+                  targets ? ys.data() : nullptr, ns.data());
       Tensor host = Tensor::empty({count, 1, L, L});
-      std::memcpy(host.data<float>(), xs, std::size_t(count * px) * sizeof(float));
+      std::memcpy(host.data<float>(), xs.data(), std::size_t(count * px) * sizeof(float));
       nets::apply_transform(transform, host.data<float>(), count * px);
       const double t0 = now_s();
       Tensor pred = net->forward(host.to(device));
@@ -193,34 +211,40 @@ int run(int argc, char** argv) {
         timed += count;
       }
       Tensor back = pred.to(Device::cpu);
-      float* p = predictions.data() + first * px;
-      std::memcpy(p, back.data<float>(), std::size_t(count * px) * sizeof(float));
-      nets::invert_transform(transform, p, count * px);
+      std::memcpy(ps.data(), back.data<float>(), std::size_t(count * px) * sizeof(float));
+      nets::invert_transform(transform, ps.data(), count * px);
+      predictions_file.write(first, count, ps.data(), indices.data() + first);
       if (targets)
         for (int k = 0; k < count; ++k) {
-          const float* xk = xs + k * px;
-          const float* yk = target_values.data() + (first + k) * px;
-          const int n = n_sources[std::size_t(first + k)];
-          model.add(n, xk, yk, p + k * px, px);
+          const float* xk = xs.data() + k * px;
+          const float* yk = ys.data() + k * px;
+          const int n = ns[std::size_t(k)];
+          model.add(n, xk, yk, ps.data() + k * px, px);
           as_input.add(n, xk, yk, xk, px);
           as_zero.add(n, xk, yk, zeros.data(), px);
         }
+      const int keep = int(std::max<std::int64_t>(0, std::min<std::int64_t>(count, kept - first)));
+      if (keep > 0) {
+        std::copy_n(xs.begin(), keep * px, kept_inputs.begin() + first * px);
+        std::copy_n(ps.begin(), keep * px, kept_predictions.begin() + first * px);
+        if (targets) std::copy_n(ys.begin(), keep * px, kept_targets.begin() + first * px);
+        std::copy_n(ns.begin(), keep, kept_n.begin() + first);
+      }
       bar.update(first + count);
     }
   }
   bar.finish();
   const double net_ms = timed > 0 ? 1000 * net_seconds / double(timed) : NAN;
-
-  io::write_predictions((out / "predictions.h5").string(), predictions, N, L, indices, ckpt);
+  predictions_file.finish(ckpt);
 
   // ---- the solver on the same inputs ----
   double solver_ms = NAN;
-  if (cli.has("compare-solver")) {
-    const std::int64_t M = std::min<std::int64_t>(N, 64);
+  if (solver_samples > 0) {
+    const std::int64_t M = solver_samples;
     std::vector<float> solved(std::size_t(M * px));
     std::vector<solver::SolveStats> stats(static_cast<std::size_t>(M));
     const double t0 = now_s();
-    solver::solve_batch(sc, int(M), std::span<const float>(inputs.data(), std::size_t(M * px)), solved, stats);
+    solver::solve_batch(sc, int(M), std::span<const float>(kept_inputs.data(), std::size_t(M * px)), solved, stats);
     solver_ms = 1000 * (now_s() - t0) / double(M);
     std::printf("infer: solver (red-black SOR, cpu, %s settings: model %s, tol %g) on the first %lld inputs: "
                 "%.3f ms/sample\n",
@@ -239,6 +263,7 @@ int run(int argc, char** argv) {
     timing["solver_device"] = "cpu";
     timing["solver_over_network"] = solver_ms / net_ms;
   }
+  timing["peak_memory_mib"] = peak_memory_mib();
   nets::write_text_atomically((out / "timing.json").string(), timing.dump(2) + "\n");
   written.push_back((out / "timing.json").string());
 
@@ -274,10 +299,9 @@ int run(int argc, char** argv) {
       }
     }
   }
-  const long pictures = std::min<long>(cli.integer("pictures"), long(N));
   for (long k = 0; k < pictures; ++k) {
-    const float* xk = inputs.data() + k * px;
-    const float* pk = predictions.data() + k * px;
+    const float* xk = kept_inputs.data() + k * px;
+    const float* pk = kept_predictions.data() + k * px;
     std::vector<io::PanelImage> panels;
     double hi = 1, lo = 0;
     for (std::int64_t i = 0; i < px; ++i) {
@@ -287,9 +311,9 @@ int run(int argc, char** argv) {
     panels.push_back({"input", xk, lo, hi});
     std::vector<float> err;
     std::string caption = "sample " + std::to_string(indices[std::size_t(k)]) + ", n = " +
-                          std::to_string(n_sources[std::size_t(k)]);
+                          std::to_string(kept_n[std::size_t(k)]);
     if (targets) {
-      const float* yk = target_values.data() + k * px;
+      const float* yk = kept_targets.data() + k * px;
       err.resize(std::size_t(px));
       double emax = 0, esum = 0;
       for (std::int64_t i = 0; i < px; ++i) {
