@@ -1,7 +1,9 @@
 #include "engine/loss_spec.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "engine/error.h"
@@ -41,10 +43,12 @@ LossSpec parse_loss(const std::string& text) {
 
   std::stringstream ss(options);
   std::string item;
+  std::set<std::string> seen;  // a key given twice is a typo, not "the last one wins"
   while (!options.empty() && std::getline(ss, item, ',')) {
     const auto eq = item.find('=');
     if (eq == std::string::npos) bad(text, "option '" + item + "' is not key=value");
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (!seen.insert(key).second) bad(text, "option '" + key + "' is given twice");
     const bool is_exp = spec.prefactor == LossPrefactor::exp_target;
     if (key == "on") {
       if (!is_exp) bad(text, "'on' applies to the exp prefactor only");
@@ -55,6 +59,7 @@ LossSpec parse_loss(const std::string& text) {
     char* end = nullptr;
     const double v = std::strtod(value.c_str(), &end);
     if (value.empty() || *end != '\0') bad(text, "value of '" + key + "' is not a number: '" + value + "'");
+    if (!std::isfinite(v)) bad(text, "value of '" + key + "' is not finite: '" + value + "'");
     const bool exp_any = is_exp || spec.prefactor == LossPrefactor::exp_prediction;
     if (key == "w" && exp_any) {
       if (!(v > 0)) bad(text, "w must be positive");

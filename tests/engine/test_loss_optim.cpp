@@ -73,7 +73,10 @@ TEST_CASE("loss texts: round trip and errors that list the valid forms") {
   CHECK(parse_loss("step-mae:a=4000,b=10").a == 4000);
   CHECK(parse_loss("exp-berhu:w=1,delta=0.02").delta == 0.02);
   for (const char* bad : {"", "mea", "log-mae", "exp-mae:w=", "exp-mae:w=abc", "mae:w=1", "step-mae:q=1",
-                          "exp-mae:on=both", "huber:delta=-1", "exp-mae:w"}) {
+                          "exp-mae:on=both", "huber:delta=-1", "exp-mae:w",
+                          // a key twice (the last would have won) and non-finite parameters
+                          "exp-mae:w=1,w=2", "step-mae:a=1,b=2,a=3", "exp-mae:on=target,w=1,on=prediction",
+                          "step-mae:a=inf,b=1", "exp-mae:w=1e999", "huber:delta=infinity", "step-mae:a=nan,b=1"}) {
     CAPTURE(bad);
     CHECK_THROWS_WITH_AS(parse_loss(bad), doctest::Contains("valid forms"), Error);
   }
