@@ -103,7 +103,16 @@ nets::Metadata metadata_if_exists(const fs::path& path) {
   return fs::exists(path) ? nets::read_metadata(path.string()) : nets::Metadata{};
 }
 
-RunState state_of(const study::RunSpec& run, const fs::path& dir) {
+// infer/settings.json: what a run's metrics were made with (data file, split, infer settings).
+nlohmann::ordered_json evaluation_record(const study::Study& st, const study::RunSpec& run) {
+  nlohmann::ordered_json j;
+  j["data"] = st.data_of(run).file;
+  j["split"] = "test";
+  j["infer"] = study::infer_settings(st, run);
+  return j;
+}
+
+RunState state_of(const study::Study& st, const study::RunSpec& run, const fs::path& dir) {
   RunState s;
   const nets::Metadata last = metadata_if_exists(dir / "last.optim.safetensors");
   if (!last.count("epoch") || !fs::exists(dir / "best.safetensors")) return s;  // nothing trained to the end of an epoch
@@ -112,11 +121,45 @@ RunState state_of(const study::RunSpec& run, const fs::path& dir) {
     s.todo = Todo::resume;
     return s;
   }
-  const fs::path metrics = dir / "infer" / "metrics.json";
-  s.todo = fs::exists(metrics) && fs::last_write_time(metrics) >= fs::last_write_time(dir / "best.safetensors")
+  // Finished when the metrics are newer than the best checkpoint and were made as this study asks.
+  const fs::path metrics = dir / "infer" / "metrics.json", record = dir / "infer" / "settings.json";
+  bool same_evaluation = false;
+  if (fs::exists(record)) {
+    try {
+      std::ifstream in(record);
+      same_evaluation = nlohmann::ordered_json::parse(in) == evaluation_record(st, run);
+    } catch (const nlohmann::json::exception&) {
+    }
+  }
+  s.todo = same_evaluation && fs::exists(metrics) &&
+                   fs::last_write_time(metrics) >= fs::last_write_time(dir / "best.safetensors")
                ? Todo::nothing
                : Todo::infer;
   return s;
+}
+
+// The settings a run folder's run.json records, which must be the run's: names list only what
+// differs from the study's "train" block, so after that block changes a folder of the same name
+// holds a run trained otherwise. Checked for every run, finished or not, before any starts.
+void check_folder(const study::RunSpec& run, const fs::path& dir) {
+  const fs::path file = dir / "run.json";
+  if (!fs::exists(file)) {
+    EDNN_CHECK(!fs::exists(dir / "last.safetensors") && !fs::exists(dir / "checkpoint.json"), "study: ", dir.string(),
+               " holds a trained run but no run.json recording its settings; remove it or give the study another --out");
+    return;
+  }
+  std::ifstream in(file);
+  nlohmann::ordered_json old;
+  try {
+    in >> old;
+  } catch (const nlohmann::json::exception&) {
+    fail("study: ", file.string(), " is not JSON; remove the folder ", dir.string(), " to start the run again");
+  }
+  const nlohmann::ordered_json wanted(run.settings);
+  EDNN_CHECK(old.value("settings", nlohmann::ordered_json()) == wanted, "study: ", dir.string(),
+             " holds a run with other settings (recorded in its run.json: ",
+             old.value("settings", nlohmann::ordered_json()).dump(), "; the study now asks for: ", wanted.dump(),
+             "); did the study's train block change? remove the folder or give the study another --out");
 }
 
 // run.json: the settings a run folder was made for; a folder made for other settings is an error.
@@ -245,7 +288,8 @@ int run(int argc, char** argv) {
     const fs::path dir = out / "runs" / r.name;
     EDNN_CHECK(train_samples(r) > 0 || info.empty(), "study: run ", r.name, " selects no training samples from ",
                st.data_of(r).file, "; give a larger fraction or a bigger data set");
-    const RunState s = states.emplace_back(state_of(r, dir));
+    check_folder(r, dir);
+    const RunState s = states.emplace_back(state_of(st, r, dir));
     if (s.todo == Todo::nothing) ++finished;
     else todo.push_back({&r, dir, s, work_of(r, s)});
   }
@@ -310,6 +354,8 @@ int run(int argc, char** argv) {
           std::ofstream(log, std::ios::app) << "$ " << joined("infer", args) << "\n";
           const int rc = run_program((bin / "infer").string(), args, log, env);
           if (rc != 0) error = "infer exited with status " + std::to_string(rc);
+          else nets::write_text_atomically((job.dir / "infer" / "settings.json").string(),
+                                           evaluation_record(st, *job.run).dump(2) + "\n");
         }
       } catch (const Error& e) {
         error = e.what();
@@ -355,7 +401,7 @@ int run(int argc, char** argv) {
   std::vector<std::string> unfinished;
   for (const auto& r : st.runs) {
     const fs::path dir = out / "runs" / r.name;
-    if (state_of(r, dir).todo != Todo::nothing) {
+    if (state_of(st, r, dir).todo != Todo::nothing) {
       unfinished.push_back(r.name);
       continue;
     }

@@ -322,15 +322,19 @@ std::vector<std::string> train_arguments(const Study& study, const RunSpec& run,
   return args;
 }
 
+Settings infer_settings(const Study& study, const RunSpec& run) {
+  Settings options = study.infer_options;
+  if (!options.count("device") && run.settings.count("device")) options["device"] = run.settings.at("device");
+  if (!options.count("tf32") && run.settings.count("tf32")) options["tf32"] = run.settings.at("tf32");
+  return options;
+}
+
 std::vector<std::string> infer_arguments(const Study& study, const RunSpec& run, const std::string& run_dir) {
   const fs::path dir = run_dir;
   std::vector<std::string> args{"--checkpoint", (dir / "best.safetensors").string(), "--data", study.data_of(run).file,
                                 "--split",      "test",  "--out", (dir / "infer").string(), "--quiet",
                                 "--overwrite"};  // a run is evaluated again when it trained further
-  Settings options = study.infer_options;
-  if (!options.count("device") && run.settings.count("device")) options["device"] = run.settings.at("device");
-  if (!options.count("tf32") && run.settings.count("tf32")) options["tf32"] = run.settings.at("tf32");
-  for (const auto& [k, v] : options) {
+  for (const auto& [k, v] : infer_settings(study, run)) {
     if (k == "tf32") {
       if (v == "true") args.push_back("--tf32");
       continue;

@@ -80,6 +80,10 @@ std::vector<std::string> datagen_arguments(const DataSpec& data);
 std::vector<std::string> train_arguments(const Study& study, const RunSpec& run, const std::string& run_dir,
                                          bool resume);
 std::vector<std::string> infer_arguments(const Study& study, const RunSpec& run, const std::string& run_dir);
+// What a run's evaluation depends on: the data file, the split and the infer settings (the study's
+// "infer" block, with the run's device and tf32 where it names none). Recorded beside the metrics;
+// metrics made with other settings are made again.
+Settings infer_settings(const Study& study, const RunSpec& run);
 
 // "fraction=0.25 seed=2" (only the given keys, in order; empty keys list: all own settings).
 std::string describe(const Settings& settings);

@@ -284,3 +284,42 @@ TEST_CASE("study: bad input stops before any run, and a folder made for other se
   CHECK(r.output.find("holds a run with other settings") != std::string::npos);
   CHECK(read_bytes(dir.path / "o" / "runs" / "seed-3" / "run.json") == R"({"settings": {"seed": "4"}})");
 }
+
+TEST_CASE("study: a finished run is reported only if it was trained and evaluated as the study now asks") {
+  const ednn::test::TempDir dir("study_record");
+  const fs::path log = dir.path / "log.txt", out = dir.path / "o";
+  const std::string study = EDNN_STUDY_BIN;
+  auto write_study = [&](const std::string& train, const std::string& infer) {
+    ednn::test::write_bytes(dir.path / "s.json", R"({"data": {"d": {"file": "d.h5", "datagen":
+        {"L": 64, "per-n": 4, "max-sources": 2, "test-fraction": 0.5}}}, "train": )" + train +
+                                                     R"(, "infer": )" + infer + R"(, "groups": [{"grid": {"seed": [3]}}]})");
+  };
+  const std::string command = study + " " + (dir.path / "s.json").string() + " --out " + out.string();
+  write_study(R"({"preset": "tiny", "epochs": 1, "lr": 0.002, "batch": 4, "device": "cpu"})",
+              R"({"limit": 2, "device": "cpu"})");
+  auto r = run_command(command, log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const fs::path metrics = out / "runs" / "seed-3" / "infer" / "metrics.json";
+  CHECK(nlohmann::json::parse(read_bytes(metrics))["samples"] == 2);
+
+  // The infer limit removed: the run is evaluated again, on the whole test split (4 samples).
+  write_study(R"({"preset": "tiny", "epochs": 1, "lr": 0.002, "batch": 4, "device": "cpu"})", R"({"device": "cpu"})");
+  r = run_command(command, log);
+  CAPTURE(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("start seed-3: evaluate") != std::string::npos);
+  CHECK(nlohmann::json::parse(read_bytes(metrics))["samples"] == 4);
+  const std::string table = read_bytes(out / "runs.csv");
+
+  // The train block's lr and batch changed: the run keeps its name, but it was trained otherwise.
+  // Refused before anything runs, naming both settings; the table is not rewritten.
+  write_study(R"({"preset": "tiny", "epochs": 1, "lr": 0.0001, "batch": 2, "device": "cpu"})", R"({"device": "cpu"})");
+  r = run_command(command, log);
+  CAPTURE(r.output);
+  CHECK(r.status == 1);
+  CHECK(r.output.find((out / "runs" / "seed-3").string() + " holds a run with other settings") != std::string::npos);
+  CHECK(r.output.find("\"lr\":\"0.002\"") != std::string::npos);
+  CHECK(r.output.find("\"lr\":\"0.0001\"") != std::string::npos);
+  CHECK(read_bytes(out / "runs.csv") == table);
+}
