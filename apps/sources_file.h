@@ -1,6 +1,7 @@
 // Lists of sources for `infer --sources`: JSON ([{"x": .., "y": .., "value": ..}, ...], [[x, y, value], ...]
-// or {"sources": [...]}) or CSV (x,y,value rows, an optional header line). x is the column and y
-// the row of the disk's centre, value in (0, 1].
+// or {"sources": [...]}) or CSV (x,y,value rows; the first line may be the header x,y,value; blank
+// lines and lines starting with '#' are skipped; anything else is an error naming the line). x is
+// the column and y the row of the disk's centre, whole numbers; value in (0, 1].
 #pragma once
 #include <string>
 #include <vector>

@@ -145,6 +145,19 @@ TEST_CASE("apps io: predictions, pictures and sources files") {
   std::ofstream(dir / "bad.csv") << "2,20,1\n";
   CHECK_THROWS_WITH_AS(io::read_sources_file((dir / "bad.csv").string(), sc), doctest::Contains("inside the 64 x 64"),
                        Error);
+  // Strict CSV: a first line that is not the header is an error, not a header dropped in silence;
+  // trailing fields and fractional centres are errors too (the centre was truncated before).
+  for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+           {"10;20;1\n30,40,0.5\n", "line 1 is not 'x,y,value' (three numbers, or the header x,y,value): 10;20;1"},
+           {"x,y,v\n30,40,0.5\n", "line 1 is not"},
+           {"x,y,value\n30,40,0.5,7\n", "line 2 is not 'x,y,value' (three numbers): 30,40,0.5,7"},
+           {"30.5,40,0.5\n", "source 1 at (30.5, 40) is not on a lattice site"}}) {
+    CAPTURE(text);
+    std::ofstream(dir / "strict.csv", std::ios::trunc) << text;
+    CHECK_THROWS_WITH_AS(io::read_sources_file((dir / "strict.csv").string(), sc), doctest::Contains(says.c_str()), Error);
+  }
+  std::ofstream(dir / "ok.csv", std::ios::trunc) << "# two sources\n x , y , value \r\n10,20,1\r\n\n30,40,0.5\n";
+  CHECK(io::read_sources_file((dir / "ok.csv").string(), sc).size() == 2);
   fs::remove_all(dir);
 }
 
