@@ -30,6 +30,7 @@
 #include "apps/study_report.h"
 #include "engine/error.h"
 #include "nets/checkpoint.h"
+#include "nets/ednn_cnn.h"
 #include "nets/progress.h"
 #include "solver/dataset_h5.h"
 
@@ -40,8 +41,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The children now running. Each runs in a process group of its own and the study forwards the
+// signals it receives to them: a Ctrl-C, or a scheduler's SIGTERM sent to this process alone (as
+// Slurm's scancel or a job timeout does), reaches every child exactly once, so none goes on
+// training after the study has stopped.
+constexpr int kMaxChildren = 256;
+std::atomic<pid_t> g_children[kMaxChildren];
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_interrupt(int) { g_interrupted = true; }  // the children get the signal too
+std::atomic<int> g_signal{0};
+extern "C" void on_interrupt(int signal) {  // async-signal-safe: atomics and kill() only
+  g_interrupted = true;
+  g_signal = signal;
+  for (auto& child : g_children)
+    if (const pid_t pid = child.load(); pid > 0) ::kill(pid, signal);
+}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -72,13 +85,28 @@ int run_program(const std::string& program, const std::vector<std::string>& args
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
   }
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);  // its own group: signals come from us, once
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data());
+  const int rc = posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (rc != 0) fail("study: cannot start ", program, ": ", std::strerror(rc));
+  std::atomic<pid_t>* slot = nullptr;
+  for (auto& child : g_children) {
+    pid_t free = 0;
+    if (child.compare_exchange_strong(free, pid)) {
+      slot = &child;
+      break;
+    }
+  }
+  if (g_interrupted) ::kill(pid, g_signal.load() ? g_signal.load() : SIGTERM);  // a signal that came before the slot
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) fail("study: waiting for ", program, " failed: ", std::strerror(errno));
+  if (slot) slot->store(0);
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
@@ -217,17 +245,19 @@ int run(int argc, char** argv) {
   EDNN_CHECK(cli.has("out"), "study: --out DIR is required (see --help)");
   const fs::path out = cli.get("out");
   const int jobs = int(cli.integer("jobs"));
-  EDNN_CHECK(jobs >= 1, "study: --jobs must be at least 1, got ", jobs);
+  EDNN_CHECK(jobs >= 1 && jobs <= kMaxChildren, "study: --jobs must be in 1..", kMaxChildren, ", got ", jobs);
   const fs::path bin = cli.has("bin") ? fs::path(cli.get("bin")) : fs::read_symlink("/proc/self/exe").parent_path();
   for (const char* p : {"datagen", "train", "infer"})
     EDNN_CHECK(fs::exists(bin / p), "study: ", (bin / p).string(), " not found (build all programs, or give --bin DIR)");
 
   const study::Study st = study::load_study(study_file, out.string());
-  std::error_code ec;
-  fs::create_directories(out / "runs", ec);
-  if (ec) fail("study: cannot create output folder ", (out / "runs").string(), ": ", ec.message());
-  nets::write_text_atomically((out / "study.json").string(), st.source_text);
   const bool dry = cli.has("dry-run"), report_only = cli.has("report-only");
+  // A dry run writes nothing; report-only writes only its report. study.json is the copy of the
+  // study file the runs were made for, so only a call that runs them writes it.
+  std::error_code ec;
+  if (!dry) fs::create_directories(report_only ? out : out / "runs", ec);
+  if (ec) fail("study: cannot create output folder ", out.string(), ": ", ec.message());
+  if (!dry && !report_only) nets::write_text_atomically((out / "study.json").string(), st.source_text);
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
 
@@ -250,12 +280,16 @@ int run(int argc, char** argv) {
       }
     }
     if (fs::exists(d.file)) info[d.name] = dataset::DatasetReader(d.file).info();
+    else if (report_only) std::printf("study: data '%s': %s does not exist yet (--report-only makes none)\n", d.name.c_str(), d.file.c_str());
     else EDNN_CHECK(dry, "study: data '", d.name, "': ", d.file, " does not exist and the study gives no datagen settings");
   }
   // Each run's training samples, once (0 for a data set that does not exist yet, in a dry run).
   std::vector<std::int64_t> sample_counts;
   for (const auto& r : st.runs) {
     auto it = info.find(st.data_of(r).name);
+    const nets::NetConfig net = nets::preset_config(r.settings.at("preset"));
+    EDNN_CHECK(it == info.end() || it->second.solver.L == net.L, "study: run ", r.name, ": preset ", net.preset,
+               " takes L = ", net.L, " but ", st.data_of(r).file, " has L = ", it->second.solver.L);
     try {
       sample_counts.push_back(
           it == info.end() ? 0 : std::int64_t(dataset::train_indices(it->second, r.fraction(), r.train_n(), r.subset()).size()));

@@ -1,6 +1,7 @@
 #include "apps/study_plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "engine/error.h"
 #include "engine/loss_spec.h"
 #include "nets/ednn_cnn.h"
+#include "nets/metrics.h"
 
 namespace ednn::study {
 namespace fs = std::filesystem;
@@ -273,10 +275,19 @@ Study parse_study(const std::string& text, const std::string& source, const std:
   for (const RunSpec& run : st.runs) {
     const std::string where = "study " + source + ": run " + run.name;
     try {
-      st.data_of(run);
-      nets::preset_config(run.settings.at("preset"));
+      const DataSpec& data = st.data_of(run);
+      const nets::NetConfig net = nets::preset_config(run.settings.at("preset"));
+      for (const auto& [option, value] : data.datagen)
+        EDNN_CHECK(option != "L" || std::stoi(value) == net.L, "preset ", net.preset, " takes L = ", net.L,
+                   " but data '", data.name, "' is made with L = ", value);
       const double f = run.fraction();
       EDNN_CHECK(f > 0 && f <= 1, "fraction ", f, " outside (0, 1]");
+      // What train would refuse only when the run starts, hours into the study.
+      auto number = [&](const char* key) { return std::stod(run.settings.at(key)); };
+      EDNN_CHECK(number("epochs") >= 1, "epochs ", run.settings.at("epochs"), ", expected at least 1");
+      EDNN_CHECK(number("batch") >= 1, "batch ", run.settings.at("batch"), ", expected at least 1");
+      EDNN_CHECK(number("lr") > 0 && std::isfinite(number("lr")), "lr ", run.settings.at("lr"), ", expected > 0");
+      if (run.settings.count("transform")) nets::parse_transform(run.settings.at("transform"));
       for (const auto& [k, v] : run.settings)
         EDNN_CHECK(!kTrainFlags.count(k) || v == "true" || v == "false", k, " takes true or false, got ", v);
     } catch (const Error& e) {

@@ -323,3 +323,61 @@ TEST_CASE("study: a finished run is reported only if it was trained and evaluate
   CHECK(r.output.find("\"lr\":\"0.0001\"") != std::string::npos);
   CHECK(read_bytes(out / "runs.csv") == table);
 }
+
+TEST_CASE("study: its edges: dry run and report-only write nothing of the runs', bad runs stop it first, SIGTERM stops the children") {
+  const ednn::test::TempDir dir("study_edges");
+  const fs::path log = dir.path / "log.txt", out = dir.path / "o";
+  const std::string study = EDNN_STUDY_BIN;
+  auto write_study = [&](const std::string& train, const std::string& grid) {
+    ednn::test::write_bytes(dir.path / "s.json", R"({"data": {"d": {"file": "d.h5", "datagen":
+        {"L": 64, "per-n": 4, "max-sources": 2, "test-fraction": 0.5}}}, "train": )" + train +
+                                                     R"(, "groups": [{"grid": )" + grid + "}]}");
+  };
+  const std::string command = study + " " + (dir.path / "s.json").string() + " --out " + out.string();
+
+  // A dry run creates nothing; report-only makes no data and says so, and writes no study.json.
+  write_study(R"({"preset": "tiny", "epochs": 1, "device": "cpu"})", R"({"seed": [3, 4]})");
+  auto r = run_command(command + " --dry-run", log);
+  CAPTURE(r.output);
+  CHECK(r.status == 0);
+  CHECK(!fs::exists(out));
+  r = run_command(command + " --report-only", log);
+  CAPTURE(r.output);
+  CHECK(r.status == 0);
+  CHECK(r.output.find("does not exist yet (--report-only makes none)") != std::string::npos);
+  CHECK(!fs::exists(out / "study.json"));
+  CHECK(!fs::exists(out / "d.h5"));
+
+  // Runs that train would refuse are found before the first one starts: epochs 0 in the second run,
+  // a preset whose L is not the data's.
+  write_study(R"({"preset": "tiny", "device": "cpu"})", R"({"epochs": [1, 0]})");
+  r = run_command(command, log);
+  CAPTURE(r.output);
+  CHECK(r.status == 1);
+  CHECK(r.output.find("run epochs-0: epochs 0, expected at least 1") != std::string::npos);
+  CHECK(!fs::exists(out / "runs" / "epochs-1" / "best.safetensors"));
+  write_study(R"({"preset": "small", "epochs": 1, "device": "cpu"})", R"({"seed": [3]})");
+  r = run_command(command, log);
+  CAPTURE(r.output);
+  CHECK(r.status == 1);
+  CHECK(r.output.find("preset small takes L = 128 but data 'd' is made with L = 64") != std::string::npos);
+
+  // SIGTERM to the study's process alone (what a scheduler sends): the study forwards it, and no
+  // child trains on after the study has stopped.
+  write_study(R"({"preset": "tiny", "epochs": 1000000, "device": "cpu"})", R"({"seed": [5]})");
+  const fs::path pid_file = dir.path / "pid";
+  // (trai[n] matches train's command line but not this shell's own, which holds the pattern.)
+  r = run_command("{ (" + command + " & echo $! > " + pid_file.string() + "; wait $!) > " +
+                      (dir.path / "study.txt").string() + " 2>&1 & sleep 0.5; for i in $(seq 1 200); do [ -s " +
+                      (out / "runs" / "seed-5" / "train.log").string() + " ] && break; sleep 0.1; done; sleep 1; " +
+                      "pgrep -f 'bin/trai[n] .*runs/seed-5' > /dev/null && echo TRAINING; pid=$(cat " + pid_file.string() +
+                      "); kill -TERM $pid; for i in $(seq 1 100); do kill -0 $pid 2> /dev/null || break; sleep 0.1; done; "
+                      "sleep 0.5; pgrep -f 'bin/trai[n] .*runs/seed-5' > /dev/null && echo STILL_RUNNING || echo ALL_STOPPED; "
+                      // on a regression, nothing is left behind to train forever
+                      "pkill -9 -f 'bin/trai[n] .*runs/seed-5'; kill -9 $pid 2> /dev/null; true; }",
+                  log);
+  CAPTURE(r.output);
+  CHECK(r.output.find("TRAINING") != std::string::npos);  // the child was there to be stopped
+  CHECK(r.output.find("ALL_STOPPED") != std::string::npos);
+  CHECK(read_bytes(dir.path / "study.txt").find("study: interrupted") != std::string::npos);
+}
