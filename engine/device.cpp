@@ -1,6 +1,5 @@
 #include "engine/device.h"
 
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -142,52 +141,6 @@ void device_synchronize(Device device) {
 #if EDNN_WITH_CUDA
   if (device == Device::cuda) cuda::synchronize();
 #endif
-}
-
-namespace {
-// -1: not decided yet (EDNN_TF32 is read on first use), else 0 or 1.
-std::atomic<int> tf32_allowed{-1};
-}  // namespace
-
-bool allow_tf32() {
-  int state = tf32_allowed.load();
-  if (state < 0) {
-    const char* v = std::getenv("EDNN_TF32");
-    state = v && *v && std::strcmp(v, "0") != 0 ? 1 : 0;
-    int unset = -1;
-    tf32_allowed.compare_exchange_strong(unset, state);
-    state = tf32_allowed.load();
-  }
-  return state == 1;
-}
-
-void set_allow_tf32(bool allow) { tf32_allowed.store(allow ? 1 : 0); }
-
-namespace {
-std::atomic<int> conv_version_setting{-1};  // -1: not decided yet (EDNN_CONV_VERSION is read on first use)
-
-void check_conv_version(int version, const char* where) {
-  EDNN_CHECK(version == 0 || (version >= 2 && version <= 7), where, ": convolution kernel version ", version,
-             " does not exist (expected 0 (automatic), 2, 3, 4 (TF32), 5 (3xTF32), 6 or 7 (Winograd); see kernels/conv2d.h)");
-}
-}  // namespace
-
-int conv_kernel_version() {
-  int version = conv_version_setting.load();
-  if (version < 0) {
-    const char* v = std::getenv("EDNN_CONV_VERSION");
-    version = v && *v ? std::atoi(v) : 0;
-    check_conv_version(version, "EDNN_CONV_VERSION");
-    int unset = -1;
-    conv_version_setting.compare_exchange_strong(unset, version);
-    version = conv_version_setting.load();
-  }
-  return version != 0 ? version : (allow_tf32() ? 4 : 0);
-}
-
-void set_conv_kernel_version(int version) {
-  check_conv_version(version, "set_conv_kernel_version");
-  conv_version_setting.store(version);
 }
 
 }  // namespace ednn

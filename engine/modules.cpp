@@ -1,9 +1,9 @@
 #include "engine/modules.h"
 
 #include <cmath>
-#include <cstdlib>
 
 #include "engine/functional.h"
+#include "engine/numerics.h"
 #include "engine/sync_batch_norm.h"
 
 namespace ednn {
@@ -155,13 +155,7 @@ std::string LeakyReLU::describe() const { return detail::concat("LeakyReLU(negat
 
 // ---- Sequential --------------------------------------------------------------------------------
 
-bool Sequential::fusion_default() {
-  static const bool on = [] {
-    const char* v = std::getenv("EDNN_NO_FUSION");
-    return v == nullptr || std::string(v).empty() || std::string(v) == "0";
-  }();
-  return on;
-}
+bool Sequential::fusion_default() { return numerics().fusion; }
 
 std::size_t Sequential::step_size(std::size_t i) const {
   if (!fusion_ || i + 1 >= layers_.size()) return 1;

@@ -131,7 +131,7 @@ public:
 // input through the upsampling, the upsampled tensor is never made). The layers stay separate
 // entries, so state names and indices are those of the equivalent torch.nn.Sequential, and the output is the same as
 // running them one by one. Fusion is on unless turned off per network (set_fusion(false)) or for
-// the whole process with the environment variable EDNN_NO_FUSION=1 (benchmarks, tests).
+// the whole process (engine/numerics.h, the programs' --no-fusion), when the network is built.
 class Sequential final : public Module {
 public:
   Sequential() = default;
@@ -161,7 +161,7 @@ public:
 private:
   std::vector<std::unique_ptr<Module>> layers_;
   bool fusion_ = fusion_default();
-  static bool fusion_default();  // false when EDNN_NO_FUSION is set to anything but "" or "0"
+  static bool fusion_default();  // numerics().fusion (engine/numerics.h)
 };
 
 }  // namespace ednn
