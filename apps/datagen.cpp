@@ -61,8 +61,8 @@ public:
   void operator()(const DatagenProgress& p) {
     if (!started_) bar_.start("datagen", p.total, "samples", p.done - p.done_this_run, p.seconds);
     started_ = true;
+    bar_.update(p.done, "");
     if (p.done == p.total) bar_.finish("");
-    else bar_.update(p.done, "");
   }
   void stopped() {
     if (started_) bar_.finish("");

@@ -60,7 +60,7 @@ double ProgressBar::seconds() const {
 void ProgressBar::update(std::int64_t done, const std::string& extra) {
   done_ = done;
   extra_ = extra;
-  if (!enabled_ || !started_) return;
+  if (!enabled_ || !started_ || (total_ > 0 && done_ >= total_)) return;  // finish() draws the last line
   const auto now = std::chrono::steady_clock::now();
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
   if (tty_) {

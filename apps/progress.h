@@ -5,9 +5,9 @@
 //
 // On a terminal the line is redrawn in place, at most every 0.25 s, cut to the terminal's width;
 // otherwise (a log file) one line is printed at each new tenth of the task, or after 30 s without
-// one. Durations are "m:ss" or "h:mm:ss" everywhere (format_duration). The rate and the time left
-// count only the units done since start(): a resumed task (datagen continuing a partial file) says
-// how fast this run goes.
+// one; the line of the whole task is finish()'s. Durations are "m:ss" or "h:mm:ss" everywhere
+// (format_duration). The rate and the time left count only the units done since start(): a
+// resumed task (datagen continuing a partial file) says how fast this run goes.
 #pragma once
 #include <chrono>
 #include <cstdint>
