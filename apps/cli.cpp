@@ -183,9 +183,10 @@ const Cli::Opt& Cli::declared(const std::string& name, Kind kind) const {
 }
 
 bool Cli::has(const std::string& name) const {
-  EDNN_CHECK(opts_.count(name), program_, ": internal: undeclared option --", name);
+  const auto o = opts_.find(name);
+  EDNN_CHECK(o != opts_.end(), program_, ": internal: undeclared option --", name);
   const auto g = given_.find(name);
-  return g != given_.end() && g->second != "false";
+  return g != given_.end() && (o->second.kind != Kind::flag || g->second == "true");
 }
 
 std::string Cli::get(const std::string& name) const {

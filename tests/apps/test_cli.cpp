@@ -104,6 +104,9 @@ TEST_CASE("cli: --opt value and --opt=value give the same value; defaults when n
   // A value may start with one dash (a negative number), and = keeps everything after the first =.
   CHECK(parsed({"--max-steps", "-1"}).integer("max-steps") == -1);
   CHECK(parsed({"--out=a=b"}).get("out") == "a=b");
+  // A value that reads like a flag's is a value ("false" is a folder name here).
+  CHECK(parsed({"--out", "false"}).has("out"));
+  CHECK(parsed({"--out=false"}).get("out") == "false");
   // The last of a repeated option counts.
   CHECK(parsed({"--epochs", "3", "--epochs", "4"}).integer("epochs") == 4);
 }
