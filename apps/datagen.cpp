@@ -12,19 +12,16 @@
 // file (solver/datagen.h; usage in docs/DISTRIBUTED_DATAGEN.md). Only rank 0 prints, except for
 // errors: a bad command line is the same on every rank and reported once, by rank 0; any other
 // error stops the whole job (Communicator::abort) with its rank named.
-#include <unistd.h>
-
 #include <atomic>
-#include <charconv>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <omp.h>
 #include <string>
-#include <string_view>
 
+#include "apps/cli.h"
+#include "apps/progress.h"
 #include "engine/communicator.h"
 #include "engine/error.h"
 #include "solver/datagen.h"
@@ -38,67 +35,18 @@ namespace {
 using ednn::dataset::DatagenOptions;
 using ednn::dataset::DatagenProgress;
 using ednn::dataset::DatagenSummary;
+using ednn::io::UsageError;
 
-constexpr const char* kUsage = R"(usage: datagen --out FILE.h5 [options]
-
-Generates per-n samples for every number of sources n in min..max: random disks of radius R
-(input image, max 1) and the steady state of D lap(u) - gamma u = 0 around them (target), solved
-by red-black SOR to a relative residual tol, and writes them to FILE.h5 (HDF5, see
-solver/dataset_h5.h for the layout and the ordering that makes the nested training subsets
-prefixes). Writes FILE.h5.partial first; rerunning the same command after an interruption
-continues it, and gives the same file as an uninterrupted run. An existing FILE.h5 made with
-other parameters is never overwritten.
-
-options (defaults in brackets):
-  --out FILE.h5          output file (required)
-  --L N                  lattice side [512]
-  --per-n N              samples per number of sources [20000]
-  --min-sources N        fewest sources [1]
-  --max-sources N        most sources [20]
-  --test-fraction F      fraction of each n in the test split, 0 <= F < 1 [0.2]
-  --seed S               random stream (unsigned 64-bit) [0]
-  --model clamp|production  source model (SPEC section 1) [clamp]
-  --tol T                relative residual tolerance, 0 < T < 1 [1e-6]
-  --device cpu|cuda|auto where to solve [auto]: cpu (OpenMP, double), cuda (the CUDA SOR kernel,
-                         float; builds with CUDA only, an error without a usable GPU), auto (cuda
-                         when built with CUDA and a GPU is usable, else cpu). The file records it
-                         (attribute `device`); a partial file is only continued on its own device,
-                         as the float GPU targets are not bit-identical to the CPU's (they agree to
-                         about tol). GPU targets are checked again on the host (relative
-                         residual in double <= 2 tol + 1e-6) before they are stored
-  --compress             shuffle + deflate the image chunks (smaller, slower)
-  --D X                  diffusion constant [1]
-  --gamma X              decay rate [0.0025]
-  --radius R             source disk radius [5]
-  --omega W              over-relaxation factor, 0 < W < 2 [optimal for L, D, gamma]
-  --max-sweeps N         SOR iteration cap; exceeding it is an error [20000]
-  --threads N            OpenMP threads [all]
-  --batch N              samples per write + flush (and per GPU launch) [cpu: about 8 MB of
-                         images; cuda: about 256 MB, at most 4096 samples]
-  --stop-after N         stop after N new samples, as if interrupted (for testing resume)
-  --comm auto|single|mpi processes [auto]: mpi when started by mpirun or srun, else single. With
-                         K ranks each solves its share of every batch (and its default size is
-                         K times one process's) and rank 0 writes the file: the same data, bit for
-                         bit, as one process makes, resumable with any number of ranks
-                         (mpirun -np 4 datagen --out data.h5 ...; see docs/DISTRIBUTED_DATAGEN.md)
-  --help                 this text
-
-exit status: 0 done (or stopped by --stop-after), 1 error, 2 bad usage, 130 interrupted by Ctrl-C.
-)";
-
-struct UsageError : ednn::Error {
-  using ednn::Error::Error;
-};
-
-template <class T>
-T parse_number(std::string_view option, std::string_view text) {
-  T value{};
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end)
-    throw UsageError(ednn::detail::concat("datagen: ", option, " expects a number, got '", text, "'"));
-  return value;
-}
+constexpr const char* kAbout =
+    "Generates per-n samples for every number of sources n in min..max: random disks of radius R (input image, "
+    "max 1) and the steady state of D lap(u) - gamma u = 0 around them (target), solved by red-black SOR to a "
+    "relative residual tol, and writes them to FILE.h5 (HDF5, see solver/dataset_h5.h for the layout and the "
+    "ordering that makes the nested training subsets prefixes).\n\n"
+    "  datagen --out data/L128.h5 --L 128 --per-n 1000 --seed 1\n"
+    "  mpirun -np 4 datagen --out data.h5 ...   (see docs/DISTRIBUTED_DATAGEN.md)\n\n"
+    "Writes FILE.h5.partial first; rerunning the same command after an interruption continues it, and gives the "
+    "same file as an uninterrupted run. An existing FILE.h5 made with other parameters is never overwritten. "
+    "Ctrl-C stops after the current batch (exit status 130); a second Ctrl-C stops at once.";
 
 std::atomic<bool> g_stop_requested{false};
 
@@ -106,100 +54,63 @@ extern "C" void on_interrupt(int) {
   if (g_stop_requested.exchange(true)) std::_Exit(130);  // second Ctrl-C: stop now
 }
 
-std::string format_duration(double seconds) {
-  const long s = static_cast<long>(seconds + 0.5);
-  char text[32];
-  std::snprintf(text, sizeof text, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-  return text;
-}
-
-// A progress bar on stderr: redrawn in place on a terminal, one line every 10 s otherwise.
-class ProgressBar {
+// run_datagen's reports drawn as the programs' progress bar; the first one says where a resumed
+// file stood and how long the first batch took.
+class DatagenBar {
 public:
   void operator()(const DatagenProgress& p) {
-    const bool tty = isatty(STDERR_FILENO);
-    const bool last = p.done == p.total;
-    if (!last && p.seconds - last_print_ < (tty ? 0.2 : 10.0)) return;
-    last_print_ = p.seconds;
-    const double rate = p.seconds > 0 ? p.done_this_run / p.seconds : 0.0;
-    const double eta = rate > 0 ? (p.total - p.done) / rate : 0.0;
-    constexpr int width = 30;
-    const int filled = static_cast<int>(width * static_cast<double>(p.done) / p.total);
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar.resize(width, '.');
-    std::fprintf(stderr, "%s[%s] %5.1f%%  %lld/%lld  %.1f samples/s  ETA %s%s", tty ? "\r" : "", bar.c_str(),
-                 100.0 * p.done / p.total, static_cast<long long>(p.done), static_cast<long long>(p.total), rate,
-                 format_duration(eta).c_str(), tty && !last ? "" : "\n");
-    std::fflush(stderr);
+    if (!started_) bar_.start("datagen", p.total, "samples", p.done - p.done_this_run, p.seconds);
+    started_ = true;
+    bar_.update(p.done, "");
+    if (p.done == p.total) bar_.finish("");
   }
+  void stopped() {
+    if (started_) bar_.finish("");
+  }
+  void print(const std::string& line) { bar_.print(stderr, line); }  // a warning, above the bar
 
 private:
-  double last_print_ = -1e9;
+  ednn::io::ProgressBar bar_;
+  bool started_ = false;
 };
 
 struct CommandLine {
   DatagenOptions options;
-  std::string device = "auto";
-  bool help = false;
+  std::string device = "auto", comm = "auto";
 };
 
-// --comm's value, read before the rest of the command line: the communicator comes first, so that
-// a bad command line is reported by rank 0 alone rather than once per rank. A value other than
-// these three is left to parse_options to reject.
-std::string communicator_kind(int argc, char** argv) {
-  for (int a = 1; a + 1 < argc; ++a) {
-    const std::string_view value = argv[a + 1];
-    if (std::string_view(argv[a]) == "--comm" && (value == "single" || value == "mpi")) return std::string(value);
-  }
-  return "auto";
-}
-
-CommandLine parse_options(int argc, char** argv) {
+CommandLine parse_options(ednn::io::Cli& cli) {
   CommandLine line;
   DatagenOptions& o = line.options;
   o.solver = ednn::solver::SolverConfig{};
-  for (int a = 1; a < argc; ++a) {
-    const std::string_view opt = argv[a];
-    if (opt == "--help" || opt == "-h") {
-      line.help = true;
-      return line;
-    }
-    if (opt == "--compress") {
-      o.compress = true;
-      continue;
-    }
-    if (a + 1 >= argc) throw UsageError(ednn::detail::concat("datagen: ", opt, " needs a value (see --help)"));
-    const std::string_view value = argv[++a];
-    if (opt == "--out") o.out = value;
-    else if (opt == "--L") o.solver.L = parse_number<int>(opt, value);
-    else if (opt == "--per-n") o.per_n = parse_number<int>(opt, value);
-    else if (opt == "--min-sources") o.solver.min_sources = parse_number<int>(opt, value);
-    else if (opt == "--max-sources") o.solver.max_sources = parse_number<int>(opt, value);
-    else if (opt == "--test-fraction") o.test_fraction = parse_number<double>(opt, value);
-    else if (opt == "--seed") o.seed = parse_number<std::uint64_t>(opt, value);
-    else if (opt == "--model") o.solver.model = ednn::solver::parse_source_model(value);
-    else if (opt == "--tol") o.solver.tol = parse_number<double>(opt, value);
-    else if (opt == "--D") o.solver.D = parse_number<double>(opt, value);
-    else if (opt == "--gamma") o.solver.gamma = parse_number<double>(opt, value);
-    else if (opt == "--radius") o.solver.radius = parse_number<int>(opt, value);
-    else if (opt == "--omega") o.solver.omega = parse_number<double>(opt, value);
-    else if (opt == "--max-sweeps") o.solver.max_sweeps = parse_number<int>(opt, value);
-    else if (opt == "--threads") omp_set_num_threads(parse_number<int>(opt, value));
-    else if (opt == "--batch") o.batch = parse_number<int>(opt, value);
-    else if (opt == "--stop-after") o.stop_after = parse_number<std::int64_t>(opt, value);
-    else if (opt == "--device") {
-      if (value != "cpu" && value != "cuda" && value != "auto")
-        throw UsageError(ednn::detail::concat("datagen: --device '", value, "', expected cpu, cuda or auto"));
-      line.device = value;
-    } else if (opt == "--comm") {
-      if (value != "auto" && value != "single" && value != "mpi")
-        throw UsageError(ednn::detail::concat("datagen: --comm '", value, "', expected auto, single or mpi"));
-      // (used before the rest, by communicator_kind)
-    } else {
-      throw UsageError(ednn::detail::concat("datagen: unknown option '", opt, "' (see --help)"));
-    }
+  if (!cli.has("out")) throw UsageError("--out FILE.h5 is required (see --help)");
+  o.out = cli.get("out");
+  o.solver.L = int(cli.integer("L"));
+  o.per_n = int(cli.integer("per-n"));
+  o.solver.min_sources = int(cli.integer("min-sources"));
+  o.solver.max_sources = int(cli.integer("max-sources"));
+  o.test_fraction = cli.number("test-fraction");
+  o.seed = cli.unsigned_integer("seed");
+  o.solver.model = ednn::solver::parse_source_model(cli.get("model"));
+  o.solver.tol = cli.number("tol");
+  o.solver.D = cli.number("D");
+  o.solver.gamma = cli.number("gamma");
+  o.solver.radius = int(cli.integer("radius"));
+  o.solver.omega = cli.number("omega");
+  o.solver.max_sweeps = int(cli.integer("max-sweeps"));
+  if (cli.has("threads")) omp_set_num_threads(int(cli.integer("threads")));
+  o.batch = int(cli.integer("batch"));
+  if (cli.has("stop-after")) o.stop_after = cli.integer("stop-after");
+  o.compress = cli.has("compress");
+  line.device = cli.get("device");
+  line.comm = cli.get("comm");
+  // The solver's settings together (L against the radius, the source range, tol, omega): a bad
+  // one is a bad command line.
+  try {
+    ednn::solver::validate(o.solver);
+  } catch (const ednn::Error& e) {
+    throw UsageError(e.what());
   }
-  if (o.out.empty()) throw UsageError("datagen: --out FILE.h5 is required (see --help)");
   return line;
 }
 
@@ -244,9 +155,10 @@ int generate(CommandLine& line, ednn::Communicator& comm) {
                  ednn::solver::effective_omega(s), device_text.c_str(), omp_get_max_threads(),
                  options.compress ? "  compressed" : "", processes.c_str());
   }
-  ProgressBar progress;
+  DatagenBar progress;
   const DatagenSummary summary = ednn::dataset::run_datagen(
-      options, std::ref(progress), [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); });
+      options, std::ref(progress), [&progress](const std::string& w) { progress.print(w); });
+  progress.stopped();
   if (!root) return summary.finished || !g_stop_requested.load() ? 0 : 130;
   if (summary.was_already_finished) {
     std::fprintf(stderr, "datagen: %s is already complete with these parameters (solved on %s); nothing to do\n",
@@ -272,43 +184,60 @@ int generate(CommandLine& line, ednn::Communicator& comm) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
+  constexpr std::int64_t kInt = 2147483647;  // the options read into an int
+  ednn::io::Cli cli("datagen", kAbout);
+  cli.option("out", "FILE.h5", "output file; required");
+  cli.integer_option("L", "N", "lattice side", "512", 1, kInt);
+  cli.integer_option("per-n", "N", "samples per number of sources", "20000", 1, kInt);
+  cli.integer_option("min-sources", "N", "fewest sources", "1", 0, kInt);
+  cli.integer_option("max-sources", "N", "most sources", "20", 0, kInt);
+  cli.number_option("test-fraction", "F", "fraction of each n in the test split, 0 <= F < 1", "0.2");
+  cli.unsigned_option("seed", "S", "random stream (unsigned 64-bit)", "0");
+  cli.choice_option("model", {"clamp", "production"}, "source model (SPEC section 1)", "clamp");
+  cli.number_option("tol", "T", "relative residual tolerance, 0 < T < 1", "1e-6");
+  cli.choice_option("device", {"cpu", "cuda", "auto"},
+                    "where to solve: cpu (OpenMP, double), cuda (the CUDA SOR kernel, float; builds with CUDA only, "
+                    "an error without a usable GPU), auto (cuda when built with CUDA and a GPU is usable, else cpu). "
+                    "The file records it (attribute `device`); a partial file is only continued on its own device, "
+                    "as the float GPU targets are not bit-identical to the CPU's (they agree to about tol). GPU "
+                    "targets are checked again on the host (relative residual in double <= 2 tol + 1e-6) before "
+                    "they are stored", "auto");
+  cli.flag("compress", "shuffle + deflate the image chunks (smaller, slower)");
+  cli.number_option("D", "X", "diffusion constant", "1");
+  cli.number_option("gamma", "X", "decay rate", "0.0025");
+  cli.integer_option("radius", "R", "source disk radius", "5", 0, kInt);
+  cli.number_option("omega", "W", "over-relaxation factor, 0 < W < 2; 0: the optimal one for L, D and gamma", "0");
+  cli.integer_option("max-sweeps", "N", "SOR iteration cap; exceeding it is an error", "20000", 0, kInt);
+  cli.integer_option("threads", "N", "OpenMP threads (default: OMP_NUM_THREADS, else every core)", "", 1, kInt);
+  cli.integer_option("batch", "N", "samples per write + flush (and per GPU launch); 0: cpu about 8 MB of images, "
+                     "cuda about 256 MB and at most 4096 samples", "0", 0, kInt);
+  cli.integer_option("stop-after", "N", "stop after N new samples, as if interrupted (for testing resume; default: "
+                     "run to the end)", "", 0, INT64_MAX);
+  cli.choice_option("comm", {"auto", "single", "mpi"},
+                    "processes: mpi when started by mpirun or srun, else single (auto). With K ranks each solves its "
+                    "share of every batch (and its default size is K times one process's) and rank 0 writes the "
+                    "file: the same data, bit for bit, as one process makes, resumable with any number of ranks "
+                    "(mpirun -np 4 datagen --out data.h5 ...; see docs/DISTRIBUTED_DATAGEN.md)", "auto");
+  if (!cli.parse(argc, argv)) return 0;  // --help, --version
+  // The command line is read before the communicator exists, and a bad one is the same on every
+  // rank: run_main lets rank 0 alone report it.
+  CommandLine line = parse_options(cli);
   std::unique_ptr<ednn::Communicator> comm;
   try {
-    comm = ednn::make_communicator(communicator_kind(argc, argv), ednn::Device::cpu);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "datagen: %s\n", e.what());
-    return 2;
-  }
-  const bool root = comm->is_root();
-  CommandLine line;
-  try {  // the same on every rank: reported once
-    line = parse_options(argc, argv);
-    if (line.help) {
-      if (root) std::fputs(kUsage, stdout);
-      return 0;
-    }
-    ednn::solver::validate(line.options.solver);
-  } catch (const UsageError& e) {
-    if (root) std::fprintf(stderr, "%s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    if (root) std::fprintf(stderr, "%s\n", e.what());
-    return 1;
+    comm = ednn::make_communicator(line.comm, ednn::Device::cpu);
+  } catch (const ednn::Error& e) {  // a backend this build lacks
+    throw UsageError(e.what());
   }
   try {
     return generate(line, *comm);
   } catch (const ednn::dataset::RootFailed&) {
     return 1;  // rank 0 failed before any sample was solved and reports why
-  } catch (const std::exception& e) {
-    // The other ranks would wait for this one in their next collective: stop them all, naming
-    // this rank.
-    const std::string message = e.what();
-    if (comm->size() > 1)
-      comm->abort(message.rfind("datagen:", 0) == 0 ? message : "datagen: error: " + message);
-    std::fprintf(stderr, "%s\n", message.c_str());
-    return 1;
   }
 }
+
+}  // namespace
+
+// Errors (run_main): any error but a bad command line stops the whole job (Communicator::abort)
+// with its rank named.
+int main(int argc, char** argv) { return ednn::io::run_main("datagen", run, argc, argv); }

@@ -24,6 +24,7 @@
 #include "apps/cli.h"
 #include "apps/h5_io.h"
 #include "apps/pictures.h"
+#include "apps/progress.h"
 #include "apps/sources_file.h"
 #include "engine/autograd.h"
 #include "engine/device.h"
@@ -31,7 +32,6 @@
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
 #include "nets/metrics.h"
-#include "nets/progress.h"
 
 using namespace ednn;
 namespace fs = std::filesystem;
@@ -57,33 +57,31 @@ std::string meta_get(const nets::Metadata& m, const std::string& key, const std:
 
 int run(int argc, char** argv) {
   io::Cli cli("infer",
-              "infer: runs a trained ED-CNN and measures it against the solver's ground truth.\n\n"
+              "Runs a trained ED-CNN and measures it against the solver's ground truth.\n\n"
               "  infer --checkpoint FILE.safetensors --data FILE.h5 --device cpu --out DIR\n"
               "  infer --checkpoint FILE.safetensors --sources sources.json|csv --out DIR\n\n"
-              "Writes DIR/predictions.h5 (predictions [N, 1, L, L] float32), and with targets\n"
+              "Writes DIR/predictions.h5 (predictions [N, 1, L, L] float32), and with targets "
               "DIR/metrics.csv, DIR/metrics.json, DIR/mae_vs_n_<region>.png and DIR/sample_<i>.png.");
-  cli.option("checkpoint", "FILE", "model file written by train (e.g. DIR/best.safetensors)");
+  constexpr std::int64_t kInt = 2147483647;  // the options read into an int
+  cli.option("checkpoint", "FILE", "model file written by train (e.g. DIR/best.safetensors); required");
   cli.option("data", "FILE.h5", "inputs [N, 1, L, L] float32; targets, n_sources, split used when present");
   cli.option("sources", "FILE", "build one input from sources (JSON or CSV rows x,y,value); its target is solved");
-  cli.option("split", "WHICH", "all, train or test (needs a 'split' data set)", "all");
-  cli.option("limit", "N", "use only the first N selected samples (0: all)", "0");
-  cli.option("out", "DIR", "output directory");
+  cli.choice_option("split", {"all", "train", "test"}, "the samples used (train or test need a 'split' data set)", "all");
+  cli.integer_option("limit", "N", "use only the first N selected samples (0: all)", "0", 0, INT64_MAX);
+  cli.option("out", "DIR", "output directory; required");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
   cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (faster, less precise; also EDNN_TF32=1)");
-  cli.option("batch", "B", "samples per forward pass", "16");
-  cli.option("pictures", "K", "picture panels for the first K samples", "4");
-  cli.flag("compare-solver", "also time the SOR solver on the same inputs (CPU, with the data file's solver settings when it has them) and report the ratio");
+  cli.integer_option("batch", "B", "samples per forward pass", "16", 1, kInt);
+  cli.integer_option("pictures", "K", "picture panels for the first K samples", "4", 0, INT64_MAX);
+  cli.flag("compare-solver", "also time the SOR solver on the same inputs (CPU, with the data file's solver settings "
+           "when it has them) and report the ratio");
   cli.flag("overwrite", "replace the results that --out DIR holds (without it such a directory is refused)");
   cli.flag("quiet", "no progress bar");
-  cli.flag("help", "this text");
-  cli.parse(argc, argv);
-  if (cli.has("help")) {
-    std::printf("%s", cli.help().c_str());
-    return 0;
-  }
-  EDNN_CHECK(cli.has("checkpoint"), "infer: --checkpoint FILE is required (see --help)");
-  EDNN_CHECK(cli.has("out"), "infer: --out DIR is required (see --help)");
-  EDNN_CHECK(cli.has("data") != cli.has("sources"), "infer: give exactly one of --data FILE.h5 and --sources FILE");
+  if (!cli.parse(argc, argv)) return 0;  // --help, --version
+  if (!cli.has("checkpoint")) throw io::UsageError("--checkpoint FILE is required (see --help)");
+  if (!cli.has("out")) throw io::UsageError("--out DIR is required (see --help)");
+  if (cli.has("data") == cli.has("sources"))
+    throw io::UsageError("give exactly one of --data FILE.h5 and --sources FILE");
   const std::string ckpt = cli.get("checkpoint");
   const fs::path out = cli.get("out");
   const Device device = parse_device(cli.get("device"));
@@ -92,7 +90,6 @@ int run(int argc, char** argv) {
     if (device != Device::cuda) std::fprintf(stderr, "infer: --tf32 applies to the cuda device only; the cpu computes in float\n");
   }
   const int batch = int(cli.integer("batch"));
-  EDNN_CHECK(batch > 0, "infer: --batch must be positive");
 
   // ---- the network, configured from the checkpoint's metadata ----
   EDNN_CHECK(fs::exists(ckpt), "infer: checkpoint ", ckpt, " does not exist");
@@ -129,7 +126,6 @@ int run(int argc, char** argv) {
     EDNN_CHECK(plain->L() == L, "infer: data ", cli.get("data"), " has L = ", plain->L(), " but checkpoint ", ckpt,
                " (preset ", cfg.preset, ") expects L = ", L);
     const std::string split = cli.get("split");
-    EDNN_CHECK(split == "all" || split == "train" || split == "test", "infer: --split must be all, train or test");
     EDNN_CHECK(split == "all" || plain->has_split(), "infer: --split ", split, " but data ", cli.get("data"),
                " has no 'split' data set");
     for (std::int64_t i = 0; i < plain->size(); ++i)
@@ -192,7 +188,8 @@ int run(int argc, char** argv) {
   io::PredictionsWriter predictions_file((out / "predictions.h5").string(), N, L);
   double net_seconds = 0;
   std::int64_t timed = 0;
-  nets::ProgressBar bar("infer", N, "samples", !cli.has("quiet"));
+  io::ProgressBar bar(!cli.has("quiet"));
+  bar.start("infer", N, "samples");
   {
     NoGradGuard no_grad;
     for (std::int64_t first = 0; first < N; first += batch) {
@@ -230,10 +227,10 @@ int run(int argc, char** argv) {
         if (targets) std::copy_n(ys.begin(), keep * px, kept_targets.begin() + first * px);
         std::copy_n(ns.begin(), keep, kept_n.begin() + first);
       }
-      bar.update(first + count);
+      bar.update(first + count, "");
     }
   }
-  bar.finish();
+  bar.finish("");
   const double net_ms = timed > 0 ? 1000 * net_seconds / double(timed) : NAN;
   predictions_file.finish(ckpt);
 

@@ -26,12 +26,12 @@
 #include <thread>
 
 #include "apps/cli.h"
+#include "apps/progress.h"
 #include "apps/study_plan.h"
 #include "apps/study_report.h"
 #include "engine/error.h"
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
-#include "nets/progress.h"
 #include "solver/dataset_h5.h"
 
 extern char** environ;
@@ -58,6 +58,14 @@ extern "C" void on_interrupt(int signal) {  // async-signal-safe: atomics and ki
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// printf's formatting into a string.
+template <class... Args>
+std::string text(const char* format, Args... args) {
+  std::string s(std::size_t(std::snprintf(nullptr, 0, format, args...)), '\0');
+  std::snprintf(s.data(), s.size() + 1, format, args...);
+  return s;
 }
 
 std::string joined(const std::string& program, const std::vector<std::string>& args) {
@@ -215,37 +223,27 @@ void claim_folder(const study::RunSpec& run, const fs::path& dir) {
 
 int run(int argc, char** argv) {
   io::Cli cli("study",
-              "study: runs a grid of train + infer runs and draws the paper's comparisons.\n\n"
+              "Runs a grid of train + infer runs and draws the paper's comparisons.\n\n"
               "  study STUDY.json --out DIR [--jobs K]\n"
               "  study --study STUDY.json --out DIR --dry-run\n\n"
-              "The study file (JSON; docs/STUDY.md, examples in studies/) names the data set(s) and the runs.\n"
-              "Outputs in DIR: runs/<run>/ (checkpoints, logs, infer/), runs.csv, runs.json, report.md and the\n"
-              "figures (mae_vs_n_*.png, seeds_*.png, size.png, cross_*.png, cross_means_*.png).\n"
+              "The study file (JSON; docs/STUDY.md, examples in studies/) names the data set(s) and the runs. "
+              "Outputs in DIR: runs/<run>/ (checkpoints, logs, infer/), runs.csv, runs.json, report.md and the "
+              "figures (mae_vs_n_*.png, seeds_*.png, size.png, cross_*.png, cross_means_*.png). "
               "Running the same command again skips finished runs and resumes interrupted ones.");
-  cli.option("study", "FILE.json", "the study description (may also be given as the first argument)");
+  cli.option("study", "FILE.json", "the study description (may also be given as the argument)");
+  cli.positional("study");
   cli.option("out", "DIR", "output folder; relative data paths in the study file are resolved against it");
-  cli.option("jobs", "K", "runs at once (each child gets OMP_NUM_THREADS = cores / K unless it is set)", "1");
+  cli.integer_option("jobs", "K", "runs at once (each child gets OMP_NUM_THREADS = cores / K unless it is set)", "1", 1,
+                     kMaxChildren);
   cli.option("bin", "DIR", "folder holding datagen, train and infer (default: the folder of this program)");
   cli.flag("dry-run", "list the runs, what each still needs and its command lines, then exit");
   cli.flag("report-only", "run nothing: redraw the table, figures and report from the runs finished so far");
-  cli.flag("help", "this text");
-  std::vector<char*> args(argv, argv + argc);
-  std::string positional;
-  if (argc > 1 && argv[1][0] != '-') {  // study FILE.json ...
-    positional = argv[1];
-    args.erase(args.begin() + 1);
-  }
-  cli.parse(int(args.size()), args.data());
-  if (cli.has("help")) {
-    std::printf("%s", cli.help().c_str());
-    return 0;
-  }
-  const std::string study_file = cli.has("study") ? cli.get("study") : positional;
-  EDNN_CHECK(!study_file.empty(), "study: give the study file (study STUDY.json --out DIR; see --help)");
-  EDNN_CHECK(cli.has("out"), "study: --out DIR is required (see --help)");
+  if (!cli.parse(argc, argv)) return 0;  // --help, --version
+  const std::string study_file = cli.get("study");
+  if (study_file.empty()) throw io::UsageError("give the study file (study STUDY.json --out DIR; see --help)");
+  if (!cli.has("out")) throw io::UsageError("--out DIR is required (see --help)");
   const fs::path out = cli.get("out");
   const int jobs = int(cli.integer("jobs"));
-  EDNN_CHECK(jobs >= 1 && jobs <= kMaxChildren, "study: --jobs must be in 1..", kMaxChildren, ", got ", jobs);
   const fs::path bin = cli.has("bin") ? fs::path(cli.get("bin")) : fs::read_symlink("/proc/self/exe").parent_path();
   for (const char* p : {"datagen", "train", "infer"})
     EDNN_CHECK(fs::exists(bin / p), "study: ", (bin / p).string(), " not found (build all programs, or give --bin DIR)");
@@ -351,10 +349,14 @@ int run(int argc, char** argv) {
     env.push_back("OMP_NUM_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency() / unsigned(jobs))));
   std::mutex lock;
   std::size_t next = 0, done = 0;
-  double busy_seconds = 0, work_done = 0, work_left = 0;
-  for (const Job& j : todo) work_left += j.work;
+  double work_done = 0, work_total = 0;
+  for (const Job& j : todo) work_total += j.work;
   std::vector<std::string> failures;
   const double start = now_s();
+  // The bar counts the samples the runs pass through the network (Job::work), so that its time
+  // left weighs a large run more than a small one; the lines of the runs are printed above it.
+  io::ProgressBar bar;
+  auto runs_text = [&] { return text(" runs %zu/%zu", done, todo.size()); };
   auto worker = [&]() {
     for (;;) {
       std::size_t k;
@@ -371,11 +373,11 @@ int run(int argc, char** argv) {
         claim_folder(*job.run, job.dir);
         {
           std::lock_guard<std::mutex> g(lock);
-          std::printf("[%zu/%zu] start %s: %s\n", k + 1, todo.size(), job.run->name.c_str(),
-                      job.state.todo == Todo::train    ? "train"
-                      : job.state.todo == Todo::resume ? ("resume after epoch " + std::to_string(job.state.epochs_done)).c_str()
-                                                       : "evaluate");
-          std::fflush(stdout);
+          bar.print(stdout, text("[%zu/%zu] start %s: %s", k + 1, todo.size(), job.run->name.c_str(),
+                                 job.state.todo == Todo::train    ? "train"
+                                 : job.state.todo == Todo::resume
+                                     ? ("resume after epoch " + std::to_string(job.state.epochs_done)).c_str()
+                                     : "evaluate"));
         }
         if (job.state.todo == Todo::train || job.state.todo == Todo::resume) {
           const auto args = study::train_arguments(st, *job.run, job.dir.string(), job.state.todo == Todo::resume);
@@ -397,35 +399,35 @@ int run(int argc, char** argv) {
       std::lock_guard<std::mutex> g(lock);
       if (g_interrupted) return;
       ++done;
-      busy_seconds += now_s() - t0;
       work_done += job.work;
-      work_left -= job.work;
-      const double eta = busy_seconds / work_done * work_left / jobs;
       if (!error.empty()) {
         const std::string why = last_error_line(log);
         failures.push_back(job.run->name + ": " + error + (why.empty() ? "" : " (" + why + ")") + "; log " + log);
-        std::printf("[%zu/%zu] FAILED %s: %s; see %s\n", k + 1, todo.size(), job.run->name.c_str(), error.c_str(),
-                    log.c_str());
+        bar.print(stdout, text("[%zu/%zu] FAILED %s: %s; see %s", k + 1, todo.size(), job.run->name.c_str(),
+                               error.c_str(), log.c_str()));
       } else {
         try {
           const auto r = study::read_run_result(*job.run, job.dir.string(), train_samples(*job.run));
-          std::printf("[%zu/%zu] done %s: best epoch %d/%d, test MAE %.4g, %.0f s; %zu to go, ETA %s\n", k + 1,
-                      todo.size(), job.run->name.c_str(), r.best_epoch, r.epochs, r.mae[nets::kAll], now_s() - t0,
-                      todo.size() - done, nets::format_duration(eta).c_str());
+          bar.print(stdout, text("[%zu/%zu] done %s: best epoch %d/%d, test MAE %.4g, %s", k + 1, todo.size(),
+                                 job.run->name.c_str(), r.best_epoch, r.epochs, r.mae[nets::kAll],
+                                 io::format_duration(now_s() - t0).c_str()));
         } catch (const Error& e) {
           failures.push_back(job.run->name + ": " + e.what());
         }
       }
-      std::fflush(stdout);
+      bar.update(std::int64_t(work_done), runs_text());
     }
   };
   if (!report_only && !todo.empty()) {
+    bar.start("study", std::int64_t(work_total), "samples");
+    bar.update(0, runs_text());
     std::vector<std::thread> workers;
     for (int j = 0; j < std::min<int>(jobs, int(todo.size())); ++j) workers.emplace_back(worker);
     for (auto& t : workers) t.join();
+    bar.finish(runs_text());
     if (g_interrupted) {
       std::fprintf(stderr, "study: interrupted after %s; run the same command again to continue (finished runs are kept, "
-                           "interrupted ones resume from their last epoch)\n", nets::format_duration(now_s() - start).c_str());
+                           "interrupted ones resume from their last epoch)\n", io::format_duration(now_s() - start).c_str());
       return 130;
     }
   }
@@ -443,7 +445,7 @@ int run(int argc, char** argv) {
   }
   const auto written = study::write_report(st, results, out.string(), unfinished);
   std::printf("study '%s': %zu of %zu runs finished%s.\n  outputs in %s:\n", st.name.c_str(), results.size(),
-              st.runs.size(), report_only || todo.empty() ? "" : (", this call took " + nets::format_duration(now_s() - start)).c_str(),
+              st.runs.size(), report_only || todo.empty() ? "" : (", this call took " + io::format_duration(now_s() - start)).c_str(),
               out.string().c_str());
   for (const auto& w : written) std::printf("    %s\n", w.c_str());
   if (!failures.empty()) {

@@ -15,6 +15,7 @@
 
 #include "apps/cli.h"
 #include "apps/h5_io.h"
+#include "apps/progress.h"
 #include "engine/communicator.h"
 #include "engine/device.h"
 #include "engine/error.h"
@@ -32,39 +33,42 @@ namespace {
 
 int run(int argc, char** argv) {
   io::Cli cli("train",
-              "train: trains the ED-CNN surrogate of the diffusion equation.\n\n"
+              "Trains the ED-CNN surrogate of the diffusion equation.\n\n"
               "  train --data FILE.h5 --preset small --epochs E --device cpu --out DIR\n"
               "  train --online --preset small --epochs E --out DIR\n"
               "  train --preset paper --summary\n"
               "  mpirun -np K train --data FILE.h5 ... --out DIR   (each rank a share of every batch)\n"
-              "  train --resume DIR [--epochs E] (give the same data options again; preset, loss, schedule,\n"
-              "                                    transform, seed, lr, batch come from DIR/last.safetensors)\n\n"
-              "Outputs in DIR: best.safetensors (lowest plain test MAE), last.safetensors and\n"
+              "  train --resume DIR [--epochs E]\n\n"
+              "On --resume give the same data options again; preset, loss, schedule, transform, seed, lr and batch "
+              "come from DIR/last.safetensors.\n\n"
+              "Outputs in DIR: best.safetensors (lowest plain test MAE), last.safetensors and "
               "last.optim.safetensors (resume state), train_log.csv (one row per epoch).");
+  constexpr std::int64_t kInt = 2147483647;  // the options read into an int
   cli.option("data", "FILE.h5", "data set written by datagen: trains on its train split, tests on its test split");
-  cli.option("fraction", "F", "nested training subset: the first F of the train samples of each n, F in (0, 1]", "1");
-  cli.option("subset", "J", "with --fraction F < 1: train on the J-th disjoint block of that size instead of the nested "
-             "prefix (J = 0); the paper's non-overlapping sets of Figs. 6 and 9", "0");
-  cli.option("train-n", "P", "train only on samples with P sources (the paper's Fig. 16 runs; 0: all)", "0");
+  cli.number_option("fraction", "F", "nested training subset: the first F of the train samples of each n, F in (0, 1]", "1");
+  cli.integer_option("subset", "J", "with --fraction F < 1: train on the J-th disjoint block of that size instead of the "
+                     "nested prefix (J = 0); the paper's non-overlapping sets of Figs. 6 and 9", "0", 0, kInt);
+  cli.integer_option("train-n", "P", "train only on samples with P sources (the paper's Fig. 16 runs; 0: all)", "0", 0, kInt);
   cli.flag("online", "draw fresh samples from the solver every step (no data file needed for training); with "
            "--device cuda in CUDA builds the GPU solver makes them (targets within tol of the CPU's, not bitwise)");
-  cli.option("online-per-epoch", "N", "with --online: samples per epoch", "1000");
-  cli.option("online-test", "N", "with --online and no --data: size of the fixed test set", "200");
-  cli.option("max-sources", "N", "with --online: sources per sample uniform in 1..N", "20");
+  cli.integer_option("online-per-epoch", "N", "with --online: samples per epoch", "1000", 1, INT64_MAX);
+  cli.integer_option("online-test", "N", "with --online and no --data: size of the fixed test set", "200", 1, INT64_MAX);
+  cli.integer_option("max-sources", "N", "with --online: sources per sample uniform in 1..N", "20", 1, kInt);
   cli.option("preset", "NAME", "network preset: paper (L 512, c0 64), small (L 128, c0 8), tiny (L 64, c0 4)", "small");
   cli.option("loss", "TEXT", "loss, e.g. mae, mse, exp-mae:w=1, exp-mae:w=1,on=prediction, step-mae:a=4000,b=10, "
              "berhu:delta=0.02", "mae");
   cli.option("loss-toggle", "TEXT2", "schedule: alternate --loss and TEXT2 every --toggle-every epochs");
-  cli.option("toggle-every", "K", "epochs per loss in the toggle schedule", "1");
+  cli.integer_option("toggle-every", "K", "epochs per loss in the toggle schedule", "1", 1, kInt);
   cli.option("loss-random", "TEXT2", "schedule: each epoch use TEXT2 with probability --random-p (seeded)");
-  cli.option("random-p", "P", "probability of TEXT2 in the random schedule", "0.5");
+  cli.number_option("random-p", "P", "probability of TEXT2 in the random schedule", "0.5");
   cli.flag("no-batch-norm", "build the network without its batch norm (an identity in its place): each sample's "
            "gradient is then independent of the others in its batch");
   cli.option("transform", "T", "data transform of inputs and targets: none or sqrt (inverted before metrics)", "none");
-  cli.option("batch", "B", "batch size", "50");
-  cli.option("lr", "LR", "Adam learning rate", "1e-4");
-  cli.option("epochs", "E", "number of epochs (total, including those before --resume; on --resume, the checkpoint's target unless given)", "100");
-  cli.option("seed", "S", "seed of the initial weights, the data order and the schedules", "0");
+  cli.integer_option("batch", "B", "batch size", "50", 1, kInt);
+  cli.number_option("lr", "LR", "Adam learning rate", "1e-4");
+  cli.integer_option("epochs", "E", "number of epochs (total, including those before --resume; on --resume, the "
+                     "checkpoint's target unless given)", "100", 0, kInt);
+  cli.unsigned_option("seed", "S", "seed of the initial weights, the data order and the schedules", "0");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
   cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (faster; each product rounded to 10 "
            "mantissa bits, as PyTorch's allow_tf32); also EDNN_TF32=1");
@@ -74,8 +78,9 @@ int run(int argc, char** argv) {
   cli.option("resume", "DIR", "continue from DIR/last.safetensors with its optimiser state");
   cli.flag("overwrite", "replace the training run that --out DIR holds (without it such a directory is refused, so a "
            "finished run is never lost by accident)");
-  cli.option("time-limit", "SECONDS", "stop after this many seconds: the running epoch ends early, is evaluated and saved (0: no limit)", "0");
-  cli.option("max-steps", "N", "at most N steps per epoch (quick checks)", "-1");
+  cli.number_option("time-limit", "SECONDS", "stop after this many seconds: the running epoch ends early, is evaluated "
+                    "and saved (0: no limit)", "0");
+  cli.integer_option("max-steps", "N", "at most N steps per epoch (quick checks; -1: all)", "-1", -1, INT64_MAX);
   cli.option("comm", "KIND", "data-parallel backend under mpirun or srun: auto (mpi when an MPI launcher started this "
              "process, nccl for --device cuda in builds with NCCL; else one process), single, mpi or nccl", "auto");
   cli.flag("sync-batch-norm", "under mpirun: batch norm with the statistics of the whole batch, not of each rank's "
@@ -83,12 +88,7 @@ int run(int argc, char** argv) {
   cli.flag("summary", "print the layer table and parameter count, then exit");
   cli.flag("init-only", "write the freshly initialised network to DIR/init.safetensors and exit (no data needed)");
   cli.flag("quiet", "no progress bar");
-  cli.flag("help", "this text");
-  cli.parse(argc, argv);
-  if (cli.has("help")) {
-    std::printf("%s", cli.help().c_str());
-    return 0;
-  }
+  if (!cli.parse(argc, argv)) return 0;  // --help, --version
 
   // First, so that any error below stops every rank of a job, naming its own; and before any CUDA
   // work, as the NCCL backend picks each rank's GPU.
@@ -138,7 +138,7 @@ int run(int argc, char** argv) {
   } else {
     o.loss = cli.get("loss");
     o.transform = nets::parse_transform(cli.get("transform"));
-    o.seed = std::uint64_t(cli.integer("seed"));
+    o.seed = cli.unsigned_integer("seed");
     o.out_dir = cli.get("out");
     o.overwrite = cli.has("overwrite");
   }
@@ -155,7 +155,7 @@ int run(int argc, char** argv) {
     std::printf("%s", nets::summary_table(*net, o.net).c_str());
     return 0;
   }
-  EDNN_CHECK(!o.out_dir.empty(), "train: --out DIR is required (see --help)");
+  if (o.out_dir.empty()) throw io::UsageError("--out DIR is required (see --help)");
   if (cli.has("init-only")) {
     std::error_code ec;
     std::filesystem::create_directories(o.out_dir, ec);
@@ -171,16 +171,17 @@ int run(int argc, char** argv) {
                 nets::with_commas(net->parameter_count()).c_str(), path.c_str());
     return 0;
   }
-  EDNN_CHECK(!(cli.has("loss-toggle") && cli.has("loss-random")), "train: choose one of --loss-toggle and --loss-random");
+  if (cli.has("loss-toggle") && cli.has("loss-random"))
+    throw io::UsageError("choose one of --loss-toggle and --loss-random");
   if (cli.has("loss-toggle")) {
     o.loss_alt = cli.get("loss-toggle");
     o.toggle_every = int(cli.integer("toggle-every"));
-    EDNN_CHECK(o.toggle_every > 0, "train: --toggle-every must be positive");
   }
   if (cli.has("loss-random")) {
     o.loss_alt = cli.get("loss-random");
     o.random_p = cli.number("random-p");
-    EDNN_CHECK(o.random_p > 0 && o.random_p <= 1, "train: --random-p must be in (0, 1], got ", o.random_p);
+    if (!(o.random_p > 0 && o.random_p <= 1))
+      throw io::UsageError(detail::concat("--random-p must be in (0, 1], got ", o.random_p));
   }
   parse_loss(o.loss);  // bad loss texts fail before any data is read or solved
   if (!o.loss_alt.empty()) parse_loss(o.loss_alt);
@@ -198,7 +199,8 @@ int run(int argc, char** argv) {
   o.cuda_graph = cli.has("cuda-graph");
   EDNN_CHECK(!o.cuda_graph || o.device == Device::cuda, "train: --cuda-graph needs --device cuda (the device is ",
              device_name(o.device), ")");
-  o.progress = !cli.has("quiet") && root;
+  io::ProgressBar progress;
+  o.progress = !cli.has("quiet") && root ? &progress : nullptr;
   o.sync_batch_norm = cli.has("sync-batch-norm");
   o.time_limit_s = cli.number("time-limit");
   o.max_steps = cli.integer("max-steps");
@@ -229,7 +231,7 @@ int run(int argc, char** argv) {
                          (cli.integer("subset") > 0 ? " subset " + cli.get("subset") : std::string()) +
                          (cli.integer("train-n") > 0 ? " n " + cli.get("train-n") : std::string());
   } else {
-    EDNN_CHECK(cli.has("online"), "train: give --data FILE.h5 or --online (see --help)");
+    if (!cli.has("online")) throw io::UsageError("give --data FILE.h5 or --online (see --help)");
   }
   if (cli.has("online")) {
     solver::SolverConfig sc;

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "bench/bench_common.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/error.h"
@@ -381,40 +382,25 @@ void bench_gpu(const Layer& layer, const Inputs& in, int runs, Gpu& gpu, Report&
 
 #endif
 
-}  // namespace
-
-constexpr const char* kUsage =
-    "usage: bench_conv [--preset paper|small|all] [--batch 16] [--runs 10] [--cpu] [--csv bench_conv.csv]\n"
-    "                  [--json FILE] [--layer TEXT]\n"
-    "Times every convolution of the ED-CNN (forward, backward-data, backward-weight) with each kernel\n"
-    "version, cuDNN (fp32, then TF32), cuBLAS and the CPU path, each checked first; rows also to CSV/JSON.\n"
-    "--layer TEXT keeps the layers whose name contains TEXT (e.g. \"paper conv 512->1024\").\n";
-
-int main(int argc, char** argv) try {
-  std::string preset = "all", csv = "bench_conv.csv", json, layer_filter;
-  int batch = 16, runs = 10;
-  bool cpu_paper = false;
-  for (int a = 1; a < argc; ++a) {
-    const std::string opt = argv[a];
-    auto value = [&]() -> std::string {
-      EDNN_CHECK(a + 1 < argc, opt, " needs a value");
-      return argv[++a];
-    };
-    if (opt == "--help" || opt == "-h") {
-      std::printf("%s", kUsage);
-      return 0;
-    } else if (opt == "--preset") preset = value();
-    else if (opt == "--batch") batch = std::stoi(value());
-    else if (opt == "--runs") runs = std::stoi(value());
-    else if (opt == "--csv") csv = value();
-    else if (opt == "--json") json = value();
-    else if (opt == "--cpu") cpu_paper = true;
-    else if (opt == "--layer") layer_filter = value();
-    else ednn::fail("unknown option ", opt, " (see --help)");
-  }
-  EDNN_CHECK(preset == "paper" || preset == "small" || preset == "all", "--preset must be paper, small or all, got ",
-             preset);
-  EDNN_CHECK(batch > 0 && runs > 0, "--batch and --runs must be positive, got ", batch, " and ", runs);
+int run(int argc, char** argv) {
+  ednn::io::Cli cli("bench_conv",
+                    "Times every convolution of the ED-CNN (forward, backward-data, backward-weight) with each kernel "
+                    "version, cuDNN (fp32, then TF32), cuBLAS and the CPU path, each checked first; the rows also go "
+                    "to CSV (and JSON). Without CUDA (or cuDNN) it times the CPU path and says the GPU variants are "
+                    "skipped.\n\n"
+                    "  bench_conv --preset small --layer \"small conv\"");
+  cli.choice_option("preset", {"paper", "small", "all"}, "the network whose layers are timed", "all");
+  cli.integer_option("batch", "B", "images per batch", "16", 1, 2147483647);
+  cli.integer_option("runs", "R", "timed runs per variant, the median is reported", "10", 1, 2147483647);
+  cli.flag("cpu", "also time the CPU path at the paper preset (minutes on 2 cores)");
+  cli.option("csv", "FILE", "the rows as CSV", "bench_conv.csv");
+  cli.option("json", "FILE", "the rows as JSON as well");
+  cli.option("layer", "TEXT", "only the layers whose name contains TEXT (e.g. \"paper conv 512->1024\")");
+  if (!cli.parse(argc, argv)) return 0;  // --help, --version
+  const std::string preset = cli.get("preset"), csv = cli.get("csv"), json = cli.get("json"),
+                    layer_filter = cli.get("layer");
+  const int batch = int(cli.integer("batch")), runs = int(cli.integer("runs"));
+  const bool cpu_paper = cli.has("cpu");
 
   Report report;
   [[maybe_unused]] bool gpu = false;
@@ -466,7 +452,8 @@ int main(int argc, char** argv) try {
   std::printf("%zu rows written to %s%s\n", report.rows.size(), csv.c_str(),
               wrong ? "; SOME RESULTS ARE WRONG (see the check column)" : "; every checked result matched");
   return wrong ? 1 : 0;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "bench_conv: %s\n", e.what());
-  return 1;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return ednn::io::run_main("bench_conv", run, argc, argv); }

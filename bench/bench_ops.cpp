@@ -62,6 +62,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "bench/bench_common.h"
 #include "engine/backend.h"
 #include "engine/cpu/cpu_ops.h"
@@ -988,51 +989,30 @@ void bench_sum_per_channel(Bench& b, const Site& s) {
 #endif
 }
 
-void usage(FILE* f) {
-  std::fprintf(f,
-               "usage: bench_ops [--preset paper|small|all] [--batch B] [--runs R] [--cpu] [--op NAME]\n"
-               "                 [--loss TEXT] [--csv FILE] [--json FILE]\n"
-               "Times every non-convolution kernel (pooling, upsampling, leaky ReLU, batch norm, loss, Adam,\n"
-               "sum per channel, scale) at the ED-CNN's shapes beside cuDNN, CUB, cuBLAS and the CPU path;\n"
-               "every variant is checked against engine/cpu in double before it is timed.\n"
-               "  --preset P   paper (L 512, c0 64), small (L 128, c0 8) or all (default)\n"
-               "  --batch B    images per batch (default 16)\n"
-               "  --runs R     timed runs per variant, the median is reported (default 20; the CPU path R/3)\n"
-               "  --cpu        also time the CPU path at the paper preset (slow on a few cores)\n"
-               "  --op NAME    only the operations whose name contains NAME (e.g. batch_norm, _bwd, adam)\n"
-               "  --loss TEXT  the loss of weighted_loss (default exp-mae:w=1)\n"
-               "  --csv FILE   the rows as CSV (default bench_ops.csv)\n"
-               "  --json FILE  the rows as JSON as well\n");
-}
-
-}  // namespace
-
-int main(int argc, char** argv) try {
-  std::string preset = "all", csv = "bench_ops.csv", json, loss = "exp-mae:w=1";
-  int batch = 16;
+int run(int argc, char** argv) {
+  ednn::io::Cli cli("bench_ops",
+                    "Times every non-convolution kernel (pooling, upsampling, leaky ReLU, batch norm, loss, Adam, "
+                    "sum per channel, scale) at the ED-CNN's shapes beside cuDNN, CUB, cuBLAS and the CPU path; "
+                    "every variant is checked against engine/cpu in double before it is timed. Without CUDA (or "
+                    "cuDNN) it times the CPU path and says the GPU variants are skipped.\n\n"
+                    "  bench_ops --preset small --op batch_norm");
   Bench b;
-  for (int a = 1; a < argc; ++a) {
-    const std::string opt = argv[a];
-    auto value = [&]() -> std::string {
-      EDNN_CHECK(a + 1 < argc, opt, " needs a value");
-      return argv[++a];
-    };
-    if (opt == "--help" || opt == "-h") {
-      usage(stdout);
-      return 0;
-    } else if (opt == "--preset") preset = value();
-    else if (opt == "--batch") batch = std::stoi(value());
-    else if (opt == "--runs") b.runs = std::stoi(value());
-    else if (opt == "--cpu") b.cpu_paper = true;
-    else if (opt == "--op") b.only = value();
-    else if (opt == "--loss") loss = value();
-    else if (opt == "--csv") csv = value();
-    else if (opt == "--json") json = value();
-    else fail("unknown option '", opt, "' (see --help)");
-  }
-  EDNN_CHECK(preset == "paper" || preset == "small" || preset == "all",
-             "--preset must be paper, small or all, got ", preset);
-  EDNN_CHECK(batch > 0 && b.runs > 0, "--batch and --runs must be positive, got ", batch, " and ", b.runs);
+  cli.choice_option("preset", {"paper", "small", "all"}, "paper (L 512, c0 64), small (L 128, c0 8) or both", "all");
+  cli.integer_option("batch", "B", "images per batch", "16", 1, 2147483647);
+  cli.integer_option("runs", "R", "timed runs per variant, the median is reported (the CPU path R/3)",
+                     std::to_string(b.runs), 1, 2147483647);
+  cli.flag("cpu", "also time the CPU path at the paper preset (slow on a few cores)");
+  cli.option("op", "NAME", "only the operations whose name contains NAME (e.g. batch_norm, _bwd, adam)");
+  cli.option("loss", "TEXT", "the loss of weighted_loss", "exp-mae:w=1");
+  cli.option("csv", "FILE", "the rows as CSV", "bench_ops.csv");
+  cli.option("json", "FILE", "the rows as JSON as well");
+  if (!cli.parse(argc, argv)) return 0;  // --help, --version
+  const std::string preset = cli.get("preset"), csv = cli.get("csv"), json = cli.get("json");
+  const int batch = int(cli.integer("batch"));
+  b.runs = int(cli.integer("runs"));
+  b.cpu_paper = cli.has("cpu");
+  b.only = cli.get("op");
+  const std::string loss = cli.get("loss");
   b.loss = parse_loss(loss);
 
   std::string device = "none";
@@ -1103,7 +1083,8 @@ int main(int argc, char** argv) try {
               wrong ? "; SOME RESULTS ARE WRONG (see the check column)" : "; every checked result matched",
               b.failures ? "; SOME VARIANTS FAILED (see the FAILED lines)" : "");
   return wrong || b.failures ? 1 : 0;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "bench_ops: %s\n", e.what());
-  return 1;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return ednn::io::run_main("bench_ops", run, argc, argv); }

@@ -22,37 +22,44 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "engine/error.h"
 #include "solver/solver.h"
 
 using namespace ednn::solver;
 
 namespace {
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
-}  // namespace
 
-int main(int argc, char** argv) try {
+int run(int argc, char** argv) {
+  ednn::io::Cli cli("bench_solver",
+                    "Red-black SOR on the CPU at the paper's size: per-sample time, sweeps, achieved bandwidth; "
+                    "every sample's residual is checked first.\n\n"
+                    "  bench_solver --L 512 --samples 8\n"
+                    "  python3 bench/compare_scipy.py --bench build/bin/bench_solver --L 512");
+  cli.integer_option("L", "N", "lattice side", "512", 1, 2147483647);
+  cli.integer_option("samples", "N", "samples solved (n = 1 + s % 20 sources)", "8", 1, 2147483647);
+  cli.unsigned_option("seed", "S", "random stream of the sources", "1");
+  cli.choice_option("model", {"clamp", "production"}, "source model (SPEC section 1)", "clamp");
+  cli.number_option("tol", "T", "relative residual tolerance, 0 < T < 1", "1e-6");
+  cli.option("write-sample", "FILE.bin", "write L, the model, the input and the target of sample 0 (float32) for "
+             "bench/compare_scipy.py");
+  if (!cli.parse(argc, argv)) return 0;  // --help, --version
   SolverConfig config;
-  int samples = 8;
-  std::uint64_t seed = 1;
-  std::string write_sample;
-  for (int a = 1; a < argc; ++a) {
-    const std::string opt = argv[a];
-    auto value = [&]() -> std::string {
-      EDNN_CHECK(a + 1 < argc, "bench_solver: ", opt, " needs a value");
-      return argv[++a];
-    };
-    if (opt == "--L") config.L = std::stoi(value());
-    else if (opt == "--samples") samples = std::stoi(value());
-    else if (opt == "--seed") seed = std::stoull(value());
-    else if (opt == "--model") config.model = parse_source_model(value());
-    else if (opt == "--tol") config.tol = std::stod(value());
-    else if (opt == "--write-sample") write_sample = value();
-    else ednn::fail("bench_solver: unknown option ", opt);
+  config.L = int(cli.integer("L"));
+  config.model = parse_source_model(cli.get("model"));
+  config.tol = cli.number("tol");
+  const int samples = int(cli.integer("samples"));
+  const std::uint64_t seed = cli.unsigned_integer("seed");
+  const std::string write_sample = cli.get("write-sample");
+  try {
+    validate(config);
+  } catch (const ednn::Error& e) {
+    throw ednn::io::UsageError(e.what());
   }
-  validate(config);
   const int L = config.L;
   const size_t pixels = static_cast<size_t>(L) * L;
   std::vector<SampleRequest> requests;
@@ -115,7 +122,8 @@ int main(int argc, char** argv) try {
     std::printf("wrote sample 0 (L, model, input, target as float32) to %s\n", write_sample.c_str());
   }
   return 0;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "bench_solver: %s\n", e.what());
-  return 1;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return ednn::io::run_main("bench_solver", run, argc, argv); }

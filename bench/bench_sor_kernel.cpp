@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "engine/error.h"
 #include "kernels/simt_host.h"
 #include "solver/batch_solver_device.h"
@@ -29,16 +30,28 @@
 
 using namespace ednn::solver;
 
-int main(int argc, char** argv) try {
+namespace {
+
+int run(int argc, char** argv) {
+  ednn::io::Cli cli("bench_sor_kernel",
+                    "The CUDA red-black SOR kernel at the paper's size: samples/s and the achieved bandwidth, after "
+                    "checking the batch against the CPU solver; then datagen --device cuda's whole step per batch. "
+                    "Needs a GPU.\n\n"
+                    "  bench_sor_kernel --L 512 --batch 1024");
+  cli.integer_option("L", "N", "lattice side", "512", 1, 2147483647);
+  cli.integer_option("batch", "N", "samples per launch", "1024", 1, 2147483647);
+  cli.choice_option("model", {"clamp", "production"}, "source model (SPEC section 1)", "clamp");
+  cli.number_option("tol", "T", "relative residual tolerance, 0 < T < 1", "1e-6");
+  if (!cli.parse(argc, argv)) return 0;  // --help, --version
   SolverConfig config;
-  int batch = 1024;
-  for (int a = 1; a + 1 < argc; a += 2) {
-    const std::string opt = argv[a], value = argv[a + 1];
-    if (opt == "--L") config.L = std::stoi(value);
-    else if (opt == "--batch") batch = std::stoi(value);
-    else if (opt == "--model") config.model = parse_source_model(value);
-    else if (opt == "--tol") config.tol = std::stod(value);
-    else ednn::fail("bench_sor_kernel: unknown option ", opt);
+  config.L = int(cli.integer("L"));
+  config.model = parse_source_model(cli.get("model"));
+  config.tol = cli.number("tol");
+  const int batch = int(cli.integer("batch"));
+  try {
+    validate(config);
+  } catch (const ednn::Error& e) {
+    throw ednn::io::UsageError(e.what());
   }
   std::string why;
   EDNN_CHECK(simt::device_available(&why), "bench_sor_kernel: no usable GPU: ", why);
@@ -97,7 +110,8 @@ int main(int argc, char** argv) try {
   std::printf("%-10d %12.1f %14.4f %10s   datagen path: render + upload + solve + download + host residual check\n",
               config.L, batch / times[1], times[1], "-");
   return 0;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "%s\n", e.what());
-  return 1;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return ednn::io::run_main("bench_sor_kernel", run, argc, argv); }

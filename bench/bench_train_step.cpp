@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "engine/autograd.h"
 #include "engine/communicator.h"
 #include "engine/device.h"
@@ -58,17 +59,6 @@ struct Options {
   std::string comm = "auto";
 };
 
-void usage(FILE* f) {
-  std::fprintf(f,
-               "usage: bench_train_step [--preset small|paper|tiny] [--batch B] [--steps K] [--device cpu|cuda|auto]\n"
-               "                        [--loss TEXT] [--forward-only] [--no-fusion] [--tf32] [--conv-version V]\n"
-               "                        [--graph] [--comm auto|single|mpi|nccl]\n"
-               "Times the ED-CNN training step (forward, loss, backward, Adam); the last line is 'N samples/s'.\n"
-               "--graph (device cuda): also times the step captured in a CUDA graph and replayed, after the\n"
-               "eager steps; the last line is then the graph's rate.\n"
-               "Under mpirun -np K: each rank a share of the batch, gradients summed (--comm, default auto).\n");
-}
-
 // ", convolutions: kernel version V (...)" for the header line.
 std::string conv_description(int version) {
   const char* what = version == 0   ? "automatic, fp32"
@@ -80,32 +70,43 @@ std::string conv_description(int version) {
   return ", convolutions: kernel version " + std::to_string(version) + " (" + what + ")";
 }
 
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      EDNN_CHECK(i + 1 < argc, "bench_train_step: ", a, " needs a value");
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") { usage(stdout); std::exit(0); }
-    else if (a == "--preset") o.preset = value();
-    else if (a == "--batch") o.batch = std::stoi(value());
-    else if (a == "--steps") o.steps = std::stoi(value());
-    else if (a == "--device") o.device = value();
-    else if (a == "--loss") o.loss = value();
-    else if (a == "--forward-only") o.forward_only = true;
-    else if (a == "--no-fusion") o.no_fusion = true;
-    else if (a == "--tf32") o.tf32 = true;
-    else if (a == "--graph") o.graph = true;
-    else if (a == "--conv-version") o.conv_version = std::stoi(value());
-    else if (a == "--comm") o.comm = value();
-    else fail("bench_train_step: unknown option '", a, "' (see --help)");
-  }
-  EDNN_CHECK(o.batch > 0 && o.steps > 0, "bench_train_step: --batch and --steps must be positive");
-  EDNN_CHECK(!o.graph || (o.device == "cuda" && !o.forward_only),
-             "bench_train_step: --graph captures the training step on the cuda device (--device cuda, no --forward-only)");
-  return o;
+// The command line; throws io::UsageError. Returns false after --help or --version.
+bool parse(int argc, char** argv, Options& o) {
+  io::Cli cli("bench_train_step",
+              "Times the ED-CNN training step (forward, loss, backward, Adam) and splits it by layer; the last "
+              "line is 'N samples/s' (bench/torch_train_step.py reads it).\n\n"
+              "  bench_train_step --preset small --batch 16 --steps 10 --device cpu\n"
+              "  bench_train_step --preset small --batch 50 --device cuda --graph\n"
+              "  mpirun -np K bench_train_step ...   (each rank a share of the batch, gradients summed)");
+  cli.choice_option("preset", {"small", "paper", "tiny"}, "network preset", o.preset);
+  cli.integer_option("batch", "B", "images per step (the global batch under mpirun)", std::to_string(o.batch), 1,
+                     2147483647);
+  cli.integer_option("steps", "K", "timed steps; the median is reported", std::to_string(o.steps), 1, 2147483647);
+  cli.choice_option("device", {"cpu", "cuda", "auto"}, "where the step runs", o.device);
+  cli.option("loss", "TEXT", "the loss (engine/loss_spec.h)", o.loss);
+  cli.flag("forward-only", "time the forward pass alone, without gradients");
+  cli.flag("no-fusion", "run every layer on its own, no convolution fused with its leaky ReLU (also EDNN_NO_FUSION=1)");
+  cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (also EDNN_TF32=1)");
+  cli.integer_option("conv-version", "V", "run one numbered convolution kernel of kernels/conv2d.h everywhere "
+                     "(default: EDNN_CONV_VERSION, else automatic)", "", 0, 2147483647);
+  cli.flag("graph", "device cuda: also time the step captured in a CUDA graph and replayed, after the eager steps; the "
+           "last line is then the graph's rate");
+  cli.choice_option("comm", {"auto", "single", "mpi", "nccl"}, "data-parallel backend (auto: mpi under mpirun)", o.comm);
+  if (!cli.parse(argc, argv)) return false;
+  o.preset = cli.get("preset");
+  o.batch = int(cli.integer("batch"));
+  o.steps = int(cli.integer("steps"));
+  o.device = cli.get("device");
+  o.loss = cli.get("loss");
+  o.forward_only = cli.has("forward-only");
+  o.no_fusion = cli.has("no-fusion");
+  o.tf32 = cli.has("tf32");
+  o.graph = cli.has("graph");
+  if (cli.has("conv-version")) o.conv_version = int(cli.integer("conv-version"));
+  o.comm = cli.get("comm");
+  if (o.graph && (o.device != "cuda" || o.forward_only))
+    throw io::UsageError("--graph captures the training step on the cuda device (--device cuda, no --forward-only)");
+  return true;
 }
 
 Tensor seeded_uniform(const Shape& shape, std::uint64_t seed, Device device) {
@@ -178,10 +179,9 @@ int data_parallel_step(const Options& o, Device device, Communicator& comm) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) try {
-  const Options o = parse(argc, argv);
+int run(int argc, char** argv) {
+  Options o;
+  if (!parse(argc, argv, o)) return 0;  // --help, --version
   const Device device = parse_device(o.device);
   const std::unique_ptr<Communicator> comm = make_communicator(o.comm, device);
   if (comm->size() > 1 || o.comm == "mpi" || o.comm == "nccl") {  // a backend asked for is timed at any size
@@ -290,7 +290,8 @@ int main(int argc, char** argv) try {
               times.back() * 1e3);
   std::printf("%.2f samples/s\n", o.batch / median);
   return 0;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "bench_train_step: %s\n", e.what());
-  return 1;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return ednn::io::run_main("bench_train_step", run, argc, argv); }

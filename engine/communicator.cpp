@@ -56,6 +56,13 @@ bool launched_by_mpi() {
          (env_long("SLURM_NTASKS") > 1 && std::getenv("SLURM_PROCID") != nullptr);
 }
 
+int launcher_rank() {
+  if (!launched_by_mpi()) return 0;
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"})
+    if (const long rank = env_long(name); rank >= 0) return int(rank);
+  return 0;
+}
+
 std::string communicator_backends() {
   std::string s = "single";
 #if EDNN_HAVE_MPI

@@ -60,6 +60,10 @@ std::unique_ptr<Communicator> make_communicator(const std::string& kind, Device 
 // True when an MPI launcher started this process (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_RANK or
 // SLURM_NTASKS > 1 with SLURM_PROCID in the environment).
 bool launched_by_mpi();
+// This process's rank as its launcher numbered it (OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK or
+// SLURM_PROCID); 0 when no launcher started it. Known before any communicator exists, so that a
+// program can let rank 0 alone report a bad command line (io::run_main).
+int launcher_rank();
 // Which backends this build has: "single", "single, mpi", "single, mpi, nccl".
 std::string communicator_backends();
 

@@ -1,30 +1,23 @@
-// A progress bar on stderr: done/total, items/s and time left, redrawn at most every 0.25 s
-// (in place on a terminal, one line every 10% otherwise).
+// What a long loop of nets/ (an epoch, an evaluation) tells about how far it is. nets/ only
+// reports; the programs draw it (apps/progress.h, one bar for every program), and tests and other
+// library callers pass nothing (a null Progress*: silent).
+//
+// One task at a time: start, any number of updates, finish.
 #pragma once
-#include <chrono>
 #include <cstdint>
 #include <string>
 
 namespace ednn::nets {
 
-class ProgressBar {
+class Progress {
 public:
-  ProgressBar(std::string label, std::int64_t total, std::string unit = "samples", bool enabled = true);
-  // Sets the count done and an extra text shown after the rate (e.g. the running loss).
-  void update(std::int64_t done, const std::string& extra = "");
-  void finish(const std::string& extra = "");  // final line, newline
-  double seconds() const;
-
-private:
-  void draw(bool final);
-  std::string label_, unit_, extra_;
-  std::int64_t total_, done_ = 0;
-  bool enabled_, tty_;
-  int last_decile_ = -1;
-  std::chrono::steady_clock::time_point start_, last_draw_;
+  virtual ~Progress() = default;
+  // A task of `total` units (e.g. "samples") named `label` (e.g. "epoch 3/20") begins now.
+  virtual void start(const std::string& label, std::int64_t total, const std::string& unit) = 0;
+  // `done` of the total units are finished; `extra` is shown after the rate (e.g. " loss 0.0123").
+  virtual void update(std::int64_t done, const std::string& extra) = 0;
+  // The task is over, done or stopped; `extra` replaces the last update's when not empty.
+  virtual void finish(const std::string& extra) = 0;
 };
-
-// "1:02:03" / "2:03"
-std::string format_duration(double seconds);
 
 }  // namespace ednn::nets

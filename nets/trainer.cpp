@@ -1,5 +1,6 @@
 #include "nets/trainer.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -173,7 +174,7 @@ std::string loss_for_epoch(const TrainOptions& o, int epoch) {
 
 EvalResult evaluate(Module& net, SampleStore& store, const std::vector<std::int64_t>& indices, const LossSpec& spec,
                     Transform transform, int batch, Device device,
-                    const std::function<void(std::int64_t, const float*, int)>& sink, bool progress) {
+                    const std::function<void(std::int64_t, const float*, int)>& sink, Progress* progress) {
   NoGradGuard no_grad;
   net.eval();
   EvalResult r;
@@ -182,7 +183,7 @@ EvalResult evaluate(Module& net, SampleStore& store, const std::vector<std::int6
   std::vector<float> x, y, xt, yt;
   std::vector<int> n;
   double loss_sum = 0;
-  ProgressBar bar("evaluate", std::int64_t(indices.size()), "samples", progress);
+  if (progress) progress->start("evaluate", std::int64_t(indices.size()), "samples");
   for (std::size_t first = 0; first < indices.size(); first += std::size_t(batch)) {
     const int count = int(std::min<std::size_t>(std::size_t(batch), indices.size() - first));
     x.resize(std::size_t(count * px));
@@ -205,9 +206,9 @@ EvalResult evaluate(Module& net, SampleStore& store, const std::vector<std::int6
       for (int k = 0; k < count; ++k)
         r.metrics.add(n[std::size_t(k)], x.data() + k * px, y.data() + k * px, p.data() + k * px, px);
     if (sink) sink(std::int64_t(first), p.data(), count);
-    bar.update(std::int64_t(first) + count);
+    if (progress) progress->update(std::int64_t(first) + count, "");
   }
-  if (progress) bar.finish();
+  if (progress) progress->finish("");
   r.loss = indices.empty() ? 0 : loss_sum / double(indices.size());
   return r;
 }
@@ -415,8 +416,9 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     const std::int64_t samples = std::min<std::int64_t>(per_epoch, steps * o.batch);
 
     net->train();
-    ProgressBar bar("epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs), samples, "samples",
-                    o.progress && root);
+    Progress* bar = root ? o.progress : nullptr;
+    if (bar) bar->start("epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs), samples, "samples");
+    const auto epoch_start = std::chrono::steady_clock::now();
     double loss_sum = 0;
     std::int64_t done = 0;
     bool out_of_time = false;
@@ -447,7 +449,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
       const long global_step = adam.steps() + 1;
       const double value = training_step.run(x, y, mine, L, loss_text, spec, [&](double loss) {
         if (std::isfinite(loss)) return;
-        bar.finish();
+        if (bar) bar->finish("");
         fail("train: non-finite loss (", loss, ") at epoch ", e + 1, ", step ", s + 1, " of the epoch (global step ",
              global_step, "); training stopped. The last good checkpoint is ",
              start_epoch < e || o.resume ? result.last_path : std::string("(none: no epoch finished)"),
@@ -455,10 +457,10 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
       }, weight);
       loss_sum += value * count;
       done += count;
-      bar.update(done, " loss " + fmt(loss_sum / double(done)));
+      if (bar) bar->update(done, " loss " + fmt(loss_sum / double(done)));
     }
-    const double train_seconds = bar.seconds();
-    bar.finish(" loss " + fmt(done ? loss_sum / double(done) : 0));
+    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    if (bar) bar->finish(" loss " + fmt(done ? loss_sum / double(done) : 0));
 
     EvalResult ev;
     if (!comm) {

@@ -38,6 +38,7 @@
 #include "engine/tensor.h"
 #include "nets/ednn_cnn.h"
 #include "nets/metrics.h"
+#include "nets/progress.h"
 #include "nets/samples.h"
 
 namespace ednn::nets {
@@ -57,7 +58,7 @@ struct TrainOptions {
   std::string out_dir;
   bool resume = false;             // continue from out_dir/last.safetensors
   bool overwrite = false;          // replace a run that out_dir holds (without it, such a directory is refused)
-  bool progress = true;            // progress bar on stderr
+  Progress* progress = nullptr;    // told of each epoch's steps (train draws them: apps/progress.h); null: silent
   std::int64_t max_steps = -1;     // stop each epoch after this many steps (tests); -1: all
   double time_limit_s = 0;         // > 0: once this much time has passed, the epoch ends early (evaluated
                                    // and saved) and training stops; such a run is not resumable bit-exactly
@@ -106,7 +107,7 @@ struct EvalResult {
 EvalResult evaluate(Module& net, SampleStore& store, const std::vector<std::int64_t>& indices, const LossSpec& spec,
                     Transform transform, int batch, Device device,
                     const std::function<void(std::int64_t first, const float* predictions, int count)>& sink = {},
-                    bool progress = false);
+                    Progress* progress = nullptr);
 
 TrainResult train(const TrainOptions& options, TrainData& data);
 

@@ -58,7 +58,7 @@ TrainOptions tiny_options(const fs::path& out, int epochs) {
   o.epochs = epochs;
   o.seed = 5;
   o.out_dir = out.string();
-  o.progress = false;
+  o.progress = nullptr;  // no progress bar
   return o;
 }
 
@@ -203,7 +203,7 @@ TEST_CASE("train: --cuda-graph takes the same steps as eager training on the cud
     o.toggle_every = 2;
     o.device = Device::cuda;
     o.out_dir = out.string();
-    o.progress = false;
+    o.progress = nullptr;  // no progress bar
     o.cuda_graph = graph;
     return o;
   };
