@@ -209,7 +209,9 @@ int run(int argc, char** argv) {
   cli.integer_option("radius", "R", "source disk radius", "5", 0, kInt);
   cli.number_option("omega", "W", "over-relaxation factor, 0 < W < 2; 0: the optimal one for L, D and gamma", "0");
   cli.integer_option("max-sweeps", "N", "SOR iteration cap; exceeding it is an error", "20000", 0, kInt);
-  cli.integer_option("threads", "N", "OpenMP threads (default: OMP_NUM_THREADS, else every core)", "", 1, kInt);
+  // Capped: 100000 threads crashed the OpenMP runtime (a stack each); 1024 is more than any node has cores.
+  cli.integer_option("threads", "N", "OpenMP threads, at most 1024 (default: OMP_NUM_THREADS, else every core)", "", 1,
+                     1024);
   cli.integer_option("batch", "N", "samples per write + flush (and per GPU launch); 0: cpu about 8 MB of images, "
                      "cuda about 256 MB and at most 4096 samples", "0", 0, kInt);
   cli.integer_option("stop-after", "N", "stop after N new samples, as if interrupted (for testing resume; default: "

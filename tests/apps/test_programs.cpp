@@ -223,6 +223,15 @@ TEST_CASE("programs: train --no-batch-norm=false keeps the batch norm, =true or 
 #endif
 
 #ifdef EDNN_PROGRAM_datagen
+TEST_CASE("programs: datagen's thread count is capped (100000 threads crashed the OpenMP runtime)") {
+  const ednn::test::TempDir dir("threads_cap");
+  const Result r = run(std::string(EDNN_PROGRAM_datagen) + " --out " + (dir.path / "d.h5").string() +
+                           " --L 64 --per-n 1 --threads 100000", dir.path);
+  CHECK(r.status == 2);
+  CHECK(r.err == "datagen: error: --threads expects an integer in 1..1024, got '100000'\n");
+  CHECK(!fs::exists(dir.path / "d.h5.partial"));
+}
+
 TEST_CASE("programs: datagen stops on Ctrl-C with exit status 130 and keeps its partial file") {
   const ednn::test::TempDir dir("datagen_interrupt");
   const fs::path out = dir.path / "big.h5", partial = dir.path / "big.h5.partial", log = dir.path / "log.txt";
