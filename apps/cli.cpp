@@ -189,6 +189,11 @@ bool Cli::has(const std::string& name) const {
   return g != given_.end() && (o->second.kind != Kind::flag || g->second == "true");
 }
 
+bool Cli::given(const std::string& name) const {
+  EDNN_CHECK(opts_.count(name), program_, ": internal: undeclared option --", name);
+  return given_.count(name) > 0;
+}
+
 std::string Cli::get(const std::string& name) const {
   const auto o = opts_.find(name);
   EDNN_CHECK(o != opts_.end(), program_, ": internal: undeclared option --", name);

@@ -61,6 +61,7 @@ public:
   bool parse(int argc, char** argv);
 
   bool has(const std::string& name) const;  // given on the command line (a flag: given and true)
+  bool given(const std::string& name) const;  // given on the command line in any form (a flag: =false too)
   std::string get(const std::string& name) const;  // the value given, or the default
   std::int64_t integer(const std::string& name) const;
   std::uint64_t unsigned_integer(const std::string& name) const;

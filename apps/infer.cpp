@@ -23,6 +23,7 @@
 
 #include "apps/cli.h"
 #include "apps/h5_io.h"
+#include "apps/numerics_options.h"
 #include "apps/pictures.h"
 #include "apps/progress.h"
 #include "apps/sources_file.h"
@@ -32,6 +33,7 @@
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
 #include "nets/metrics.h"
+#include "nets/run_settings.h"
 
 using namespace ednn;
 namespace fs = std::filesystem;
@@ -49,11 +51,6 @@ double peak_memory_mib() {
   return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-std::string meta_get(const nets::Metadata& m, const std::string& key, const std::string& file) {
-  auto it = m.find(key);
-  EDNN_CHECK(it != m.end(), "checkpoint ", file, ": metadata '", key, "' is missing (not written by train?)");
-  return it->second;
-}
 
 int run(int argc, char** argv) {
   io::Cli cli("infer",
@@ -70,7 +67,7 @@ int run(int argc, char** argv) {
   cli.integer_option("limit", "N", "use only the first N selected samples (0: all)", "0", 0, INT64_MAX);
   cli.option("out", "DIR", "output directory; required");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
-  cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (faster, less precise; also EDNN_TF32=1)");
+  io::add_numerics_options(cli);  // default: the checkpoint's
   cli.integer_option("batch", "B", "samples per forward pass", "16", 1, kInt);
   cli.integer_option("pictures", "K", "picture panels for the first K samples", "4", 0, INT64_MAX);
   cli.flag("compare-solver", "also time the SOR solver on the same inputs (CPU, with the data file's solver settings "
@@ -85,25 +82,18 @@ int run(int argc, char** argv) {
   const std::string ckpt = cli.get("checkpoint");
   const fs::path out = cli.get("out");
   const Device device = parse_device(cli.get("device"));
-  if (cli.has("tf32")) {
-    set_allow_tf32(true);
-    if (device != Device::cuda) std::fprintf(stderr, "infer: --tf32 applies to the cuda device only; the cpu computes in float\n");
-  }
   const int batch = int(cli.integer("batch"));
 
-  // ---- the network, configured from the checkpoint's metadata ----
+  // ---- the network, configured from the checkpoint's record (nets/run_settings.h) ----
   EDNN_CHECK(fs::exists(ckpt), "infer: checkpoint ", ckpt, " does not exist");
-  const nets::Metadata meta = nets::read_metadata(ckpt);
-  nets::NetConfig cfg;
-  cfg.preset = meta.count("preset") ? meta.at("preset") : "custom";
-  try {
-    cfg.L = std::stoi(meta_get(meta, "L", ckpt));
-    cfg.c0 = std::stoi(meta_get(meta, "c0", ckpt));
-    cfg.batch_norm = !meta.count("batch_norm") || meta.at("batch_norm") != "0";
-  } catch (const std::invalid_argument&) {
-    fail("checkpoint ", ckpt, ": metadata L or c0 is not a number");
-  }
-  const nets::Transform transform = nets::parse_transform(meta.count("transform") ? meta.at("transform") : "none");
+  const nets::RunSettings trained = nets::RunSettings::from_metadata(nets::read_metadata(ckpt), ckpt);
+  const nets::NetConfig& cfg = trained.net;
+  const nets::Transform transform = trained.transform;
+  // The numerics the network was trained with, unless the command line says otherwise.
+  const Numerics numerics = io::numerics_from(cli, trained.numerics);
+  set_numerics(numerics);
+  if (numerics.tf32 && device != Device::cuda)
+    std::fprintf(stderr, "infer: TF32 applies to the cuda device only; the cpu computes in float\n");
   auto net = nets::build_ednn(cfg, 0);
   nets::load_model(ckpt, *net);
   net->to(device);
@@ -114,9 +104,15 @@ int run(int argc, char** argv) {
   // ---- the samples ----
   std::unique_ptr<nets::SampleStore> store;
   std::vector<std::int64_t> indices;
+  // The solver for --sources and --compare-solver: the one the network's data was solved with, as
+  // its checkpoint records it; SPEC's defaults for a checkpoint that predates the record.
   solver::SolverConfig sc;
-  sc.L = L;
   std::string solver_settings = "SPEC's default";
+  if (trained.solver) {
+    sc = *trained.solver;
+    solver_settings = "the training data's (checkpoint)";
+  }
+  sc.L = L;
   if (cli.has("data")) {
     // A datagen file is first checked against its own description (attributes, shapes, types,
     // ordering) and must be finished: an unfinished one's unwritten samples read as zeros.
@@ -138,7 +134,13 @@ int run(int argc, char** argv) {
       solver_settings = "the data file's";
     }
   } else {
+    // More sources than the network saw are allowed (it is a question worth asking), but said.
     const auto sources = io::read_sources_file(cli.get("sources"), sc);
+    std::printf("infer: target of %s solved with %s solver settings: model %s, D %g, gamma %g, radius %d, tol %g\n",
+                cli.get("sources").c_str(), solver_settings.c_str(), solver::to_string(sc.model), sc.D, sc.gamma,
+                sc.radius, sc.tol);
+    if (int(sources.size()) > sc.max_sources)
+      std::printf("infer: %zu sources, more than the %d the network was trained with\n", sources.size(), sc.max_sources);
     auto mem = std::make_unique<nets::MemoryStore>(L, cli.get("sources"));
     mem->inputs.resize(std::size_t(px));
     mem->targets.resize(std::size_t(px));
@@ -252,7 +254,9 @@ int run(int argc, char** argv) {
   std::vector<std::string> written{(out / "predictions.h5").string()};
   nlohmann::ordered_json timing;
   timing["device"] = device_name(device);
-  timing["tf32"] = device == Device::cuda && allow_tf32();
+  timing["tf32"] = device == Device::cuda && numerics.tf32;
+  timing["conv_algo"] = conv_algo_name(numerics.conv_algo);
+  timing["fusion"] = numerics.fusion;
   timing["network_ms_per_sample"] = std::isfinite(net_ms) ? nlohmann::ordered_json(net_ms) : nlohmann::ordered_json();
   timing["network_batch"] = batch;
   if (std::isfinite(solver_ms)) {
@@ -331,8 +335,9 @@ int run(int argc, char** argv) {
   }
 
   // ---- the report ----
-  std::printf("infer: %lld samples of %s with %s (preset %s, L %d) on %s\n", (long long)N, store->name().c_str(),
-              ckpt.c_str(), cfg.preset.c_str(), L, device_name(device));
+  std::printf("infer: %lld samples of %s with %s (preset %s, L %d) on %s; %s\n", (long long)N, store->name().c_str(),
+              ckpt.c_str(), cfg.preset.c_str(), L, device_name(device),
+              device == Device::cuda ? numerics.describe().c_str() : "float32 on the cpu");
   if (targets) {
     const double m = model.overall.mae(nets::kAll), bi = as_input.overall.mae(nets::kAll),
                  bz = as_zero.overall.mae(nets::kAll);

@@ -23,9 +23,12 @@ namespace {
 const std::vector<std::string> kTrainKeys = {"data",   "preset",    "fraction", "subset",      "train-n",
                                              "loss",   "loss-toggle", "toggle-every", "loss-random", "random-p",
                                              "transform", "lr",     "batch",    "epochs",      "seed",
-                                             "device", "tf32",      "cuda-graph"};
-const std::set<std::string> kTrainFlags = {"tf32", "cuda-graph"};
-const std::set<std::string> kRunTimeKeys = {"device", "tf32", "cuda-graph"};  // do not change what is learnt
+                                             "device", "conv-algo", "tf32",     "no-fusion",   "cuda-graph"};
+const std::set<std::string> kTrainFlags = {"tf32", "no-fusion", "cuda-graph"};
+// Keys that do not change what is learnt: where it runs, and how many kernels it launches for the
+// same values (fusion and CUDA graphs are exact). conv-algo and tf32 change the rounding of every
+// product, so they are settings of the model like the loss.
+const std::set<std::string> kRunTimeKeys = {"device", "no-fusion", "cuda-graph"};
 const std::set<std::string> kInferKeys = {"batch", "pictures", "device", "tf32", "limit"};
 
 // train's defaults (apps/train.cpp; a test compares them with `train --help`) for the settings that

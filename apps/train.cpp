@@ -12,9 +12,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
 
 #include "apps/cli.h"
 #include "apps/h5_io.h"
+#include "apps/numerics_options.h"
 #include "apps/progress.h"
 #include "engine/communicator.h"
 #include "engine/device.h"
@@ -22,6 +24,7 @@
 #include "engine/loss_spec.h"
 #include "nets/checkpoint.h"
 #include "nets/run_directory.h"
+#include "nets/run_settings.h"
 #include "nets/trainer.h"
 #ifdef EDNN_TRAIN_SOLVER_CUDA
 #include "solver/batch_solver_device.h"
@@ -39,8 +42,10 @@ int run(int argc, char** argv) {
               "  train --preset paper --summary\n"
               "  mpirun -np K train --data FILE.h5 ... --out DIR   (each rank a share of every batch)\n"
               "  train --resume DIR [--epochs E]\n\n"
-              "On --resume give the same data options again; preset, loss, schedule, transform, seed, lr and batch "
-              "come from DIR/last.safetensors.\n\n"
+              "On --resume give the same data options again; every other setting comes from DIR/last.safetensors. "
+              "Given again, epochs, lr, batch, seed, loss, the schedule and the numerics (--conv-algo, --tf32, "
+              "--no-fusion) change; preset and batch norm cannot, transform and data only with --allow-other-data "
+              "(nets/run_settings.h).\n\n"
               "Outputs in DIR: best.safetensors (lowest plain test MAE), last.safetensors and "
               "last.optim.safetensors (resume state), train_log.csv (one row per epoch).");
   constexpr std::int64_t kInt = 2147483647;  // the options read into an int
@@ -67,17 +72,18 @@ int run(int argc, char** argv) {
   cli.integer_option("batch", "B", "batch size", "50", 1, kInt);
   cli.number_option("lr", "LR", "Adam learning rate", "1e-4");
   cli.integer_option("epochs", "E", "number of epochs (total, including those before --resume; on --resume, the "
-                     "checkpoint's target unless given)", "100", 0, kInt);
+                     "checkpoint's target unless given)", "100", 1, kInt);
   cli.unsigned_option("seed", "S", "seed of the initial weights, the data order and the schedules", "0");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
-  cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (faster; each product rounded to 10 "
-           "mantissa bits, as PyTorch's allow_tf32); also EDNN_TF32=1");
+  io::add_numerics_options(cli);
   cli.flag("cuda-graph", "CUDA: capture the training step in a CUDA graph and replay it (one launch a step instead of "
            "about 150 for the small preset; the same steps, bit for bit)");
   cli.option("out", "DIR", "output directory");
   cli.option("resume", "DIR", "continue from DIR/last.safetensors with its optimiser state");
   cli.flag("overwrite", "replace the training run that --out DIR holds (without it such a directory is refused, so a "
            "finished run is never lost by accident)");
+  cli.flag("allow-other-data", "with --resume: continue on other data or with another --transform than the run "
+           "was trained on (refused without it: the best epoch would compare MAEs of different test sets)");
   cli.number_option("time-limit", "SECONDS", "stop after this many seconds: the running epoch ends early, is evaluated "
                     "and saved (0: no limit)", "0");
   cli.integer_option("max-steps", "N", "at most N steps per epoch (quick checks; -1: all)", "-1", -1, INT64_MAX);
@@ -95,58 +101,101 @@ int run(int argc, char** argv) {
   const std::unique_ptr<Communicator> comm = make_communicator(cli.get("comm"), parse_device(cli.get("device")));
   const bool root = comm->is_root();
 
+  // ---- what the command line asks for ----
+  // Options that would do nothing in their context are refused rather than ignored.
+  const bool online_mode = cli.has("online"), file_mode = cli.given("data");
+  auto refuse_unless = [&](bool context, const char* option, const char* why) {
+    if (cli.given(option) && !context) throw io::UsageError(detail::concat("--", option, " ", why));
+  };
+  refuse_unless(file_mode && !online_mode, "fraction", "selects training samples of --data, which --online does not train on");
+  refuse_unless(file_mode && !online_mode, "subset", "selects training samples of --data, which --online does not train on");
+  refuse_unless(file_mode && !online_mode, "train-n", "selects training samples of --data, which --online does not train on");
+  refuse_unless(online_mode, "online-per-epoch", "applies to --online only");
+  refuse_unless(online_mode && !file_mode, "online-test", "applies to --online without --data (with it, the test split is the file's)");
+  refuse_unless(online_mode && !file_mode, "max-sources", "applies to --online without --data (with it, the file's range is used)");
+  refuse_unless(cli.given("loss-toggle") || cli.given("resume"), "toggle-every", "needs --loss-toggle (or a resumed toggle schedule)");
+  refuse_unless(cli.given("loss-random") || cli.given("resume"), "random-p", "needs --loss-random (or a resumed random schedule)");
+  if (cli.has("loss-toggle") && cli.has("loss-random")) throw io::UsageError("choose one of --loss-toggle and --loss-random");
+  if (cli.integer("max-steps") == 0) throw io::UsageError("--max-steps 0 would take no step; give -1 (all) or at least 1");
+
+  // The data file first: it is checked against its own description before anything else, and its
+  // solver settings are part of the run's record.
+  std::unique_ptr<io::DatagenStore> file;
+  if (file_mode) file = std::make_unique<io::DatagenStore>(cli.get("data"));
+  if (!file && !online_mode && !cli.has("summary") && !cli.has("init-only"))
+    throw io::UsageError("give --data FILE.h5 or --online (see --help)");
+
+  nets::RunSettings given;
+  given.net = nets::preset_config(cli.get("preset"));
+  given.net.batch_norm = !cli.has("no-batch-norm");
+  given.loss = cli.get("loss");
+  if (cli.has("loss-toggle")) {
+    given.loss_alt = cli.get("loss-toggle");
+    given.toggle_every = int(cli.integer("toggle-every"));
+  }
+  if (cli.has("loss-random")) {
+    given.loss_alt = cli.get("loss-random");
+    given.random_p = cli.number("random-p");
+  }
+  if (cli.given("toggle-every") && !cli.has("loss-toggle")) given.toggle_every = int(cli.integer("toggle-every"));
+  if (cli.given("random-p")) given.random_p = cli.number("random-p");
+  if (cli.given("random-p") && !(given.random_p > 0 && given.random_p <= 1))
+    throw io::UsageError(detail::concat("--random-p must be in (0, 1], got ", given.random_p));
+  given.transform = nets::parse_transform(cli.get("transform"));
+  given.batch = int(cli.integer("batch"));
+  given.lr = cli.number("lr");
+  if (!(given.lr > 0)) throw io::UsageError(detail::concat("--lr must be positive, got ", given.lr));
+  given.epochs = int(cli.integer("epochs"));
+  given.seed = cli.unsigned_integer("seed");
+  given.numerics = io::numerics_from(cli);
+  // The data, in words that identify it (the file by its absolute path): a resume compares them.
+  if (file) {
+    const std::string path = std::filesystem::weakly_canonical(cli.get("data")).string();
+    given.solver = file->reader().info().solver;
+    given.data = online_mode ? "online samples, test split of " + path
+                             : path + " fraction " + nets::number_text(cli.number("fraction")) +
+                                   (cli.integer("subset") > 0 ? " subset " + cli.get("subset") : std::string()) +
+                                   (cli.integer("train-n") > 0 ? " n " + cli.get("train-n") : std::string());
+    if (online_mode) given.data += ", " + cli.get("online-per-epoch") + " a epoch";
+  } else if (online_mode) {
+    solver::SolverConfig sc;
+    sc.max_sources = int(cli.integer("max-sources"));
+    given.solver = sc;
+    given.data = "online samples (max sources " + cli.get("max-sources") + "), " + cli.get("online-per-epoch") +
+                 " a epoch, " + cli.get("online-test") + " test samples";
+  }
+  if (given.solver) given.solver->L = given.net.L;
+  parse_loss(given.loss);  // bad loss texts fail before any data is read or solved
+  if (!given.loss_alt.empty()) parse_loss(given.loss_alt);
+
+  // ---- the run's settings: those, or on --resume the checkpoint's with what a resume may change ----
   nets::TrainOptions o;
   o.comm = comm.get();
-  std::string preset = cli.get("preset");
-  int resumed_epochs = 0;
   if (cli.has("resume")) {
     o.resume = true;
     o.out_dir = cli.has("out") ? cli.get("out") : cli.get("resume");
     EDNN_CHECK(!cli.has("out") || std::filesystem::equivalent(cli.get("out"), cli.get("resume")),
                "train: --resume DIR writes to DIR; leave out --out or give the same directory");
-    EDNN_CHECK(!cli.has("overwrite"), "train: --resume continues the run in DIR, --overwrite replaces it: choose one");
+    if (cli.given("overwrite")) throw io::UsageError("--resume continues the run in DIR, --overwrite replaces it: choose one");
     // An epoch whose commit a kill interrupted is completed (or discarded) before its settings are read.
     if (root) nets::recover(o.out_dir);
     comm->barrier();
-    // Settings recorded in the checkpoint unless given again.
-    const auto meta = nets::read_metadata((std::filesystem::path(o.out_dir) / "last.safetensors").string());
-    auto from = [&](const char* opt, const char* key, std::string& value) {
-      if (!cli.has(opt) && meta.count(key)) value = meta.at(key);
-    };
-    from("preset", "preset", preset);
-    std::string loss = cli.get("loss"), transform = cli.get("transform"), seed = cli.get("seed");
-    from("loss", "loss", loss);
-    from("transform", "transform", transform);
-    from("seed", "seed", seed);
-    // Finish the run that was asked for: its epoch target is in the checkpoint (files written
-    // before it was recorded fall back to --epochs' default).
-    if (!cli.has("epochs") && meta.count("epochs")) resumed_epochs = std::stoi(meta.at("epochs"));
-    // The loss schedule, unless one is given again.
-    if (!cli.has("loss-toggle") && !cli.has("loss-random") && meta.count("loss_alt")) {
-      o.loss_alt = meta.at("loss_alt");
-      if (meta.count("toggle_every")) o.toggle_every = std::stoi(meta.at("toggle_every"));
-      if (meta.count("random_p")) o.random_p = std::stod(meta.at("random_p"));
-    }
-    o.loss = loss;
-    o.transform = nets::parse_transform(transform);
-    o.seed = std::stoull(seed);
-    std::string lr = cli.get("lr"), batch = cli.get("batch");
-    from("lr", "lr", lr);
-    from("batch", "batch", batch);
-    o.lr = std::stod(lr);
-    o.batch = std::stoi(batch);
+    const std::string last = (std::filesystem::path(o.out_dir) / nets::run_files::last).string();
+    EDNN_CHECK(std::filesystem::exists(last), "train --resume: ", last, " does not exist (no epoch of this run was "
+               "committed; start it again with --out)");
+    std::set<std::string> options{"data"};  // the data is always given again, and compared
+    for (const char* name : {"epochs", "lr", "batch", "seed", "loss", "loss-toggle", "loss-random", "toggle-every",
+                             "random-p", "preset", "no-batch-norm", "transform"})
+      if (cli.given(name)) options.insert(name);
+    for (const std::string& name : io::numerics_options_given(cli)) options.insert(name);
+    static_cast<nets::RunSettings&>(o) =
+        nets::resume_settings(nets::RunSettings::from_metadata(nets::read_metadata(last), last), given, options,
+                              cli.has("allow-other-data"), last);
   } else {
-    o.loss = cli.get("loss");
-    o.transform = nets::parse_transform(cli.get("transform"));
-    o.seed = cli.unsigned_integer("seed");
+    if (cli.given("allow-other-data")) throw io::UsageError("--allow-other-data applies to --resume only");
+    static_cast<nets::RunSettings&>(o) = given;
     o.out_dir = cli.get("out");
     o.overwrite = cli.has("overwrite");
-  }
-  o.net = nets::preset_config(preset);
-  o.net.batch_norm = !cli.has("no-batch-norm");
-  if (o.resume && !cli.has("no-batch-norm")) {
-    const auto meta = nets::read_metadata((std::filesystem::path(o.out_dir) / "last.safetensors").string());
-    o.net.batch_norm = !meta.count("batch_norm") || meta.at("batch_norm") != "0";
   }
 
   if (cli.has("summary")) {
@@ -160,42 +209,19 @@ int run(int argc, char** argv) {
     std::error_code ec;
     std::filesystem::create_directories(o.out_dir, ec);
     if (ec) fail("train: cannot create output directory ", o.out_dir, ": ", ec.message());
+    set_numerics(o.numerics);
     auto net = nets::build_ednn(o.net, o.seed);
     const std::string path = (std::filesystem::path(o.out_dir) / "init.safetensors").string();
-    nets::save_model(path, *net,
-                     {{"preset", o.net.preset}, {"L", std::to_string(o.net.L)}, {"c0", std::to_string(o.net.c0)},
-                      {"loss", o.loss}, {"transform", nets::transform_name(o.transform)},
-                      {"seed", std::to_string(o.seed)}, {"epoch", "0"},
-                      {"batch_norm", o.net.batch_norm ? "1" : "0"}});
+    nets::Metadata meta = o.to_metadata();
+    meta["epoch"] = "0";
+    nets::save_model(path, *net, meta);
     std::printf("train: initial %s network (%s parameters) written to %s\n", o.net.preset.c_str(),
                 nets::with_commas(net->parameter_count()).c_str(), path.c_str());
     return 0;
   }
-  if (cli.has("loss-toggle") && cli.has("loss-random"))
-    throw io::UsageError("choose one of --loss-toggle and --loss-random");
-  if (cli.has("loss-toggle")) {
-    o.loss_alt = cli.get("loss-toggle");
-    o.toggle_every = int(cli.integer("toggle-every"));
-  }
-  if (cli.has("loss-random")) {
-    o.loss_alt = cli.get("loss-random");
-    o.random_p = cli.number("random-p");
-    if (!(o.random_p > 0 && o.random_p <= 1))
-      throw io::UsageError(detail::concat("--random-p must be in (0, 1], got ", o.random_p));
-  }
-  parse_loss(o.loss);  // bad loss texts fail before any data is read or solved
-  if (!o.loss_alt.empty()) parse_loss(o.loss_alt);
-  if (!o.resume) {
-    o.batch = int(cli.integer("batch"));
-    o.lr = cli.number("lr");
-  }
-  o.epochs = int(cli.integer("epochs"));
-  if (resumed_epochs > 0) o.epochs = resumed_epochs;
   o.device = parse_device(cli.get("device"));
-  if (cli.has("tf32")) {
-    set_allow_tf32(true);
-    if (o.device != Device::cuda) std::fprintf(stderr, "train: --tf32 applies to the cuda device only; the cpu computes in float\n");
-  }
+  if (o.numerics.tf32 && o.device != Device::cuda)
+    std::fprintf(stderr, "train: --tf32 applies to the cuda device only; the cpu computes in float\n");
   o.cuda_graph = cli.has("cuda-graph");
   EDNN_CHECK(!o.cuda_graph || o.device == Device::cuda, "train: --cuda-graph needs --device cuda (the device is ",
              device_name(o.device), ")");
@@ -207,11 +233,9 @@ int run(int argc, char** argv) {
 
   // ---- data ----
   nets::TrainData data;
-  std::unique_ptr<io::DatagenStore> file;
   std::unique_ptr<nets::SampleStore> online, online_test;
   std::unique_ptr<solver::BatchSolver> online_solver;  // null: the CPU solver
-  if (cli.has("data")) {
-    file = std::make_unique<io::DatagenStore>(cli.get("data"));
+  if (file) {
     const auto& info = file->reader().info();
     const double fraction = cli.number("fraction");
     EDNN_CHECK(fraction > 0 && fraction <= 1, "train: --fraction must be in (0, 1], got ", fraction);
@@ -219,7 +243,7 @@ int run(int argc, char** argv) {
     data.test_indices = dataset::test_indices(info);
     EDNN_CHECK(!data.test_indices.empty(), "train: data ", cli.get("data"),
                " has no test split (made with --test-fraction 0); it is needed to select the best epoch");
-    if (!cli.has("online")) {
+    if (!online_mode) {
       data.train = file.get();
       const int train_n = int(cli.integer("train-n"));
       EDNN_CHECK(train_n == 0 || (train_n >= info.solver.min_sources && train_n <= info.solver.max_sources),
@@ -227,17 +251,10 @@ int run(int argc, char** argv) {
                  info.solver.max_sources);
       data.train_indices = dataset::train_indices(info, fraction, train_n, int(cli.integer("subset")));
     }
-    o.data_description = cli.get("data") + " fraction " + cli.get("fraction") +
-                         (cli.integer("subset") > 0 ? " subset " + cli.get("subset") : std::string()) +
-                         (cli.integer("train-n") > 0 ? " n " + cli.get("train-n") : std::string());
-  } else {
-    if (!cli.has("online")) throw io::UsageError("give --data FILE.h5 or --online (see --help)");
   }
-  if (cli.has("online")) {
-    solver::SolverConfig sc;
-    if (file) sc = file->reader().info().solver;
+  if (online_mode) {
+    solver::SolverConfig sc = *o.solver;
     sc.L = o.net.L;
-    if (!file) sc.max_sources = int(cli.integer("max-sources"));
     solver::validate(sc);
 #ifdef EDNN_TRAIN_SOLVER_CUDA
     if (o.device == Device::cuda) online_solver = solver::make_device_batch_solver();
@@ -248,32 +265,28 @@ int run(int argc, char** argv) {
                                                  online_solver.get());
     data.train = online.get();
     data.online_per_epoch = cli.integer("online-per-epoch");
-    EDNN_CHECK(data.online_per_epoch > 0, "train: --online-per-epoch must be positive");
     if (!file) {
-      const long n = cli.integer("online-test");
-      EDNN_CHECK(n > 0, "train: --online-test must be positive");
+      const long n = long(cli.integer("online-test"));
       if (root) std::fprintf(stderr, "train: solving %ld test samples (a separate solver stream)\n", n);
       online_test = std::make_unique<nets::MemoryStore>(nets::generate_memory_store(
           sc, solver::SampleStream(o.seed * 2 + 2, solver::SampleDomain::online), n, online_solver.get()));
       data.test = online_test.get();
       for (long i = 0; i < n; ++i) data.test_indices.push_back(i);
     }
-    o.data_description = std::string("online solver samples (") + (online_solver ? "cuda" : "cpu") + ")" +
-                         (file ? ", test split of " + cli.get("data") : std::string());
   }
 
   if (root) {
     auto probe = nets::build_ednn(o.net, o.seed);
     std::fprintf(stderr,
                  "train: preset %s (L %d, c0 %d, %s parameters) on %s; %lld train samples%s, %zu test; batch %d, "
-                 "lr %g, %d epochs, loss %s%s%s, transform %s%s\n",
+                 "lr %g, %d epochs, loss %s%s%s, transform %s; %s\n",
                  o.net.preset.c_str(), o.net.L, o.net.c0, nets::with_commas(probe->parameter_count()).c_str(),
                  device_name(o.device),
                  (long long)(data.online_per_epoch > 0 ? data.online_per_epoch : std::int64_t(data.train_indices.size())),
                  data.online_per_epoch > 0 ? " per epoch (online)" : "", data.test_indices.size(), o.batch, o.lr,
                  o.epochs, o.loss.c_str(), o.loss_alt.empty() ? "" : " / ", o.loss_alt.c_str(),
                  nets::transform_name(o.transform),
-                 o.device == Device::cuda && allow_tf32() ? "; convolutions in TF32" : "");
+                 o.device == Device::cuda ? o.numerics.describe().c_str() : "float32 on the cpu");
     if (comm->size() > 1)
       std::fprintf(stderr, "train: data parallel over %d ranks (%s): each step's %d samples shared out, gradients "
                            "summed; batch norm statistics %s\n",

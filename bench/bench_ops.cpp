@@ -10,7 +10,7 @@
 // occurs (largest to smallest activations), the one batch norm, the network's output for the
 // loss, and the 28 parameter tensors for Adam. Where engine/modules.h fuses a layer into the
 // convolution next to it (a leaky ReLU after a convolution, by default), the training step does
-// not run that layer's kernel on its own: those rows are what the unfused path (EDNN_NO_FUSION=1)
+// not run that layer's kernel on its own: those rows are what the unfused path (--no-fusion)
 // runs, and the first leaky ReLU row (after the batch norm) is the one the fused step runs too.
 //
 //   op                    at                     GPU variants

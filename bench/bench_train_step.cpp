@@ -2,14 +2,14 @@
 // with the time split by layer.
 //
 //   bench_train_step --preset small|paper|tiny --batch B --steps K --device cpu|cuda [--forward-only]
-//                    [--no-fusion] [--tf32] [--conv-version V] [--graph]
+//                    [--no-fusion] [--tf32] [--conv-algo NAME|V] [--graph]
 //
-// By default each convolution runs fused with the leaky ReLU after it (engine/modules.h,
-// Sequential); --no-fusion (or EDNN_NO_FUSION=1) runs every layer on its own, for comparison.
-// --tf32 (or EDNN_TF32=1) lets the CUDA convolutions use the tensor cores with TF32 inputs
-// (ednn::set_allow_tf32); compare it with PyTorch's allow_tf32 (torch_train_step.py --tf32).
-// --conv-version V (or EDNN_CONV_VERSION) runs one numbered convolution kernel of kernels/conv2d.h
-// everywhere, e.g. 5, the tensor cores with float accuracy, or 6, Winograd, beside PyTorch's fp32.
+// The numerics options are train's (apps/numerics_options.h, engine/numerics.h). By default each
+// convolution runs fused with the leaky ReLU after it (engine/modules.h, Sequential); --no-fusion
+// runs every layer on its own, for comparison. --tf32 lets the CUDA convolutions use the tensor
+// cores with TF32 inputs; compare it with PyTorch's allow_tf32 (torch_train_step.py --tf32).
+// --conv-algo runs one convolution algorithm of the tour everywhere, e.g. 3xtf32 (5), the tensor
+// cores with float accuracy, or winograd (6), beside PyTorch's fp32.
 // The per-layer split then shows a fused pair's time on the convolution's line.
 // --graph (cuda) also captures the step in a CUDA graph (engine/cuda_graph.h) and times its
 // replays after the eager steps, in the same run: both medians are printed, and the last line
@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "apps/cli.h"
+#include "apps/numerics_options.h"
 #include "engine/autograd.h"
 #include "engine/communicator.h"
 #include "engine/device.h"
@@ -52,10 +53,8 @@ struct Options {
   std::string preset = "small", device = "cpu", loss = "exp-mae:w=1";
   int batch = 16, steps = 10;
   bool forward_only = false;
-  bool no_fusion = false;
-  bool tf32 = false;
+  Numerics numerics;
   bool graph = false;
-  int conv_version = -1;  // -1: not given
   std::string comm = "auto";
 };
 
@@ -85,10 +84,7 @@ bool parse(int argc, char** argv, Options& o) {
   cli.choice_option("device", {"cpu", "cuda", "auto"}, "where the step runs", o.device);
   cli.option("loss", "TEXT", "the loss (engine/loss_spec.h)", o.loss);
   cli.flag("forward-only", "time the forward pass alone, without gradients");
-  cli.flag("no-fusion", "run every layer on its own, no convolution fused with its leaky ReLU (also EDNN_NO_FUSION=1)");
-  cli.flag("tf32", "CUDA: convolutions on the tensor cores with TF32 inputs (also EDNN_TF32=1)");
-  cli.integer_option("conv-version", "V", "run one numbered convolution kernel of kernels/conv2d.h everywhere "
-                     "(default: EDNN_CONV_VERSION, else automatic)", "", 0, 2147483647);
+  io::add_numerics_options(cli);
   cli.flag("graph", "device cuda: also time the step captured in a CUDA graph and replayed, after the eager steps; the "
            "last line is then the graph's rate");
   cli.choice_option("comm", {"auto", "single", "mpi", "nccl"}, "data-parallel backend (auto: mpi under mpirun)", o.comm);
@@ -99,10 +95,8 @@ bool parse(int argc, char** argv, Options& o) {
   o.device = cli.get("device");
   o.loss = cli.get("loss");
   o.forward_only = cli.has("forward-only");
-  o.no_fusion = cli.has("no-fusion");
-  o.tf32 = cli.has("tf32");
+  o.numerics = io::numerics_from(cli);
   o.graph = cli.has("graph");
-  if (cli.has("conv-version")) o.conv_version = int(cli.integer("conv-version"));
   o.comm = cli.get("comm");
   if (o.graph && (o.device != "cuda" || o.forward_only))
     throw io::UsageError("--graph captures the training step on the cuda device (--device cuda, no --forward-only)");
@@ -137,8 +131,8 @@ std::vector<double> sorted_step_times(Step&& step, int steps) {
 // Adam. Prints the scaling line on rank 0.
 int data_parallel_step(const Options& o, Device device, Communicator& comm) {
   const nets::NetConfig config = nets::preset_config(o.preset);
+  set_numerics(o.numerics);
   auto net = nets::build_ednn(config, 1);
-  if (o.tf32) ednn::set_allow_tf32(true);
   net->to(device);
   Adam adam(net->parameters(), AdamConfig{});
   const LossSpec loss_spec = parse_loss(o.loss);
@@ -191,10 +185,8 @@ int run(int argc, char** argv) {
     return data_parallel_step(o, device, *comm);
   }
   const nets::NetConfig config = nets::preset_config(o.preset);
+  set_numerics(o.numerics);  // before the network is built: fusion is decided then
   auto net = nets::build_ednn(config, 1);
-  if (o.no_fusion) net->set_fusion(false);
-  if (o.tf32) ednn::set_allow_tf32(true);
-  if (o.conv_version >= 0) ednn::set_conv_kernel_version(o.conv_version);
   net->to(device);
   Adam adam(net->parameters(), AdamConfig{});
   const LossSpec loss_spec = parse_loss(o.loss);
@@ -222,7 +214,7 @@ int run(int argc, char** argv) {
               o.forward_only ? "forward" : "training step", o.preset.c_str(), config.L, config.c0,
               nets::with_commas(net->parameter_count()).c_str(), o.batch, device_name(device), o.loss.c_str(),
               net->fusion() ? "on" : "off",
-              device == Device::cuda ? conv_description(ednn::conv_kernel_version()).c_str() : "");
+              device == Device::cuda ? conv_description(numerics().conv_version()).c_str() : "");
   std::vector<double> times = sorted_step_times(step, o.steps);
   double median = times[times.size() / 2];
   if (o.graph) {

@@ -106,7 +106,7 @@ if [ -x "$BIN/bench_train_step" ]; then
     step bench_torch_paper 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper --batch 50 \
       --steps 3 --ednn "$BIN/bench_train_step"
     # ednn's Winograd convolutions (conv2d version 6: all three passes, float) beside PyTorch's fp32.
-    step bench_torch_paper_winograd 180 env EDNN_CONV_VERSION=6 python3 "$ROOT/bench/torch_train_step.py" \
+    step bench_torch_paper_winograd 180 python3 "$ROOT/bench/torch_train_step.py" --conv-algo winograd \
       --device cuda --preset paper --batch 50 --steps 3 --ednn "$BIN/bench_train_step"
     # Both sides replaying CUDA graphs (the small preset, where launches weigh most).
     step bench_torch_small_graph 120 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset small \
@@ -115,7 +115,7 @@ if [ -x "$BIN/bench_train_step" ]; then
     step bench_torch_paper_tf32 180 python3 "$ROOT/bench/torch_train_step.py" --device cuda --preset paper \
       --batch 50 --steps 3 --tf32 --ednn "$BIN/bench_train_step"
     # ednn's tensor cores at float accuracy (3xTF32, conv2d version 5) beside PyTorch's fp32.
-    step bench_torch_paper_3xtf32 180 env EDNN_CONV_VERSION=5 python3 "$ROOT/bench/torch_train_step.py" \
+    step bench_torch_paper_3xtf32 180 python3 "$ROOT/bench/torch_train_step.py" --conv-algo 3xtf32 \
       --device cuda --preset paper --batch 50 --steps 3 --ednn "$BIN/bench_train_step"
   else
     note "bench_torch: skipped, python3 has no torch with CUDA here"

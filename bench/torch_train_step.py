@@ -94,8 +94,10 @@ def torch_rate(preset, batch, steps, device, forward_only, graph=False):
     return batch / times[len(times) // 2]
 
 
-def ednn_rate(binary, preset, batch, steps, device, forward_only, tf32, graph=False):
+def ednn_rate(binary, preset, batch, steps, device, forward_only, tf32, graph=False, conv_algo=None):
     cmd = [binary, "--preset", preset, "--batch", str(batch), "--steps", str(steps), "--device", device]
+    if conv_algo:
+        cmd += ["--conv-algo", conv_algo]
     if forward_only:
         cmd.append("--forward-only")
     if tf32:
@@ -119,6 +121,7 @@ def main():
     p.add_argument("--forward-only", action="store_true", help="time the forward pass alone (no grad)")
     p.add_argument("--tf32", action="store_true", help="GPU: both sides on the tensor cores with TF32 inputs")
     p.add_argument("--graph", action="store_true", help="GPU: both sides replay the step from a CUDA graph")
+    p.add_argument("--conv-algo", help="ednn's convolution algorithm (bench_train_step --conv-algo), e.g. winograd")
     p.add_argument("--ednn", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "bench_train_step"))
     a = p.parse_args()
     if a.graph and (a.device != "cuda" or a.forward_only):
@@ -133,9 +136,9 @@ def main():
           f"{os.cpu_count()} CPU threads, torch {torch.__version__}"
           + (", TF32" if a.tf32 and a.device == "cuda" else "") + (", CUDA graphs" if a.graph else ""))
     # Interleave: ednn, torch, ednn again, so machine noise hits both alike; report the better ednn run.
-    e1 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only, a.tf32, a.graph)
+    e1 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only, a.tf32, a.graph, a.conv_algo)
     t = torch_rate(a.preset, a.batch, a.steps, a.device, a.forward_only, a.graph)
-    e2 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only, a.tf32, a.graph)
+    e2 = ednn_rate(a.ednn, a.preset, a.batch, a.steps, a.device, a.forward_only, a.tf32, a.graph, a.conv_algo)
     e = max(e1, e2)
     print(f"pytorch : {t:10.2f} samples/s")
     print(f"ednn    : {e:10.2f} samples/s   (runs: {e1:.2f}, {e2:.2f})")

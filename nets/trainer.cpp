@@ -272,6 +272,7 @@ EvalResult unpack_evaluations(const std::vector<unsigned char>& bytes, std::int6
 
 TrainResult train(const TrainOptions& o, TrainData& data) {
   validate(o.net);
+  set_numerics(o.numerics);  // before the network is built: fusion is decided then
   EDNN_CHECK(o.batch > 0, "train: --batch must be positive, got ", o.batch);
   EDNN_CHECK(o.epochs > 0, "train: --epochs must be positive, got ", o.epochs);
   EDNN_CHECK(o.lr > 0 && std::isfinite(o.lr), "train: --lr must be positive, got ", o.lr);
@@ -336,17 +337,16 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   std::string log_text = std::string(kLogHeader) + "\n";
   if (o.resume) {
     EDNN_CHECK(fs::exists(result.last_path), "train --resume: ", result.last_path, " does not exist");
-    const Metadata meta = read_metadata(result.last_path);
+    const NetConfig recorded = RunSettings::from_metadata(read_metadata(result.last_path), result.last_path).net;
+    EDNN_CHECK(recorded.L == o.net.L && recorded.c0 == o.net.c0 && recorded.batch_norm == o.net.batch_norm,
+               "train --resume: ", result.last_path, " holds preset ", recorded.preset, " (L ", recorded.L, ", c0 ",
+               recorded.c0, recorded.batch_norm ? "" : ", no batch norm", "), this run asks for ", o.net.preset, " (L ",
+               o.net.L, ", c0 ", o.net.c0, o.net.batch_norm ? "" : ", no batch norm", ")");
     auto get = [&](const Metadata& m, const char* key, const std::string& file) {
       auto it = m.find(key);
       EDNN_CHECK(it != m.end(), "train --resume: ", file, " has no metadata '", key, "'");
       return it->second;
     };
-    EDNN_CHECK(get(meta, "L", result.last_path) == std::to_string(o.net.L) &&
-                   get(meta, "c0", result.last_path) == std::to_string(o.net.c0),
-               "train --resume: ", result.last_path, " holds preset ", get(meta, "preset", result.last_path), " (L ",
-               get(meta, "L", result.last_path), ", c0 ", get(meta, "c0", result.last_path), "), this run asks for ",
-               o.net.preset, " (L ", o.net.L, ", c0 ", o.net.c0, ")");
     load_model(result.last_path, *net);
     const Metadata om = load_optimizer(last_optim, *net, adam);
     start_epoch = std::stoi(get(om, "epoch", last_optim));
@@ -366,22 +366,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
                    result.last_path.c_str(), start_epoch, adam.steps(), best_mae, best_epoch);
   }
 
-  Metadata base_meta{{"preset", o.net.preset},
-                     {"L", std::to_string(o.net.L)},
-                     {"c0", std::to_string(o.net.c0)},
-                     {"loss", o.loss},
-                     {"transform", transform_name(o.transform)},
-                     {"seed", std::to_string(o.seed)},
-                     {"lr", fmt(o.lr)},
-                     {"batch", std::to_string(o.batch)},
-                     {"epochs", std::to_string(o.epochs)}};  // the run's target: a resume finishes it
-  if (!o.loss_alt.empty()) {
-    base_meta["loss_alt"] = o.loss_alt;
-    if (o.toggle_every > 0) base_meta["toggle_every"] = std::to_string(o.toggle_every);
-    else base_meta["random_p"] = fmt(o.random_p);
-  }
-  if (!o.data_description.empty()) base_meta["data"] = o.data_description;
-  base_meta["batch_norm"] = o.net.batch_norm ? "1" : "0";
+  const Metadata base_meta = o.to_metadata();  // every checkpoint says how it was made (nets/run_settings.h)
 
   const int L = o.net.L;
   const std::int64_t px = std::int64_t(L) * L;

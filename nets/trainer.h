@@ -38,22 +38,14 @@
 #include "engine/tensor.h"
 #include "nets/ednn_cnn.h"
 #include "nets/metrics.h"
+#include "nets/run_settings.h"
 #include "nets/progress.h"
 #include "nets/samples.h"
 
 namespace ednn::nets {
 
-struct TrainOptions {
-  NetConfig net = preset_config("small");
-  std::string loss = "mae";        // parse_loss text
-  std::string loss_alt;            // second loss for a schedule
-  int toggle_every = 0;            // > 0: alternate loss / loss_alt every k epochs
-  double random_p = 0;             // > 0: each epoch use loss_alt with probability p
-  Transform transform = Transform::none;
-  int batch = 50;
-  double lr = 1e-4;
-  int epochs = 10;                 // total, counting epochs done before a resume
-  std::uint64_t seed = 0;
+// What a run computes (RunSettings, recorded in its checkpoints) and how this process runs it.
+struct TrainOptions : RunSettings {
   Device device = Device::cpu;
   std::string out_dir;
   bool resume = false;             // continue from out_dir/last.safetensors
@@ -62,7 +54,6 @@ struct TrainOptions {
   std::int64_t max_steps = -1;     // stop each epoch after this many steps (tests); -1: all
   double time_limit_s = 0;         // > 0: once this much time has passed, the epoch ends early (evaluated
                                    // and saved) and training stops; such a run is not resumable bit-exactly
-  std::string data_description;    // recorded in the metadata
   bool cuda_graph = false;         // device cuda: capture the training step in a CUDA graph and replay it
                                    // (engine/cuda_graph.h); the same steps, bit for bit, fewer launches
   Communicator* comm = nullptr;    // a data-parallel job (see above); null: one process

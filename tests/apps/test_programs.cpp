@@ -59,7 +59,7 @@ std::vector<Program> programs() {
 #ifdef EDNN_PROGRAM_train
   add("train", EDNN_PROGRAM_train,
       {"", "", "--preset=tiny --summary --seed=3", {0}, {"ED-CNN preset tiny (L 64, c0 4)"}, "--epochs=4294967297",
-       "--epochs expects an integer in 0..2147483647, got '4294967297'"});
+       "--epochs expects an integer in 1..2147483647, got '4294967297'"});
 #endif
 #ifdef EDNN_PROGRAM_infer
   // No checkpoint: the values reach the program, which names the file it was given.

@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "nets/checkpoint.h"
+#include "nets/run_settings.h"
 #include "nets/run_directory.h"
 #include "solver/datagen.h"
 #include "tests/test_helpers.h"
@@ -92,7 +95,7 @@ TEST_CASE("run directory: train --out onto a run is refused and changes nothing;
   REQUIRE(r.status == 0);
   CHECK(nets::read_metadata((run / "last.safetensors").string()).at("seed") == "7");
   r = run_command(train_command(data) + " --overwrite --resume " + run.string(), log);
-  CHECK(r.status == 1);
+  CHECK(r.status == 2);  // a usage error
   CHECK(r.output.find("choose one") != std::string::npos);
 }
 
@@ -180,4 +183,136 @@ TEST_CASE("run directory: infer --out onto earlier results is refused and change
   r = run_command(infer + " --split test --overwrite", log);
   CHECK(r.status == 0);
   CHECK(read_bytes(out / "metrics.json") != metrics);  // the test split alone: other numbers
+}
+
+TEST_CASE("run settings: numerics recorded in the checkpoint, honoured by infer and --resume; resume on other data refused") {
+  ednn::test::TempDir tmp("run_numerics");
+  const std::string data = (tmp.path / "d.h5").string();
+  write_data(data);
+  const fs::path run = tmp.path / "run", log = tmp.path / "log.txt";
+  auto r = run_command(train_command(data) + " --epochs 1 --tf32 --conv-algo 3 --no-fusion --out " + run.string(), log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  for (const char* f : {"best.safetensors", "last.safetensors"}) {
+    const nets::Metadata m = nets::read_metadata((run / f).string());
+    CHECK(m.at("conv_algo") == "large-tiles");
+    CHECK(m.at("tf32") == "1");
+    CHECK(m.at("fusion") == "0");
+    const nets::RunSettings s = nets::RunSettings::from_metadata(m, f);
+    CHECK(s.numerics.conv_algo == ConvAlgo::large_tiles);
+    CHECK(s.numerics.conv_version() == 3);
+    CHECK(s.solver.has_value());  // the data's solver, for infer --sources
+    CHECK(s.solver->max_sources == 2);
+  }
+  // infer takes the checkpoint's numerics, and the command line's over them.
+  const std::string infer = std::string(EDNN_INFER_BIN) + " --checkpoint " + (run / "best.safetensors").string() +
+                            " --data " + data + " --device cpu --quiet --pictures 0";
+  r = run_command(infer + " --out " + (tmp.path / "i1").string(), log);
+  CAPTURE(r.output);
+  REQUIRE(r.status == 0);
+  auto timing = nlohmann::json::parse(read_bytes(tmp.path / "i1" / "timing.json"));
+  CHECK(timing["conv_algo"] == "large-tiles");
+  CHECK(timing["fusion"] == false);
+  r = run_command(infer + " --conv-algo winograd --no-fusion=false --out " + (tmp.path / "i2").string(), log);
+  REQUIRE(r.status == 0);
+  timing = nlohmann::json::parse(read_bytes(tmp.path / "i2" / "timing.json"));
+  CHECK(timing["conv_algo"] == "winograd");
+  CHECK(timing["fusion"] == true);
+
+  // --resume keeps them; a numerics option given again changes them (documented), and is recorded.
+  r = run_command(train_command(data) + " --epochs 2 --resume " + run.string(), log);
+  REQUIRE(r.status == 0);
+  CHECK(nets::read_metadata((run / "last.safetensors").string()).at("conv_algo") == "large-tiles");
+  r = run_command(train_command(data) + " --epochs 3 --conv-algo 2 --tf32=false --resume " + run.string(), log);
+  REQUIRE(r.status == 0);
+  const nets::Metadata m = nets::read_metadata((run / "last.safetensors").string());
+  CHECK(m.at("conv_algo") == "tiled");
+  CHECK(m.at("tf32") == "0");
+  CHECK(m.at("fusion") == "0");
+
+  // Other data, another fraction, another transform: refused unless asked for; the run untouched.
+  const std::string before = read_bytes(run / "last.safetensors");
+  const std::string other = (tmp.path / "other.h5").string();
+  fs::copy_file(data, other);
+  for (const std::string& change : std::vector<std::string>{"--data " + other, "--fraction 0.5", "--transform sqrt"}) {
+    CAPTURE(change);
+    r = run_command(train_command(data) + " --epochs 4 " + change + " --resume " + run.string(), log);
+    CAPTURE(r.output);
+    CHECK(r.status == 1);
+    CHECK(r.output.find("--allow-other-data") != std::string::npos);
+    CHECK(read_bytes(run / "last.safetensors") == before);
+  }
+  r = run_command(train_command(data) + " --epochs 4 --data " + other + " --allow-other-data --resume " + run.string(), log);
+  CAPTURE(r.output);
+  CHECK(r.status == 0);
+  CHECK(nets::read_metadata((run / "last.safetensors").string()).at("data").find("other.h5") != std::string::npos);
+  // Another network on resume: refused.
+  r = run_command(train_command(other) + " --epochs 5 --no-batch-norm --resume " + run.string(), log);
+  CHECK(r.status == 1);
+  CHECK(r.output.find("batch norm on, this command gives off") != std::string::npos);
+}
+
+TEST_CASE("train: options that would do nothing in their context are usage errors, as is --max-steps 0") {
+  ednn::test::TempDir tmp("train_context");
+  const std::string data = (tmp.path / "d.h5").string();
+  write_data(data);
+  const fs::path log = tmp.path / "log.txt";
+  const std::string train = std::string(EDNN_TRAIN_BIN) + " --preset tiny --device cpu --quiet --out " +
+                            (tmp.path / "run").string();
+  for (const auto& [options, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--online --data " + data + " --fraction 0.5", "--fraction selects training samples of --data"},
+           {"--online --subset 1", "--subset selects training samples of --data"},
+           {"--data " + data + " --online-per-epoch 10", "--online-per-epoch applies to --online only"},
+           {"--online --data " + data + " --max-sources 3", "--max-sources applies to --online without --data"},
+           {"--online --data " + data + " --online-test 5", "--online-test applies to --online without --data"},
+           {"--data " + data + " --toggle-every 2", "--toggle-every needs --loss-toggle"},
+           {"--data " + data + " --random-p 0.3", "--random-p needs --loss-random"},
+           {"--data " + data + " --max-steps 0", "--max-steps 0 would take no step"},
+           {"--data " + data + " --allow-other-data", "--allow-other-data applies to --resume only"},
+           {"--data " + data + " --epochs 0", "--epochs expects an integer in 1.."}}) {
+    CAPTURE(options);
+    const auto r = run_command(train + " " + options, log);
+    CAPTURE(r.output);
+    CHECK(r.status == 2);
+    CHECK(r.output.find("train: error: " + says) != std::string::npos);
+    CHECK(!fs::exists(tmp.path / "run"));
+  }
+}
+
+TEST_CASE("infer --sources solves with the solver the network's data was made with, as its checkpoint records") {
+  ednn::test::TempDir tmp("infer_sources_solver");
+  dataset::DatagenOptions g;
+  g.out = (tmp.path / "d.h5").string();
+  g.solver.L = 64;
+  g.solver.max_sources = 2;
+  g.solver.gamma = 0.01;
+  g.solver.radius = 3;
+  g.per_n = 5;
+  g.test_fraction = 0.2;
+  dataset::run_datagen(g);
+  const fs::path log = tmp.path / "log.txt";
+  auto r = run_command(train_command(g.out) + " --epochs 1 --out " + (tmp.path / "run").string(), log);
+  REQUIRE(r.status == 0);
+  ednn::test::write_bytes(tmp.path / "s.csv", "x,y,value\n20,30,1\n40,41,0.5\n");
+  r = run_command(std::string(EDNN_INFER_BIN) + " --checkpoint " + (tmp.path / "run" / "best.safetensors").string() +
+                      " --sources " + (tmp.path / "s.csv").string() + " --device cpu --quiet --out " +
+                      (tmp.path / "i").string(),
+                  log);
+  CAPTURE(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("solved with the training data's (checkpoint) solver settings: model clamp, D 1, gamma 0.01, "
+                      "radius 3") != std::string::npos);
+  // A checkpoint without the record (written before it existed): SPEC's defaults, said so.
+  nets::SafetensorsFile best = nets::read_safetensors((tmp.path / "run" / "best.safetensors").string());
+  for (auto it = best.metadata.begin(); it != best.metadata.end();)
+    it = it->first.rfind("solver_", 0) == 0 ? best.metadata.erase(it) : std::next(it);
+  nets::write_safetensors((tmp.path / "old.safetensors").string(), best.tensors, best.metadata);
+  r = run_command(std::string(EDNN_INFER_BIN) + " --checkpoint " + (tmp.path / "old.safetensors").string() +
+                      " --sources " + (tmp.path / "s.csv").string() + " --device cpu --quiet --out " +
+                      (tmp.path / "i2").string(),
+                  log);
+  CAPTURE(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("solved with SPEC's default solver settings: model clamp, D 1, gamma 0.0025, radius 5") !=
+        std::string::npos);
 }
