@@ -198,25 +198,15 @@ void check_folder(const study::RunSpec& run, const fs::path& dir) {
              "); did the study's train block change? remove the folder or give the study another --out");
 }
 
-// run.json: the settings a run folder was made for; a folder made for other settings is an error.
+// run.json: the settings a run folder was made for, written when a run first starts there (a
+// folder made for other settings is refused by check_folder).
 void claim_folder(const study::RunSpec& run, const fs::path& dir) {
+  check_folder(run, dir);
+  const fs::path file = dir / "run.json";
+  if (fs::exists(file)) return;
   nlohmann::ordered_json j;
   j["run"] = run.name;
   j["settings"] = run.settings;
-  const fs::path file = dir / "run.json";
-  if (fs::exists(file)) {
-    std::ifstream in(file);
-    nlohmann::ordered_json old;
-    try {
-      in >> old;
-    } catch (const nlohmann::json::exception&) {
-      fail("study: ", file.string(), " is not JSON; remove the folder ", dir.string(), " to start the run again");
-    }
-    EDNN_CHECK(old.value("settings", nlohmann::ordered_json()) == j["settings"], "study: ", dir.string(),
-               " holds a run with other settings (", old.value("settings", nlohmann::ordered_json()).dump(),
-               "); remove it or give the study another --out");
-    return;
-  }
   fs::create_directories(dir);
   nets::write_text_atomically(file.string(), j.dump(2) + "\n");
 }
