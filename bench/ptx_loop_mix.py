@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The instruction mix of each kernel's main loop, read from PTX: a static measure that needs no GPU.
 
-    bench/ptx_loop_mix.py kernels/conv2d.cu            # compiles it with nvcc -ptx (sm_90), then reports
+    bench/ptx_loop_mix.py kernels/conv2d_gemm.cu       # compiles it with nvcc -ptx (sm_90), then reports
     bench/ptx_loop_mix.py --ptx file.ptx               # reports on PTX already made
-    bench/ptx_loop_mix.py kernels/conv2d.cu --filter forward_kernel2
+    bench/ptx_loop_mix.py kernels/conv2d_gemm.cu --filter forward_kernel2
 
 For every kernel (.entry) it finds the loops (a branch back to an earlier label) and reports the
 outermost loop that multiplies (holds fma.rn.f32 or mma.sync): the K loop of a tiled GEMM. For
