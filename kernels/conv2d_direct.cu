@@ -12,9 +12,11 @@
 
 namespace ednn::kernels {
 
-__global__ void conv2d_forward_kernel1(const float* __restrict__ x, const float* __restrict__ w,
-                                       const float* __restrict__ bias, float* __restrict__ y, ConvDims d,
-                                       ConvEpilogue epilogue) {
+namespace device {
+
+__global__ void conv2d_forward_direct(const float* __restrict__ x, const float* __restrict__ w,
+                                      const float* __restrict__ bias, float* __restrict__ y, ConvDims d,
+                                      ConvEpilogue epilogue) {
   const long total = long(d.N) * d.C_out * d.H_out * d.W_out;
   const long stride = long(blockDim.x) * gridDim.x;
   for (long idx = long(blockIdx.x) * blockDim.x + threadIdx.x; idx < total; idx += stride) {
@@ -42,12 +44,15 @@ __global__ void conv2d_forward_kernel1(const float* __restrict__ x, const float*
   }
 }
 
+}  // namespace device
+
 void launch_conv2d_forward_direct(const float* x, const float* w, const float* bias, float* y, const ConvDims& d,
                                   simt::Stream stream, ConvEpilogue epilogue) {
   constexpr int block = 256;
   const long outputs = long(d.N) * d.C_out * d.H_out * d.W_out;
   const long blocks = std::min<long>((outputs + block - 1) / block, 65536L);
-  simt::launch(conv2d_forward_kernel1, static_cast<unsigned>(blocks), block, 0, stream, x, w, bias, y, d, epilogue);
+  simt::launch(device::conv2d_forward_direct, static_cast<unsigned>(blocks), block, 0, stream, x, w, bias, y, d,
+               epilogue);
 }
 
 }  // namespace ednn::kernels

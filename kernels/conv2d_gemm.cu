@@ -114,8 +114,10 @@ struct ColumnTileLoads {
   }
 };
 
+namespace device {
+
 // ---------------------------------------------------------------------------------------------
-// Forward, kernel 2: tiled implicit GEMM, y[o, (n, i, j)] = sum_k w[o, k] col[k, (n, i, j)].
+// Forward: tiled implicit GEMM, y[o, (n, i, j)] = sum_k w[o, k] col[k, (n, i, j)].
 // A tile: w[m0 .. m0+BM, k0 .. k0+BK], rows of w are contiguous in k: thread t loads k = t % BK
 //   of rows t / BK, t / BK + 256 / BK, ...
 // B tile: col[k0 .. k0+BK, n0 .. n0+BN]: thread t always loads column n0 + t % BN (neighbouring
@@ -136,8 +138,8 @@ struct ColumnTileLoads {
 // ---------------------------------------------------------------------------------------------
 template <class T, bool CHANNEL_BLOCKS>
 __global__ void __launch_bounds__(T::threads, T::min_blocks)
-    conv2d_forward_kernel2(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
-                           float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
+    conv2d_forward_gemm(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+                        float* __restrict__ y, ConvDims d, ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
   const SharedTiles<T> tiles;
@@ -208,8 +210,8 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Backward-data, kernel 1: tiled implicit GEMM, dx[c, (n, h, v)] = sum_k w^T[c, k] B[k, (n, h, v)]
-// with k = (o, p, q). Same structure as the forward kernel 2; what differs is what a tile load
+// Backward-data: tiled implicit GEMM, dx[c, (n, h, v)] = sum_k w^T[c, k] B[k, (n, h, v)]
+// with k = (o, p, q). Same structure as the forward kernel; what differs is what a tile load
 // computes:
 // A tile: w^T[c, (o, p, q)] = w[o, c, p, q]: for a fixed o, k runs over the kH kW contiguous
 //   values of w[o, c, :, :], so loading along k stays mostly coalesced.
@@ -221,9 +223,9 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
 // ---------------------------------------------------------------------------------------------
 template <class T, bool CHANNEL_BLOCKS>
 __global__ void __launch_bounds__(T::threads, T::min_blocks)
-    conv2d_backward_data_kernel1(const float* __restrict__ dy, const float* __restrict__ w,
-                                 const float* __restrict__ bias, float* __restrict__ dx, ConvDims d,
-                                 ConvEpilogue epilogue) {
+    conv2d_backward_data_gemm(const float* __restrict__ dy, const float* __restrict__ w,
+                              const float* __restrict__ bias, float* __restrict__ dx, ConvDims d,
+                              ConvEpilogue epilogue) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int a_passes = ColumnTileLoads<T>::a_passes, b_passes = ColumnTileLoads<T>::b_passes;
   const SharedTiles<T> tiles;
@@ -299,7 +301,7 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Backward-weight, kernel 1: tiled implicit GEMM with split-K,
+// Backward-weight: tiled implicit GEMM with split-K,
 //   out[o, (c, p, q)] = sum over the pixels r = (n, i, j) of slice blockIdx.z of dy[n, o, r] col[(c, p, q), r].
 // K runs over pixels, which are contiguous in both dy and x, so both tiles are loaded along k:
 // thread t loads pixel k0 + t % BK of rows (A) and columns (B) t / BK, t / BK + 256 / BK, ...
@@ -316,8 +318,8 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
 // ---------------------------------------------------------------------------------------------
 template <class T, bool CHANNEL_BLOCKS>
 __global__ void __launch_bounds__(T::threads, T::min_blocks)
-    conv2d_backward_weight_kernel1(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ out,
-                                   ConvDims d, int k_chunk) {
+    conv2d_backward_weight_gemm(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ out,
+                                ConvDims d, int k_chunk) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
   constexpr int rows_per_pass = T::threads / BK, a_passes = BM / rows_per_pass, b_passes = BN / rows_per_pass;
   static_assert(BM % rows_per_pass == 0 && BN % rows_per_pass == 0, "tile loads must divide evenly");
@@ -394,6 +396,8 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
   }
 }
 
+}  // namespace device
+
 // ---------------------------------------------------------------------------------------------
 // Host launchers.
 // ---------------------------------------------------------------------------------------------
@@ -417,9 +421,9 @@ void launch_forward_gemm(const float* x, const float* w, const float* bias, floa
                          simt::Stream stream, ConvEpilogue epilogue) {
   const dim3 grid(blocks_for(long(d.N) * d.H_out * d.W_out, T::BN), blocks_for(d.C_out, T::BM));
   if (d.C_in % T::BK == 0)
-    launch_tiled<T, conv2d_forward_kernel2<T, true>>(grid, stream, x, w, bias, y, d, epilogue);
+    launch_tiled<T, device::conv2d_forward_gemm<T, true>>(grid, stream, x, w, bias, y, d, epilogue);
   else
-    launch_tiled<T, conv2d_forward_kernel2<T, false>>(grid, stream, x, w, bias, y, d, epilogue);
+    launch_tiled<T, device::conv2d_forward_gemm<T, false>>(grid, stream, x, w, bias, y, d, epilogue);
 }
 
 template <class T>
@@ -427,9 +431,9 @@ void launch_backward_data(const float* dy, const float* w, const float* bias, fl
                           simt::Stream stream, ConvEpilogue epilogue) {
   const dim3 grid(blocks_for(long(d.N) * d.H_in * d.W_in, T::BN), blocks_for(d.C_in, T::BM));
   if (d.C_out % T::BK == 0)
-    launch_tiled<T, conv2d_backward_data_kernel1<T, true>>(grid, stream, dy, w, bias, dx, d, epilogue);
+    launch_tiled<T, device::conv2d_backward_data_gemm<T, true>>(grid, stream, dy, w, bias, dx, d, epilogue);
   else
-    launch_tiled<T, conv2d_backward_data_kernel1<T, false>>(grid, stream, dy, w, bias, dx, d, epilogue);
+    launch_tiled<T, device::conv2d_backward_data_gemm<T, false>>(grid, stream, dy, w, bias, dx, d, epilogue);
 }
 
 // The split of backward-weight's K = N H_out W_out pixels into slices (kernels/split_k.h).
@@ -444,9 +448,9 @@ void launch_backward_weight(const float* x, const float* dy, float* out, const C
                             simt::Stream stream) {
   const dim3 grid(blocks_for(long(d.C_in) * d.kH * d.kW, T::BN), blocks_for(d.C_out, T::BM), s.slices);
   if (d.C_in % T::BN == 0)
-    launch_tiled<T, conv2d_backward_weight_kernel1<T, true>>(grid, stream, x, dy, out, d, int(s.chunk));
+    launch_tiled<T, device::conv2d_backward_weight_gemm<T, true>>(grid, stream, x, dy, out, d, int(s.chunk));
   else
-    launch_tiled<T, conv2d_backward_weight_kernel1<T, false>>(grid, stream, x, dy, out, d, int(s.chunk));
+    launch_tiled<T, device::conv2d_backward_weight_gemm<T, false>>(grid, stream, x, dy, out, d, int(s.chunk));
 }
 
 }  // namespace

@@ -9,12 +9,12 @@
 
 namespace ednn::kernels {
 
-// out[e] = sum_{z < S} partials[z * count + e], for e < count, z in order: the second pass of split-K.
 constexpr int reduce_block = 256;
 constexpr long reduce_max_blocks = 4096;
 
-__global__ void split_k_reduce_kernel1(const float* __restrict__ partials, float* __restrict__ out, long count,
-                                       int slices) {
+namespace device {
+
+__global__ void split_k_reduce(const float* __restrict__ partials, float* __restrict__ out, long count, int slices) {
   const long stride = long(blockDim.x) * gridDim.x;
   for (long e = long(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += stride) {
     float sum = 0.0f;
@@ -23,9 +23,11 @@ __global__ void split_k_reduce_kernel1(const float* __restrict__ partials, float
   }
 }
 
+}  // namespace device
+
 void split_k_reduce(const float* partials, int slices, long count, float* out, simt::Stream stream) {
   const long blocks = std::min<long>((count + reduce_block - 1) / reduce_block, reduce_max_blocks);
-  simt::launch(split_k_reduce_kernel1, static_cast<unsigned>(blocks), reduce_block, 0, stream, partials, out, count,
+  simt::launch(device::split_k_reduce, static_cast<unsigned>(blocks), reduce_block, 0, stream, partials, out, count,
                slices);
 }
 
