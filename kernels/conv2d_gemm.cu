@@ -26,11 +26,12 @@
 //     weights and for everything in backward-weight, whose K runs over pixels).
 //   - Every edge is checked: rows >= M, columns >= Ncol and k >= K load zeros and store nothing,
 //     so any size works, not only multiples of the tile.
+//
 // Not done yet here (see issue 6; version 6, Winograd, has them): vector (float4) loads and
 // cp.async copies straight into shared memory. Nor anywhere yet: ldmatrix and a swizzled layout
-// for the tensor-core fragments, Hopper's wgmma and TMA,
-// and skipping the (s^2 - 1)/s^2 zero terms that backward-data with stride s > 1 multiplies (the
-// ED-CNN's convolutions all have stride 1).
+// for the tensor-core fragments, Hopper's wgmma and TMA, and skipping the (s^2 - 1)/s^2 zero
+// terms that backward-data with stride s > 1 multiplies (the ED-CNN's convolutions all have
+// stride 1).
 #include <cstddef>
 #include <utility>
 

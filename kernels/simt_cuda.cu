@@ -4,6 +4,10 @@
 // and the line. Its twin for the CPU, with the same host functions, is kernels/simt_emulation.cpp.
 #include "kernels/simt.h"
 
+#if !defined(__CUDACC__)
+#error "kernels/simt_cuda.cu is the GPU runtime: compile it with nvcc (the emulation is kernels/simt_emulation.cpp)"
+#endif
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
