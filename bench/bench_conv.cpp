@@ -1,4 +1,4 @@
-// The convolution kernels of kernels/conv2d.cu at the network's shapes (SPEC section 4), beside
+// The convolution kernels of kernels/conv2d.h at the network's shapes (SPEC section 4), beside
 // cuDNN (its fastest fp32 algorithm, no TF32; then its fastest with tensor cores allowed, TF32),
 // cuBLAS (a plain GEMM of the same M, N, K, fp32 then TF32: what the convolution would cost if
 // im2col were free) and the CPU path (engine/cpu, im2col + BLAS). Kernel version 4 and the TF32

@@ -14,22 +14,22 @@
 // runs, and the first leaky ReLU row (after the batch norm) is the one the fused step runs too.
 //
 //   op                    at                     GPU variants
-//   avg_pool2d_fwd, _bwd  AvgPool2d inputs       ednn kernel1; cudnn (AVERAGE_COUNT_INCLUDE_PADDING)
-//   upsample2d_fwd, _bwd  Upsample inputs        ednn kernel1; cudnn average pooling times s^2 (the
+//   avg_pool2d_fwd, _bwd  AvgPool2d inputs       ednn; cudnn (AVERAGE_COUNT_INCLUDE_PADDING)
+//   upsample2d_fwd, _bwd  Upsample inputs        ednn; cudnn average pooling times s^2 (the
 //                                                same maths: nearest upsampling is s^2 times average
 //                                                pooling's backward, its backward s^2 times the forward)
-//   leaky_relu_fwd, _bwd  LeakyReLU inputs       ednn kernel1; cudnn relu (cuDNN's activations have no
+//   leaky_relu_fwd, _bwd  LeakyReLU inputs       ednn; cudnn relu (cuDNN's activations have no
 //                                                leaky ReLU: its ReLU moves the same bytes, and is
 //                                                checked against the same functions with slope 0)
-//   batch_norm_train_fwd  BatchNorm2d input      ednn kernel1; cudnn spatial; cudnn spatial persistent
+//   batch_norm_train_fwd  BatchNorm2d input      ednn; cudnn spatial; cudnn spatial persistent
 //   batch_norm_stats                             cub: the statistics alone (bench/cub_reductions.h)
-//   batch_norm_eval_fwd                          ednn kernel1; cudnn inference
-//   batch_norm_bwd                               ednn kernel1; cudnn spatial; cudnn spatial persistent
-//   weighted_loss         the network's output   ednn kernel1 (value and gradient in one pass)
-//   scale                 the network's output   ednn kernel1 (the loss's backward: grad times dl)
+//   batch_norm_eval_fwd                          ednn; cudnn inference
+//   batch_norm_bwd                               ednn; cudnn spatial; cudnn spatial persistent
+//   weighted_loss         the network's output   ednn (value and gradient in one pass)
+//   scale                 the network's output   ednn (the loss's backward: grad times dl)
 //   adam                  all 28 parameters      ednn multi-tensor (1 launch); ednn a launch per
 //                                                tensor (the same kernel and chunks, 28 launches)
-//   sum_per_channel       conv / convT outputs   ednn kernel1; cub planes; cub channels (see
+//   sum_per_channel       conv / convT outputs   ednn; cub planes; cub channels (see
 //                         (the bias gradient)    bench/cub_reductions.h); cublas 2 gemv with a ones
 //                                                vector (how Caffe computes a bias gradient)
 // Every operation also has a CPU row, "cpu (engine/cpu)": the function of engine/cpu/cpu_ops.h the
@@ -421,7 +421,7 @@ void bench_avg_pool(Bench& b, const Site& s) {
     const TensorDesc xdesc(s.in), ydesc(out);
     const PoolDesc pool(g.kernel, g.stride);
     if (fwd) {
-      b.gpu_variant(fc, s.shape, "ednn kernel1", [&] { poison(yd); },
+      b.gpu_variant(fc, s.shape, "ednn", [&] { poison(yd); },
                     [&] { kernels::avg_pool2d_forward(xd.data(), yd.data(), g, gpu.stream); },
                     [&] { return check_y(yd.download()); });
       b.gpu_variant(fc, s.shape, "cudnn", [&] { poison(yd); },
@@ -432,7 +432,7 @@ void bench_avg_pool(Bench& b, const Site& s) {
                     [&] { return check_y(yd.download()); });
     }
     if (bwd) {
-      b.gpu_variant(bc, s.shape, "ednn kernel1", [&] { poison(dxd); },
+      b.gpu_variant(bc, s.shape, "ednn", [&] { poison(dxd); },
                     [&] { kernels::avg_pool2d_backward(dyd.data(), dxd.data(), g, gpu.stream); },
                     [&] { return check_dx(dxd.download()); });
       // Average pooling's backward reads neither y nor x; cuDNN still takes them.
@@ -487,7 +487,7 @@ void bench_upsample(Bench& b, const Site& s) {
     const float k2 = float(k * k);
     const std::string times = " x" + std::to_string(k * k);
     if (fwd) {
-      b.gpu_variant(fc, s.shape, "ednn kernel1", [&] { poison(yd); },
+      b.gpu_variant(fc, s.shape, "ednn", [&] { poison(yd); },
                     [&] { kernels::upsample_nearest2d_forward(xd.data(), yd.data(), in.N, in.C, in.H, in.W, k, gpu.stream); },
                     [&] { return check_y(yd.download()); });
       // y = k^2 avg_pool_backward(dy = x): each x spread over its k x k block. The pooling's
@@ -500,7 +500,7 @@ void bench_upsample(Bench& b, const Site& s) {
                     [&] { return check_y(yd.download()); });
     }
     if (bwd) {
-      b.gpu_variant(bc, s.shape, "ednn kernel1", [&] { poison(dxd); },
+      b.gpu_variant(bc, s.shape, "ednn", [&] { poison(dxd); },
                     [&] { kernels::upsample_nearest2d_backward(dyd.data(), dxd.data(), in.N, in.C, in.H, in.W, k, gpu.stream); },
                     [&] { return check_dx(dxd.download()); });
       // dx = k^2 avg_pool_forward(dy): the sum over each k x k block.
@@ -556,14 +556,14 @@ void bench_leaky_relu(Bench& b, const Site& s) {
       CUDNN_OK(cudnnActivationForward(gpu.cudnn, relu.d, &kOne, desc.d, xd.data(), &kZero, desc.d, yd.data()));
     };
     if (fwd) {
-      b.gpu_variant(fc, s.shape, "ednn kernel1", [&] { poison(yd); },
+      b.gpu_variant(fc, s.shape, "ednn", [&] { poison(yd); },
                     [&] { kernels::leaky_relu_forward(xd.data(), yd.data(), n, slope, gpu.stream); },
                     [&] { return check_y(yd.download()); });
       b.gpu_variant(fc, s.shape, "cudnn relu (slope 0)", [&] { poison(yd); }, relu_forward,
                     [&] { return Check("vs slope 0").compare("y", yd.download(), relu_y, 1e-6, 1.0).verdict(); });
     }
     if (bwd) {
-      b.gpu_variant(bc, s.shape, "ednn kernel1", [&] { poison(dxd); },
+      b.gpu_variant(bc, s.shape, "ednn", [&] { poison(dxd); },
                     [&] { kernels::leaky_relu_backward(dyd.data(), xd.data(), dxd.data(), n, slope, gpu.stream); },
                     [&] { return check_dx(dxd.download()); });
       // cuDNN's ReLU backward reads y = relu(x): made first, untimed.
@@ -694,7 +694,7 @@ void bench_batch_norm(Bench& b, const Site& s) {
       return check_train(yd.download(), mean.download(), invstd.download(), rmean.download(), rvar.download());
     };
     if (train) {
-      b.gpu_variant(tc, s.shape, "ednn kernel1", prepare_train,
+      b.gpu_variant(tc, s.shape, "ednn", prepare_train,
                     [&] {
                       kernels::batch_norm2d_train_forward(xd.data(), gammad.data(), betad.data(), rmean.data(),
                                                           rvar.data(), s.momentum, s.eps, yd.data(), mean.data(),
@@ -733,7 +733,7 @@ void bench_batch_norm(Bench& b, const Site& s) {
         rmean.upload(mean0);
         rvar.upload(var0);
       };
-      b.gpu_variant(ec, s.shape, "ednn kernel1", prepare_eval,
+      b.gpu_variant(ec, s.shape, "ednn", prepare_eval,
                     [&] {
                       kernels::batch_norm2d_eval_forward(xd.data(), gammad.data(), betad.data(), rmean.data(),
                                                          rvar.data(), s.eps, yd.data(), N, C, HW, gpu.stream);
@@ -757,7 +757,7 @@ void bench_batch_norm(Bench& b, const Site& s) {
         invstd.upload(saved_invstd);
       };
       auto checked_bwd = [&] { return check_bwd(dxd.download(), dgamma.download(), dbeta.download()); };
-      b.gpu_variant(bc, s.shape, "ednn kernel1", prepare_bwd,
+      b.gpu_variant(bc, s.shape, "ednn", prepare_bwd,
                     [&] {
                       kernels::batch_norm2d_backward(dyd.data(), xd.data(), gammad.data(), mean.data(), invstd.data(),
                                                      dxd.data(), dgamma.data(), dbeta.data(), N, C, HW,
@@ -812,7 +812,7 @@ void bench_loss(Bench& b, const Site& s) {
     Gpu& gpu = *b.gpu;
     Buffer pd(prediction), td(target), grad(n), value(1), workspace(std::size_t(kernels::weighted_loss_workspace_size(n)));
     const LossParams params = loss_params(b.loss);
-    b.gpu_variant(cost, shape, "ednn kernel1", [&] { poison(grad); poison(value); },
+    b.gpu_variant(cost, shape, "ednn", [&] { poison(grad); poison(value); },
                   [&] {
                     kernels::weighted_loss(pd.data(), td.data(), grad.data(), n, params, value.data(), workspace.data(),
                                            gpu.stream);
@@ -849,7 +849,7 @@ void bench_scale(Bench& b, const Site& s) {
   if (b.gpu) {
     Gpu& gpu = *b.gpu;
     Buffer xd(x), yd(n), kd(std::vector<float>{factor});
-    b.gpu_variant(cost, s.shape, "ednn kernel1", [&] { poison(yd); },
+    b.gpu_variant(cost, s.shape, "ednn", [&] { poison(yd); },
                   [&] { kernels::scale(yd.data(), xd.data(), n, kd.data(), gpu.stream); },
                   [&] { return check(yd.download()); });
   }
@@ -962,7 +962,7 @@ void bench_sum_per_channel(Bench& b, const Site& s) {
     Buffer xd(x), out(C), workspace(std::size_t(std::max(1L, kernels::sum_per_channel_workspace_size(N, C, HW))));
     auto prepare = [&] { poison(out); };
     auto checked = [&] { return check(out.download()); };
-    b.gpu_variant(cost, s.shape, "ednn kernel1", prepare,
+    b.gpu_variant(cost, s.shape, "ednn", prepare,
                   [&] { kernels::sum_per_channel(xd.data(), N, C, HW, out.data(), workspace.data(), gpu.stream); },
                   checked);
     for (bench::CubChannelSum how : {bench::CubChannelSum::planes, bench::CubChannelSum::channels}) {

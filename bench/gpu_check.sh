@@ -161,7 +161,7 @@ fi
 NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
 if [ -n "$NCU" ] && [ -x "$BIN/bench_conv" ]; then
   step ncu_conv 150 bash -c '"$1" --csv --page details --target-processes all \
-      -k regex:"conv2d_(forward_kernel2|backward_data_kernel1|backward_weight_kernel1)" -c 60 \
+      -k regex:"conv2d_(forward|backward_data|backward_weight)_gemm" -c 60 \
       --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats \
       "$2" --preset paper --batch 16 --runs 1 --layer "paper conv 512->1024" --csv "$3/ncu_bench_conv.csv" \
       > "$3/ncu_conv.csv"; rc=$?

@@ -28,7 +28,8 @@ WANTED = [  # (column title, metric names as different ncu versions spell them)
 
 def short(name):
     name = re.sub(r"\(.*$", "", name) if "<" not in name else name
-    name = name.replace("ednn::kernels::", "").replace("void ", "")
+    name = name.replace("ednn::kernels::", "").replace("(anonymous namespace)::", "").replace("device::", "")
+    name = name.replace("void ", "")
     return re.sub(r"\((const )?float.*$", "", name)
 
 

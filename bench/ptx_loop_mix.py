@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The instruction mix of each kernel's main loop, read from PTX: a static measure that needs no GPU.
 
-    bench/ptx_loop_mix.py kernels/conv2d.cu            # compiles it with nvcc -ptx (sm_90), then reports
+    bench/ptx_loop_mix.py kernels/conv2d_gemm.cu       # compiles it with nvcc -ptx (sm_90), then reports
     bench/ptx_loop_mix.py --ptx file.ptx               # reports on PTX already made
-    bench/ptx_loop_mix.py kernels/conv2d.cu --filter forward_kernel2
+    bench/ptx_loop_mix.py kernels/conv2d_gemm.cu --filter forward_gemm
 
 For every kernel (.entry) it finds the loops (a branch back to an earlier label) and reports the
 outermost loop that multiplies (holds fma.rn.f32 or mma.sync): the K loop of a tiled GEMM. For
@@ -52,13 +52,14 @@ def kind(op):
 
 
 def short_name(mangled):
-    """ednn::kernels::conv2d_forward_kernel2<CudaCoreTiles<128,128,8,8,8>> from the mangled name."""
+    """conv2d_forward_gemm<CudaCoreTiles<128,128,8,8,8>> from the mangled name of
+    ednn::kernels::device::conv2d_forward_gemm<...>: namespaces dropped."""
     try:
         out = subprocess.run(["c++filt", mangled], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return mangled
     out = out.replace("(anonymous namespace)::", "")
-    out = re.sub(r"\(.*\)$", "", out).replace("ednn::kernels::", "")
+    out = re.sub(r"\(.*\)$", "", out).replace("ednn::kernels::", "").replace("device::", "")
     return out.replace("void ", "")
 
 

@@ -8,9 +8,15 @@
 #                kernel on the CPU (fibers, see kernels/README.md). Always built; tests link it.
 #   <NAME>_cuda  the same sources compiled by nvcc for CMAKE_CUDA_ARCHITECTURES (default 90),
 #                linking CUDA::cudart. Only when EDNN_HAVE_CUDA.
-# Both link the simt runtime, ednn_simt_emu / ednn_simt_cuda (kernels/simt_runtime.cu, itself
-# made by this function), and use ${CMAKE_SOURCE_DIR} as include directory ("kernels/simt.h",
-# "engine/error.h"). The two libraries define the same host launchers: link one, not both.
+# Both link the simt runtime, ednn_simt_emu / ednn_simt_cuda, and use ${CMAKE_SOURCE_DIR} as
+# include directory ("kernels/simt.h", "engine/error.h"). The two libraries define the same host
+# launchers: link one, not both.
+#
+# The simt runtime itself is made by this function too, from one source per build instead of one
+# for both: EMULATION_SOURCES are C++ for <NAME>_emu only (kernels/simt_emulation.cpp, the fiber
+# scheduler), CUDA_SOURCES are .cu files for <NAME>_cuda only (kernels/simt_cuda.cu, checked CUDA
+# calls):
+#   ednn_add_kernel_library(NAME ednn_simt EMULATION_SOURCES simt_emulation.cpp CUDA_SOURCES simt_cuda.cu)
 #
 # ednn_emulation_sources(OUT_VAR sources...) is the first half alone: for each .cu it generates, in
 # the build folder, a .cpp that #includes it, and returns those paths (for tests whose bodies
@@ -55,9 +61,9 @@ function(ednn_host_only_options target)
 endfunction()
 
 function(ednn_add_kernel_library)
-  cmake_parse_arguments(K "" "NAME" "SOURCES;LIBS" ${ARGN})
-  if(NOT K_NAME OR NOT K_SOURCES)
-    message(FATAL_ERROR "ednn_add_kernel_library: NAME and SOURCES are required")
+  cmake_parse_arguments(K "" "NAME" "SOURCES;EMULATION_SOURCES;CUDA_SOURCES;LIBS" ${ARGN})
+  if(NOT K_NAME OR NOT (K_SOURCES OR K_EMULATION_SOURCES))
+    message(FATAL_ERROR "ednn_add_kernel_library: NAME and SOURCES (or EMULATION_SOURCES) are required")
   endif()
   set(cu_sources)
   foreach(src IN LISTS K_SOURCES)
@@ -65,9 +71,12 @@ function(ednn_add_kernel_library)
     list(APPEND cu_sources "${abs}")
   endforeach()
 
-  # The emulation: the .cu files as C++.
-  ednn_emulation_sources(wrappers ${cu_sources})
-  add_library(${K_NAME}_emu STATIC ${wrappers})
+  # The emulation: the .cu files as C++, and the C++ files of the emulation alone.
+  set(wrappers)
+  if(cu_sources)
+    ednn_emulation_sources(wrappers ${cu_sources})
+  endif()
+  add_library(${K_NAME}_emu STATIC ${wrappers} ${K_EMULATION_SOURCES})
   target_include_directories(${K_NAME}_emu PUBLIC ${CMAKE_SOURCE_DIR})
   # -Wno-unknown-pragmas: the host compiler does not know CUDA's #pragma unroll, which the kernels use.
   target_compile_options(${K_NAME}_emu PRIVATE ${EDNN_WARNINGS} -Wno-unknown-pragmas)
@@ -78,7 +87,7 @@ function(ednn_add_kernel_library)
 
   # The GPU: the same files through nvcc.
   if(EDNN_HAVE_CUDA)
-    add_library(${K_NAME}_cuda STATIC ${cu_sources})
+    add_library(${K_NAME}_cuda STATIC ${cu_sources} ${K_CUDA_SOURCES})
     set_target_properties(${K_NAME}_cuda PROPERTIES CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
     ednn_host_only_options(${K_NAME}_cuda)
     target_include_directories(${K_NAME}_cuda PUBLIC ${CMAKE_SOURCE_DIR})

@@ -14,8 +14,10 @@ namespace ednn::kernels {
 constexpr int activation_block = 256;
 constexpr long activation_max_blocks = 4096;
 
+namespace device {
+
 // y and x may alias (in-place), so no __restrict__.
-__global__ void leaky_relu_forward_kernel1(const float* x, float* y, long n, float slope) {
+__global__ void leaky_relu_forward(const float* x, float* y, long n, float slope) {
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const float v = x[i];
@@ -23,14 +25,15 @@ __global__ void leaky_relu_forward_kernel1(const float* x, float* y, long n, flo
   }
 }
 
-__global__ void leaky_relu_backward_kernel1(const float* dy, const float* __restrict__ x, float* dx, long n,
-                                            float slope) {
+__global__ void leaky_relu_backward(const float* dy, const float* __restrict__ x, float* dx, long n, float slope) {
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const float d = dy[i];
     dx[i] = x[i] > 0.0f ? d : slope * d;
   }
 }
+
+}  // namespace device
 
 namespace {
 unsigned activation_grid(const char* op, long n) {
@@ -42,12 +45,12 @@ unsigned activation_grid(const char* op, long n) {
 
 void leaky_relu_forward(const float* x, float* y, long n, float slope, simt::Stream stream) {
   if (const unsigned grid = activation_grid("leaky_relu_forward", n))
-    simt::launch(leaky_relu_forward_kernel1, grid, activation_block, 0, stream, x, y, n, slope);
+    simt::launch(device::leaky_relu_forward, grid, activation_block, 0, stream, x, y, n, slope);
 }
 
 void leaky_relu_backward(const float* dy, const float* x, float* dx, long n, float slope, simt::Stream stream) {
   if (const unsigned grid = activation_grid("leaky_relu_backward", n))
-    simt::launch(leaky_relu_backward_kernel1, grid, activation_block, 0, stream, dy, x, dx, n, slope);
+    simt::launch(device::leaky_relu_backward, grid, activation_block, 0, stream, dy, x, dx, n, slope);
 }
 
 }  // namespace ednn::kernels

@@ -35,13 +35,14 @@ struct AdamLaunchTable {
 };
 static_assert(sizeof(AdamLaunchTable) + sizeof(void*) <= 4096, "kernel arguments are limited to 4 KB");
 
-__global__ void adam_count_step_kernel(AdamDeviceState* state) {
+namespace device {
+
+__global__ void adam_count_step(AdamDeviceState* state) {
   state->step += 1;
   set_bias_corrections(state->params, state->step);
 }
 
-__global__ void adam_kernel(const __grid_constant__ AdamLaunchTable table,
-                            const AdamDeviceState* __restrict__ state) {
+__global__ void adam_step(const __grid_constant__ AdamLaunchTable table, const AdamDeviceState* __restrict__ state) {
   const long b = blockIdx.x;
   int lo = 0, hi = table.count - 1;  // the last tensor whose first block is <= b (empty tensors own no block)
   while (lo < hi) {
@@ -62,6 +63,8 @@ __global__ void adam_kernel(const __grid_constant__ AdamLaunchTable table,
   }
 }
 
+}  // namespace device
+
 AdamDeviceState adam_device_state(double lr, double beta1, double beta2, double eps, double weight_decay, long step) {
   EDNN_CHECK(step >= 0, "adam: step count ", step, " is negative");
   AdamDeviceState state{{lr, beta1, beta2, eps, weight_decay, 0.0, 0.0}, step};
@@ -70,7 +73,7 @@ AdamDeviceState adam_device_state(double lr, double beta1, double beta2, double 
 }
 
 void adam_count_step(AdamDeviceState* state, simt::Stream stream) {
-  simt::launch(adam_count_step_kernel, 1, 1, 0, stream, state);
+  simt::launch(device::adam_count_step, 1, 1, 0, stream, state);
 }
 
 void adam_step(const std::vector<AdamTensor>& tensors, const AdamDeviceState* state, simt::Stream stream) {
@@ -87,7 +90,7 @@ void adam_step(const std::vector<AdamTensor>& tensors, const AdamDeviceState* st
     }
     table.first_block[table.count] = blocks;
     EDNN_CHECK(blocks <= 0x7fffffffL, "adam: ", blocks, " chunks do not fit one grid");
-    if (blocks > 0) simt::launch(adam_kernel, static_cast<unsigned>(blocks), adam_block, 0, stream, table, state);
+    if (blocks > 0) simt::launch(device::adam_step, static_cast<unsigned>(blocks), adam_block, 0, stream, table, state);
   }
 }
 

@@ -11,18 +11,20 @@
 //   dbeta_c = sum dy     dgamma_c = sum dy xhat     dx = gamma_c invstd_c / M (M dy - dbeta_c - xhat dgamma_c)
 //
 // Kernels, in launch order (the statistics are the reduction; the rest is elementwise):
-//   training: bn_partial_sum_kernel1   grid (S, C): block (s, c) sums slice s of channel c
-//                                      (kernels/channel_reduce.cuh) into a double partial;
-//             bn_partial_sqdev_kernel1 grid (S, C): each thread first adds channel c's S partials
-//                                      (the same S numbers in the same order: every thread gets the
-//                                      same mean), then the block sums (x - mean)^2 over its slice;
-//             bn_finalize_stats_kernel1  one thread per channel: mean, var, invstd, running stats;
-//             bn_normalize_kernel1     one thread per element: y = x scale_c + shift_c.
+//   training: batch_norm_partial_sums    grid (S, C): block (s, c) sums slice s of channel c
+//                                        (kernels/channel_reduce.cuh) into a double partial;
+//             batch_norm_partial_sqdevs  grid (S, C): each thread first adds channel c's S partials
+//                                        (the same S numbers in the same order: every thread gets
+//                                        the same mean), then the block sums (x - mean)^2 over its
+//                                        slice;
+//             batch_norm_finalize_stats  one thread per channel: mean, var, invstd, running stats;
+//             batch_norm_normalize       one thread per element: y = x scale_c + shift_c.
 //   Two passes over x for the variance (not E[x^2] - mean^2, which cancels catastrophically when
 //   |mean| >> std), sums in double: a channel holds 13 million values at the paper's shapes.
-//   evaluation: bn_eval_kernel1, elementwise.
-//   backward: bn_backward_partials_kernel1 (both sums in one pass over dy and x),
-//             bn_backward_finalize_kernel1 (dgamma, dbeta), bn_backward_data_kernel1 (dx, elementwise).
+//   evaluation: batch_norm_eval_forward, elementwise.
+//   backward: batch_norm_backward_partials (both sums in one pass over dy and x),
+//             batch_norm_backward_finalize (dgamma, dbeta),
+//             batch_norm_backward_data (dx, elementwise).
 // Partials live in a caller-provided double workspace [2 C S]. Nothing is shared between blocks
 // except through these partials, and no atomics: results are the same bits on every run.
 #include "kernels/batch_norm.h"
@@ -37,8 +39,11 @@ namespace ednn::kernels {
 constexpr int bn_elementwise_block = 256;
 constexpr long bn_elementwise_max_blocks = 4096;
 
+namespace device {
+
 // sums[c S + s] = sum of x over slice s of channel c.
-__global__ void bn_partial_sum_kernel1(const float* __restrict__ x, int C, long HW, long M, double* __restrict__ sums) {
+__global__ void batch_norm_partial_sums(const float* __restrict__ x, int C, long HW, long M,
+                                        double* __restrict__ sums) {
   const int c = blockIdx.y;
   long first, last;
   channel_slice(M, &first, &last);
@@ -49,8 +54,8 @@ __global__ void bn_partial_sum_kernel1(const float* __restrict__ x, int C, long 
 }
 
 // sqdevs[c S + s] = sum of (x - mean_c)^2 over slice s of channel c, mean_c from the partial sums.
-__global__ void bn_partial_sqdev_kernel1(const float* __restrict__ x, int C, long HW, long M,
-                                         const double* __restrict__ sums, double* __restrict__ sqdevs) {
+__global__ void batch_norm_partial_sqdevs(const float* __restrict__ x, int C, long HW, long M,
+                                          const double* __restrict__ sums, double* __restrict__ sqdevs) {
   const int c = blockIdx.y;
   const int S = gridDim.x;
   double total = 0.0;
@@ -67,7 +72,7 @@ __global__ void bn_partial_sqdev_kernel1(const float* __restrict__ x, int C, lon
   if (threadIdx.x == 0) sqdevs[static_cast<long>(c) * S + blockIdx.x] = v;
 }
 
-__global__ void bn_finalize_stats_kernel1(const double* __restrict__ sums, const double* __restrict__ sqdevs, int C,
+__global__ void batch_norm_finalize_stats(const double* __restrict__ sums, const double* __restrict__ sqdevs, int C,
                                           int S, long M, double momentum, double eps, float* __restrict__ running_mean,
                                           float* __restrict__ running_var, float* __restrict__ saved_mean,
                                           float* __restrict__ saved_invstd) {
@@ -88,7 +93,7 @@ __global__ void bn_finalize_stats_kernel1(const double* __restrict__ sums, const
 }
 
 // y = (x - mean_c) invstd_c gamma_c + beta_c over all n elements, c = (i / HW) % C.
-__global__ void bn_normalize_kernel1(const float* __restrict__ x, const float* __restrict__ gamma,
+__global__ void batch_norm_normalize(const float* __restrict__ x, const float* __restrict__ gamma,
                                      const float* __restrict__ beta, const float* __restrict__ mean,
                                      const float* __restrict__ invstd, float* __restrict__ y, long n, int C, long HW) {
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
@@ -98,10 +103,10 @@ __global__ void bn_normalize_kernel1(const float* __restrict__ x, const float* _
   }
 }
 
-__global__ void bn_eval_kernel1(const float* __restrict__ x, const float* __restrict__ gamma,
-                                const float* __restrict__ beta, const float* __restrict__ running_mean,
-                                const float* __restrict__ running_var, float eps, float* __restrict__ y, long n, int C,
-                                long HW) {
+__global__ void batch_norm_eval_forward(const float* __restrict__ x, const float* __restrict__ gamma,
+                                        const float* __restrict__ beta, const float* __restrict__ running_mean,
+                                        const float* __restrict__ running_var, float eps, float* __restrict__ y,
+                                        long n, int C, long HW) {
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const int c = static_cast<int>((i / HW) % C);
@@ -111,7 +116,7 @@ __global__ void bn_eval_kernel1(const float* __restrict__ x, const float* __rest
 }
 
 // sum_dy[c S + s] and sum_dy_xhat[c S + s] over slice s of channel c.
-__global__ void bn_backward_partials_kernel1(const float* __restrict__ dy, const float* __restrict__ x,
+__global__ void batch_norm_backward_partials(const float* __restrict__ dy, const float* __restrict__ x,
                                              const float* __restrict__ mean, const float* __restrict__ invstd, int C,
                                              long HW, long M, double* __restrict__ sum_dy,
                                              double* __restrict__ sum_dy_xhat) {
@@ -134,7 +139,7 @@ __global__ void bn_backward_partials_kernel1(const float* __restrict__ dy, const
   }
 }
 
-__global__ void bn_backward_finalize_kernel1(const double* __restrict__ sum_dy, const double* __restrict__ sum_dy_xhat,
+__global__ void batch_norm_backward_finalize(const double* __restrict__ sum_dy, const double* __restrict__ sum_dy_xhat,
                                              int C, int S, float* __restrict__ dgamma, float* __restrict__ dbeta) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
@@ -147,7 +152,7 @@ __global__ void bn_backward_finalize_kernel1(const double* __restrict__ sum_dy, 
   dgamma[c] = static_cast<float>(b);
 }
 
-__global__ void bn_backward_data_kernel1(const float* __restrict__ dy, const float* __restrict__ x,
+__global__ void batch_norm_backward_data(const float* __restrict__ dy, const float* __restrict__ x,
                                          const float* __restrict__ gamma, const float* __restrict__ mean,
                                          const float* __restrict__ invstd, const float* __restrict__ dgamma,
                                          const float* __restrict__ dbeta, float* __restrict__ dx, long n, int C,
@@ -160,6 +165,8 @@ __global__ void bn_backward_data_kernel1(const float* __restrict__ dy, const flo
     dx[i] = gamma[c] * invstd[c] * (dy[i] - dbeta[c] / M - xhat * (dgamma[c] / M));
   }
 }
+
+}  // namespace device
 
 namespace {
 unsigned bn_elementwise_grid(long n) {
@@ -183,11 +190,11 @@ void batch_norm2d_train_forward(const float* x, const float* gamma, const float*
   double* sums = workspace;
   double* sqdevs = workspace + static_cast<long>(C) * S;
   const dim3 slices(static_cast<unsigned>(S), static_cast<unsigned>(C));
-  simt::launch(bn_partial_sum_kernel1, slices, channel_block, 0, stream, x, C, HW, M, sums);
-  simt::launch(bn_partial_sqdev_kernel1, slices, channel_block, 0, stream, x, C, HW, M, sums, sqdevs);
-  simt::launch(bn_finalize_stats_kernel1, channel_grid(C), 256, 0, stream, sums, sqdevs, C, static_cast<int>(S), M,
-               momentum, eps, running_mean, running_var, saved_mean, saved_invstd);
-  simt::launch(bn_normalize_kernel1, bn_elementwise_grid(n), bn_elementwise_block, 0, stream, x, gamma, beta,
+  simt::launch(device::batch_norm_partial_sums, slices, channel_block, 0, stream, x, C, HW, M, sums);
+  simt::launch(device::batch_norm_partial_sqdevs, slices, channel_block, 0, stream, x, C, HW, M, sums, sqdevs);
+  simt::launch(device::batch_norm_finalize_stats, channel_grid(C), 256, 0, stream, sums, sqdevs, C,
+               static_cast<int>(S), M, momentum, eps, running_mean, running_var, saved_mean, saved_invstd);
+  simt::launch(device::batch_norm_normalize, bn_elementwise_grid(n), bn_elementwise_block, 0, stream, x, gamma, beta,
                saved_mean, saved_invstd, y, n, C, HW);
 }
 
@@ -196,8 +203,8 @@ void batch_norm2d_eval_forward(const float* x, const float* gamma, const float* 
                                simt::Stream stream) {
   check_bn("batch_norm2d_eval_forward", N, C, HW);
   const long n = static_cast<long>(N) * C * HW;
-  simt::launch(bn_eval_kernel1, bn_elementwise_grid(n), bn_elementwise_block, 0, stream, x, gamma, beta,
-               running_mean, running_var, static_cast<float>(eps), y, n, C, HW);
+  simt::launch(device::batch_norm_eval_forward, bn_elementwise_grid(n), bn_elementwise_block, 0, stream, x, gamma,
+               beta, running_mean, running_var, static_cast<float>(eps), y, n, C, HW);
 }
 
 void batch_norm2d_backward(const float* dy, const float* x, const float* gamma, const float* saved_mean,
@@ -208,11 +215,11 @@ void batch_norm2d_backward(const float* dy, const float* x, const float* gamma, 
   double* sum_dy = workspace;
   double* sum_dy_xhat = workspace + static_cast<long>(C) * S;
   const dim3 slices(static_cast<unsigned>(S), static_cast<unsigned>(C));
-  simt::launch(bn_backward_partials_kernel1, slices, channel_block, 0, stream, dy, x, saved_mean, saved_invstd, C, HW,
-               M, sum_dy, sum_dy_xhat);
-  simt::launch(bn_backward_finalize_kernel1, channel_grid(C), 256, 0, stream, sum_dy, sum_dy_xhat, C,
+  simt::launch(device::batch_norm_backward_partials, slices, channel_block, 0, stream, dy, x, saved_mean,
+               saved_invstd, C, HW, M, sum_dy, sum_dy_xhat);
+  simt::launch(device::batch_norm_backward_finalize, channel_grid(C), 256, 0, stream, sum_dy, sum_dy_xhat, C,
                static_cast<int>(S), dgamma, dbeta);
-  simt::launch(bn_backward_data_kernel1, bn_elementwise_grid(n), bn_elementwise_block, 0, stream, dy, x, gamma,
+  simt::launch(device::batch_norm_backward_data, bn_elementwise_grid(n), bn_elementwise_block, 0, stream, dy, x, gamma,
                saved_mean, saved_invstd, dgamma, dbeta, dx, n, C, HW, static_cast<float>(M));
 }
 

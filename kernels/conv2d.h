@@ -1,6 +1,7 @@
-// 2-d convolution on the device (kernels/conv2d.cu): forward, backward-data (which is also the
-// forward pass of the transposed convolution, as in Caffe) and backward-weight with the bias
-// gradient. Plain C++: callable from any .cpp that links ednn_kernels_cuda or ednn_kernels_emu.
+// 2-d convolution on the device (kernels/conv2d_dispatch.cu and the kernels it picks): forward,
+// backward-data (which is also the forward pass of the transposed convolution, as in Caffe) and
+// backward-weight with the bias gradient. Plain C++: callable from any .cpp that links
+// ednn_kernels_cuda or ednn_kernels_emu.
 //
 // Shapes (engine/geometry.h; NCHW, contiguous, all pointers on the device):
 //   x [N, C_in, H_in, W_in]   w [C_out, C_in, kH, kW]   bias [C_out]   y [N, C_out, H_out, W_out]
@@ -27,7 +28,7 @@ struct ConvEpilogue {
   float slope = 0.0f;  // leaky ReLU: v > 0 ? v : slope * v
 };
 
-// Which kernel of the numbered sequence in conv2d.cu runs:
+// Which kernel of the numbered sequence runs (conv2d_dispatch.cu decides, by version and shape):
 //   0  automatic: 3 when the GEMM is large enough to fill 128 x 128 tiles; tiles of 16 x 128
 //      (or 128 x 16) when it has at most 16 rows (or columns), such as the dx of a layer with
 //      one input channel; else 2;

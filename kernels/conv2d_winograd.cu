@@ -333,6 +333,8 @@ __device__ __forceinline__ void load_kernel(const float* __restrict__ w, const W
     for (int q = 0; q < 3; ++q) g[p][q] = TRANSPOSED ? base[(2 - p) * 3 + (2 - q)] : base[p * 3 + q];
 }
 
+namespace device {
+
 // The transformed kernels U = G g G^T of every (output channel k, input channel c), in the order
 // the main kernel's steps read them: chunk (k block, c step) = k_block c_steps + c_step holds the
 // U[16][wino_step][32] of output channels [32 k_block, + 32) and input channels
@@ -358,7 +360,7 @@ __global__ void __launch_bounds__(wino_threads) winograd_transform_weights(const
 // so that two blocks share an SM and one's barriers overlap the other's multiplies. Which is faster
 // is for a GPU to say (bench_conv times both).
 template <int blocks_per_sm>
-__global__ void __launch_bounds__(wino_threads, blocks_per_sm) conv2d_winograd_kernel(const float* __restrict__ x,
+__global__ void __launch_bounds__(wino_threads, blocks_per_sm) conv2d_forward_winograd(const float* __restrict__ x,
                                                                         const float* __restrict__ transformed,
                                                                         const float* __restrict__ bias,
                                                                         float* __restrict__ y, WinogradDims d,
@@ -434,7 +436,7 @@ __global__ void __launch_bounds__(wino_threads, blocks_per_sm) conv2d_winograd_k
 // channels [32 blockIdx.y, + 32), summed over the tiles of slice blockIdx.z,
 // [z tiles_per_slice, + tiles_per_slice). M rows are output channels, columns input channels.
 // Writes the slice's dw [K, C, 3, 3] at out + z K C 9 (the caller adds the slices).
-__global__ void __launch_bounds__(wino_threads, 2) conv2d_winograd_weight_kernel(const float* __restrict__ x,
+__global__ void __launch_bounds__(wino_threads, 2) conv2d_backward_weight_winograd(const float* __restrict__ x,
                                                                                const float* __restrict__ dy,
                                                                                float* __restrict__ out,
                                                                                WinogradDims d, long tiles_per_slice) {
@@ -495,6 +497,8 @@ __global__ void __launch_bounds__(wino_threads, 2) conv2d_winograd_weight_kernel
   });
 }
 
+}  // namespace device
+
 WinogradDims winograd_dims(int N, int C, int K, int H, int W, int x_shift, int y_shift) {
   WinogradDims d{N, C, K, H, W, x_shift, y_shift, (H + 1) / 2, (W + 1) / 2, 0};
   d.tiles = long(N) * d.tiles_h * d.tiles_w;
@@ -524,9 +528,9 @@ void launch_convolution(const float* x, const float* w, const float* bias, float
              "conv2d (Winograd): ", tile_blocks, " x ", k_blocks, " blocks do not fit a grid");
   EDNN_CHECK(workspace != nullptr, "conv2d (Winograd): needs a workspace of ", transformed_weights_size(d),
              " floats for the transformed kernels");
-  simt::launch(winograd_transform_weights<TRANSPOSED>, dim3(unsigned(k_blocks * c_steps)), wino_threads, 0, stream,
-               w, workspace, d, int(c_steps));
-  const auto kernel = blocks_per_sm == 2 ? conv2d_winograd_kernel<2> : conv2d_winograd_kernel<1>;
+  simt::launch(device::winograd_transform_weights<TRANSPOSED>, dim3(unsigned(k_blocks * c_steps)), wino_threads, 0,
+               stream, w, workspace, d, int(c_steps));
+  const auto kernel = blocks_per_sm == 2 ? device::conv2d_forward_winograd<2> : device::conv2d_forward_winograd<1>;
   simt::launch(kernel, dim3(unsigned(tile_blocks), unsigned(k_blocks)), wino_threads, 0, stream, x,
                static_cast<const float*>(workspace), bias, y, d, epilogue);
 }
@@ -574,8 +578,9 @@ void conv2d_backward_weight_winograd(const float* x, const float* dy, float* out
              k_blocks, " blocks do not fit a grid");
   EDNN_CHECK(d.tiles <= 0x7fffffffL - wino_step, "conv2d_backward_weight (Winograd): ", d.tiles,
              " tiles: more than its int tile walk counts");
-  simt::launch(conv2d_winograd_weight_kernel, dim3(unsigned(c_blocks), unsigned(k_blocks), unsigned(s.slices)),
-               wino_threads, 0, stream, x, dy, out, d, s.chunk);
+  simt::launch(device::conv2d_backward_weight_winograd,
+               dim3(unsigned(c_blocks), unsigned(k_blocks), unsigned(s.slices)), wino_threads, 0, stream, x, dy, out, d,
+               s.chunk);
 }
 
 }  // namespace ednn::kernels

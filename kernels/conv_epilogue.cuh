@@ -1,5 +1,6 @@
 // The convolutions' fused epilogue (kernels/conv2d.h, ConvEpilogue) on one output value, after
-// its bias: shared by the implicit-GEMM kernels (conv2d.cu) and Winograd's (conv2d_winograd.cu).
+// its bias: shared by the direct and implicit-GEMM kernels (conv2d_direct.cu, conv2d_gemm.cu) and
+// Winograd's (conv2d_winograd.cu).
 // Device code: include from a .cu after simt.h.
 #pragma once
 #include "kernels/conv2d.h"

@@ -17,29 +17,32 @@ namespace ednn::kernels {
 constexpr int elementwise_block = 256;
 constexpr long elementwise_max_blocks = 4096;
 
-__global__ void fill_kernel1(float* __restrict__ x, long n, float value) {
+namespace device {
+
+__global__ void fill(float* __restrict__ x, long n, float value) {
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) x[i] = value;
 }
 
-__global__ void axpy_kernel1(float* __restrict__ y, const float* __restrict__ x, long n, float alpha) {
+__global__ void axpy(float* __restrict__ y, const float* __restrict__ x, long n, float alpha) {
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) y[i] += alpha * x[i];
 }
 
 // y and x may alias, so no __restrict__.
-__global__ void scale_kernel1(float* y, const float* x, long n, const float* __restrict__ scalar) {
+__global__ void scale(float* y, const float* x, long n, const float* __restrict__ scalar) {
   const float s = *scalar;
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) y[i] = x[i] * s;
 }
 
-__global__ void add_per_channel_kernel1(float* __restrict__ y, const float* __restrict__ bias, long n, int C,
-                                        long HW) {
+__global__ void add_per_channel(float* __restrict__ y, const float* __restrict__ bias, long n, int C, long HW) {
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
     y[i] += bias[(i / HW) % C];
 }
+
+}  // namespace device
 
 namespace {
 unsigned elementwise_grid(const char* op, long n) {
@@ -51,22 +54,22 @@ unsigned elementwise_grid(const char* op, long n) {
 
 void fill(float* x, long n, float value, simt::Stream stream) {
   if (const unsigned grid = elementwise_grid("fill", n))
-    simt::launch(fill_kernel1, grid, elementwise_block, 0, stream, x, n, value);
+    simt::launch(device::fill, grid, elementwise_block, 0, stream, x, n, value);
 }
 
 void axpy(float* y, const float* x, long n, float alpha, simt::Stream stream) {
   if (const unsigned grid = elementwise_grid("axpy", n))
-    simt::launch(axpy_kernel1, grid, elementwise_block, 0, stream, y, x, n, alpha);
+    simt::launch(device::axpy, grid, elementwise_block, 0, stream, y, x, n, alpha);
 }
 
 void scale(float* y, const float* x, long n, const float* scalar, simt::Stream stream) {
   if (const unsigned grid = elementwise_grid("scale", n))
-    simt::launch(scale_kernel1, grid, elementwise_block, 0, stream, y, x, n, scalar);
+    simt::launch(device::scale, grid, elementwise_block, 0, stream, y, x, n, scalar);
 }
 
 void add_per_channel(float* y, const float* bias, int N, int C, long HW, simt::Stream stream) {
   if (const unsigned grid = elementwise_grid("add_per_channel", static_cast<long>(N) * C * HW))
-    simt::launch(add_per_channel_kernel1, grid, elementwise_block, 0, stream, y, bias, static_cast<long>(N) * C * HW,
+    simt::launch(device::add_per_channel, grid, elementwise_block, 0, stream, y, bias, static_cast<long>(N) * C * HW,
                  C, HW);
 }
 

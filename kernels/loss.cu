@@ -6,10 +6,10 @@
 // backends cannot drift apart. Backward of the loss is grad itself (times the incoming scalar
 // gradient, applied by engine/functional.cpp with the scale kernel on the device).
 //
-// weighted_loss_kernel1: a grid-stride loop of G <= 1024 blocks of 256 threads; each thread
+// weighted_loss_partials: a grid-stride loop of G <= 1024 blocks of 256 threads; each thread
 //   writes grad_i for its pixels and accumulates their terms; block_sum (warp shuffles, then
 //   shared memory across warps) leaves one partial per block in the workspace.
-// loss_finalize_kernel1: one block of 1024 threads adds the G partials and multiplies by 1/n,
+// weighted_loss_finalize: one block of 1024 threads adds the G partials and multiplies by 1/n,
 //   writing value[0] on the device. No atomics, so the value is the same bits on every run, and
 //   no copy to the host: the training loop reads the value only when it wants to print it.
 #include "kernels/loss.h"
@@ -23,9 +23,11 @@ constexpr int loss_block = 256;
 constexpr long loss_max_blocks = 1024;
 constexpr int loss_final_block = 1024;
 
-__global__ void weighted_loss_kernel1(const float* __restrict__ prediction, const float* __restrict__ target,
-                                      float* __restrict__ grad, long n, LossParams params, float inv_n,
-                                      float* __restrict__ partials) {
+namespace device {
+
+__global__ void weighted_loss_partials(const float* __restrict__ prediction, const float* __restrict__ target,
+                                       float* __restrict__ grad, long n, LossParams params, float inv_n,
+                                       float* __restrict__ partials) {
   float total = 0.0f;
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
@@ -37,13 +39,15 @@ __global__ void weighted_loss_kernel1(const float* __restrict__ prediction, cons
   if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
-__global__ void loss_finalize_kernel1(const float* __restrict__ partials, long count, float inv_n,
-                                      float* __restrict__ value) {
+__global__ void weighted_loss_finalize(const float* __restrict__ partials, long count, float inv_n,
+                                       float* __restrict__ value) {
   float v = 0.0f;
   for (long i = threadIdx.x; i < count; i += blockDim.x) v += partials[i];
   v = block_sum(v);
   if (threadIdx.x == 0) value[0] = v * inv_n;
 }
+
+}  // namespace device
 
 long weighted_loss_workspace_size(long n) {
   EDNN_CHECK(n >= 1, "weighted_loss: needs at least one pixel, got n = ", n);
@@ -55,9 +59,9 @@ void weighted_loss(const float* prediction, const float* target, float* grad, lo
                    float* value, float* workspace, simt::Stream stream) {
   const long blocks = weighted_loss_workspace_size(n);
   const float inv_n = 1.0f / static_cast<float>(n);
-  simt::launch(weighted_loss_kernel1, static_cast<unsigned>(blocks), loss_block, 0, stream, prediction, target, grad,
-               n, params, inv_n, workspace);
-  simt::launch(loss_finalize_kernel1, 1u, loss_final_block, 0, stream, workspace, blocks, inv_n, value);
+  simt::launch(device::weighted_loss_partials, static_cast<unsigned>(blocks), loss_block, 0, stream, prediction,
+               target, grad, n, params, inv_n, workspace);
+  simt::launch(device::weighted_loss_finalize, 1u, loss_final_block, 0, stream, workspace, blocks, inv_n, value);
 }
 
 }  // namespace ednn::kernels

@@ -1,5 +1,5 @@
 // NestedIndex: a flat index walked as the digits of nested loops, by additions and carries instead
-// of divisions. Shared by the implicit-GEMM kernels (conv2d.cu) and Winograd's weight gradient
+// of divisions. Shared by the implicit-GEMM kernels (conv2d_gemm.cu) and Winograd's weight gradient
 // (conv2d_winograd.cu). Device code: include from a .cu after simt.h.
 #pragma once
 #include "kernels/simt.h"

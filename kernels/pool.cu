@@ -26,7 +26,9 @@ namespace ednn::kernels {
 constexpr int pool_block = 256;
 constexpr long pool_max_blocks = 4096;
 
-__global__ void avg_pool2d_forward_kernel1(const float* __restrict__ x, float* __restrict__ y, PoolGeometry g) {
+namespace device {
+
+__global__ void avg_pool2d_forward(const float* __restrict__ x, float* __restrict__ y, PoolGeometry g) {
   const long total = static_cast<long>(g.N) * g.C * g.H_out * g.W_out;
   const float inv = 1.0f / static_cast<float>(g.kernel * g.kernel);
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
@@ -42,7 +44,7 @@ __global__ void avg_pool2d_forward_kernel1(const float* __restrict__ x, float* _
   }
 }
 
-__global__ void avg_pool2d_backward_kernel1(const float* __restrict__ dy, float* __restrict__ dx, PoolGeometry g) {
+__global__ void avg_pool2d_backward(const float* __restrict__ dy, float* __restrict__ dx, PoolGeometry g) {
   const long total = static_cast<long>(g.N) * g.C * g.H_in * g.W_in;
   const float inv = 1.0f / static_cast<float>(g.kernel * g.kernel);
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
@@ -63,8 +65,8 @@ __global__ void avg_pool2d_backward_kernel1(const float* __restrict__ dy, float*
   }
 }
 
-__global__ void upsample_nearest2d_forward_kernel1(const float* __restrict__ x, float* __restrict__ y, long planes,
-                                                   int H, int W, int s) {
+__global__ void upsample_nearest2d_forward(const float* __restrict__ x, float* __restrict__ y, long planes,
+                                           int H, int W, int s) {
   const int Ho = H * s, Wo = W * s;
   const long total = planes * Ho * Wo;
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
@@ -76,8 +78,8 @@ __global__ void upsample_nearest2d_forward_kernel1(const float* __restrict__ x, 
   }
 }
 
-__global__ void upsample_nearest2d_backward_kernel1(const float* __restrict__ dy, float* __restrict__ dx,
-                                                    long planes, int H, int W, int s) {
+__global__ void upsample_nearest2d_backward(const float* __restrict__ dy, float* __restrict__ dx,
+                                            long planes, int H, int W, int s) {
   const int Wo = W * s;
   const long total = planes * H * W;
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
@@ -92,6 +94,8 @@ __global__ void upsample_nearest2d_backward_kernel1(const float* __restrict__ dy
     dx[o] = acc;
   }
 }
+
+}  // namespace device
 
 namespace {
 unsigned pool_grid(long n) {
@@ -111,20 +115,20 @@ void check_pool(const char* op, const PoolGeometry& g) {
 void avg_pool2d_forward(const float* x, float* y, const PoolGeometry& g, simt::Stream stream) {
   check_pool("avg_pool2d_forward", g);
   if (const unsigned grid = pool_grid(static_cast<long>(g.N) * g.C * g.H_out * g.W_out))
-    simt::launch(avg_pool2d_forward_kernel1, grid, pool_block, 0, stream, x, y, g);
+    simt::launch(device::avg_pool2d_forward, grid, pool_block, 0, stream, x, y, g);
 }
 
 void avg_pool2d_backward(const float* dy, float* dx, const PoolGeometry& g, simt::Stream stream) {
   check_pool("avg_pool2d_backward", g);
   if (const unsigned grid = pool_grid(static_cast<long>(g.N) * g.C * g.H_in * g.W_in))
-    simt::launch(avg_pool2d_backward_kernel1, grid, pool_block, 0, stream, dy, dx, g);
+    simt::launch(device::avg_pool2d_backward, grid, pool_block, 0, stream, dy, dx, g);
 }
 
 void upsample_nearest2d_forward(const float* x, float* y, int N, int C, int H, int W, int s, simt::Stream stream) {
   EDNN_CHECK(s >= 1, "upsample_nearest2d_forward: scale ", s, " must be at least 1");
   const long planes = static_cast<long>(N) * C;
   if (const unsigned grid = pool_grid(planes * H * s * W * s))
-    simt::launch(upsample_nearest2d_forward_kernel1, grid, pool_block, 0, stream, x, y, planes, H, W, s);
+    simt::launch(device::upsample_nearest2d_forward, grid, pool_block, 0, stream, x, y, planes, H, W, s);
 }
 
 void upsample_nearest2d_backward(const float* dy, float* dx, int N, int C, int H, int W, int s,
@@ -132,7 +136,7 @@ void upsample_nearest2d_backward(const float* dy, float* dx, int N, int C, int H
   EDNN_CHECK(s >= 1, "upsample_nearest2d_backward: scale ", s, " must be at least 1");
   const long planes = static_cast<long>(N) * C;
   if (const unsigned grid = pool_grid(planes * H * W))
-    simt::launch(upsample_nearest2d_backward_kernel1, grid, pool_block, 0, stream, dy, dx, planes, H, W, s);
+    simt::launch(device::upsample_nearest2d_backward, grid, pool_block, 0, stream, dy, dx, planes, H, W, s);
 }
 
 }  // namespace ednn::kernels

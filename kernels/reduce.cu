@@ -1,6 +1,6 @@
 // Sum of a float array: out[0] = sum_{i < n} x[i], x: [n].
 //
-// Pass 1 (sum_partials_kernel1): a grid of G <= 1024 blocks of 256 threads. Thread t of the grid
+// Pass 1 (sum_partials): a grid of G <= 1024 blocks of 256 threads. Thread t of the grid
 //   accumulates x[t], x[t + 256 G], x[t + 2 * 256 G], ... (a grid-stride loop: consecutive threads
 //   read consecutive floats, so every load of a warp is one coalesced 128-byte transaction), then
 //   the block adds its 256 partials (block_sum: warp shuffles, then shared memory across warps)
@@ -9,12 +9,12 @@
 // No atomics: the order of the additions depends only on n, so the result is deterministic.
 // Accumulation is in float; per thread it adds about n / (256 G) values, then trees of 32.
 //
-// dot (dot_partials_kernel1, then the pass 2 above): the same, multiplying a[i] b[i] as it loads.
+// dot (dot_partials, then the pass 2 above): the same, multiplying a[i] b[i] as it loads.
 //
 // sum_per_channel, x [N, C, H, W] -> out [C] (the bias gradient of a convolution):
-//   pass 1 (channel_sum_partials_kernel1), grid (S, C): block (s, c) sums slice s of channel c
+//   pass 1 (channel_sum_partials), grid (S, C): block (s, c) sums slice s of channel c
 //     (kernels/channel_reduce.cuh) into partials[c S + s];
-//   pass 2 (channel_sum_finalize_kernel1): one thread per channel adds its S partials in order.
+//   pass 2 (channel_sum_finalize): one thread per channel adds its S partials in order.
 #include "kernels/reduce.h"
 
 #include "kernels/block_reduce.cuh"
@@ -27,8 +27,10 @@ constexpr int sum_block = 256;
 constexpr int sum_max_blocks = 1024;
 constexpr int sum_final_block = 1024;
 
+namespace device {
+
 // out[blockIdx.x] = sum of x[i] over the i this block's threads visit.
-__global__ void sum_partials_kernel1(const float* __restrict__ x, long n, float* __restrict__ out) {
+__global__ void sum_partials(const float* __restrict__ x, long n, float* __restrict__ out) {
   float v = 0.0f;
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) v += x[i];
@@ -37,8 +39,8 @@ __global__ void sum_partials_kernel1(const float* __restrict__ x, long n, float*
 }
 
 // out[blockIdx.x] = sum of a[i] b[i] over the i this block's threads visit.
-__global__ void dot_partials_kernel1(const float* __restrict__ a, const float* __restrict__ b, long n,
-                                     float* __restrict__ out) {
+__global__ void dot_partials(const float* __restrict__ a, const float* __restrict__ b, long n,
+                             float* __restrict__ out) {
   float v = 0.0f;
   const long stride = static_cast<long>(blockDim.x) * gridDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) v += a[i] * b[i];
@@ -47,8 +49,8 @@ __global__ void dot_partials_kernel1(const float* __restrict__ a, const float* _
 }
 
 // partials[c S + s] = sum of slice s of channel c; grid (S, C).
-__global__ void channel_sum_partials_kernel1(const float* __restrict__ x, int C, long HW, long M,
-                                             float* __restrict__ partials) {
+__global__ void channel_sum_partials(const float* __restrict__ x, int C, long HW, long M,
+                                     float* __restrict__ partials) {
   const int c = blockIdx.y;
   long first, last;
   channel_slice(M, &first, &last);
@@ -59,14 +61,15 @@ __global__ void channel_sum_partials_kernel1(const float* __restrict__ x, int C,
 }
 
 // out[c] = partials[c S] + ... + partials[c S + S - 1], one thread per channel.
-__global__ void channel_sum_finalize_kernel1(const float* __restrict__ partials, int C, int S,
-                                             float* __restrict__ out) {
+__global__ void channel_sum_finalize(const float* __restrict__ partials, int C, int S, float* __restrict__ out) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
   float v = 0.0f;
   for (int s = 0; s < S; ++s) v += partials[static_cast<long>(c) * S + s];
   out[c] = v;
 }
+
+}  // namespace device
 
 long sum_workspace_size(long n) {
   EDNN_CHECK(n >= 0, "sum: n = ", n, " is negative");
@@ -77,16 +80,16 @@ long sum_workspace_size(long n) {
 void sum(const float* x, long n, float* out, float* workspace, simt::Stream stream) {
   const long blocks = sum_workspace_size(n);
   if (blocks > 0)
-    simt::launch(sum_partials_kernel1, static_cast<unsigned>(blocks), sum_block, 0, stream, x, n, workspace);
+    simt::launch(device::sum_partials, static_cast<unsigned>(blocks), sum_block, 0, stream, x, n, workspace);
   // For n = 0 this sums no partials and writes the empty sum, 0, on the stream.
-  simt::launch(sum_partials_kernel1, 1u, sum_final_block, 0, stream, workspace, blocks, out);
+  simt::launch(device::sum_partials, 1u, sum_final_block, 0, stream, workspace, blocks, out);
 }
 
 void dot(const float* a, const float* b, long n, float* out, float* workspace, simt::Stream stream) {
   const long blocks = sum_workspace_size(n);
   if (blocks > 0)
-    simt::launch(dot_partials_kernel1, static_cast<unsigned>(blocks), sum_block, 0, stream, a, b, n, workspace);
-  simt::launch(sum_partials_kernel1, 1u, sum_final_block, 0, stream, workspace, blocks, out);
+    simt::launch(device::dot_partials, static_cast<unsigned>(blocks), sum_block, 0, stream, a, b, n, workspace);
+  simt::launch(device::sum_partials, 1u, sum_final_block, 0, stream, workspace, blocks, out);
 }
 
 long channel_slices(int N, long HW) {
@@ -104,9 +107,9 @@ void sum_per_channel(const float* x, int N, int C, long HW, float* out, float* w
   EDNN_CHECK(C >= 0, "sum_per_channel: C = ", C, " is negative");
   if (C == 0) return;
   const long S = channel_slices(N, HW);
-  simt::launch(channel_sum_partials_kernel1, dim3(static_cast<unsigned>(S), static_cast<unsigned>(C)),
+  simt::launch(device::channel_sum_partials, dim3(static_cast<unsigned>(S), static_cast<unsigned>(C)),
                channel_block, 0, stream, x, C, HW, static_cast<long>(N) * HW, workspace);
-  simt::launch(channel_sum_finalize_kernel1, static_cast<unsigned>((C + 255) / 256), 256, 0, stream, workspace, C,
+  simt::launch(device::channel_sum_finalize, static_cast<unsigned>((C + 255) / 256), 256, 0, stream, workspace, C,
                static_cast<int>(S), out);
 }
 

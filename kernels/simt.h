@@ -5,13 +5,18 @@
 //   - by g++ as C++, into ednn_kernels_emu: this header runs the kernels on the CPU, slowly and
 //     exactly, so tests without a GPU execute the very same kernel bodies.
 // Kernel bodies therefore contain no #ifdef; they use, as in CUDA:
-//   __global__ __device__ __host__ __forceinline__ __restrict__ __shared__ __align__(n) __grid_constant__
-//   threadIdx blockIdx blockDim gridDim warpSize dim3 float4
+//   __global__ __device__ __host__ __forceinline__ __restrict__ __shared__ __align__(n)
+//   __launch_bounds__(...) __grid_constant__ threadIdx blockIdx blockDim gridDim dim3 float4
 //   __syncthreads() __syncthreads_count/and/or(pred) __syncwarp(mask)
 //   __shfl_sync __shfl_up_sync __shfl_down_sync __shfl_xor_sync __ballot_sync __any_sync __all_sync
 //   atomicAdd (int, unsigned, unsigned long long, float, double) atomicSub atomicMax atomicMin
-//   atomicExch atomicCAS, __threadfence(), __ldg, math (expf tanhf sqrtf rsqrtf fabsf fmaxf fminf
-//   min max __fdividef __expf __popc __clz __ffs __float_as_uint __uint_as_float ...)
+//   atomicExch atomicCAS, the host's <math.h> (expf tanhf sqrtf fabsf fmaf ...) and rsqrtf,
+//   min and max (int, long, long long, their unsigned types, float, double), __float_as_uint and
+//   __uint_as_float
+// Each of these is used by a kernel or checked against a host model in tests/kernels/simt_test.cu
+// (which runs on a GPU too, so the model is checked against the hardware). The rest of CUDA's
+// device library is left out on purpose (__threadfence, __ldg, __expf, __popc, warpSize, ...): a
+// kernel that needs one adds it here, with its test.
 // and, where CUDA has syntax the C++ compiler cannot read, the layer's own spelling:
 //   SIMT_DYNAMIC_SHARED(float, smem);                 // extern __shared__ float smem[];
 //   simt::launch(kernel, grid, block, shared_bytes, stream, args...);   // kernel<<<...>>>(args...)
@@ -102,7 +107,6 @@ void set_max_dynamic_shared_bytes(void (*kernel)(Params...), std::size_t bytes) 
 #define __device__
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
-#define __noinline__ __attribute__((noinline))
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(...)
@@ -127,7 +131,6 @@ inline uint3 threadIdx;
 inline uint3 blockIdx;
 inline dim3 blockDim;
 inline dim3 gridDim;
-inline constexpr int warpSize = 32;
 
 #define SIMT_DYNAMIC_SHARED(T, name) \
   T* name = reinterpret_cast<T*>(::simt::detail::dynamic_shared_memory())
@@ -212,10 +215,6 @@ inline void __syncwarp(unsigned mask = 0xffffffffu, const char* file = __builtin
                        int line = __builtin_LINE()) {
   simt::detail::warp_op(simt::detail::WarpOp::sync, mask, nullptr, nullptr, 0, 0, 32, file, line);
 }
-// Fibers run one at a time on one OS thread: memory is always coherent.
-inline void __threadfence() {}
-inline void __threadfence_block() {}
-
 // ---- warp shuffles and votes ----------------------------------------------------------------
 template <class T>
 T __shfl_sync(unsigned mask, T var, int src_lane, int width = 32, const char* file = __builtin_FILE(),
@@ -259,7 +258,8 @@ inline int __all_sync(unsigned mask, int predicate, const char* file = __builtin
   return static_cast<int>(r);
 }
 
-// ---- atomics: fibers never run at the same time, so a plain read-modify-write is atomic ----
+// ---- atomics: fibers run one at a time on one OS thread, so memory is always coherent and a
+// plain read-modify-write is atomic -------------------------------------------------------------
 template <class T>
 inline T simt_atomic_update_(T* address, T value, int op) {
   T old = *address;
@@ -299,20 +299,9 @@ inline unsigned long long atomicCAS(unsigned long long* a, unsigned long long c,
 }
 
 // ---- device functions CUDA provides and C++ does not ----------------------------------------
-template <class T>
-inline T __ldg(const T* p) { return *p; }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
-inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
-inline float __fdividef(float a, float b) { return a / b; }
-inline float __expf(float x) { return std::exp(x); }
-inline float __logf(float x) { return std::log(x); }
-inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
 inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
 inline float __uint_as_float(unsigned x) { return std::bit_cast<float>(x); }
-inline int __popc(unsigned x) { return __builtin_popcount(x); }
-inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
-inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
-inline int __ffs(int x) { return __builtin_ffs(x); }
 // CUDA's global min/max for the types kernels use (mixed types are an error, as they should be).
 #define SIMT_MIN_MAX_(T)                                \
   inline T min(T a, T b) { return b < a ? b : a; } \

@@ -7,8 +7,9 @@
 // signature, and the same linker symbol, in both libraries. Under the emulation nothing ever
 // dereferences it; a null stream means the default stream.
 //
-// Memory: under nvcc (ednn_simt_cuda) these are cudaMalloc/cudaMemcpy/... with every call checked; under
-// the emulation (ednn_simt_emu) device memory is host memory. Every copy is explicit: there is no
+// Memory: under nvcc (ednn_simt_cuda, kernels/simt_cuda.cu) these are cudaMalloc/cudaMemcpy/... with
+// every call checked; under the emulation (ednn_simt_emu, kernels/simt_emulation.cpp) device memory
+// is host memory. Every copy is explicit: there is no
 // unified memory, so a test that forgets to copy a result back fails in the emulation too.
 // Fresh allocations are filled with 0xFF bytes under the emulation (NaN as float), as cudaMalloc
 // memory is uninitialised: a kernel that reads what it never wrote shows it.
@@ -22,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/error.h"
+
 struct CUstream_st;
 
 namespace simt {
@@ -31,12 +34,20 @@ using Stream = CUstream_st*;
 // ---- the emulation's controls (no-ops on a GPU, which has its own order) ----
 // The order in which the threads of a block run between two barriers, and in which blocks run:
 // forward (0, 1, 2, ...), reverse, or a seeded random permutation drawn anew for every block and
-// every barrier. The default comes from the environment, EDNN_SIMT_ORDER=forward|reverse|random[:seed]
-// (forward when unset); set_schedule overrides it.
+// every barrier. The emulation's default comes from the environment,
+// EDNN_SIMT_ORDER=forward|reverse|random[:seed] (forward when unset); set_schedule overrides it.
+// On a GPU, set_schedule only records what schedule() returns (forward until set).
 enum class Schedule { forward, reverse, random };
 void set_schedule(Schedule schedule, std::uint64_t seed = 1);
 Schedule schedule();
-const char* schedule_name(Schedule schedule);
+inline const char* schedule_name(Schedule schedule) {
+  switch (schedule) {
+    case Schedule::forward: return "forward";
+    case Schedule::reverse: return "reverse";
+    case Schedule::random: return "random";
+  }
+  return "?";
+}
 // Stack of each emulated thread (a fiber), 64 KiB by default or EDNN_SIMT_STACK_KIB. A stack
 // overflow hits a guard page and crashes instead of corrupting its neighbour.
 void set_fiber_stack_size(std::size_t bytes);
@@ -96,6 +107,14 @@ Graph end_capture(Stream stream);
 // True while a capture is open (on any stream).
 bool capture_open();
 
+namespace detail {
+// Both builds' begin_capture and end_capture: the legacy default stream cannot be captured.
+inline void check_capture_stream(Stream stream, const char* call) {
+  if (stream == nullptr)
+    ednn::fail("simt::", call, ": the default stream cannot be captured; use a stream from simt::create_stream");
+}
+}  // namespace detail
+
 // True when kernels can run here. Under the emulation always true; under CUDA false when there
 // is no driver or no device, and then `why` says which.
 bool device_available(std::string* why = nullptr);
@@ -137,16 +156,11 @@ public:
   }
 
 private:
-  [[noreturn]] void throw_size_mismatch(std::size_t got) const;
+  [[noreturn]] void throw_size_mismatch(std::size_t got) const {
+    ednn::fail("simt::DeviceBuffer: host vector has ", got, " elements, the buffer ", n_);
+  }
   std::size_t n_ = 0;
   T* ptr_ = nullptr;
 };
-
-[[noreturn]] void throw_buffer_size_mismatch(std::size_t expected, std::size_t got);
-
-template <class T>
-void DeviceBuffer<T>::throw_size_mismatch(std::size_t got) const {
-  throw_buffer_size_mismatch(n_, got);
-}
 
 }  // namespace simt

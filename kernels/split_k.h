@@ -1,9 +1,11 @@
 // Split-K: how a kernel with a long sum cuts it into slices that run as separate blocks
-// (blockIdx.z), each writing its partial sums; conv2d.cu's split_k_reduce_kernel1 then adds the
-// slices in order, so the result is the same bits on every run. Backward-weight sums over pixels
-// (the implicit GEMM's K = N H_out W_out) or over 2x2 tiles (Winograd). Plain C++.
+// (blockIdx.z), each writing its partial sums; split_k_reduce (split_k.cu) then adds the slices
+// in order, so the result is the same bits on every run. Backward-weight sums over pixels (the
+// implicit GEMM's K = N H_out W_out) or over 2x2 tiles (Winograd). Plain C++.
 #pragma once
 #include <algorithm>
+
+#include "kernels/simt_host.h"
 
 namespace ednn::kernels {
 
@@ -22,5 +24,9 @@ inline SplitK split_sum(long terms, int step, long blocks) {
   const long chunk = (steps + slices - 1) / slices * step;
   return {static_cast<int>((terms + chunk - 1) / chunk), chunk};
 }
+
+// out[e] = sum over z < slices of partials[z count + e], for e < count, z in order: the second
+// pass. partials [slices, count], out [count], on the device; asynchronous on the stream.
+void split_k_reduce(const float* partials, int slices, long count, float* out, simt::Stream stream);
 
 }  // namespace ednn::kernels

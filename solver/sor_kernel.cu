@@ -11,15 +11,15 @@
 // arrays from memory every time, so their size is the solver's speed: with a byte mask instead of
 // a float array of w_p a sweep moves at least 9 bytes a pixel instead of 12. The production model
 // clamps nothing and has no mask.
-//   sor_pack_kernel1   one thread per workspace cell: input image [B, L, L] -> u, mask, rhs
-//                      (ghost cells written as zero).
-//   sor_sweep_kernel1  one block per sample; the threads of a block cover whole rows of a colour,
-//                      consecutive threads on consecutive pixels of a row (coalesced), a
-//                      barrier between the colours, and loops over sweeps until the sample
-//                      converges: one launch for the whole solve. Block-wide maxima use atomicMax
-//                      on the bits of non-negative floats, whose integer order is their order.
-//   sor_unpack_kernel1 one thread per pixel: u -> target image (divided by max u in the
-//                      production model).
+//   sor_pack    one thread per workspace cell: input image [B, L, L] -> u, mask, rhs (ghost
+//               cells written as zero).
+//   sor_sweep   one block per sample; the threads of a block cover whole rows of a colour,
+//               consecutive threads on consecutive pixels of a row (coalesced), a barrier
+//               between the colours, and loops over sweeps until the sample converges: one
+//               launch for the whole solve. Block-wide maxima use atomicMax on the bits of
+//               non-negative floats, whose integer order is their order.
+//   sor_unpack  one thread per pixel: u -> target image (divided by max u in the production
+//               model).
 #include <cstring>
 #include <vector>
 
@@ -59,9 +59,9 @@ __device__ __forceinline__ void block_max2(float& a, float& b) {
   __syncthreads();  // the next call's reset must not overtake these reads
 }
 
-__global__ void sor_pack_kernel1(const float* __restrict__ inputs, int batch, RedBlackLayout layout,
-                                 float source_scale, int production, float* __restrict__ u,
-                                 unsigned char* __restrict__ free_mask, float* __restrict__ rhs) {
+__global__ void sor_pack(const float* __restrict__ inputs, int batch, RedBlackLayout layout, float source_scale,
+                         int production, float* __restrict__ u, unsigned char* __restrict__ free_mask,
+                         float* __restrict__ rhs) {
   const std::size_t colour_size = layout.colour_size();
   const std::size_t total = static_cast<std::size_t>(batch) * 2 * colour_size;
   const int L = layout.L;
@@ -135,10 +135,9 @@ __device__ __forceinline__ void colour_pass(float* __restrict__ u_c, const float
 }
 
 __global__ void __launch_bounds__(kSweepBlock)
-    sor_sweep_kernel1(float* __restrict__ u, const unsigned char* __restrict__ free_mask,
-                      const float* __restrict__ rhs, RedBlackLayout layout, float neighbour, float omega, float tol,
-                      int max_sweeps, int* __restrict__ sweeps, float* __restrict__ residual_out,
-                      float* __restrict__ field_max) {
+    sor_sweep(float* __restrict__ u, const unsigned char* __restrict__ free_mask, const float* __restrict__ rhs,
+              RedBlackLayout layout, float neighbour, float omega, float tol, int max_sweeps, int* __restrict__ sweeps,
+              float* __restrict__ residual_out, float* __restrict__ field_max) {
   const std::size_t colour_size = layout.colour_size();
   const std::size_t base = static_cast<std::size_t>(blockIdx.x) * 2 * colour_size;
   float* red = u + base;
@@ -180,8 +179,8 @@ __global__ void __launch_bounds__(kSweepBlock)
   }
 }
 
-__global__ void sor_unpack_kernel1(const float* __restrict__ u, const float* __restrict__ field_max, int batch,
-                                   RedBlackLayout layout, int production, float* __restrict__ targets) {
+__global__ void sor_unpack(const float* __restrict__ u, const float* __restrict__ field_max, int batch,
+                           RedBlackLayout layout, int production, float* __restrict__ targets) {
   const int L = layout.L;
   const std::size_t total = static_cast<std::size_t>(batch) * L * L;
   for (std::size_t p = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < total;
@@ -218,14 +217,14 @@ void solve_batch_device(const SolverConfig& config, int batch, const float* inpu
   const float omega = static_cast<float>(effective_omega(config));
   const float source_scale = static_cast<float>(config.gamma / (4.0 * config.D + config.gamma));
   const float neighbour = static_cast<float>(config.D / (4.0 * config.D + config.gamma));
-  simt::launch(sor_pack_kernel1, element_grid(cells), dim3(kElementBlock), 0, stream, inputs, batch, layout,
+  simt::launch(sor_pack, element_grid(cells), dim3(kElementBlock), 0, stream, inputs, batch, layout,
                source_scale, production ? 1 : 0, u.data(), production ? nullptr : free_mask.data(),
                production ? rhs.data() : nullptr);
-  simt::launch(sor_sweep_kernel1, static_cast<unsigned>(batch), dim3(kSweepBlock), 0, stream, u.data(),
+  simt::launch(sor_sweep, static_cast<unsigned>(batch), dim3(kSweepBlock), 0, stream, u.data(),
                production ? nullptr : free_mask.data(), production ? rhs.data() : nullptr, layout, neighbour, omega,
                static_cast<float>(config.tol), config.max_sweeps, sweeps.data(), residual.data(), field_max.data());
   const std::size_t pixels = static_cast<std::size_t>(batch) * config.L * config.L;
-  simt::launch(sor_unpack_kernel1, element_grid(pixels), dim3(kElementBlock), 0, stream, u.data(),
+  simt::launch(sor_unpack, element_grid(pixels), dim3(kElementBlock), 0, stream, u.data(),
                field_max.data(), batch, layout, production ? 1 : 0, targets);
 
   simt::synchronize(stream);

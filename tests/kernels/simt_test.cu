@@ -163,6 +163,96 @@ __global__ void atomic_contention(int* count, unsigned* ucount, float* fsum, dou
   atomicMax(maximum, (i * 37) % 1001);
 }
 
+// The atomic overloads atomic_contention does not use, every thread of the grid on one address each.
+struct AtomicTargets {
+  unsigned long long* big_sum;  // atomicAdd, unsigned long long
+  int* down;                    // atomicSub, int
+  unsigned* udown;              // atomicSub, unsigned
+  int* lowest;                  // atomicMin, int
+  unsigned* ulowest;            // atomicMin, unsigned
+  unsigned* uhighest;           // atomicMax, unsigned
+  int* slot;                    // atomicExch, int, unsigned, float: what each thread's exchanges
+  unsigned* uslot;              // returned goes to slot_seen [3 n]
+  float* fslot;
+  int* slot_seen;
+  int* cas;                     // atomicCAS loops: int, unsigned, unsigned long long
+  unsigned* ucas;
+  unsigned long long* big_cas;
+  int* cas_refused;             // [2]: a CAS on [1] = 1 whose compare fails: what it returned, [1] after
+};
+__host__ __device__ int atomic_min_value(int i) { return (i * 37) % 1001 - 500; }
+__host__ __device__ unsigned atomic_unsigned_value(int i) { return unsigned(i * 53) % 997u + 0x80000000u; }
+__global__ void atomic_variants(AtomicTargets t, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  atomicAdd(t.big_sum, (1ull << 33) + unsigned(i));  // the sum needs more than 32 bits
+  atomicSub(t.down, 3);
+  atomicSub(t.udown, 7u);
+  atomicMin(t.lowest, atomic_min_value(i));
+  atomicMin(t.ulowest, atomic_unsigned_value(i));  // above 2^31: a signed comparison would get them wrong
+  atomicMax(t.uhighest, atomic_unsigned_value(i));
+  t.slot_seen[i] = atomicExch(t.slot, i + 1);
+  t.slot_seen[n + i] = int(atomicExch(t.uslot, unsigned(i + 1)));
+  t.slot_seen[2 * n + i] = int(atomicExch(t.fslot, float(i + 1)));
+  // Add by compare-and-swap: retry until no other thread wrote in between.
+  for (int old = *t.cas, assumed = old - 1; old != assumed;) {
+    assumed = old;
+    old = atomicCAS(t.cas, assumed, assumed + 2);
+  }
+  for (unsigned old = *t.ucas, assumed = old - 1; old != assumed;) {
+    assumed = old;
+    old = atomicCAS(t.ucas, assumed, assumed + 3u);
+  }
+  for (unsigned long long old = *t.big_cas, assumed = old - 1; old != assumed;) {
+    assumed = old;
+    old = atomicCAS(t.big_cas, assumed, assumed + (1ull << 32));
+  }
+  if (i == 0) t.cas_refused[0] = atomicCAS(&t.cas_refused[1], 12345, 7);  // compare fails: returns 1, writes nothing
+}
+
+// min and max of each type CUDA defines them for, on values that tell a wrong overload apart (an
+// unsigned above 2^31 is negative as an int; 2^40 and 2^63 do not fit 32 bits). Every result is
+// exact in a double.
+constexpr int min_max_outputs = 16;
+__global__ void min_max_of_each_type(double* out) {
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  out[0] = min(-3, 2);
+  out[1] = max(-3, 2);
+  out[2] = min(3u, 0x80000000u);
+  out[3] = max(3u, 0x80000000u);
+  out[4] = double(min(-(1L << 40), 5L));
+  out[5] = double(max(-(1L << 40), 5L));
+  out[6] = double(min(7ul, 1ul << 63));
+  out[7] = double(max(7ul, 1ul << 63));
+  out[8] = double(min(-(1LL << 50), -(1LL << 49)));
+  out[9] = double(max(-(1LL << 50), -(1LL << 49)));
+  out[10] = double(min(9ull, 1ull << 63));
+  out[11] = double(max(9ull, 1ull << 63));
+  out[12] = min(-0.5f, 0.25f);
+  out[13] = max(-0.5f, 0.25f);
+  out[14] = min(1e300, -1e-300);
+  out[15] = max(1e300, -1e-300);
+}
+
+// y = x with neighbouring pairs of lanes swapped, through shared memory: the lanes of a warp write
+// their value, meet at __syncwarp, then read their partner's. Without the __syncwarp (racy) a lane
+// may read before its partner has written.
+constexpr int pair_block = 64;
+__global__ void swap_pairs(const int* x, int* y) {
+  __shared__ int s[pair_block];
+  const int t = threadIdx.x, i = blockIdx.x * pair_block + t;
+  s[t] = x[i];
+  __syncwarp();
+  y[i] = s[t ^ 1];
+}
+__global__ void swap_pairs_racy(const int* x, int* y) {
+  __shared__ int s[pair_block];
+  const int t = threadIdx.x, i = blockIdx.x * pair_block + t;
+  s[t] = x[i];
+  // missing: __syncwarp();
+  y[i] = s[t ^ 1];
+}
+
 // Each thread computes a fixed list of warp operations; out[id * shuffle_outputs + k].
 constexpr int shuffle_outputs = 14;
 __host__ __device__ int shuffle_value(int id) { return id * 7 + 3; }
@@ -553,6 +643,91 @@ TEST_CASE("simt: atomics under contention") {
     }
     check_close(histogram.download(), want, 0.0);
     CHECK(maximum.download()[0] == max);
+  });
+}
+
+TEST_CASE("simt: every other atomic overload: unsigned long long add, sub, min, max, exch, CAS") {
+  for_each_schedule([](simt::Schedule) {
+    const int n = 9 * 64 - 3;
+    using u64 = unsigned long long;
+    DeviceBuffer<u64> big_sum(std::vector<u64>{0}), big_cas(std::vector<u64>{5});
+    DeviceBuffer<int> down(std::vector<int>{0}), lowest(std::vector<int>{1000}), slot(std::vector<int>{0});
+    DeviceBuffer<int> cas(std::vector<int>{-10}), slot_seen(3 * n), cas_refused(std::vector<int>{0, 1});
+    DeviceBuffer<unsigned> udown(std::vector<unsigned>{10u * n}), ulowest(std::vector<unsigned>{0xffffffffu});
+    DeviceBuffer<unsigned> uhighest(std::vector<unsigned>{0}), uslot(std::vector<unsigned>{0});
+    DeviceBuffer<unsigned> ucas(std::vector<unsigned>{4});
+    DeviceBuffer<float> fslot(std::vector<float>{0.0f});
+    const AtomicTargets t{big_sum.data(), down.data(),      udown.data(), lowest.data(),  ulowest.data(),
+                          uhighest.data(), slot.data(),     uslot.data(), fslot.data(),   slot_seen.data(),
+                          cas.data(),      ucas.data(),     big_cas.data(), cas_refused.data()};
+    simt::launch(atomic_variants, 9, 64, 0, nullptr, t, n);
+
+    unsigned long long want_big = 0;
+    int want_lowest = 1000;
+    unsigned want_ulowest = 0xffffffffu, want_uhighest = 0;
+    for (int i = 0; i < n; ++i) {
+      want_big += (1ull << 33) + unsigned(i);
+      want_lowest = std::min(want_lowest, atomic_min_value(i));
+      want_ulowest = std::min(want_ulowest, atomic_unsigned_value(i));
+      want_uhighest = std::max(want_uhighest, atomic_unsigned_value(i));
+    }
+    CHECK(big_sum.download()[0] == want_big);
+    CHECK(down.download()[0] == -3 * n);
+    CHECK(udown.download()[0] == 3u * n);
+    CHECK(lowest.download()[0] == want_lowest);
+    CHECK(ulowest.download()[0] == want_ulowest);
+    CHECK(uhighest.download()[0] == want_uhighest);
+    // Each exchange returned what the one before it wrote: with the last value left in the slot,
+    // the returned values are 0 (the start) and 1..n, each once.
+    const std::vector<int> seen = slot_seen.download();
+    const int last[3] = {slot.download()[0], int(uslot.download()[0]), int(fslot.download()[0])};
+    for (int k = 0; k < 3; ++k) {
+      CAPTURE(k);
+      std::vector<int> values(seen.begin() + k * n, seen.begin() + (k + 1) * n);
+      values.push_back(last[k]);
+      std::sort(values.begin(), values.end());
+      std::vector<int> want(n + 1);
+      std::iota(want.begin(), want.end(), 0);
+      CHECK(values == want);
+    }
+    CHECK(cas.download()[0] == -10 + 2 * n);
+    CHECK(ucas.download()[0] == 4u + 3u * n);
+    CHECK(big_cas.download()[0] == 5ull + (1ull << 32) * n);
+    CHECK(cas_refused.download() == std::vector<int>{1, 1});
+  });
+}
+
+TEST_CASE("simt: min and max of each integer and floating type") {
+  DeviceBuffer<double> out(min_max_outputs);
+  simt::launch(min_max_of_each_type, 1, 32, 0, nullptr, out.data());
+  const std::vector<double> want = {
+      double(std::min(-3, 2)),           double(std::max(-3, 2)),
+      double(std::min(3u, 0x80000000u)), double(std::max(3u, 0x80000000u)),
+      double(std::min(-(1L << 40), 5L)), double(std::max(-(1L << 40), 5L)),
+      double(std::min(7ul, 1ul << 63)),  double(std::max(7ul, 1ul << 63)),
+      double(std::min(-(1LL << 50), -(1LL << 49))), double(std::max(-(1LL << 50), -(1LL << 49))),
+      double(std::min(9ull, 1ull << 63)), double(std::max(9ull, 1ull << 63)),
+      double(std::min(-0.5f, 0.25f)),    double(std::max(-0.5f, 0.25f)),
+      std::min(1e300, -1e-300),          std::max(1e300, -1e-300)};
+  check_close(out.download(), want, 0.0);
+}
+
+TEST_CASE("simt: __syncwarp orders a warp's shared-memory writes before its reads") {
+  const int blocks = 4, n = blocks * pair_block;
+  std::vector<int> x(n), want(n);
+  for (int i = 0; i < n; ++i) x[i] = 1000 + 7 * i;
+  for (int i = 0; i < n; ++i) want[i] = x[i ^ 1];
+  DeviceBuffer<int> dx(x);
+  for_each_schedule([&](simt::Schedule) {
+    DeviceBuffer<int> y(n);
+    simt::launch(swap_pairs, blocks, pair_block, 0, nullptr, dx.data(), y.data());
+    check_close(y.download(), want, 0.0);
+    if (!simt::emulated) return;  // on a GPU the race may or may not show
+    simt::launch(swap_pairs_racy, blocks, pair_block, 0, nullptr, dx.data(), y.data());
+    const std::vector<int> got = y.download();
+    std::size_t differ = 0;
+    for (int i = 0; i < n; ++i) differ += got[i] != want[i];
+    CHECK(differ > 0);  // in every order one lane of each pair reads before its partner writes
   });
 }
 

@@ -1,4 +1,4 @@
-// The convolution kernels of kernels/conv2d.cu against the CPU reference loops
+// The convolution kernels (kernels/conv2d.h, every version) against the CPU reference loops
 // (ednn::cpu::ref, run in double), on small shapes that are multiples of no tile (odd, non-square,
 // 1x1 images, more channels than one tile), kernels 1x1 to 4x4, stride 1 and 2, padding 0 to 2,
 // every kernel version, in the three thread orders of the emulation. Each output buffer is

@@ -1,6 +1,7 @@
-// The runtime behind kernels/simt.h and kernels/simt_host.h, compiled like every kernel source:
-// by nvcc into ednn_simt_cuda (checked CUDA calls) and as C++ into ednn_simt_emu (the fiber
-// scheduler that runs kernels on the CPU). The two builds define the same host functions.
+// The runtime behind kernels/simt.h and kernels/simt_host.h on the CPU (ednn_simt_emu, C++): the
+// fiber scheduler that runs every CUDA thread of a kernel, and host memory, streams and graphs
+// standing in for the device's. Its twin for a GPU, with the same host functions, is
+// kernels/simt_cuda.cu.
 //
 // The emulation, in one paragraph (the long version is in kernels/README.md). A launch runs its
 // blocks one after another. The threads of a block are fibers: each has its own stack and a
@@ -17,6 +18,14 @@
 #undef _FORTIFY_SOURCE
 #include "kernels/simt.h"
 
+#if defined(__CUDACC__)
+#error "kernels/simt_emulation.cpp is the CPU emulation: compile it as C++ (nvcc builds kernels/simt_cuda.cu)"
+#endif
+
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csetjmp>
 #include <cstdio>
@@ -24,17 +33,26 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SIMT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIMT_ASAN 1
+#endif
+#endif
+#if defined(SIMT_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 namespace simt {
-
 namespace detail {
 namespace {
 
-[[maybe_unused]] bool env_flag(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v && std::strcmp(v, "0") != 0;
-}
-
+// The schedule (simt::set_schedule, EDNN_SIMT_ORDER) and the fibers' stack size (EDNN_SIMT_STACK_KIB).
 struct ScheduleState {
   Schedule schedule = Schedule::forward;
   std::uint64_t seed = 1;
@@ -69,216 +87,10 @@ ScheduleState& schedule_state() {
   return state;
 }
 
-}  // namespace
-}  // namespace detail
-
-Schedule schedule() { return detail::schedule_state().schedule; }
-
-const char* schedule_name(Schedule s) {
-  switch (s) {
-    case Schedule::forward: return "forward";
-    case Schedule::reverse: return "reverse";
-    case Schedule::random: return "random";
-  }
-  return "?";
-}
-
-[[noreturn]] void throw_buffer_size_mismatch(std::size_t expected, std::size_t got) {
-  ednn::fail("simt::DeviceBuffer: host vector has ", got, " elements, the buffer ", expected);
-}
-
-namespace detail {
-// Capture needs a stream of its own: the legacy default stream cannot be captured.
-void check_capture_stream(Stream stream, const char* call) {
-  if (stream == nullptr)
-    ednn::fail("simt::", call, ": the default stream cannot be captured; use a stream from simt::create_stream");
-}
-}  // namespace detail
-
-}  // namespace simt
-
-#if defined(__CUDACC__)
-// ============================================================================================
-// CUDA
-// ============================================================================================
-namespace simt {
-
-void set_schedule(Schedule s, std::uint64_t seed) {  // recorded, but the GPU has its own order
-  detail::schedule_state().schedule = s;
-  detail::schedule_state().seed = seed;
-}
-void set_fiber_stack_size(std::size_t) {}
-
-namespace detail {
-
-[[noreturn]] void fail_cuda(cudaError_t error, const char* call, const char* file, int line) {
-  // The failed call also left its error as the runtime's "last error"; this exception reports it,
-  // so clear it, or the next launch's check would report it again (a refused copy during a graph
-  // capture is such an error, and the program goes on after it).
-  cudaGetLastError();
-  ednn::fail(file, ":", line, ": ", call, " failed: ", cudaGetErrorName(error), " (",
-             cudaGetErrorString(error), ")");
-}
-
-void check_launch(Stream stream, dim3 grid, dim3 block, std::size_t shared_bytes, const char* file, int line) {
-  static const bool sync_launches = env_flag("EDNN_SYNC_LAUNCHES");
-  cudaError_t error = cudaGetLastError();
-  if (error != cudaSuccess)
-    ednn::fail(file, ":", line, ": kernel launch with grid (", grid.x, ",", grid.y, ",", grid.z, "), block (",
-               block.x, ",", block.y, ",", block.z, "), ", shared_bytes, " bytes of dynamic shared memory failed: ",
-               cudaGetErrorName(error), " (", cudaGetErrorString(error), ")");
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  if (sync_launches && cudaStreamIsCapturing(stream, &capture) == cudaSuccess &&
-      capture == cudaStreamCaptureStatusNone) {  // a captured launch has not run: nothing to wait for
-    error = cudaStreamSynchronize(stream);
-    if (error != cudaSuccess)
-      ednn::fail(file, ":", line, ": kernel failed while running (found by EDNN_SYNC_LAUNCHES=1): ",
-                 cudaGetErrorName(error), " (", cudaGetErrorString(error), ")");
-  }
-}
-
-}  // namespace detail
-
-void* device_malloc(std::size_t bytes) {
-  void* ptr = nullptr;
-  SIMT_CHECK(cudaMalloc(&ptr, bytes));
-  return ptr;
-}
-void device_free(void* ptr) noexcept {
-  if (ptr) cudaFree(ptr);  // errors here would be earlier errors resurfacing; never throw from a destructor
-}
-void copy_to_device(void* dst, const void* src, std::size_t bytes) {
-  SIMT_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
-}
-void copy_to_host(void* dst, const void* src, std::size_t bytes) {
-  SIMT_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
-}
-void copy_on_device(void* dst, const void* src, std::size_t bytes) {
-  SIMT_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
-}
-void device_memset(void* ptr, int value, std::size_t bytes) { SIMT_CHECK(cudaMemset(ptr, value, bytes)); }
-void synchronize(Stream stream) { SIMT_CHECK(cudaStreamSynchronize(stream)); }
-
-Stream create_stream() {
-  cudaStream_t stream = nullptr;
-  SIMT_CHECK(cudaStreamCreate(&stream));
-  return stream;
-}
-void destroy_stream(Stream stream) noexcept {
-  if (stream) cudaStreamDestroy(stream);
-}
-void device_memset_async(void* ptr, int value, std::size_t bytes, Stream stream) {
-  SIMT_CHECK(cudaMemsetAsync(ptr, value, bytes, stream));
-}
-void copy_on_device_async(void* dst, const void* src, std::size_t bytes, Stream stream) {
-  SIMT_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
-}
-
-struct Graph::Impl {
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  std::size_t nodes = 0;
-  ~Impl() {
-    if (exec) cudaGraphExecDestroy(exec);
-    if (graph) cudaGraphDestroy(graph);
-  }
-};
-
-namespace {
-std::atomic<int> open_captures{0};
-}
-
-void begin_capture(Stream stream) {
-  detail::check_capture_stream(stream, "begin_capture");
-  SIMT_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
-  ++open_captures;
-}
-
-Graph end_capture(Stream stream) {
-  detail::check_capture_stream(stream, "end_capture");
-  cudaGraph_t graph = nullptr;
-  const cudaError_t error = cudaStreamEndCapture(stream, &graph);
-  --open_captures;
-  auto impl = std::make_unique<Graph::Impl>();  // owns the graph from here, on every path
-  impl->graph = graph;
-  if (error != cudaSuccess) {
-    cudaGetLastError();  // reported here; not the next launch's error
-    ednn::fail("simt::end_capture: cudaStreamEndCapture failed: ", cudaGetErrorName(error), " (",
-               cudaGetErrorString(error), "); a call during the capture that cannot be recorded (a synchronous copy, "
-               "a synchronize, a launch on the default stream) invalidates it");
-  }
-  SIMT_CHECK(cudaGraphGetNodes(graph, nullptr, &impl->nodes));
-  SIMT_CHECK(cudaGraphInstantiate(&impl->exec, graph, 0));
-  return Graph(std::move(impl));
-}
-
-bool capture_open() { return open_captures.load() > 0; }
-
-void Graph::replay(Stream stream) {
-  if (!impl_) ednn::fail("simt::Graph::replay: the graph is empty (nothing was captured)");
-  SIMT_CHECK(cudaGraphLaunch(impl_->exec, stream));
-}
-
-bool device_emulated() { return false; }
-
-bool device_available(std::string* why) {
-  int count = 0;
-  cudaError_t error = cudaGetDeviceCount(&count);
-  if (error != cudaSuccess) {
-    if (why) *why = std::string("no usable CUDA driver (cudaGetDeviceCount: ") + cudaGetErrorString(error) + ")";
-    cudaGetLastError();
-    return false;
-  }
-  if (count == 0) {
-    if (why) *why = "the CUDA driver sees no GPU";
-    return false;
-  }
-  return true;
-}
-
-std::string device_description() {
-  int device = 0;
-  cudaDeviceProp prop{};
-  SIMT_CHECK(cudaGetDevice(&device));
-  SIMT_CHECK(cudaGetDeviceProperties(&prop, device));
-  return ednn::detail::concat(prop.name, " (sm_", prop.major, prop.minor, ", ", prop.multiProcessorCount, " SMs, ",
-                              prop.totalGlobalMem >> 20, " MiB)");
-}
-
-}  // namespace simt
-
-#else
-// ============================================================================================
-// The CPU emulation
-// ============================================================================================
-#include <sys/mman.h>
-#include <ucontext.h>
-#include <unistd.h>
-
-#include <unordered_map>
-#include <vector>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SIMT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SIMT_ASAN 1
-#endif
-#endif
-#if defined(SIMT_ASAN)
-#include <sanitizer/asan_interface.h>
-#include <sanitizer/common_interface_defs.h>
-#endif
-
-namespace simt {
-namespace detail {
-namespace {
-
 constexpr std::size_t default_shared_limit = 48 * 1024;  // CUDA's default dynamic shared memory limit
 constexpr std::size_t max_shared_limit = 227 * 1024;     // what sm_90 allows with the opt-in
 
 enum class Wait { runnable, block_barrier, warp, exited };
-
 
 struct Fiber {
   ucontext_t context;      // made once per block: the entry into fiber_main on this stack
@@ -814,6 +626,8 @@ void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, 
 
 }  // namespace detail
 
+Schedule schedule() { return detail::schedule_state().schedule; }
+
 void set_schedule(Schedule s, std::uint64_t seed) {
   std::lock_guard<std::mutex> lock(detail::launch_mutex);
   detail::ScheduleState& state = detail::schedule_state();
@@ -954,9 +768,8 @@ std::string device_description() {
 
 }  // namespace simt
 
-#endif
 
-// ---- what the two builds' graphs share ----
+// ---- the graph's own members ---------------------------------------------------------------
 namespace simt {
 
 Graph::Graph() = default;
