@@ -42,6 +42,10 @@ struct RunResult {
 // when one is missing or malformed.
 RunResult read_run_result(const RunSpec& run, const std::string& run_dir, std::int64_t train_samples);
 
+// One CSV field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break, with
+// each quote inside doubled.
+std::string csv_field(const std::string& text);
+
 // The least-squares line y = a + b log10(x) and its coefficient of determination.
 struct LogFit {
   double a = 0, b = 0, r2 = 0;
