@@ -1,6 +1,7 @@
 #include "apps/h5_io.h"
 
 #include <hdf5.h>
+#include <hdf5_hl.h>  // H5DS: dimension labels
 
 #include <cmath>
 #include <cstdio>
@@ -170,6 +171,14 @@ PredictionsWriter::PredictionsWriter(std::string path, std::int64_t N, int L) : 
   if (predictions_ < 0 || indices_ < 0) {
     abandon();
     fail("cannot create the data sets of ", tmp, " (disk full?)");
+  }
+  // The axes by name, as datagen's files have them (h5py: ds.dims[i].label).
+  const char* labels[] = {"sample", "channel", "y", "x"};
+  bool labelled = H5DSset_label(indices_, 0, "sample") >= 0;
+  for (unsigned d = 0; d < 4; ++d) labelled = H5DSset_label(predictions_, d, labels[d]) >= 0 && labelled;
+  if (!labelled) {
+    abandon();
+    fail("cannot label the dimensions of ", tmp);
   }
 }
 
