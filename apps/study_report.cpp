@@ -260,7 +260,8 @@ std::string csv_field(const std::string& text) {
 }
 
 std::vector<std::string> write_report(const Study& study, const std::vector<RunResult>& results,
-                                      const std::string& out_dir, const std::vector<std::string>& unfinished) {
+                                      const std::string& out_dir, const std::vector<std::string>& unfinished,
+                                      const std::vector<std::pair<std::string, std::string>>& provenance) {
   Writer w;
   w.out = out_dir;
   std::set<int> all_n;
@@ -323,6 +324,9 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     doc["study"] = study.name;
     doc["runs"] = runs;
     doc["unfinished"] = unfinished;
+    json origin = json::object();
+    for (const auto& [key, value] : provenance) origin[key] = value;
+    doc["provenance"] = origin;
     nets::write_text_atomically((w.out / "runs.csv").string(), csv.str());
     nets::write_text_atomically((w.out / "runs.json").string(), doc.dump(2) + "\n");
     w.written.push_back((w.out / "runs.csv").string());

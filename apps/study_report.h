@@ -72,9 +72,10 @@ struct CrossTable {
   std::vector<double> column_means() const;
 };
 
-// Writes OUT/runs.csv, OUT/runs.json, the figures and OUT/report.md (each atomically); returns the
-// paths written.
+// Writes OUT/runs.csv, OUT/runs.json (with `provenance`: the study's version, commit, command and
+// date, io::provenance), the figures and OUT/report.md (each atomically); returns the paths written.
 std::vector<std::string> write_report(const Study& study, const std::vector<RunResult>& results,
-                                      const std::string& out_dir, const std::vector<std::string>& unfinished);
+                                      const std::string& out_dir, const std::vector<std::string>& unfinished,
+                                      const std::vector<std::pair<std::string, std::string>>& provenance = {});
 
 }  // namespace ednn::study

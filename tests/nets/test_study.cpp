@@ -188,6 +188,9 @@ TEST_CASE("study: the smoke study end to end, its table equal to infer's numbers
   // on the same checkpoint and data.
   const auto table = nlohmann::json::parse(read_bytes(out / "runs.json"));
   REQUIRE(table["runs"].size() == st.runs.size());
+  CHECK(table["provenance"]["command"].get<std::string>().find("study " + std::string(EDNN_SOURCE_DIR)) !=
+        std::string::npos);
+  CHECK_FALSE(table["provenance"]["git_commit"].get<std::string>().empty());
   const auto& first = table["runs"][0];
   const fs::path run_dir = out / "runs" / first["run"].get<std::string>();
   const fs::path check_dir = dir.path / "infer_again";
