@@ -295,6 +295,16 @@ __attribute__((noinline)) void __tsan_read_range(void* a, unsigned long size) {
 __attribute__((noinline)) void __tsan_write_range(void* a, unsigned long size) {
   simt::counters::record(a, static_cast<unsigned>(size), true, __builtin_return_address(0));
 }
+// Atomic loads and stores (the guard of a function's static local, in code compiled for counting):
+// done, not counted (kernels' atomics are atomicAdd & co, plain accesses in the emulation).
+#define SIMT_COUNTER_ATOMICS_(BITS, T)                                                         \
+  T __tsan_atomic##BITS##_load(const volatile T* a, int) { return __atomic_load_n(a, __ATOMIC_SEQ_CST); } \
+  void __tsan_atomic##BITS##_store(volatile T* a, T v, int) { __atomic_store_n(a, v, __ATOMIC_SEQ_CST); }
+SIMT_COUNTER_ATOMICS_(8, unsigned char)
+SIMT_COUNTER_ATOMICS_(16, unsigned short)
+SIMT_COUNTER_ATOMICS_(32, unsigned int)
+SIMT_COUNTER_ATOMICS_(64, unsigned long long)
+#undef SIMT_COUNTER_ATOMICS_
 void __tsan_init() {}
 void __tsan_func_entry(void*) {}
 void __tsan_func_exit() {}
