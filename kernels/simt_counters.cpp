@@ -28,6 +28,8 @@
 //     of templates, and most kernels are templates.)
 //   global: in a block from simt::device_malloc (the emulation reports each allocation and free
 //     through simt::detail::counter_hooks, installed when this file is linked in);
+//   (simt::copy_async_16, cp.async, is a call into the emulation, not an instrumented access: the
+//     emulation reports it through the same hooks, as a global load and a shared store);
 //   anything else (the fiber's stack: locals, arguments; the closure; threadIdx): not counted,
 //     as registers and local memory are not memory traffic here.
 //
@@ -184,7 +186,21 @@ void on_device_malloc(const void* ptr, std::size_t bytes) {
 }
 void on_device_free(const void* ptr) { state().device_blocks.erase(reinterpret_cast<std::uintptr_t>(ptr)); }
 
-simt::detail::CounterHooks hooks{&on_block_end, &on_barrier, &on_device_malloc, &on_device_free};
+void record(const void* address, unsigned bytes, bool store, const void* instruction);
+
+// cp.async: one instruction that reads global and writes shared memory, so two requests (the
+// store's identity is the instruction's address + 1, to keep the two apart).
+void on_copy_async(void* shared_dst, const void* global_src, std::size_t bytes, const void* instruction) {
+  State& s = state();
+  const void* shared = nullptr;
+  std::size_t shared_bytes = 0;
+  if (!s.active || simt::detail::current_thread(&shared, &shared_bytes) < 0) return;
+  s.counts.copy_async_bytes += bytes;
+  record(global_src, static_cast<unsigned>(bytes), false, instruction);
+  record(shared_dst, static_cast<unsigned>(bytes), true, static_cast<const char*>(instruction) + 1);
+}
+
+simt::detail::CounterHooks hooks{&on_block_end, &on_barrier, &on_device_malloc, &on_device_free, &on_copy_async};
 // Installed before main, so allocations made before begin() are known too.
 [[maybe_unused]] const bool installed = (simt::detail::counter_hooks = &hooks, true);
 
@@ -252,10 +268,12 @@ std::string to_string(const Counts& c) {
                   static_cast<unsigned long long>(r.bytes));
     return std::string(line);
   };
-  std::snprintf(buf, sizeof buf, "  blocks %llu, block barriers %llu, unique global sectors %llu (%llu bytes)\n",
+  std::snprintf(buf, sizeof buf,
+                "  blocks %llu, block barriers %llu, unique global sectors %llu (%llu bytes), cp.async %llu bytes\n",
                 static_cast<unsigned long long>(c.blocks), static_cast<unsigned long long>(c.barriers),
                 static_cast<unsigned long long>(c.unique_sectors),
-                static_cast<unsigned long long>(c.unique_sectors * 32));
+                static_cast<unsigned long long>(c.unique_sectors * 32),
+                static_cast<unsigned long long>(c.copy_async_bytes));
   return g("global load", c.global_load) + g("global store", c.global_store) + sh("shared load", c.shared_load) +
          sh("shared store", c.shared_store) + buf;
 }

@@ -54,6 +54,8 @@ struct Counts {
   SharedRequests shared_load, shared_store;
   std::uint64_t unique_sectors = 0;  // distinct global sectors touched: DRAM bytes / 32 with all in L2
   std::uint64_t barriers = 0;        // block barriers passed, once per block and barrier
+  std::uint64_t copy_async_bytes = 0;  // bytes of simt::copy_async_16 (cp.async), also counted as a
+                                       // global load and a shared store request
   std::uint64_t blocks = 0;          // blocks run
 };
 
@@ -77,6 +79,8 @@ struct CounterHooks {
   void (*barrier)();                      // when a block barrier is released
   void (*device_malloc)(const void* ptr, std::size_t bytes);
   void (*device_free)(const void* ptr);
+  // a cp.async of a kernel's thread: `instruction` is the address of its call in the kernel
+  void (*copy_async)(void* shared_dst, const void* global_src, std::size_t bytes, const void* instruction);
 };
 extern CounterHooks* counter_hooks;
 

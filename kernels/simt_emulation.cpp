@@ -538,6 +538,7 @@ void copy_async(void* shared_dst, const void* global_src, std::size_t bytes, con
                  global_src, bytes);
     std::abort();
   }
+  if (counter_hooks) counter_hooks->copy_async(shared_dst, global_src, bytes, __builtin_return_address(0));
   std::memset(shared_dst, 0xFF, bytes);  // undefined until the wait: NaN here
   f.async_copies.push_back({shared_dst, global_src, bytes});
 }

@@ -51,6 +51,15 @@ __global__ void shared_wide(const float* __restrict__ in, float* __restrict__ ou
   out[t] = all_of(value);
 }
 
+__global__ void copy_async_float4s(const float4* __restrict__ in, float4* __restrict__ out) {
+  __shared__ __align__(16) float4 tile[32];
+  const int t = static_cast<int>(threadIdx.x);
+  simt::copy_async_16(&tile[t], &in[t]);
+  simt::copy_async_wait_all();
+  __syncthreads();
+  out[t] = tile[t];
+}
+
 }  // namespace device
 
 void copy_floats(const float* in, float* out, int n, int block) {
@@ -74,6 +83,10 @@ void shared_wide(const float* in, float* out, int bytes_per_lane) {
     simt::launch(device::shared_wide<double>, 1, 32, 0, nullptr, in, out);
   else
     simt::launch(device::shared_wide<float4>, 1, 32, 0, nullptr, in, out);
+}
+void copy_async_float4s(const float* in, float* out) {
+  simt::launch(device::copy_async_float4s, 1, 32, 0, nullptr, reinterpret_cast<const float4*>(in),
+               reinterpret_cast<float4*>(out));
 }
 
 }  // namespace counters_test

@@ -20,5 +20,8 @@ void shared_broadcast(const float* in, float* out, int word);
 // One warp: a shared array of `bytes_per_lane`-byte elements (8: double, 16: float4) written and
 // read back by lane t at element t (out[t]: the element's floats summed, or the double).
 void shared_wide(const float* in, float* out, int bytes_per_lane);
+// One warp: lane t copies float4 t of `in` into shared memory with simt::copy_async_16 (cp.async),
+// waits, a barrier, then out (float4s) gets the shared float4 t.
+void copy_async_float4s(const float* in, float* out);
 
 }  // namespace counters_test

@@ -202,6 +202,27 @@ TEST_CASE("counters: 8- and 16-byte shared accesses run in phases of 16 and 8 la
   }
 }
 
+TEST_CASE("counters: cp.async (simt::copy_async_16) is a global load and a shared store of 16 bytes per lane") {
+  simt::DeviceBuffer<float> in(std::vector<float>(128, 1.0f)), out(128);
+  for_each_schedule([&](simt::Schedule) {
+    simt::counters::begin();
+    counters_test::copy_async_float4s(in.data(), out.data());
+    const Counts c = simt::counters::end();
+    CHECK(c.copy_async_bytes == 32 * 16);
+    // The copy's load and the output's store: 512 contiguous bytes each, 16 sectors.
+    CHECK(c.global_load.requests == 1);
+    CHECK(c.global_load.sectors == 32 * 16 / sector);
+    CHECK(c.global_store.sectors == 32 * 16 / sector);
+    // The copy's shared store and the shared read: 4 phases of 8 lanes, each 128 bytes, 1 wavefront.
+    for (const auto* s : {&c.shared_store, &c.shared_load}) {
+      CHECK(s->requests == 1);
+      CHECK(s->bytes == 32 * 16);
+      CHECK(s->wavefronts == 4);
+    }
+    CHECK(c.barriers == 1);
+  });
+}
+
 TEST_CASE("counters: nothing is counted outside begin() and end()") {
   simt::DeviceBuffer<float> in(std::vector<float>(64, 1.0f)), out(64);
   simt::counters::begin();
