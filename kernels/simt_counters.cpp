@@ -45,6 +45,7 @@
 #include "kernels/simt.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -89,6 +90,8 @@ struct RequestKeyHash {
 struct State {
   bool active = false;
   Counts counts;
+  std::size_t kernel = 0;  // the launch in progress: counts.kernels[kernel]
+  std::vector<std::unordered_set<std::uintptr_t>> kernel_sectors;  // per kernel
   std::map<std::uintptr_t, std::size_t> device_blocks;  // start -> bytes
   // The block being run: per thread, executions of each instruction so far; the requests.
   std::vector<std::unordered_map<std::uintptr_t, std::uint32_t>> executions;
@@ -141,6 +144,9 @@ std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes) {
   return total;
 }
 
+// The numbers an event adds to: the total and the kernel's.
+std::array<Numbers*, 2> targets(State& s) { return {&s.counts, &s.counts.kernels[s.kernel].numbers}; }
+
 void evaluate_block() {
   State& s = state();
   for (const auto& [key, r] : s.requests) {
@@ -157,29 +163,37 @@ void evaluate_block() {
         for (std::uintptr_t sector = l.address / 32; sector <= (l.address + l.bytes - 1) / 32; ++sector)
           sectors.insert(sector);
       s.sectors_touched.insert(sectors.begin(), sectors.end());
-      GlobalRequests& g = r.store ? s.counts.global_store : s.counts.global_load;
-      g.requests += 1;
-      g.lanes += lanes;
-      g.bytes += bytes;
-      g.sectors += sectors.size();
+      s.kernel_sectors[s.kernel].insert(sectors.begin(), sectors.end());
+      for (Numbers* n : targets(s)) {
+        GlobalRequests& g = r.store ? n->global_store : n->global_load;
+        g.requests += 1;
+        g.lanes += lanes;
+        g.bytes += bytes;
+        g.sectors += sectors.size();
+      }
     } else {
-      SharedRequests& sh = r.store ? s.counts.shared_store : s.counts.shared_load;
-      sh.requests += 1;
-      sh.lanes += lanes;
-      sh.bytes += bytes;
-      sh.wavefronts += wavefronts(r.lanes);
+      const std::uint64_t w = wavefronts(r.lanes);
+      for (Numbers* n : targets(s)) {
+        SharedRequests& sh = r.store ? n->shared_store : n->shared_load;
+        sh.requests += 1;
+        sh.lanes += lanes;
+        sh.bytes += bytes;
+        sh.wavefronts += w;
+      }
     }
   }
   s.requests.clear();
   for (auto& e : s.executions) e.clear();
-  s.counts.blocks += 1;
+  for (Numbers* n : targets(s)) n->blocks += 1;
 }
 
 void on_block_end() {
   if (state().active) evaluate_block();
 }
 void on_barrier() {
-  if (state().active) state().counts.barriers += 1;
+  State& s = state();
+  if (s.active)
+    for (Numbers* n : targets(s)) n->barriers += 1;
 }
 void on_device_malloc(const void* ptr, std::size_t bytes) {
   state().device_blocks[reinterpret_cast<std::uintptr_t>(ptr)] = bytes;
@@ -195,12 +209,27 @@ void on_copy_async(void* shared_dst, const void* global_src, std::size_t bytes, 
   const void* shared = nullptr;
   std::size_t shared_bytes = 0;
   if (!s.active || simt::detail::current_thread(&shared, &shared_bytes) < 0) return;
-  s.counts.copy_async_bytes += bytes;
+  for (Numbers* n : targets(s)) n->copy_async_bytes += bytes;
   record(global_src, static_cast<unsigned>(bytes), false, instruction);
   record(shared_dst, static_cast<unsigned>(bytes), true, static_cast<const char*>(instruction) + 1);
 }
 
-simt::detail::CounterHooks hooks{&on_block_end, &on_barrier, &on_device_malloc, &on_device_free, &on_copy_async};
+void on_launch_begin(const char* file, int line) {
+  State& s = state();
+  if (!s.active) return;
+  const std::string site = std::string(file) + ":" + std::to_string(line);
+  std::size_t k = 0;
+  while (k < s.counts.kernels.size() && s.counts.kernels[k].launched_at != site) ++k;
+  if (k == s.counts.kernels.size()) {
+    s.counts.kernels.push_back(KernelCounts{site, 0, {}});
+    s.kernel_sectors.emplace_back();
+  }
+  s.counts.kernels[k].launches += 1;
+  s.kernel = k;
+}
+
+simt::detail::CounterHooks hooks{&on_block_end, &on_barrier, &on_device_malloc, &on_device_free, &on_copy_async,
+                                 &on_launch_begin};
 // Installed before main, so allocations made before begin() are known too.
 [[maybe_unused]] const bool installed = (simt::detail::counter_hooks = &hooks, true);
 
@@ -240,6 +269,8 @@ void begin() {
   s.requests.clear();
   s.executions.clear();
   s.sectors_touched.clear();
+  s.kernel_sectors.clear();
+  s.kernel = 0;
   s.active = true;
 }
 
@@ -247,10 +278,20 @@ Counts end() {
   State& s = state();
   s.active = false;
   s.counts.unique_sectors = s.sectors_touched.size();
+  for (std::size_t k = 0; k < s.counts.kernels.size(); ++k)
+    s.counts.kernels[k].numbers.unique_sectors = s.kernel_sectors[k].size();
   return s.counts;
 }
 
 std::string to_string(const Counts& c) {
+  std::string out = to_string(static_cast<const Numbers&>(c));
+  if (c.kernels.size() > 1)
+    for (const KernelCounts& k : c.kernels)
+      out += "  the " + std::to_string(k.launches) + " launch(es) at " + k.launched_at + ":\n" + to_string(k.numbers);
+  return out;
+}
+
+std::string to_string(const Numbers& c) {
   char buf[1024];
   const auto g = [](const char* name, const GlobalRequests& r) {
     char line[256];

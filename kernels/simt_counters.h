@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace simt::counters {
 
@@ -49,14 +50,28 @@ struct SharedRequests {
   double lanes_per_request() const { return requests ? double(lanes) / double(requests) : 0.0; }
 };
 
-struct Counts {
+// What one kernel, or all of them, did.
+struct Numbers {
   GlobalRequests global_load, global_store;
   SharedRequests shared_load, shared_store;
   std::uint64_t unique_sectors = 0;  // distinct global sectors touched: DRAM bytes / 32 with all in L2
+                                     // (the sum of the requests' sectors is the figure with no reuse)
   std::uint64_t barriers = 0;        // block barriers passed, once per block and barrier
   std::uint64_t copy_async_bytes = 0;  // bytes of simt::copy_async_16 (cp.async), also counted as a
                                        // global load and a shared store request
   std::uint64_t blocks = 0;          // blocks run
+};
+
+// The numbers of the launches made at one simt::launch call (one kernel, in ednn's launchers).
+struct KernelCounts {
+  std::string launched_at;  // file:line of the simt::launch call
+  std::uint64_t launches = 0;
+  Numbers numbers;          // unique_sectors: those of this kernel's launches
+};
+
+// All the launches counted (the Numbers), and each kernel's share, in the order first launched.
+struct Counts : Numbers {
+  std::vector<KernelCounts> kernels;
 };
 
 // Starts counting (clears the counts). Launches between begin() and end() are counted; one at a
@@ -64,7 +79,9 @@ struct Counts {
 void begin();
 // Stops counting and returns what was counted since begin().
 Counts end();
-// The counts as a few aligned lines, for programs that print them.
+// The numbers as a few aligned lines, for programs that print them; for Counts, the total and
+// then each kernel's.
+std::string to_string(const Numbers& numbers);
 std::string to_string(const Counts& counts);
 
 }  // namespace simt::counters
@@ -81,6 +98,7 @@ struct CounterHooks {
   void (*device_free)(const void* ptr);
   // a cp.async of a kernel's thread: `instruction` is the address of its call in the kernel
   void (*copy_async)(void* shared_dst, const void* global_src, std::size_t bytes, const void* instruction);
+  void (*launch_begin)(const char* file, int line);  // the simt::launch call, before the first block
 };
 extern CounterHooks* counter_hooks;
 

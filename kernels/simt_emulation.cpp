@@ -608,6 +608,7 @@ void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, 
   gridDim = grid;
   blockDim = block;
   running = &launch;
+  if (counter_hooks) counter_hooks->launch_begin(file, line);
   const unsigned long long blocks = 1ull * grid.x * grid.y * grid.z;
   std::vector<long long> block_order;
   block_order.reserve(blocks);

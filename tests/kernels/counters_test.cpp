@@ -223,6 +223,26 @@ TEST_CASE("counters: cp.async (simt::copy_async_16) is a global load and a share
   });
 }
 
+TEST_CASE("counters: each kernel's numbers, by launch site") {
+  simt::DeviceBuffer<float> in(std::vector<float>(32 * 32, 1.0f)), out(64);
+  simt::counters::begin();
+  counters_test::copy_floats(in.data(), out.data(), 64, 64);   // 2 warps, 4 sectors each way
+  counters_test::gather_stride_32(in.data(), out.data(), 32);  // 1 warp, 32 sectors
+  counters_test::copy_floats(in.data(), out.data(), 64, 64);   // the first kernel again
+  const Counts c = simt::counters::end();
+  REQUIRE(c.kernels.size() == 2);
+  CHECK(c.kernels[0].launches == 2);
+  CHECK(c.kernels[1].launches == 1);
+  CHECK(c.kernels[0].numbers.global_load.requests == 2 * 2);
+  CHECK(c.kernels[0].numbers.global_load.sectors == 2 * 2 * 4);
+  CHECK(c.kernels[0].numbers.unique_sectors == 2 * (64 * 4 / sector));  // both launches touch the same
+  CHECK(c.kernels[1].numbers.global_load.requests == 1);
+  CHECK(c.kernels[1].numbers.global_load.sectors == 32);
+  CHECK(c.global_load.sectors == 2 * 2 * 4 + 32);
+  CHECK(c.blocks == 3);
+  CHECK(c.kernels[0].launched_at != c.kernels[1].launched_at);
+}
+
 TEST_CASE("counters: nothing is counted outside begin() and end()") {
   simt::DeviceBuffer<float> in(std::vector<float>(64, 1.0f)), out(64);
   simt::counters::begin();
