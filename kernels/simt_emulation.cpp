@@ -17,6 +17,7 @@
 // the fortified longjmp (it only allows jumping up the current stack) would reject.
 #undef _FORTIFY_SOURCE
 #include "kernels/simt.h"
+#include "kernels/simt_counters.h"
 
 #if defined(__CUDACC__)
 #error "kernels/simt_emulation.cpp is the CPU emulation: compile it as C++ (nvcc builds kernels/simt_cuda.cu)"
@@ -436,6 +437,7 @@ bool release_block(Launch& launch, std::vector<int>& released) {
     report(launch, ednn::detail::concat("barrier divergence: ", first->what, " at ", first->file, ":", first->line,
                                         " reached by ", at_barrier, " of ", n, " threads; the other ", exited,
                                         " returned (undefined behaviour in CUDA)"));
+  if (counter_hooks) counter_hooks->barrier();
   int count = 0;
   for (const Fiber& f : fibers) count += f.predicate;
   for (int i = 0; i < n; ++i) {
@@ -477,6 +479,15 @@ Fiber& current_fiber(const char* what) {
 }
 
 }  // namespace
+
+CounterHooks* counter_hooks = nullptr;
+
+int current_thread(const void** dynamic_shared, std::size_t* dynamic_shared_bytes) {
+  if (!running || !running->current) return -1;
+  *dynamic_shared = running->shared;
+  *dynamic_shared_bytes = running->shared_bytes;
+  return running->current->linear;
+}
 
 void* dynamic_shared_memory() {
   current_fiber("SIMT_DYNAMIC_SHARED");
@@ -527,6 +538,7 @@ void copy_async(void* shared_dst, const void* global_src, std::size_t bytes, con
                  global_src, bytes);
     std::abort();
   }
+  if (counter_hooks) counter_hooks->copy_async(shared_dst, global_src, bytes, __builtin_return_address(0));
   std::memset(shared_dst, 0xFF, bytes);  // undefined until the wait: NaN here
   f.async_copies.push_back({shared_dst, global_src, bytes});
 }
@@ -596,6 +608,7 @@ void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, 
   gridDim = grid;
   blockDim = block;
   running = &launch;
+  if (counter_hooks) counter_hooks->launch_begin(file, line);
   const unsigned long long blocks = 1ull * grid.x * grid.y * grid.z;
   std::vector<long long> block_order;
   block_order.reserve(blocks);
@@ -610,6 +623,7 @@ void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, 
     blockIdx = uint3{static_cast<unsigned>(b % grid.x), static_cast<unsigned>(b / grid.x % grid.y),
                      static_cast<unsigned>(b / grid.x / grid.y)};
     run_block(launch);
+    if (counter_hooks) counter_hooks->block_end();
   };
   if (!block_order.empty())
     for (long long b : block_order) run(static_cast<unsigned long long>(b));
@@ -642,12 +656,18 @@ void set_fiber_stack_size(std::size_t bytes) {
 }
 
 void* device_malloc(std::size_t bytes) {
-  void* ptr = std::malloc(bytes);
-  if (!ptr && bytes) ednn::fail("simt::device_malloc: out of memory allocating ", bytes, " bytes");
+  // 256-byte aligned, as cudaMalloc's memory is (the memory counters' sectors depend on it).
+  void* ptr = nullptr;
+  if (bytes && posix_memalign(&ptr, 256, bytes) != 0)
+    ednn::fail("simt::device_malloc: out of memory allocating ", bytes, " bytes");
   if (ptr) std::memset(ptr, 0xFF, bytes);  // cudaMalloc memory is uninitialised: make reading it visible
+  if (ptr && detail::counter_hooks) detail::counter_hooks->device_malloc(ptr, bytes);
   return ptr;
 }
-void device_free(void* ptr) noexcept { std::free(ptr); }
+void device_free(void* ptr) noexcept {
+  if (ptr && detail::counter_hooks) detail::counter_hooks->device_free(ptr);
+  std::free(ptr);
+}
 
 // ---- graph capture: the work queued on the capturing stream, kept as closures ----
 namespace detail {

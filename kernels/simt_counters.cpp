@@ -1,0 +1,372 @@
+// The memory counters of the CPU emulation (kernels/simt_counters.h), library ednn_simt_counters.
+//
+// How the accesses are seen. The kernel sources stay as they are: a counted build compiles them
+// (as the emulation's C++) with GCC's `-fsanitize=thread` at compile time only. The compiler then
+// calls __tsan_read4(addr) before every 4-byte load, __tsan_write16(addr) before every 16-byte
+// store (a float4), and so on, and this file defines those functions instead of linking the
+// ThreadSanitizer runtime. (Explicit hooks in simt.h would have needed every load in every kernel
+// rewritten; the emulation's loads are plain C++ expressions.) The return address of the hook is
+// the address of the instrumented instruction, which stands for the SASS instruction: an unrolled
+// loop has one per unrolled copy, as on the GPU. Functions the compiler also emits
+// (__tsan_func_entry/exit, __tsan_init, the vptr and range hooks) are defined as no-ops or as
+// accesses; a program that links an instrumented object needing one more (`nm -u` shows the
+// list) fails to link, which is the signal to add it here.
+//
+// The width of an access is the width of the C++ access after optimisation, so the counted
+// build turns off the two optimisations that change it (cmake/EdnnKernels.cmake: scalar
+// replacement, which splits a float4 load into four float loads, and vectorisation, which merges
+// float loads into wider ones); the counters' tests check a float4 load is one 16-byte request.
+//
+// Which memory. Only accesses made by a kernel's thread count (simt::detail::current_thread: the
+// fiber running, its linear id). An address is
+//   shared: in the block's dynamic shared memory (the launch's block), or in the program's static
+//     data ([__data_start, _end): .data and .bss), where the emulation's static __shared__ arrays
+//     live (`__shared__` is `static`), less the index variables threadIdx, blockIdx, blockDim and
+//     gridDim; a kernel reads no other writable global (CUDA kernels have none but __device__
+//     variables, which ednn does not use; constant tables are read-only data, not counted).
+//     (A section attribute on __shared__ would be neater, but GCC drops it for the static locals
+//     of templates, and most kernels are templates.)
+//   global: in a block from simt::device_malloc (the emulation reports each allocation and free
+//     through simt::detail::counter_hooks, installed when this file is linked in);
+//   (simt::copy_async_16, cp.async, is a call into the emulation, not an instrumented access: the
+//     emulation reports it through the same hooks, as a global load and a shared store);
+//   anything else (the fiber's stack: locals, arguments; the closure; threadIdx): not counted,
+//     as registers and local memory are not memory traffic here.
+//
+// Requests. The emulation runs the lanes of a warp one after another, so a request is rebuilt as
+// (warp, instruction, how many times this lane executed it before): every lane keeps a count per
+// instruction, and the k-th execution of an instruction by the lanes of one warp is one request.
+// The requests of a block are evaluated when the block ends (all its lanes have then run them):
+// global: the distinct 32-byte sectors its lanes' bytes fall in; shared: per phase (32 lanes for
+// accesses of up to 4 bytes, 16 for 8 bytes, 8 for 16 bytes) the largest number of distinct
+// 4-byte words in one bank (bank = word % 32), summed over the phases that have an active lane.
+#include "kernels/simt_counters.h"
+
+#include "kernels/simt.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+// Linker-made bounds of the program's writable static data (glibc's crt1 and the default script).
+extern "C" char __data_start[] __attribute__((weak));
+extern "C" char _end[] __attribute__((weak));
+
+namespace simt::counters {
+namespace {
+
+enum Space : unsigned char { global_space, shared_space };
+
+struct LaneAccess {
+  int lane;
+  std::uintptr_t address;
+  unsigned bytes;
+};
+
+struct Request {
+  Space space;
+  bool store;
+  std::vector<LaneAccess> lanes;
+};
+
+struct RequestKey {
+  int warp;
+  std::uintptr_t instruction;
+  std::uint32_t occurrence;
+  bool operator==(const RequestKey&) const = default;
+};
+struct RequestKeyHash {
+  std::size_t operator()(const RequestKey& k) const {
+    return std::hash<std::uintptr_t>()(k.instruction) ^ (std::size_t(k.occurrence) * 0x9e3779b97f4a7c15ull) ^
+           (std::size_t(k.warp) << 48);
+  }
+};
+
+struct State {
+  bool active = false;
+  Counts counts;
+  std::size_t kernel = 0;  // the launch in progress: counts.kernels[kernel]
+  std::vector<std::unordered_set<std::uintptr_t>> kernel_sectors;  // per kernel
+  std::map<std::uintptr_t, std::size_t> device_blocks;  // start -> bytes
+  // The block being run: per thread, executions of each instruction so far; the requests.
+  std::vector<std::unordered_map<std::uintptr_t, std::uint32_t>> executions;
+  std::unordered_map<RequestKey, Request, RequestKeyHash> requests;
+  std::unordered_set<std::uintptr_t> sectors_touched;
+};
+
+State& state() {
+  static State s;
+  return s;
+}
+
+template <class T>
+bool inside(std::uintptr_t a, const T& object) {
+  const auto begin = reinterpret_cast<std::uintptr_t>(&object);
+  return a >= begin && a < begin + sizeof object;
+}
+
+// Static __shared__ arrays: the static data, less what the emulation itself keeps there.
+bool is_static_shared(std::uintptr_t a) {
+  if (!__data_start || !_end) return false;
+  if (a < reinterpret_cast<std::uintptr_t>(__data_start) || a >= reinterpret_cast<std::uintptr_t>(_end)) return false;
+  return !inside(a, threadIdx) && !inside(a, blockIdx) && !inside(a, blockDim) && !inside(a, gridDim);
+}
+
+bool is_device(const State& s, std::uintptr_t a) {
+  auto it = s.device_blocks.upper_bound(a);
+  if (it == s.device_blocks.begin()) return false;
+  --it;
+  return a < it->first + it->second;
+}
+
+// The wavefronts of one shared-memory request.
+std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes) {
+  unsigned widest = 0;
+  for (const LaneAccess& l : lanes) widest = std::max(widest, l.bytes);
+  const int lanes_per_phase = widest <= 4 ? 32 : widest <= 8 ? 16 : 8;
+  std::uint64_t total = 0;
+  for (int phase = 0; phase < 32 / lanes_per_phase; ++phase) {
+    std::unordered_map<unsigned, std::unordered_set<std::uintptr_t>> words_of_bank;
+    for (const LaneAccess& l : lanes) {
+      if (l.lane / lanes_per_phase != phase) continue;
+      for (std::uintptr_t word = l.address / 4; word <= (l.address + l.bytes - 1) / 4; ++word)
+        words_of_bank[static_cast<unsigned>(word % 32)].insert(word);
+    }
+    std::size_t worst = 0;
+    for (const auto& [bank, words] : words_of_bank) worst = std::max(worst, words.size());
+    total += worst;
+  }
+  return total;
+}
+
+// The numbers an event adds to: the total and the kernel's.
+std::array<Numbers*, 2> targets(State& s) { return {&s.counts, &s.counts.kernels[s.kernel].numbers}; }
+
+void evaluate_block() {
+  State& s = state();
+  for (const auto& [key, r] : s.requests) {
+    std::uint64_t bytes = 0, lanes = 0;
+    unsigned seen = 0;  // lanes as a bit set
+    for (const LaneAccess& l : r.lanes) {
+      bytes += l.bytes;
+      seen |= 1u << l.lane;
+    }
+    lanes = static_cast<std::uint64_t>(__builtin_popcount(seen));
+    if (r.space == global_space) {
+      std::unordered_set<std::uintptr_t> sectors;
+      for (const LaneAccess& l : r.lanes)
+        for (std::uintptr_t sector = l.address / 32; sector <= (l.address + l.bytes - 1) / 32; ++sector)
+          sectors.insert(sector);
+      s.sectors_touched.insert(sectors.begin(), sectors.end());
+      s.kernel_sectors[s.kernel].insert(sectors.begin(), sectors.end());
+      for (Numbers* n : targets(s)) {
+        GlobalRequests& g = r.store ? n->global_store : n->global_load;
+        g.requests += 1;
+        g.lanes += lanes;
+        g.bytes += bytes;
+        g.sectors += sectors.size();
+      }
+    } else {
+      const std::uint64_t w = wavefronts(r.lanes);
+      for (Numbers* n : targets(s)) {
+        SharedRequests& sh = r.store ? n->shared_store : n->shared_load;
+        sh.requests += 1;
+        sh.lanes += lanes;
+        sh.bytes += bytes;
+        sh.wavefronts += w;
+      }
+    }
+  }
+  s.requests.clear();
+  for (auto& e : s.executions) e.clear();
+  for (Numbers* n : targets(s)) n->blocks += 1;
+}
+
+void on_block_end() {
+  if (state().active) evaluate_block();
+}
+void on_barrier() {
+  State& s = state();
+  if (s.active)
+    for (Numbers* n : targets(s)) n->barriers += 1;
+}
+void on_device_malloc(const void* ptr, std::size_t bytes) {
+  state().device_blocks[reinterpret_cast<std::uintptr_t>(ptr)] = bytes;
+}
+void on_device_free(const void* ptr) { state().device_blocks.erase(reinterpret_cast<std::uintptr_t>(ptr)); }
+
+void record(const void* address, unsigned bytes, bool store, const void* instruction);
+
+// cp.async: one instruction that reads global and writes shared memory, so two requests (the
+// store's identity is the instruction's address + 1, to keep the two apart).
+void on_copy_async(void* shared_dst, const void* global_src, std::size_t bytes, const void* instruction) {
+  State& s = state();
+  const void* shared = nullptr;
+  std::size_t shared_bytes = 0;
+  if (!s.active || simt::detail::current_thread(&shared, &shared_bytes) < 0) return;
+  for (Numbers* n : targets(s)) n->copy_async_bytes += bytes;
+  record(global_src, static_cast<unsigned>(bytes), false, instruction);
+  record(shared_dst, static_cast<unsigned>(bytes), true, static_cast<const char*>(instruction) + 1);
+}
+
+void on_launch_begin(const char* file, int line) {
+  State& s = state();
+  if (!s.active) return;
+  const std::string site = std::string(file) + ":" + std::to_string(line);
+  std::size_t k = 0;
+  while (k < s.counts.kernels.size() && s.counts.kernels[k].launched_at != site) ++k;
+  if (k == s.counts.kernels.size()) {
+    s.counts.kernels.push_back(KernelCounts{site, 0, {}});
+    s.kernel_sectors.emplace_back();
+  }
+  s.counts.kernels[k].launches += 1;
+  s.kernel = k;
+}
+
+simt::detail::CounterHooks hooks{&on_block_end, &on_barrier, &on_device_malloc, &on_device_free, &on_copy_async,
+                                 &on_launch_begin};
+// Installed before main, so allocations made before begin() are known too.
+[[maybe_unused]] const bool installed = (simt::detail::counter_hooks = &hooks, true);
+
+// One lane's access, from an instrumented instruction.
+void record(const void* address, unsigned bytes, bool store, const void* instruction) {
+  State& s = state();
+  if (!s.active || bytes == 0) return;
+  const void* dynamic_shared = nullptr;
+  std::size_t dynamic_shared_bytes = 0;
+  const int thread = simt::detail::current_thread(&dynamic_shared, &dynamic_shared_bytes);
+  if (thread < 0) return;
+  const auto a = reinterpret_cast<std::uintptr_t>(address);
+  const auto shared_begin = reinterpret_cast<std::uintptr_t>(dynamic_shared);
+  Space space;
+  if (is_device(s, a))
+    space = global_space;
+  else if ((a >= shared_begin && a < shared_begin + dynamic_shared_bytes) || is_static_shared(a))
+    space = shared_space;
+  else
+    return;
+  const auto pc = reinterpret_cast<std::uintptr_t>(instruction);
+  if (s.executions.size() <= static_cast<std::size_t>(thread)) s.executions.resize(thread + 1);
+  const std::uint32_t occurrence = s.executions[thread][pc]++;
+  Request& r = s.requests[RequestKey{thread / 32, pc, occurrence}];
+  if (r.lanes.empty()) {
+    r.space = space;
+    r.store = store;
+  }
+  r.lanes.push_back({thread % 32, a, bytes});
+}
+
+}  // namespace
+
+void begin() {
+  State& s = state();
+  s.counts = Counts{};
+  s.requests.clear();
+  s.executions.clear();
+  s.sectors_touched.clear();
+  s.kernel_sectors.clear();
+  s.kernel = 0;
+  s.active = true;
+}
+
+Counts end() {
+  State& s = state();
+  s.active = false;
+  s.counts.unique_sectors = s.sectors_touched.size();
+  for (std::size_t k = 0; k < s.counts.kernels.size(); ++k)
+    s.counts.kernels[k].numbers.unique_sectors = s.kernel_sectors[k].size();
+  return s.counts;
+}
+
+std::string to_string(const Counts& c) {
+  std::string out = to_string(static_cast<const Numbers&>(c));
+  if (c.kernels.size() > 1)
+    for (const KernelCounts& k : c.kernels)
+      out += "  the " + std::to_string(k.launches) + " launch(es) at " + k.launched_at + ":\n" + to_string(k.numbers);
+  return out;
+}
+
+std::string to_string(const Numbers& c) {
+  char buf[1024];
+  const auto g = [](const char* name, const GlobalRequests& r) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "  %-13s %10llu requests  %6.2f lanes/req  %6.2f sectors/req  %12llu bytes\n", name,
+                  static_cast<unsigned long long>(r.requests), r.lanes_per_request(), r.sectors_per_request(),
+                  static_cast<unsigned long long>(r.bytes));
+    return std::string(line);
+  };
+  const auto sh = [](const char* name, const SharedRequests& r) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "  %-13s %10llu requests  %6.2f lanes/req  %6.2f wavefronts/req  %8llu bytes\n", name,
+                  static_cast<unsigned long long>(r.requests), r.lanes_per_request(), r.wavefronts_per_request(),
+                  static_cast<unsigned long long>(r.bytes));
+    return std::string(line);
+  };
+  std::snprintf(buf, sizeof buf,
+                "  blocks %llu, block barriers %llu, unique global sectors %llu (%llu bytes), cp.async %llu bytes\n",
+                static_cast<unsigned long long>(c.blocks), static_cast<unsigned long long>(c.barriers),
+                static_cast<unsigned long long>(c.unique_sectors),
+                static_cast<unsigned long long>(c.unique_sectors * 32),
+                static_cast<unsigned long long>(c.copy_async_bytes));
+  return g("global load", c.global_load) + g("global store", c.global_store) + sh("shared load", c.shared_load) +
+         sh("shared store", c.shared_store) + buf;
+}
+
+}  // namespace simt::counters
+
+// ---- the hooks the compiler calls (-fsanitize=thread), in place of ThreadSanitizer's runtime ----
+extern "C" {
+#define SIMT_COUNTER_HOOKS_(N)                                                                             \
+  __attribute__((noinline)) void __tsan_read##N(void* a) {                                                 \
+    simt::counters::record(a, N, false, __builtin_return_address(0));                                      \
+  }                                                                                                        \
+  __attribute__((noinline)) void __tsan_write##N(void* a) {                                                \
+    simt::counters::record(a, N, true, __builtin_return_address(0));                                       \
+  }                                                                                                        \
+  __attribute__((noinline)) void __tsan_unaligned_read##N(void* a) {                                       \
+    simt::counters::record(a, N, false, __builtin_return_address(0));                                      \
+  }                                                                                                        \
+  __attribute__((noinline)) void __tsan_unaligned_write##N(void* a) {                                      \
+    simt::counters::record(a, N, true, __builtin_return_address(0));                                       \
+  }                                                                                                        \
+  __attribute__((noinline)) void __tsan_volatile_read##N(void* a) {                                        \
+    simt::counters::record(a, N, false, __builtin_return_address(0));                                      \
+  }                                                                                                        \
+  __attribute__((noinline)) void __tsan_volatile_write##N(void* a) {                                       \
+    simt::counters::record(a, N, true, __builtin_return_address(0));                                       \
+  }
+SIMT_COUNTER_HOOKS_(1)
+SIMT_COUNTER_HOOKS_(2)
+SIMT_COUNTER_HOOKS_(4)
+SIMT_COUNTER_HOOKS_(8)
+SIMT_COUNTER_HOOKS_(16)
+#undef SIMT_COUNTER_HOOKS_
+__attribute__((noinline)) void __tsan_read_range(void* a, unsigned long size) {
+  simt::counters::record(a, static_cast<unsigned>(size), false, __builtin_return_address(0));
+}
+__attribute__((noinline)) void __tsan_write_range(void* a, unsigned long size) {
+  simt::counters::record(a, static_cast<unsigned>(size), true, __builtin_return_address(0));
+}
+// Atomic loads and stores (the guard of a function's static local, in code compiled for counting):
+// done, not counted (kernels' atomics are atomicAdd & co, plain accesses in the emulation).
+#define SIMT_COUNTER_ATOMICS_(BITS, T)                                                         \
+  T __tsan_atomic##BITS##_load(const volatile T* a, int) { return __atomic_load_n(a, __ATOMIC_SEQ_CST); } \
+  void __tsan_atomic##BITS##_store(volatile T* a, T v, int) { __atomic_store_n(a, v, __ATOMIC_SEQ_CST); }
+SIMT_COUNTER_ATOMICS_(8, unsigned char)
+SIMT_COUNTER_ATOMICS_(16, unsigned short)
+SIMT_COUNTER_ATOMICS_(32, unsigned int)
+SIMT_COUNTER_ATOMICS_(64, unsigned long long)
+#undef SIMT_COUNTER_ATOMICS_
+void __tsan_init() {}
+void __tsan_func_entry(void*) {}
+void __tsan_func_exit() {}
+void __tsan_vptr_update(void**, void*) {}
+void __tsan_vptr_read(void**) {}
+}
