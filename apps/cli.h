@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn::io {
 

@@ -23,7 +23,7 @@
 #include "apps/cli.h"
 #include "apps/progress.h"
 #include "engine/communicator.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/datagen.h"
 #ifdef EDNN_DATAGEN_CUDA
 #include "kernels/simt_host.h"

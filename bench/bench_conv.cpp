@@ -34,8 +34,8 @@
 #include "apps/cli.h"
 #include "bench/bench_common.h"
 #include "engine/cpu/cpu_ops.h"
-#include "engine/error.h"
-#include "engine/geometry.h"
+#include "core/error.h"
+#include "core/geometry.h"
 
 #if EDNN_BENCH_CUDA
 #include "kernels/conv2d.h"

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "engine/device.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "engine/tensor.h"
 
 namespace ednn {

@@ -27,7 +27,7 @@
 #include "kernels/conv2d_winograd.h"
 #include "kernels/split_k.h"
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/reduce.h"
 #include "kernels/simt.h"
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/communicator.h"
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn::dataset {
 namespace {

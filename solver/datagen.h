@@ -57,7 +57,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/batch_solver.h"
 #include "solver/dataset_h5.h"
 #include "solver/solver.h"

@@ -1,7 +1,7 @@
-// Adam on the CPU: the update of engine/adam_math.h over one parameter tensor.
+// Adam on the CPU: the update of core/adam_math.h over one parameter tensor.
 #include <cmath>
 
-#include "engine/adam_math.h"
+#include "core/adam_math.h"
 #include "engine/cpu/cpu_ops.h"
 
 namespace ednn::cpu {

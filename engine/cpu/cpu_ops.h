@@ -13,9 +13,10 @@
 #pragma once
 #include <cstdint>
 
-#include "engine/backend.h"
-#include "engine/geometry.h"
-#include "engine/loss_spec.h"
+#include "core/adam_math.h"  // AdamConfig
+#include "core/conv_epilogue.h"
+#include "core/geometry.h"
+#include "core/loss_spec.h"
 
 namespace ednn::cpu {
 

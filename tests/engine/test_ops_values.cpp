@@ -6,7 +6,7 @@
 #include "engine/backend.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/gemm.h"
-#include "engine/geometry.h"
+#include "core/geometry.h"
 
 using namespace ednn;
 using ednn::test::max_abs_diff;
