@@ -1,5 +1,5 @@
 // Shapes of the spatial operations in plain integers, worked out and checked once, shared by every
-// backend: the engine (core/geometry.h adds the tensor shapes), the CPU loops (cpu/) and the
+// backend: the engine (which builds them from tensor shapes), the CPU loops (cpu/) and the
 // CUDA kernels (kernels/).
 #pragma once
 #include <cstdint>

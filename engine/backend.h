@@ -1,7 +1,7 @@
 // Backend: the raw operations, one set per device, chosen in one place (backend_for).
 //
 // These compute values only; they know nothing about autograd. engine/functional.h wraps them
-// into differentiable operations. The CPU backend (engine/cpu/) handles float32 and float64; the
+// into differentiable operations. The CPU backend (cpu/) handles float32 and float64; the
 // CUDA backend (engine/cuda_backend.cpp, calling kernels/) handles float32. Every function checks
 // nothing that functional.h has already checked, and allocates its outputs on the input's device.
 #pragma once

@@ -1,7 +1,7 @@
 // The differentiable operations: forward through the backend, backward recorded as a closure.
 //
 // Each backward computes only the gradients some input needs. Conventions for the shapes are in
-// functional.h; the maths of each operation is at the top of its CPU file in engine/cpu/.
+// functional.h; the maths of each operation is at the top of its CPU file in cpu/.
 #include "engine/functional.h"
 
 #include <string>

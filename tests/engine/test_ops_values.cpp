@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "engine/backend.h"
-#include "engine/cpu/cpu_ops.h"
-#include "engine/cpu/gemm.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/gemm.h"
 #include "core/geometry.h"
 
 using namespace ednn;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 #include "core/error.h"
 #include "core/geometry.h"
 #include "kernels/conv2d.h"

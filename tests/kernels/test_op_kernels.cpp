@@ -1,6 +1,6 @@
 // The operation kernels (kernels/pool.cu, batch_norm.cu, activation.cu, loss.cu, adam.cu and the
 // per-channel and dot reductions of reduce.cu / elementwise.cu) against the CPU reference of
-// engine/cpu/ computed in float64, in the three thread orders, forward and backward, at sizes
+// cpu/ computed in float64, in the three thread orders, forward and backward, at sizes
 // that are not multiples of any block (1, 7, 33, 257 elements; odd H and W; several slices per
 // channel; several blocks and chunks). Each output buffer carries guard values past its end that
 // a kernel must leave alone. Linked with ednn_kernels_emu (kernels_op_kernels) and with
@@ -8,7 +8,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/cpu/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 #include "core/geometry.h"
 #include "core/loss_math.h"
 #include "kernels/activation.h"

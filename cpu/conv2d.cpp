@@ -28,8 +28,8 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/cpu/cpu_ops.h"
-#include "engine/cpu/gemm.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/gemm.h"
 
 namespace ednn::cpu {
 
@@ -103,7 +103,7 @@ namespace fast {
 namespace {
 
 // Row-major C[M, N] = alpha op(A) op(B) + beta C, with leading dimensions (row strides) lda, ldb, ldc.
-// (Without OpenBLAS: engine/cpu/gemm.h's portable_gemm.)
+// (Without OpenBLAS: cpu/gemm.h's portable_gemm.)
 #if EDNN_HAVE_CBLAS
 void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
           float beta, float* C, int ldc) {

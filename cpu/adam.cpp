@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "core/adam_math.h"
-#include "engine/cpu/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 namespace ednn::cpu {
 
