@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <exception>
 
 #include "ednn_git_commit.h"  // EDNN_GIT_COMMIT, generated at build time (cmake/GitCommit.cmake)
@@ -321,6 +322,24 @@ std::string Cli::help(int width) const {
 
 std::string version_text(const std::string& program) {
   return program + " (ednn " EDNN_VERSION ", git " EDNN_GIT_COMMIT ")";
+}
+
+std::vector<std::pair<std::string, std::string>> provenance(int argc, char** argv) {
+  std::string command;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789-_./=:,+@%") == std::string::npos;
+    std::string quoted = "'";
+    for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    command += (i ? " " : "") + (plain ? arg : quoted + "'");
+  }
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return {{"ednn_version", EDNN_VERSION}, {"git_commit", EDNN_GIT_COMMIT}, {"command", command}, {"date", date}};
 }
 
 int terminal_width(int fd) {

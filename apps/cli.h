@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -90,6 +91,11 @@ private:
 // "<program> (ednn <version>, git <short commit>)": the version of CMake's project(), the commit
 // of the source tree when it was built ("unknown" outside a git checkout).
 std::string version_text(const std::string& program);
+
+// Where a result came from, for what a program writes beside its numbers (infer's metrics, timing
+// and predictions, study's runs.json): ednn_version, git_commit, command (the command line, each
+// argument quoted for a POSIX shell where it needs it) and date (UTC, ISO 8601), in that order.
+std::vector<std::pair<std::string, std::string>> provenance(int argc, char** argv);
 
 // The width help and progress lines fit in: $COLUMNS when set to a number, else the terminal's
 // (when fd is one), else 80; never less than 20.

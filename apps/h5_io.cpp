@@ -1,6 +1,7 @@
 #include "apps/h5_io.h"
 
 #include <hdf5.h>
+#include <hdf5_hl.h>  // H5DS: dimension labels
 
 #include <cmath>
 #include <cstdio>
@@ -171,6 +172,14 @@ PredictionsWriter::PredictionsWriter(std::string path, std::int64_t N, int L) : 
     abandon();
     fail("cannot create the data sets of ", tmp, " (disk full?)");
   }
+  // The axes by name, as datagen's files have them (h5py: ds.dims[i].label).
+  const char* labels[] = {"sample", "channel", "y", "x"};
+  bool labelled = H5DSset_label(indices_, 0, "sample") >= 0;
+  for (unsigned d = 0; d < 4; ++d) labelled = H5DSset_label(predictions_, d, labels[d]) >= 0 && labelled;
+  if (!labelled) {
+    abandon();
+    fail("cannot label the dimensions of ", tmp);
+  }
 }
 
 PredictionsWriter::~PredictionsWriter() { abandon(); }
@@ -205,20 +214,26 @@ void PredictionsWriter::write(std::int64_t first, int count, const float* predic
   written_ += count;
 }
 
-void PredictionsWriter::finish(const std::string& checkpoint) {
+void PredictionsWriter::finish(const std::string& checkpoint,
+                               const std::vector<std::pair<std::string, std::string>>& attributes) {
   EDNN_CHECK(file_ >= 0 && written_ == N_, "predictions ", path_, ": ", written_, " of ", N_,
              " samples written before finish()");
-  const hid_t space = H5Screate(H5S_SCALAR);
-  // Variable-length UTF-8, as datagen's string attributes: h5py reads a `str`.
-  const hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  const char* text = checkpoint.c_str();
-  const hid_t a = H5Acreate2(file_, "checkpoint", type, space, H5P_DEFAULT, H5P_DEFAULT);
-  bool ok = a >= 0 && H5Awrite(a, type, &text) >= 0;
-  if (a >= 0) H5Aclose(a);
-  H5Tclose(type);
-  H5Sclose(space);
+  bool ok = true;
+  std::vector<std::pair<std::string, std::string>> all{{"checkpoint", checkpoint}};
+  all.insert(all.end(), attributes.begin(), attributes.end());
+  for (const auto& [name, value] : all) {
+    const hid_t space = H5Screate(H5S_SCALAR);
+    // Variable-length UTF-8, as datagen's string attributes: h5py reads a `str`.
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    const char* text = value.c_str();
+    const hid_t a = H5Acreate2(file_, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+    ok = a >= 0 && H5Awrite(a, type, &text) >= 0 && ok;
+    if (a >= 0) H5Aclose(a);
+    H5Tclose(type);
+    H5Sclose(space);
+  }
   ok = H5Dclose(predictions_) >= 0 && ok;
   ok = H5Dclose(indices_) >= 0 && ok;
   predictions_ = indices_ = -1;

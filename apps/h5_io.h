@@ -64,8 +64,9 @@ public:
   PredictionsWriter& operator=(const PredictionsWriter&) = delete;
   // Samples [first, first + count): count images [L, L] and their indices.
   void write(std::int64_t first, int count, const float* predictions, const std::int64_t* indices);
-  // Every sample written: records the checkpoint (attribute), closes and renames.
-  void finish(const std::string& checkpoint);
+  // Every sample written: records the checkpoint and `attributes` (text, e.g. io::provenance) as
+  // file attributes, closes and renames.
+  void finish(const std::string& checkpoint, const std::vector<std::pair<std::string, std::string>>& attributes = {});
 
 private:
   void abandon();

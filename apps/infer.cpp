@@ -234,7 +234,13 @@ int run(int argc, char** argv) {
   }
   bar.finish("");
   const double net_ms = timed > 0 ? 1000 * net_seconds / double(timed) : NAN;
-  predictions_file.finish(ckpt);
+  // Where these results came from, in each file infer writes (the command, its version and date).
+  const auto origin = io::provenance(argc, argv);
+  nlohmann::ordered_json provenance = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : origin) provenance[key] = value;
+  provenance["device"] = device_name(device);
+  provenance["numerics"] = device == Device::cuda ? numerics.describe() : "float32 on the cpu";
+  predictions_file.finish(ckpt, origin);
 
   // ---- the solver on the same inputs ----
   double solver_ms = NAN;
@@ -265,6 +271,7 @@ int run(int argc, char** argv) {
     timing["solver_over_network"] = solver_ms / net_ms;
   }
   timing["peak_memory_mib"] = peak_memory_mib();
+  timing["provenance"] = provenance;
   nets::write_text_atomically((out / "timing.json").string(), timing.dump(2) + "\n");
   written.push_back((out / "timing.json").string());
 
@@ -272,9 +279,11 @@ int run(int argc, char** argv) {
     nlohmann::ordered_json extra;
     extra["checkpoint"] = ckpt;
     extra["data"] = store->name();
+    extra["split"] = cli.has("data") ? cli.get("split") : std::string("sources file");
     extra["samples"] = N;
     extra["baseline_mae_all_predict_input"] = as_input.overall.mae(nets::kAll);
     extra["baseline_mae_all_predict_zeros"] = as_zero.overall.mae(nets::kAll);
+    extra["provenance"] = provenance;
     nets::write_text_atomically((out / "metrics.csv").string(), model.csv());
     nets::write_text_atomically((out / "metrics.json").string(), model.json(extra.dump()));
     written.push_back((out / "metrics.csv").string());

@@ -433,7 +433,7 @@ int run(int argc, char** argv) {
     }
     results.push_back(study::read_run_result(r, dir.string(), train_samples(r)));
   }
-  const auto written = study::write_report(st, results, out.string(), unfinished);
+  const auto written = study::write_report(st, results, out.string(), unfinished, io::provenance(argc, argv));
   std::printf("study '%s': %zu of %zu runs finished%s.\n  outputs in %s:\n", st.name.c_str(), results.size(),
               st.runs.size(), report_only || todo.empty() ? "" : (", this call took " + io::format_duration(now_s() - start)).c_str(),
               out.string().c_str());

@@ -252,8 +252,16 @@ RunResult read_run_result(const RunSpec& run, const std::string& run_dir, std::i
 
 // ---- the report ---------------------------------------------------------------------------------
 
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
 std::vector<std::string> write_report(const Study& study, const std::vector<RunResult>& results,
-                                      const std::string& out_dir, const std::vector<std::string>& unfinished) {
+                                      const std::string& out_dir, const std::vector<std::string>& unfinished,
+                                      const std::vector<std::pair<std::string, std::string>>& provenance) {
   Writer w;
   w.out = out_dir;
   std::set<int> all_n;
@@ -268,30 +276,30 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     std::ostringstream csv;
     csv << "run,groups";
     for (const auto& k : all_keys) csv << "," << k;
-    csv << ",train_samples,epochs,best_epoch,train_seconds";
+    // "epochs" is a setting (the target); what was trained is "epochs_trained": one name, one column.
+    csv << ",train_samples,epochs_trained,best_epoch,train_seconds";
     for (int r = 0; r < nets::kRegionCount; ++r) csv << ",mae_" << nets::region_name(r);
     for (int n : all_n)
       for (int r = 0; r < nets::kRegionCount; ++r) csv << ",mae_" << nets::region_name(r) << "_n" << n;
     csv << "\n";
     json runs = json::array();
-    auto quoted = [](const std::string& s) { return s.find_first_of(",\"") == std::string::npos ? s : "\"" + s + "\""; };
     for (const auto& r : results) {
       std::string groups;
       for (const auto& g : r.run->groups) groups += (groups.empty() ? "" : ";") + g;
-      csv << r.run->name << "," << quoted(groups);
+      csv << csv_field(r.run->name) << "," << csv_field(groups);
       json j;
       j["run"] = r.run->name;
       j["groups"] = r.run->groups;
       json settings = json::object();
       for (const auto& k : all_keys) {
         const std::string v = r.run->settings.count(k) ? r.run->settings.at(k) : "";
-        csv << "," << quoted(v);
+        csv << "," << csv_field(v);
         if (!v.empty()) settings[k] = v;
       }
       j["settings"] = settings;
       csv << "," << r.train_samples << "," << r.epochs << "," << r.best_epoch << "," << number(r.train_seconds);
       j["train_samples"] = r.train_samples;
-      j["epochs"] = r.epochs;
+      j["epochs_trained"] = r.epochs;
       j["best_epoch"] = r.best_epoch;
       j["train_seconds"] = r.train_seconds;
       auto region_json = [](const RegionMae& m) {
@@ -316,6 +324,9 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     doc["study"] = study.name;
     doc["runs"] = runs;
     doc["unfinished"] = unfinished;
+    json origin = json::object();
+    for (const auto& [key, value] : provenance) origin[key] = value;
+    doc["provenance"] = origin;
     nets::write_text_atomically((w.out / "runs.csv").string(), csv.str());
     nets::write_text_atomically((w.out / "runs.json").string(), doc.dump(2) + "\n");
     w.written.push_back((w.out / "runs.csv").string());

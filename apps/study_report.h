@@ -42,6 +42,10 @@ struct RunResult {
 // when one is missing or malformed.
 RunResult read_run_result(const RunSpec& run, const std::string& run_dir, std::int64_t train_samples);
 
+// One CSV field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break, with
+// each quote inside doubled.
+std::string csv_field(const std::string& text);
+
 // The least-squares line y = a + b log10(x) and its coefficient of determination.
 struct LogFit {
   double a = 0, b = 0, r2 = 0;
@@ -68,9 +72,10 @@ struct CrossTable {
   std::vector<double> column_means() const;
 };
 
-// Writes OUT/runs.csv, OUT/runs.json, the figures and OUT/report.md (each atomically); returns the
-// paths written.
+// Writes OUT/runs.csv, OUT/runs.json (with `provenance`: the study's version, commit, command and
+// date, io::provenance), the figures and OUT/report.md (each atomically); returns the paths written.
 std::vector<std::string> write_report(const Study& study, const std::vector<RunResult>& results,
-                                      const std::string& out_dir, const std::vector<std::string>& unfinished);
+                                      const std::string& out_dir, const std::vector<std::string>& unfinished,
+                                      const std::vector<std::pair<std::string, std::string>>& provenance = {});
 
 }  // namespace ednn::study

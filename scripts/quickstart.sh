@@ -32,10 +32,10 @@ echo "== quickstart: generating $DATA"
   --test-fraction 0.2 --seed 1 --device "$DEVICE"
 echo "== quickstart: data ready after $(elapsed); training the small preset (up to ${TRAIN_SECONDS}s)"
 "$BUILD/bin/train" --data "$DATA" --preset small --epochs 40 --batch 16 --lr 1e-3 --seed 0 \
-  --device "$DEVICE" --out "$OUT/run" --time-limit "$TRAIN_SECONDS"
+  --device "$DEVICE" --out "$OUT/run" --time-limit "$TRAIN_SECONDS" --overwrite  # a rerun starts afresh
 echo "== quickstart: trained after $(elapsed); evaluating on the test split"
 "$BUILD/bin/infer" --checkpoint "$OUT/run/best.safetensors" --data "$DATA" --split test \
-  --device "$DEVICE" --out "$OUT/infer" --pictures 4 --compare-solver --quiet
+  --device "$DEVICE" --out "$OUT/infer" --pictures 4 --compare-solver --quiet --overwrite
 echo "== quickstart: done in $(elapsed) after the build."
 echo "   metrics:  $OUT/infer/metrics.csv, $OUT/infer/metrics.json"
 echo "   pictures: $OUT/infer/sample_*.png, plots: $OUT/infer/mae_vs_n_*.png"

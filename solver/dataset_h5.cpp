@@ -8,6 +8,7 @@
 #include "solver/dataset_h5.h"
 
 #include <hdf5.h>
+#include <hdf5_hl.h>  // H5DS: dimension labels
 
 #include <algorithm>
 #include <cmath>
@@ -202,18 +203,38 @@ struct DatasetSpec {
   hid_t file_type;
   std::vector<hsize_t> dims;
   bool image;  // chunked one sample per chunk, compressible
+  // What a reader sees without this header: one label per dimension (H5DS, h5py's ds.dims[i].label)
+  // and a description attribute.
+  std::vector<const char*> labels;
+  const char* description;
 };
 
 std::vector<DatasetSpec> dataset_specs(const DatasetInfo& info) {
   const auto N = static_cast<hsize_t>(info.size()), L = static_cast<hsize_t>(info.solver.L);
   const auto M = static_cast<hsize_t>(info.solver.max_sources);
-  return {{"inputs", H5T_IEEE_F32LE, {N, 1, L, L}, true},
-          {"targets", H5T_IEEE_F32LE, {N, 1, L, L}, true},
-          {"n_sources", H5T_STD_I32LE, {N}, false},
-          {"sources", H5T_IEEE_F32LE, {N, M, 3}, false},
-          {"split", H5T_STD_U8LE, {N}, false},
-          {"sweeps", H5T_STD_I32LE, {N}, false},
-          {"residual", H5T_IEEE_F64LE, {N}, false}};
+  const std::vector<const char*> image = {"sample", "channel", "y", "x"}, per_sample = {"sample"};
+  return {{"inputs", H5T_IEEE_F32LE, {N, 1, L, L}, true, image,
+           "source image x: the sum of value * disk over the sources, divided by its maximum (max 1)"},
+          {"targets", H5T_IEEE_F32LE, {N, 1, L, L}, true, image,
+           "steady state u of D lap(u) - gamma u = 0 with the sources (file attributes D, gamma, model)"},
+          {"n_sources", H5T_STD_I32LE, {N}, false, per_sample, "number of sources of each sample"},
+          {"sources", H5T_IEEE_F32LE, {N, M, 3}, false, {"sample", "source", "field"},
+           "the sources: rows >= n_sources are zero; fields (attribute 'fields'): x = column and y = row of "
+           "the disk's centre in lattice sites, value in (0, 1]"},
+          {"split", H5T_STD_U8LE, {N}, false, per_sample, "0: train, 1: test (attribute 'codes')"},
+          {"sweeps", H5T_STD_I32LE, {N}, false, per_sample, "red-black SOR sweeps the sample took"},
+          {"residual", H5T_IEEE_F64LE, {N}, false, per_sample,
+           "relative residual max|r| / ((4D + gamma) max u) of the stored target"}};
+}
+
+// Dimension labels and the description (and, where they apply, the split codes and the source
+// fields) on a data set just created.
+void describe_dataset(hid_t dataset, const DatasetSpec& spec, const std::string& path) {
+  for (std::size_t d = 0; d < spec.labels.size(); ++d)
+    check_status(H5DSset_label(dataset, static_cast<unsigned>(d), spec.labels[d]), path, "H5DSset_label");
+  write_attribute(dataset, "description", std::string(spec.description), path);
+  if (std::string(spec.name) == "split") write_attribute(dataset, "codes", std::string("0: train, 1: test"), path);
+  if (std::string(spec.name) == "sources") write_attribute(dataset, "fields", std::string("x, y, value"), path);
 }
 
 H5Id create_dataset(hid_t file, const DatasetSpec& spec, bool compress, const std::string& path) {
@@ -233,10 +254,11 @@ H5Id create_dataset(hid_t file, const DatasetSpec& spec, bool compress, const st
   }
   if (!(spec.image && compress))
     check_status(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), path, "H5Pset_alloc_time");
-  return H5Id(check_id(H5Dcreate2(file, spec.name, spec.file_type, space.get(), H5P_DEFAULT, dcpl.get(),
-                                 H5P_DEFAULT),
-                      path, spec.name),
-              H5Dclose);
+  H5Id dataset(check_id(H5Dcreate2(file, spec.name, spec.file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                        path, spec.name),
+               H5Dclose);
+  describe_dataset(dataset.get(), spec, path);
+  return dataset;
 }
 
 H5Id open_dataset(hid_t file, const char* name, const std::string& path) {

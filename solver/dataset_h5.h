@@ -8,6 +8,9 @@
 //   split      uint8   [N]           0 train, 1 test
 //   sweeps     int32   [N]           SOR sweeps the sample took
 //   residual   float64 [N]           max|r| / ((4D + gamma) max u) of the stored field
+// Every data set carries its dimension labels (H5DS: h5py's ds.dims[i].label, e.g. sample, channel,
+// y, x) and a `description`; `split` its `codes` ("0: train, 1: test"), `sources` its `fields`
+// ("x, y, value").
 // File attributes: L, D, gamma, radius, model, tolerance, omega, max_sweeps, seed,
 // engine_version, per_n, min_sources, max_sources, test_fraction, train_per_n, test_per_n,
 // compressed, format_version, ordering (this rule in words), device ("cpu": the double CPU

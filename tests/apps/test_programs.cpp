@@ -222,6 +222,20 @@ TEST_CASE("programs: train --no-batch-norm=false keeps the batch norm, =true or 
 }
 #endif
 
+TEST_CASE("programs: values issue 23 found accepted are refused: infer --limit -3, bench_solver --samples 0") {
+  const ednn::test::TempDir dir("refused_values");
+#ifdef EDNN_PROGRAM_infer
+  const Result limit = run(std::string(EDNN_PROGRAM_infer) + " --checkpoint c --data d --out o --limit -3", dir.path);
+  CHECK(limit.status == 2);
+  CHECK(limit.err == "infer: error: --limit expects an integer in 0..9223372036854775807, got '-3'\n");
+#endif
+#ifdef EDNN_PROGRAM_bench_solver
+  const Result samples = run(std::string(EDNN_PROGRAM_bench_solver) + " --samples 0", dir.path);
+  CHECK(samples.status == 2);  // it printed inf and exited 0
+  CHECK(samples.err == "bench_solver: error: --samples expects an integer in 1..2147483647, got '0'\n");
+#endif
+}
+
 #ifdef EDNN_PROGRAM_datagen
 TEST_CASE("programs: datagen's thread count is capped (100000 threads crashed the OpenMP runtime)") {
   const ednn::test::TempDir dir("threads_cap");

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -111,6 +112,9 @@ TEST_CASE("apps io: predictions, pictures and sources files") {
     std::vector<float> back(p.size());
     H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, back.data());
     CHECK(back == p);
+    char label[16] = {};  // the axes by name, as in datagen's files
+    REQUIRE(H5DSget_label(d, 3, label, sizeof label) > 0);
+    CHECK(std::string(label) == "x");
     H5Sclose(s);
     H5Dclose(d);
     H5Fclose(f);

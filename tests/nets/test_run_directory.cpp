@@ -213,6 +213,17 @@ TEST_CASE("run settings: numerics recorded in the checkpoint, honoured by infer 
   auto timing = nlohmann::json::parse(read_bytes(tmp.path / "i1" / "timing.json"));
   CHECK(timing["conv_algo"] == "large-tiles");
   CHECK(timing["fusion"] == false);
+  // Every output says where it came from: version, commit, command, date, device; metrics their split.
+  const auto metrics = nlohmann::json::parse(read_bytes(tmp.path / "i1" / "metrics.json"));
+  CHECK(metrics["split"] == "all");
+  for (const auto& origin : {timing["provenance"], metrics["provenance"]}) {
+    CHECK(origin["ednn_version"] == EDNN_VERSION);
+    CHECK(origin["git_commit"].get<std::string>().size() >= 7);
+    CHECK(origin["command"].get<std::string>().find("infer --checkpoint " + (run / "best.safetensors").string()) !=
+          std::string::npos);
+    CHECK(origin["date"].get<std::string>().size() == 20);  // 2026-12-06T12:00:00Z
+    CHECK(origin["device"] == "cpu");
+  }
   r = run_command(infer + " --conv-algo winograd --no-fusion=false --out " + (tmp.path / "i2").string(), log);
   REQUIRE(r.status == 0);
   timing = nlohmann::json::parse(read_bytes(tmp.path / "i2" / "timing.json"));

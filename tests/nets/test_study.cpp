@@ -188,6 +188,9 @@ TEST_CASE("study: the smoke study end to end, its table equal to infer's numbers
   // on the same checkpoint and data.
   const auto table = nlohmann::json::parse(read_bytes(out / "runs.json"));
   REQUIRE(table["runs"].size() == st.runs.size());
+  CHECK(table["provenance"]["command"].get<std::string>().find("study " + std::string(EDNN_SOURCE_DIR)) !=
+        std::string::npos);
+  CHECK_FALSE(table["provenance"]["git_commit"].get<std::string>().empty());
   const auto& first = table["runs"][0];
   const fs::path run_dir = out / "runs" / first["run"].get<std::string>();
   const fs::path check_dir = dir.path / "infer_again";
@@ -220,6 +223,13 @@ TEST_CASE("study: the smoke study end to end, its table equal to infer's numbers
   CHECK(std::stod(column(row, "mae_all", header)) == metrics["overall"]["all"]["mae"].get<double>());
   CHECK(std::stod(column(row, "mae_R1_n3", header)) == metrics["per_n"]["3"]["R1"]["mae"].get<double>());
   CHECK(column(row, "run", header) == first["run"].get<std::string>());
+  {  // every column name once (a setting and a result were both called "epochs")
+    std::vector<std::string> names;
+    std::string cell;
+    for (std::istringstream s(header); std::getline(s, cell, ',');) names.push_back(cell);
+    std::sort(names.begin(), names.end());
+    CHECK(std::adjacent_find(names.begin(), names.end()) == names.end());
+  }
 
   // Called again: nothing to do, no checkpoint touched.
   const auto stamp = fs::last_write_time(run_dir / "last.safetensors");
@@ -380,4 +390,11 @@ TEST_CASE("study: its edges: dry run and report-only write nothing of the runs',
   CHECK(r.output.find("TRAINING") != std::string::npos);  // the child was there to be stopped
   CHECK(r.output.find("ALL_STOPPED") != std::string::npos);
   CHECK(read_bytes(dir.path / "study.txt").find("study: interrupted") != std::string::npos);
+}
+
+TEST_CASE("study: runs.csv fields as RFC 4180 writes them, and one column per name") {
+  CHECK(study::csv_field("mae") == "mae");
+  CHECK(study::csv_field("exp-mae:w=1,on=prediction") == "\"exp-mae:w=1,on=prediction\"");
+  CHECK(study::csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+  CHECK(study::csv_field("two\nlines") == "\"two\nlines\"");
 }

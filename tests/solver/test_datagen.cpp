@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -205,6 +206,47 @@ TEST_CASE("solver_datagen: string attributes are variable-length UTF-8 (h5py rea
   H5Fclose(file);
   // And the reader gets the same text back.
   CHECK(DatasetReader(o.out).info().engine_version == EDNN_VERSION);
+}
+
+TEST_CASE("solver_datagen: the file describes itself: dimension labels, split codes, source fields") {
+  TempDir dir;
+  DatagenOptions o = tiny_options(dir.path / "tiny.h5");
+  run_datagen(o);
+  const hid_t file = H5Fopen(o.out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(file >= 0);
+  auto text_attribute = [](hid_t object, const char* name) {
+    const hid_t attr = H5Aopen(object, name, H5P_DEFAULT);
+    REQUIRE(attr >= 0);
+    const hid_t type = H5Aget_type(attr);
+    char* text = nullptr;
+    REQUIRE(H5Aread(attr, type, &text) >= 0);
+    const std::string value = text ? text : "";
+    H5free_memory(text);
+    H5Tclose(type);
+    H5Aclose(attr);
+    return value;
+  };
+  const std::vector<std::pair<const char*, std::vector<std::string>>> expected = {
+      {"inputs", {"sample", "channel", "y", "x"}}, {"targets", {"sample", "channel", "y", "x"}},
+      {"sources", {"sample", "source", "field"}},  {"n_sources", {"sample"}},
+      {"split", {"sample"}},                       {"sweeps", {"sample"}},
+      {"residual", {"sample"}}};
+  for (const auto& [name, labels] : expected) {
+    CAPTURE(name);
+    const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    REQUIRE(d >= 0);
+    for (std::size_t k = 0; k < labels.size(); ++k) {
+      char label[32] = {};
+      REQUIRE(H5DSget_label(d, unsigned(k), label, sizeof label) > 0);
+      CHECK(std::string(label) == labels[k]);
+    }
+    CHECK_FALSE(text_attribute(d, "description").empty());
+    if (std::string(name) == "split") CHECK(text_attribute(d, "codes") == "0: train, 1: test");
+    if (std::string(name) == "sources") CHECK(text_attribute(d, "fields") == "x, y, value");
+    H5Dclose(d);
+  }
+  H5Fclose(file);
+  CHECK(DatasetReader(o.out).info().size() > 0);  // and the reader, which checks shapes, still reads it
 }
 
 TEST_CASE("solver_datagen: a stopped run resumes to the same file as an uninterrupted one") {
