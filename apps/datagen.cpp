@@ -14,16 +14,18 @@
 // error stops the whole job (Communicator::abort) with its rank named.
 #include <atomic>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <omp.h>
 #include <string>
+#include <vector>
 
 #include "apps/cli.h"
 #include "apps/progress.h"
 #include "engine/communicator.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/datagen.h"
 #ifdef EDNN_DATAGEN_CUDA
 #include "kernels/simt_host.h"
@@ -129,13 +131,30 @@ std::unique_ptr<ednn::solver::BatchSolver> make_batch_solver(const std::string& 
 #endif
 }
 
+// run_datagen's collectives (solver/datagen.h) made by the job's Communicator: solver/ is below
+// the engine and declares only the calls it needs; this is where the two meet.
+class CommunicatorCollectives final : public ednn::dataset::DatagenCollectives {
+public:
+  explicit CommunicatorCollectives(ednn::Communicator& comm) : comm_(comm) {}
+  int rank() const override { return comm_.rank(); }
+  int size() const override { return comm_.size(); }
+  void broadcast(void* bytes, std::size_t count, int root) override { comm_.broadcast(bytes, count, root); }
+  void gather(const void* mine, std::size_t count, std::vector<unsigned char>& all, int root) override {
+    comm_.gather(mine, count, all, root);
+  }
+
+private:
+  ednn::Communicator& comm_;
+};
+
 // Everything after the command line: run the job and print what a user needs (rank 0 only).
 int generate(CommandLine& line, ednn::Communicator& comm) {
   DatagenOptions& options = line.options;
   const bool root = comm.is_root();
   const std::unique_ptr<ednn::solver::BatchSolver> batch_solver = make_batch_solver(line.device);
   options.batch_solver = batch_solver.get();
-  options.comm = &comm;
+  CommunicatorCollectives collectives(comm);
+  options.comm = &collectives;
   std::string device_text = batch_solver->device();
 #ifdef EDNN_DATAGEN_CUDA
   if (device_text == "cuda") device_text += " (" + simt::device_description() + ")";

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn::io {
 

@@ -29,7 +29,7 @@
 #include "apps/sources_file.h"
 #include "engine/autograd.h"
 #include "engine/device.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
 #include "nets/metrics.h"

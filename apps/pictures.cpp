@@ -10,7 +10,7 @@
 #include <png.h>
 #endif
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn::io {
 

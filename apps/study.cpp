@@ -29,7 +29,7 @@
 #include "apps/progress.h"
 #include "apps/study_plan.h"
 #include "apps/study_report.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
 #include "solver/dataset_h5.h"

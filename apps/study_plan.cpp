@@ -8,8 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include "engine/error.h"
-#include "engine/loss_spec.h"
+#include "core/error.h"
+#include "core/loss_spec.h"
 #include "nets/ednn_cnn.h"
 #include "nets/metrics.h"
 

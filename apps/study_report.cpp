@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "apps/pictures.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "nets/checkpoint.h"
 
 namespace ednn::study {

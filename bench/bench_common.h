@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 #if EDNN_BENCH_CUDA
 #include <cublas_v2.h>

@@ -1,7 +1,7 @@
 // The convolution kernels of kernels/conv2d.h at the network's shapes (SPEC section 4), beside
 // cuDNN (its fastest fp32 algorithm, no TF32; then its fastest with tensor cores allowed, TF32),
 // cuBLAS (a plain GEMM of the same M, N, K, fp32 then TF32: what the convolution would cost if
-// im2col were free) and the CPU path (engine/cpu, im2col + BLAS). Kernel version 4 and the TF32
+// im2col were free) and the CPU path (cpu/, im2col + BLAS). Kernel version 4 and the TF32
 // rows are the tensor-core path: compare them with each other, the rest with each other. Version
 // 5 (tensor cores, float accuracy, checked with the float tolerance) belongs with the fp32 rows.
 //
@@ -33,9 +33,9 @@
 
 #include "apps/cli.h"
 #include "bench/bench_common.h"
-#include "engine/cpu/cpu_ops.h"
-#include "engine/error.h"
-#include "engine/geometry.h"
+#include "cpu/cpu_ops.h"
+#include "core/error.h"
+#include "core/geometry.h"
 
 #if EDNN_BENCH_CUDA
 #include "kernels/conv2d.h"

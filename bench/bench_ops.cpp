@@ -1,6 +1,6 @@
 // Every kernel of kernels/ other than the convolutions (those are bench_conv's), at the shapes
 // the ED-CNN gives them, beside cuDNN where it has the same operation, CUB and cuBLAS for the
-// reductions, and the CPU path (engine/cpu, the functions the CPU backend runs).
+// reductions, and the CPU path (cpu/, the functions the CPU backend runs).
 //
 //   bench_ops [--preset paper|small|all] [--batch 16] [--runs 20] [--cpu] [--op NAME]
 //             [--loss exp-mae:w=1] [--csv bench_ops.csv] [--json FILE]
@@ -32,12 +32,12 @@
 //   sum_per_channel       conv / convT outputs   ednn; cub planes; cub channels (see
 //                         (the bias gradient)    bench/cub_reductions.h); cublas 2 gemv with a ones
 //                                                vector (how Caffe computes a bias gradient)
-// Every operation also has a CPU row, "cpu (engine/cpu)": the function of engine/cpu/cpu_ops.h the
+// Every operation also has a CPU row, "cpu (cpu/)": the function of cpu/cpu_ops.h the
 // CPU backend calls (scale: the backend's own loop), for the small preset; --cpu adds it at the
 // paper preset (slow on 2 cores).
 //
 // Each variant is first run once and its whole output checked against the reference: the same
-// engine/cpu function run in double on the same inputs (scale: x times the factor, in double).
+// cpu/ function run in double on the same inputs (scale: x times the factor, in double).
 // Outputs are filled with NaN first, so a variant that writes nothing fails. A value passes when
 // |got - want| <= rtol max(|want|, s), s the typical size of the values or, for sums, the sum of
 // the absolute terms. The check column says "checked: max |diff| ..." per output, or "WRONG: ..."
@@ -65,11 +65,11 @@
 #include "apps/cli.h"
 #include "bench/bench_common.h"
 #include "engine/backend.h"
-#include "engine/cpu/cpu_ops.h"
-#include "engine/error.h"
-#include "engine/geometry.h"
-#include "engine/loss_math.h"
-#include "engine/loss_spec.h"
+#include "cpu/cpu_ops.h"
+#include "core/error.h"
+#include "core/geometry.h"
+#include "core/loss_math.h"
+#include "core/loss_spec.h"
 #include "engine/modules.h"
 #include "engine/tensor.h"
 #include "nets/ednn_cnn.h"
@@ -258,7 +258,7 @@ struct Report {
 
   static void print_header() {
     std::printf("%-20s | %-40s | %-28s | %13s | %16s | %12s | %6s | %s\n", "op", "shape", "variant", "time", "GFLOP/s",
-                "GB/s", "% BW", "check (whole output vs engine/cpu in double)");
+                "GB/s", "% BW", "check (whole output vs cpu/ in double)");
   }
   void add(const OpCost& cost, const std::string& shape, const std::string& variant, bool gpu, double ms,
            const std::string& check) {
@@ -363,7 +363,7 @@ struct Bench {
     prepare();
     run();
     const std::string verdict = check();
-    report.add(cost, shape, "cpu (engine/cpu)", false, bench::time_cpu(run, std::max(1, runs / 3)), verdict);
+    report.add(cost, shape, "cpu (cpu/)", false, bench::time_cpu(run, std::max(1, runs / 3)), verdict);
   }
 
 #if EDNN_BENCH_CUDA
@@ -546,7 +546,7 @@ void bench_leaky_relu(Bench& b, const Site& s) {
     Buffer xd(x), yd(n), dyd(dy), dxd(n);
     const float slope = float(s.slope);
     // cuDNN's activations have no leaky ReLU: its ReLU moves the same bytes, and is checked
-    // against the same engine/cpu functions with slope 0.
+    // against the same cpu/ functions with slope 0.
     std::vector<double> relu_y(n), relu_dx(n);
     cpu::leaky_relu_forward<double>(xd64.data(), relu_y.data(), n, 0.0);
     cpu::leaky_relu_backward<double>(dy64.data(), xd64.data(), relu_dx.data(), n, 0.0);
@@ -835,7 +835,7 @@ void bench_scale(Bench& b, const Site& s) {
   auto check = [&](const std::vector<float>& y) { return Check().compare("y", y, y_ref, 1e-6, 1.0).verdict(); };
 
   if (b.cpu(s)) {
-    // The CPU backend's scale (engine/cpu/cpu_backend.cpp) works on tensors and returns a new one.
+    // The CPU backend's scale (engine/cpu_backend.cpp) works on tensors and returns a new one.
     const Tensor xt = Tensor::from_vector(x, {s.in.N, s.in.C, s.in.H, s.in.W});
     const Tensor kt = Tensor::from_vector(std::vector<float>{factor}, {1});
     Tensor y;
@@ -993,7 +993,7 @@ int run(int argc, char** argv) {
   ednn::io::Cli cli("bench_ops",
                     "Times every non-convolution kernel (pooling, upsampling, leaky ReLU, batch norm, loss, Adam, "
                     "sum per channel, scale) at the ED-CNN's shapes beside cuDNN, CUB, cuBLAS and the CPU path; "
-                    "every variant is checked against engine/cpu in double before it is timed. Without CUDA (or "
+                    "every variant is checked against cpu/ in double before it is timed. Without CUDA (or "
                     "cuDNN) it times the CPU path and says the GPU variants are skipped.\n\n"
                     "  bench_ops --preset small --op batch_norm");
   Bench b;

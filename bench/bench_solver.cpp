@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "apps/cli.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/solver.h"
 
 using namespace ednn::solver;

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "apps/cli.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/simt_host.h"
 #include "solver/batch_solver_device.h"
 #include "solver/solver.h"

@@ -82,7 +82,7 @@ bool parse(int argc, char** argv, Options& o) {
                      2147483647);
   cli.integer_option("steps", "K", "timed steps; the median is reported", std::to_string(o.steps), 1, 2147483647);
   cli.choice_option("device", {"cpu", "cuda", "auto"}, "where the step runs", o.device);
-  cli.option("loss", "TEXT", "the loss (engine/loss_spec.h)", o.loss);
+  cli.option("loss", "TEXT", "the loss (core/loss_spec.h)", o.loss);
   cli.flag("forward-only", "time the forward pass alone, without gradients");
   io::add_numerics_options(cli);
   cli.flag("graph", "device cuda: also time the step captured in a CUDA graph and replayed, after the eager steps; the "

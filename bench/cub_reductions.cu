@@ -12,7 +12,7 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 #define CUDA_OK(call)                                                                  \
   do {                                                                                 \

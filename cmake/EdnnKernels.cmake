@@ -9,7 +9,7 @@
 #   <NAME>_cuda  the same sources compiled by nvcc for CMAKE_CUDA_ARCHITECTURES (default 90),
 #                linking CUDA::cudart. Only when EDNN_HAVE_CUDA.
 # Both link the simt runtime, ednn_simt_emu / ednn_simt_cuda, and use ${CMAKE_SOURCE_DIR} as
-# include directory ("kernels/simt.h", "engine/error.h"). The two libraries define the same host
+# include directory ("kernels/simt.h", "core/error.h"). The two libraries define the same host
 # launchers: link one, not both.
 #
 # The simt runtime itself is made by this function too, from one source per build instead of one
@@ -109,6 +109,7 @@ function(ednn_add_kernel_library)
   if(NOT K_NAME STREQUAL "ednn_simt")
     target_link_libraries(${K_NAME}_emu PUBLIC ednn_simt_emu)
   endif()
+  target_link_libraries(${K_NAME}_emu PUBLIC ednn_core)
   target_link_libraries(${K_NAME}_emu PUBLIC ${K_LIBS})
 
   # The GPU: the same files through nvcc.
@@ -122,6 +123,6 @@ function(ednn_add_kernel_library)
     if(NOT K_NAME STREQUAL "ednn_simt")
       target_link_libraries(${K_NAME}_cuda PUBLIC ednn_simt_cuda)
     endif()
-    target_link_libraries(${K_NAME}_cuda PUBLIC CUDA::cudart ${K_LIBS})
+    target_link_libraries(${K_NAME}_cuda PUBLIC ednn_core CUDA::cudart ${K_LIBS})
   endif()
 endfunction()

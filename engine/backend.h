@@ -1,14 +1,16 @@
 // Backend: the raw operations, one set per device, chosen in one place (backend_for).
 //
 // These compute values only; they know nothing about autograd. engine/functional.h wraps them
-// into differentiable operations. The CPU backend (engine/cpu/) handles float32 and float64; the
+// into differentiable operations. The CPU backend (cpu/) handles float32 and float64; the
 // CUDA backend (engine/cuda_backend.cpp, calling kernels/) handles float32. Every function checks
 // nothing that functional.h has already checked, and allocates its outputs on the input's device.
 #pragma once
 #include <vector>
 
-#include "engine/geometry.h"
-#include "engine/loss_spec.h"
+#include "core/adam_math.h"      // AdamConfig
+#include "core/conv_epilogue.h"
+#include "core/geometry.h"
+#include "core/loss_spec.h"
 #include "engine/tensor.h"
 
 namespace ednn {
@@ -16,18 +18,6 @@ namespace ednn {
 struct BatchNormSaved {  // what batch norm's backward needs from its training forward pass
   Tensor mean;           // [C] batch mean
   Tensor invstd;         // [C] 1 / sqrt(biased batch variance + eps)
-};
-
-// What a convolution does to each output value after adding the bias, while the value is still in
-// cache (CPU) or in registers (CUDA), instead of in a separate pass over the output in memory:
-// nothing, or leaky ReLU, v > 0 ? v : slope v (the activation after every ED-CNN convolution).
-struct ConvEpilogue {
-  bool leaky_relu = false;
-  double slope = 0.0;
-};
-
-struct AdamConfig {
-  double lr = 1e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
 };
 
 class Backend {

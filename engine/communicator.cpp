@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn {
 

@@ -21,8 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+#include "core/share.h"  // Share, share_of: how a job cuts its items among the ranks
 #include "engine/device.h"
-#include "engine/error.h"
 #include "engine/tensor.h"
 
 namespace ednn {
@@ -73,22 +74,5 @@ std::string communicator_backends();
 // returns a stand-in whose abort still stops the job (every other call fails).
 Communicator* active_communicator();
 void set_active_communicator(Communicator* c);  // for the backends
-
-// The index range [first, end) of `total` items that rank `rank` of `size` takes: contiguous
-// blocks, the first total % size ranks one item more (a batch's shard, a test set's share).
-// Inline, so that libraries which only call a communicator's virtual functions (the data set
-// writer) need not link ednn_comm.
-struct Share {
-  std::int64_t first = 0, end = 0;
-  std::int64_t count() const { return end - first; }
-};
-inline Share share_of(std::int64_t total, int rank, int size) {
-  EDNN_CHECK(size > 0 && rank >= 0 && rank < size, "share_of: rank ", rank, " of ", size);
-  const std::int64_t base = total / size, extra = total % size;
-  Share s;
-  s.first = rank * base + std::min<std::int64_t>(rank, extra);
-  s.end = s.first + base + (rank < extra ? 1 : 0);
-  return s;
-}
 
 }  // namespace ednn

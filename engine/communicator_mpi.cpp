@@ -8,7 +8,7 @@
 #include <exception>
 
 #include "engine/communicator.h"
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn {
 

@@ -11,7 +11,7 @@
 
 #include "engine/communicator.h"
 #include "engine/cuda_device.h"
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn {
 

@@ -14,7 +14,7 @@
 #include "engine/backend.h"
 #include "engine/cuda_device.h"
 #include "engine/device.h"
-#include "engine/loss_math.h"
+#include "core/loss_math.h"
 #include "kernels/activation.h"
 #include "kernels/adam.h"
 #include "kernels/batch_norm.h"
@@ -36,12 +36,6 @@ void require_f32(const Tensor& t, const char* op) {
 }
 
 Tensor device_empty(const Shape& shape, DType dtype = DType::f32) { return Tensor::empty(shape, dtype, Device::cuda); }
-
-// The engine's epilogue as the convolution kernels take it (kernels/conv2d.h).
-kernels::ConvEpilogue kernel_epilogue(const ConvEpilogue& e) {
-  if (!e.leaky_relu) return {};
-  return {kernels::ConvActivation::leaky_relu, float(e.slope)};
-}
 
 // The convolution kernel version (kernels/conv2d.h): ednn::conv_kernel_version(), that is 4 (the
 // tensor cores with TF32 inputs) when TF32 is allowed, else 0 (the automatic float choice),
@@ -115,7 +109,7 @@ public:
     const int version = conv_version();
     Scratch workspace(kernels::conv2d_forward_workspace_size(g, version));
     kernels::conv2d_forward(f32(x), f32(w), bias.defined() ? f32(bias) : nullptr, f32(y), g, cuda::stream(),
-                            kernel_epilogue(epilogue), version, workspace.data());
+                            epilogue, version, workspace.data());
     return y;
   }
 
@@ -128,7 +122,7 @@ public:
     const int version = conv_version();
     Scratch workspace(kernels::conv2d_backward_data_workspace_size(g, version));
     kernels::conv2d_backward_data(f32(dy), f32(w), f32(dx), g, cuda::stream(), bias.defined() ? f32(bias) : nullptr,
-                                  kernel_epilogue(epilogue), version, dy_scale, workspace.data());
+                                  epilogue, version, dy_scale, workspace.data());
     return dx;
   }
 

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn::cuda {
 

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 #if EDNN_WITH_CUDA
 #include "engine/cuda_device.h"

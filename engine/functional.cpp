@@ -1,14 +1,14 @@
 // The differentiable operations: forward through the backend, backward recorded as a closure.
 //
 // Each backward computes only the gradients some input needs. Conventions for the shapes are in
-// functional.h; the maths of each operation is at the top of its CPU file in engine/cpu/.
+// functional.h; the maths of each operation is at the top of its CPU file in cpu/.
 #include "engine/functional.h"
 
 #include <string>
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
-#include "engine/geometry.h"
+#include "core/geometry.h"
 
 namespace ednn {
 
@@ -97,7 +97,7 @@ Tensor conv2d_leaky_relu(const Tensor& x, const Tensor& w, const Tensor& bias, i
   const ConvGeometry g = conv2d_geometry(x.shape(), w.shape(), stride, padding);
   check_bias(bias, g.C_out, x, "conv2d_leaky_relu");
   Backend& be = backend_for(x.device());
-  Tensor y = be.conv2d_forward(x, w, bias, g, ConvEpilogue{true, slope});
+  Tensor y = be.conv2d_forward(x, w, bias, g, ConvEpilogue{ConvActivation::leaky_relu, slope});
   // The closure keeps y without its graph (y.detach()), so the node does not own its own output.
   return record(y, "conv2d_leaky_relu", {x, w, bias},
                 [x, w, bias, g, slope, out = y.detach()](const Tensor& dy) {
@@ -120,7 +120,7 @@ Tensor fused_conv_transpose2d(const char* op, const Tensor& x, int scale, const 
   const ConvGeometry g = conv_transpose2d_geometry(upsampled, w.shape(), stride, padding, output_padding);
   check_bias(bias, g.C_in, x, op);
   Backend& be = backend_for(x.device());
-  Tensor y = be.conv2d_backward_data(x, w, g, bias, ConvEpilogue{true, slope}, scale);
+  Tensor y = be.conv2d_backward_data(x, w, g, bias, ConvEpilogue{ConvActivation::leaky_relu, slope}, scale);
   return record(y, op, {x, w, bias}, [x, w, bias, g, scale, slope, out = y.detach()](const Tensor& dy) {
     // sign of out = sign of the pre-activation v
     const Tensor dv = backend_for(dy.device()).leaky_relu_backward(dy, out, slope);

@@ -4,7 +4,7 @@
 // Shapes are NCHW. Argument errors throw ednn::Error naming the operation and the expected and
 // actual values. Inputs must share dtype and device.
 #pragma once
-#include "engine/loss_spec.h"
+#include "core/loss_spec.h"
 #include "engine/tensor.h"
 
 namespace ednn {

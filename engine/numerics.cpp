@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn {
 namespace {

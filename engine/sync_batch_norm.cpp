@@ -5,7 +5,7 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn {
 

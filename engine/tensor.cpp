@@ -13,13 +13,7 @@ std::size_t dtype_size(DType t) { return t == DType::f32 ? 4 : 8; }
 const char* dtype_name(DType t) { return t == DType::f32 ? "float32" : "float64"; }
 const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
 
-std::string shape_str(const Shape& s) {
-  std::ostringstream os;
-  os << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << ']';
-  return os.str();
-}
+std::string shape_str(const Shape& s) { return dims_str(s); }
 
 std::int64_t shape_numel(const Shape& s) {
   std::int64_t n = 1;

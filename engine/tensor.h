@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
+#include "core/geometry.h"  // Dims, dims_str
 
 namespace ednn {
 
@@ -27,8 +28,8 @@ template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::f32; }
 template <> constexpr DType dtype_of<double>() { return DType::f64; }
 
-using Shape = std::vector<std::int64_t>;
-std::string shape_str(const Shape& s);          // "[2, 3, 4]"
+using Shape = Dims;                             // std::vector<std::int64_t>
+std::string shape_str(const Shape& s);          // "[2, 3, 4]" (dims_str)
 std::int64_t shape_numel(const Shape& s);
 
 // A block of memory on one device, freed when the last tensor using it goes away.

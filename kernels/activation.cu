@@ -6,7 +6,7 @@
 // matters is that a warp's 32 loads fall in one 128-byte line (consecutive threads, consecutive i).
 #include "kernels/activation.h"
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/simt.h"
 
 namespace ednn::kernels {

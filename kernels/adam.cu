@@ -1,5 +1,5 @@
 // Adam over all parameters at once ("multi-tensor apply"). For every parameter value p with
-// gradient g and moments m, v (engine/adam_math.h, PyTorch semantics):
+// gradient g and moments m, v (core/adam_math.h, PyTorch semantics):
 //   m <- beta1 m + (1 - beta1) g      v <- beta2 v + (1 - beta2) g^2
 //   p <- p - lr / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // Adam has no backward: it is the end of the training step.

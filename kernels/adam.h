@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-#include "engine/adam_math.h"
+#include "core/adam_math.h"
 #include "kernels/simt_host.h"
 
 namespace ednn::kernels {

@@ -3,7 +3,7 @@
 // backward-weight with the bias gradient. Plain C++: callable from any .cpp that links
 // ednn_kernels_cuda or ednn_kernels_emu.
 //
-// Shapes (engine/geometry.h; NCHW, contiguous, all pointers on the device):
+// Shapes (core/geometry.h; NCHW, contiguous, all pointers on the device):
 //   x [N, C_in, H_in, W_in]   w [C_out, C_in, kH, kW]   bias [C_out]   y [N, C_out, H_out, W_out]
 // A transposed convolution with weight [C_in', C_out', kH, kW] (PyTorch's layout) is described by
 // the ConvGeometry of the convolution whose backward-data it is (conv_transpose2d_geometry): its
@@ -15,18 +15,11 @@
 // function of the same operation (always for backward-weight; for forward and backward-data only
 // with version 6, whose transformed kernels it holds).
 #pragma once
-#include "engine/geometry.h"
+#include "core/conv_epilogue.h"
+#include "core/geometry.h"
 #include "kernels/simt_host.h"
 
 namespace ednn::kernels {
-
-// What happens to each output value after the bias is added, inside the kernel that computed it
-// (saves a pass over the output in memory).
-enum class ConvActivation { none, leaky_relu };
-struct ConvEpilogue {
-  ConvActivation activation = ConvActivation::none;
-  float slope = 0.0f;  // leaky ReLU: v > 0 ? v : slope * v
-};
 
 // Which kernel of the numbered sequence runs (conv2d_dispatch.cu decides, by version and shape):
 //   0  automatic: 3 when the GEMM is large enough to fill 128 x 128 tiles; tiles of 16 x 128

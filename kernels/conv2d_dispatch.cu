@@ -13,7 +13,7 @@
 //   dx[n, c, h, v] = sum_{o, p, q : h = i s - pad + p, v = j s - pad + q} w[o, c, p, q] dy[n, o, i, j]
 //   dw[o, c, p, q] = sum_{n, i, j} dy[n, o, i, j] x[n, c, i s - pad + p, j s - pad + q]
 //   db[o]          = sum_{n, i, j} dy[n, o, i, j]
-// (engine/cpu/conv2d.cpp has the same maths as plain loops: the reference the tests use.)
+// (cpu/conv2d.cpp has the same maths as plain loops: the reference the tests use.)
 //
 // The policy. Version 0 (automatic) runs the implicit GEMM in 128 x 128 tiles (version 3's) when
 // the product C[M, Ncol] has at least one full tile each way, in tiles 16 wide on a side with at
@@ -27,7 +27,7 @@
 #include "kernels/conv2d_winograd.h"
 #include "kernels/split_k.h"
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/reduce.h"
 #include "kernels/simt.h"
 

@@ -4,7 +4,7 @@
 // Plain C++: the checks, the version policy and the workspaces are the dispatcher's; these only
 // size their grids and launch.
 #pragma once
-#include "engine/geometry.h"
+#include "core/geometry.h"
 #include "kernels/conv2d.h"
 #include "kernels/simt_host.h"
 #include "kernels/split_k.h"

@@ -1,7 +1,7 @@
 // Winograd convolution (kernels/conv2d_winograd.cu): kernel versions 6 and 7 of kernels/conv2d.h, for
 // the convolutions it applies to. Plain C++; conv2d_dispatch.cu's launchers call it.
 #pragma once
-#include "engine/geometry.h"
+#include "core/geometry.h"
 #include "kernels/conv2d.h"
 #include "kernels/simt_host.h"
 #include "kernels/split_k.h"

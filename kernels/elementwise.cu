@@ -9,7 +9,7 @@
 // and any n works, with the tail handled by the loop bound.
 #include "kernels/elementwise.h"
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/simt.h"
 
 namespace ednn::kernels {

@@ -1,8 +1,8 @@
 // The weighted losses, value and gradient in one pass. prediction p, target y, grad: [n] (the
 // whole batch, flattened); value: [1].
 //   value   = 1/n sum_i term(p_i, y_i),     term = P m(d),  d = p - y
-//   grad_i  = 1/n d term / d p_i            (engine/loss_math.h's loss_term returns both)
-// The pointwise maths is engine/loss_math.h, the very function the CPU loop calls, so the two
+//   grad_i  = 1/n d term / d p_i            (core/loss_math.h's loss_term returns both)
+// The pointwise maths is core/loss_math.h, the very function the CPU loop calls, so the two
 // backends cannot drift apart. Backward of the loss is grad itself (times the incoming scalar
 // gradient, applied by engine/functional.cpp with the scale kernel on the device).
 //

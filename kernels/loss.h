@@ -1,7 +1,7 @@
 // The weighted losses of SPEC section 5 on the device (kernels/loss.cu). Plain C++; device
-// pointers; the options travel as engine/loss_math.h's LossParams (by value, into the kernel).
+// pointers; the options travel as core/loss_math.h's LossParams (by value, into the kernel).
 #pragma once
-#include "engine/loss_math.h"
+#include "core/loss_math.h"
 #include "kernels/simt_host.h"
 
 namespace ednn::kernels {

@@ -18,7 +18,7 @@
 // the caches.
 #include "kernels/pool.h"
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/simt.h"
 
 namespace ednn::kernels {

@@ -2,7 +2,7 @@
 // callable from any .cpp that links ednn_kernels_cuda or ednn_kernels_emu. All pointers are
 // device pointers, images NCHW contiguous float32; launches go on `stream`.
 #pragma once
-#include "engine/geometry.h"
+#include "core/geometry.h"
 #include "kernels/simt_host.h"
 
 namespace ednn::kernels {

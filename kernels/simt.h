@@ -50,7 +50,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/simt_host.h"
 
 #if defined(__CUDACC__)

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 struct CUstream_st;
 

@@ -3,7 +3,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn::nets {
 

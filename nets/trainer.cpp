@@ -12,7 +12,7 @@
 
 #include "engine/autograd.h"
 #include "engine/device.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "engine/functional.h"
 #include "engine/optim.h"
 #include "nets/checkpoint.h"

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "engine/communicator.h"
-#include "engine/loss_spec.h"
+#include "core/loss_spec.h"
 #include "engine/modules.h"
 #include "engine/tensor.h"
 #include "nets/ednn_cnn.h"

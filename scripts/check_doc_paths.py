@@ -16,7 +16,7 @@ What counts as a path, after removing a trailing `:line` (or `:line-line`) and a
   - a source file (.h .hpp .cuh .cu .cpp .c .py .sh .cmake) is always checked, with or without a
     folder (`simt.h` in kernels/README.md is kernels/simt.h);
   - another name with a `/` is checked when its first folder exists (root or the page's folder):
-    `engine/cpu/`, `engine/cpu`, `docs/SPEC.md`, `studies/paper-L128.json`; one whose first folder
+    `cpu/`, `core/error.h`, `docs/SPEC.md`, `studies/paper-L128.json`; one whose first folder
     does not exist names what a program writes into its output folder (`infer/metrics.json`), and
     `float32/float64` is not a path;
   - a bare name without a source extension (`report.md`, `checkpoint.json`) is a file a program

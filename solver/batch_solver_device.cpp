@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/sor_cuda.h"
 
 namespace ednn::solver {

@@ -13,8 +13,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "engine/communicator.h"
-#include "engine/error.h"
+#include "core/error.h"
+#include "core/share.h"
 
 namespace ednn::dataset {
 namespace {
@@ -118,7 +118,7 @@ struct StartMessage {
 // stored sample after sample, so the blocks concatenated in rank order are the whole batch's field
 // in index order. `received` is reused from batch to batch (fresh pages are slow to fault in).
 template <class T>
-void gather_field(Communicator& comm, const std::vector<T>& mine, std::vector<T>& whole,
+void gather_field(DatagenCollectives& comm, const std::vector<T>& mine, std::vector<T>& whole,
                   std::vector<unsigned char>& received) {
   static_assert(std::is_trivially_copyable_v<T>);
   comm.gather(mine.data(), mine.size() * sizeof(T), received, 0);
@@ -137,7 +137,7 @@ DatagenSummary run_datagen(const DatagenOptions& options,
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   // comm: the other ranks of the job, or null when this process works alone.
-  Communicator* comm = options.comm && options.comm->size() > 1 ? options.comm : nullptr;
+  DatagenCollectives* comm = options.comm && options.comm->size() > 1 ? options.comm : nullptr;
   const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
   const bool root = rank == 0;
   EDNN_CHECK(!options.out.empty(), "datagen: no output file given (--out FILE.h5)");

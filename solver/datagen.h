@@ -21,7 +21,7 @@
 //
 // Several processes (options.comm of more than one rank: `mpirun -np K datagen ...`, `srun`).
 // Every rank renders and solves its share of each batch (contiguous blocks of the batch's sample
-// indices, in rank order, as share_of of engine/communicator.h cuts them); rank 0 gathers the
+// indices, in rank order, as share_of of core/share.h cuts them); rank 0 gathers the
 // shares and is the only one to touch the file: steps 1, 2 and 4 run there alone, and step 3
 // writes exactly what one process would, batch by batch, with `completed` and a flush after each.
 // So the file holds the same data, bit for bit, whatever the number of ranks, and resuming a
@@ -37,14 +37,15 @@
 //      RootFailed (rank 0 reports it; nobody is left waiting);
 //   c. per batch, rank 0 broadcasts [first, count) (count 0: stop, as decided by rank 0 alone
 //      from --stop-after, Ctrl-C or the end), every rank solves its share, rank 0 gathers the
-//      shares field by field (Communicator::gather; rank order = index order) and writes.
-// An error on any rank after (b) must stop the whole job (Communicator::abort, as apps/datagen
-// does), or the others would wait for it forever. On ranks other than 0, the summary only says
+//      shares field by field (DatagenCollectives::gather; rank order = index order) and writes.
+// An error on any rank after (b) must stop the whole job (the engine's Communicator::abort, as
+// apps/datagen does), or the others would wait for it forever. On ranks other than 0, the summary only says
 // whether the job finished and how many samples it generated; on_progress and on_warning are
 // called on rank 0 only. Without a batch size, a job takes the batch solver's default times the
 // number of ranks (each rank solves about what one process would), with at most 512 MB of images
-// per batch. The communicator is passed in: ednn_dataset only calls its virtual functions and does
-// not link ednn_comm. Usage, mpirun and Slurm: docs/DISTRIBUTED_DATAGEN.md.
+// per batch. The collectives are passed in as DatagenCollectives (below), which apps/datagen.cpp
+// implements with the engine's Communicator: solver/ stays below the engine.
+// Usage, mpirun and Slurm: docs/DISTRIBUTED_DATAGEN.md.
 //
 // Devices. The file's `device` attribute records which solver made its targets ("cpu": double
 // precision; "cuda": the float kernel, agreeing to about the tolerance but not bitwise). A partial
@@ -52,19 +53,40 @@
 // mixes the two; a finished file is accepted whatever device made it.
 #pragma once
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/batch_solver.h"
 #include "solver/dataset_h5.h"
 #include "solver/solver.h"
 
-namespace ednn {
-class Communicator;  // engine/communicator.h
-}
+namespace ednn::dataset {
+
+// The collectives run_datagen makes between the ranks of a job, declared here rather than taken
+// from engine/communicator.h: solver/ sits below the engine (core -> kernels -> engine -> solver
+// -> nets -> apps, scripts/check_layers.py), and data generation needs none of the engine's
+// tensors, only these byte-level calls. apps/datagen.cpp forwards them to its Communicator (MPI);
+// keeping run_datagen itself here keeps the protocol above beside the file format it writes.
+// Every rank makes the same calls in the same order.
+class DatagenCollectives {
+public:
+  virtual ~DatagenCollectives() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // Copies root's host bytes to every rank.
+  virtual void broadcast(void* bytes, std::size_t count, int root) = 0;
+  // Root receives every rank's host bytes (any length each), concatenated in rank order; the
+  // other ranks' `all` is left empty.
+  virtual void gather(const void* mine, std::size_t count, std::vector<unsigned char>& all, int root) = 0;
+  bool is_root() const { return rank() == 0; }
+};
+
+}  // namespace ednn::dataset
 
 namespace ednn::dataset {
 
@@ -79,7 +101,7 @@ struct DatagenOptions {
   std::int64_t stop_after = -1;     // stop (as if interrupted) after this many new samples
   const std::atomic<bool>* stop_requested = nullptr;  // checked between batches (Ctrl-C)
   solver::BatchSolver* batch_solver = nullptr;  // what solves the batches; null: the CPU solver
-  Communicator* comm = nullptr;     // the job's ranks (see above); null or one rank: this process alone
+  DatagenCollectives* comm = nullptr;  // the job's ranks (see above); null or one rank: this process alone
 };
 
 struct DatagenProgress {

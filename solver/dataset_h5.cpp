@@ -15,7 +15,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn::dataset {
 namespace {

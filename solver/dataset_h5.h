@@ -40,7 +40,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/solver.h"
 
 namespace ednn::dataset {

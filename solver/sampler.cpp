@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/counter_rng.h"
 #include "solver/solver.h"
 

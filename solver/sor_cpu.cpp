@@ -20,7 +20,7 @@
 #include <exception>
 #include <limits>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/red_black_layout.h"
 #include "solver/solver.h"
 

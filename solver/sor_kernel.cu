@@ -23,7 +23,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/simt.h"
 #include "solver/red_black_layout.h"
 #include "solver/sor_cuda.h"

@@ -10,7 +10,7 @@
 #include <iterator>
 #include <string>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn::test {
 

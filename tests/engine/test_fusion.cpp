@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/geometry.h"
+#include "core/geometry.h"
 #include "engine/modules.h"
 
 using namespace ednn;

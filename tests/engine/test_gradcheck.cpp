@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "engine/geometry.h"
-#include "engine/loss_spec.h"
+#include "core/geometry.h"
+#include "core/loss_spec.h"
 
 using namespace ednn;
 using ednn::test::check_gradients;

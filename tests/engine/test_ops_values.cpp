@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "engine/backend.h"
-#include "engine/cpu/cpu_ops.h"
-#include "engine/cpu/gemm.h"
-#include "engine/geometry.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/gemm.h"
+#include "core/geometry.h"
 
 using namespace ednn;
 using ednn::test::max_abs_diff;

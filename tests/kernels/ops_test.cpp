@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
 #include "tests/kernels/test_util.h"

@@ -11,16 +11,16 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu/cpu_ops.h"
-#include "engine/error.h"
-#include "engine/geometry.h"
+#include "cpu/cpu_ops.h"
+#include "core/error.h"
+#include "core/geometry.h"
 #include "kernels/conv2d.h"
 #include "kernels/reduce.h"
 #include "tests/kernels/test_util.h"
 
 using ednn::ConvGeometry;
-using ednn::kernels::ConvActivation;
-using ednn::kernels::ConvEpilogue;
+using ednn::ConvActivation;
+using ednn::ConvEpilogue;
 using ednn::test::check_close;
 using ednn::test::for_each_schedule;
 using simt::DeviceBuffer;

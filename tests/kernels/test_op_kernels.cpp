@@ -1,6 +1,6 @@
 // The operation kernels (kernels/pool.cu, batch_norm.cu, activation.cu, loss.cu, adam.cu and the
 // per-channel and dot reductions of reduce.cu / elementwise.cu) against the CPU reference of
-// engine/cpu/ computed in float64, in the three thread orders, forward and backward, at sizes
+// cpu/ computed in float64, in the three thread orders, forward and backward, at sizes
 // that are not multiples of any block (1, 7, 33, 257 elements; odd H and W; several slices per
 // channel; several blocks and chunks). Each output buffer carries guard values past its end that
 // a kernel must leave alone. Linked with ednn_kernels_emu (kernels_op_kernels) and with
@@ -8,9 +8,9 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/cpu/cpu_ops.h"
-#include "engine/geometry.h"
-#include "engine/loss_math.h"
+#include "cpu/cpu_ops.h"
+#include "core/geometry.h"
+#include "core/loss_math.h"
 #include "kernels/activation.h"
 #include "kernels/adam.h"
 #include "kernels/batch_norm.h"
@@ -285,7 +285,7 @@ TEST_CASE("Adam over many tensors, its step count kept on the device, matches th
           kernels::adam_step(tensors, state.data(), nullptr);
         }
         const kernels::AdamDeviceState after = state.download()[0];
-        // Step 3's bias corrections, from their definition (engine/adam_math.h).
+        // Step 3's bias corrections, from their definition (core/adam_math.h).
         const double want_step_size = cfg.lr / (1.0 - cfg.beta1 * cfg.beta1 * cfg.beta1);
         const double want_inv_sqrt_bias2 = 1.0 / std::sqrt(1.0 - cfg.beta2 * cfg.beta2 * cfg.beta2);
         CHECK(after.step == 3);

@@ -17,7 +17,7 @@
 #include "apps/h5_io.h"
 #include "apps/pictures.h"
 #include "apps/sources_file.h"
-#include "engine/error.h"
+#include "core/error.h"
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
 #include "solver/datagen.h"

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/datagen.h"
 #include "solver/dataset_h5.h"
 #include "tests/test_helpers.h"

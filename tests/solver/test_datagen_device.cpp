@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/simt_host.h"
 #include "solver/datagen.h"
 #include "solver/batch_solver_device.h"

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "solver/solver.h"
 #include "tests/solver/direct_solve.h"
 

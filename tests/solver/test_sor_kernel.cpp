@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/error.h"
+#include "core/error.h"
 #include "kernels/simt_host.h"
 #include "solver/solver.h"
 #include "solver/sor_cuda.h"

@@ -13,9 +13,10 @@
 #pragma once
 #include <cstdint>
 
-#include "engine/backend.h"
-#include "engine/geometry.h"
-#include "engine/loss_spec.h"
+#include "core/adam_math.h"  // AdamConfig
+#include "core/conv_epilogue.h"
+#include "core/geometry.h"
+#include "core/loss_spec.h"
 
 namespace ednn::cpu {
 
@@ -57,7 +58,7 @@ template <class T> void upsample_nearest2d_forward(const T* x, T* y, int N, int 
 // dx[n,c,i,j] = sum of dy over the s x s block that copied x[n,c,i,j].
 template <class T> void upsample_nearest2d_backward(const T* dy, T* dx, int N, int C, int H, int W, int s);
 
-// Batch norm over (N, H, W) per channel; see engine/cpu/batch_norm.cpp for the maths.
+// Batch norm over (N, H, W) per channel; see cpu/batch_norm.cpp for the maths.
 template <class T>
 void batch_norm2d_train_forward(const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
                                 double momentum, double eps, T* y, T* saved_mean, T* saved_invstd,

@@ -1,13 +1,25 @@
-#include "engine/geometry.h"
+#include "core/geometry.h"
+
+#include <sstream>
+
+#include "core/error.h"
 
 namespace ednn {
 
-static void check_nchw(const Shape& s, const char* op, const char* what) {
-  EDNN_CHECK(s.size() == 4, op, ": ", what, " must be 4-d [N, C, H, W], got ", shape_str(s));
-  for (auto d : s) EDNN_CHECK(d > 0, op, ": ", what, " has a zero or negative size ", shape_str(s));
+std::string dims_str(const Dims& d) {
+  std::ostringstream os;
+  os << '[';
+  for (std::size_t i = 0; i < d.size(); ++i) os << (i ? ", " : "") << d[i];
+  os << ']';
+  return os.str();
 }
 
-ConvGeometry conv2d_geometry(const Shape& x, const Shape& w, int stride, int padding, const char* op) {
+static void check_nchw(const Dims& s, const char* op, const char* what) {
+  EDNN_CHECK(s.size() == 4, op, ": ", what, " must be 4-d [N, C, H, W], got ", dims_str(s));
+  for (auto d : s) EDNN_CHECK(d > 0, op, ": ", what, " has a zero or negative size ", dims_str(s));
+}
+
+ConvGeometry conv2d_geometry(const Dims& x, const Dims& w, int stride, int padding, const char* op) {
   check_nchw(x, op, "input");
   check_nchw(w, op, "weight");
   EDNN_CHECK(stride > 0, op, ": stride must be positive, got ", stride);
@@ -24,7 +36,7 @@ ConvGeometry conv2d_geometry(const Shape& x, const Shape& w, int stride, int pad
   return g;
 }
 
-ConvGeometry conv_transpose2d_geometry(const Shape& x, const Shape& w, int stride, int padding,
+ConvGeometry conv_transpose2d_geometry(const Dims& x, const Dims& w, int stride, int padding,
                                        int output_padding) {
   const char* op = "conv_transpose2d";
   check_nchw(x, op, "input");
@@ -42,12 +54,12 @@ ConvGeometry conv_transpose2d_geometry(const Shape& x, const Shape& w, int strid
   g.H_in = (g.H_out - 1) * stride - 2 * padding + g.kH + output_padding;
   g.W_in = (g.W_out - 1) * stride - 2 * padding + g.kW + output_padding;
   EDNN_CHECK(g.H_in > 0 && g.W_in > 0, op, ": output size ", g.H_in, "x", g.W_in,
-             " is not positive for input ", shape_str(x), ", kernel ", g.kH, "x", g.kW, ", stride ", stride,
+             " is not positive for input ", dims_str(x), ", kernel ", g.kH, "x", g.kW, ", stride ", stride,
              ", padding ", padding);
   return g;
 }
 
-PoolGeometry avg_pool2d_geometry(const Shape& x, int kernel, int stride) {
+PoolGeometry avg_pool2d_geometry(const Dims& x, int kernel, int stride) {
   check_nchw(x, "avg_pool2d", "input");
   EDNN_CHECK(kernel > 0 && stride > 0, "avg_pool2d: kernel and stride must be positive, got ", kernel,
              " and ", stride);

@@ -1,5 +1,5 @@
 // The pointwise maths of the weighted losses (SPEC section 5), shared by the CPU loop and the
-// CUDA kernel so the two cannot drift apart. See engine/loss_spec.h for the definitions.
+// CUDA kernel so the two cannot drift apart. See core/loss_spec.h for the definitions.
 //
 // For one pixel with prediction p and target y, d = p - y:
 //   term     = P * m(d)
@@ -9,13 +9,8 @@
 #pragma once
 #include <cmath>
 
-#include "engine/loss_spec.h"
-
-#if defined(__CUDACC__)
-#define EDNN_HOST_DEVICE __host__ __device__
-#else
-#define EDNN_HOST_DEVICE
-#endif
+#include "core/host_device.h"
+#include "core/loss_spec.h"
 
 namespace ednn {
 

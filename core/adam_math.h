@@ -1,4 +1,5 @@
-// One Adam update of one value, PyTorch semantics, shared by the CPU loop and the CUDA kernel.
+// Adam's options, and one Adam update of one value, PyTorch semantics, shared by the CPU loop
+// (cpu/adam.cpp) and the CUDA kernel (kernels/adam.cu).
 //
 //   g <- g + weight_decay * p                    (L2 penalty, optional)
 //   m <- beta1 m + (1 - beta1) g                 v <- beta2 v + (1 - beta2) g^2
@@ -7,9 +8,13 @@
 #pragma once
 #include <cmath>
 
-#include "engine/loss_math.h"  // EDNN_HOST_DEVICE
+#include "core/host_device.h"
 
 namespace ednn {
+
+struct AdamConfig {  // torch.optim.Adam's options (engine/optim.h, the backends, the kernels)
+  double lr = 1e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+};
 
 struct AdamStepParams {  // the per-step constants, computed once per step
   double lr, beta1, beta2, eps, weight_decay;

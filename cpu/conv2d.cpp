@@ -28,8 +28,8 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/cpu/cpu_ops.h"
-#include "engine/cpu/gemm.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/gemm.h"
 
 namespace ednn::cpu {
 
@@ -103,7 +103,7 @@ namespace fast {
 namespace {
 
 // Row-major C[M, N] = alpha op(A) op(B) + beta C, with leading dimensions (row strides) lda, ldb, ldc.
-// (Without OpenBLAS: engine/cpu/gemm.h's portable_gemm.)
+// (Without OpenBLAS: cpu/gemm.h's portable_gemm.)
 #if EDNN_HAVE_CBLAS
 void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
           float beta, float* C, int ldc) {
@@ -224,7 +224,7 @@ void apply_epilogue(T* y, const T* bias, int C, std::int64_t plane, const ConvEp
       const T b = bias[c];
       for (std::int64_t i = 0; i < plane; ++i) p[i] += b;
     }
-    if (epilogue.leaky_relu) {
+    if (epilogue.activation == ConvActivation::leaky_relu) {
 #pragma omp simd
       for (std::int64_t i = 0; i < plane; ++i) p[i] = p[i] > T(0) ? p[i] : s * p[i];
     }
@@ -258,7 +258,7 @@ void conv2d_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeome
                yn + std::int64_t(i0) * g.W_out, P);
         }
       }
-      if (epilogue.leaky_relu) apply_epilogue(yn, static_cast<const T*>(nullptr), g.C_out, P, epilogue);
+      if (epilogue.activation == ConvActivation::leaky_relu) apply_epilogue(yn, static_cast<const T*>(nullptr), g.C_out, P, epilogue);
     }
   }
 }
@@ -288,7 +288,7 @@ void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvGeometry& g,
           col2im_add(col.data(), dxn, g, i0, i1);
         }
       }
-      if (bias || epilogue.leaky_relu) apply_epilogue(dxn, bias, g.C_in, plane, epilogue);
+      if (bias || epilogue.activation == ConvActivation::leaky_relu) apply_epilogue(dxn, bias, g.C_in, plane, epilogue);
     }
   }
 }

@@ -1,8 +1,8 @@
-// The CPU backend: unpacks tensors, picks the scalar type, and calls the loops of engine/cpu/.
+// The CPU backend: unpacks tensors, picks the scalar type, and calls the loops of cpu/.
 #include <cmath>
 
 #include "engine/backend.h"
-#include "engine/cpu/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 namespace ednn {
 

@@ -1,4 +1,4 @@
-#include "engine/loss_spec.h"
+#include "core/loss_spec.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "engine/error.h"
+#include "core/error.h"
 
 namespace ednn {
 

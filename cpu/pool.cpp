@@ -7,7 +7,7 @@
 // The two are adjoint up to the factor k^2 when k = s (pooling averages, upsampling copies).
 #include <algorithm>
 
-#include "engine/cpu/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 namespace ednn::cpu {
 

@@ -12,7 +12,7 @@
 // Sums run in double: a channel of the paper's first layer holds 50 x 512 x 512 values.
 #include <cmath>
 
-#include "engine/cpu/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 namespace ednn::cpu {
 

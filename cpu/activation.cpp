@@ -1,6 +1,6 @@
 // Leaky ReLU on the CPU:  y = x if x > 0 else slope x;   dx = dy if x > 0 else slope dy.
 // (The derivative at exactly 0 is taken as slope, as PyTorch does.)
-#include "engine/cpu/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 namespace ednn::cpu {
 

@@ -1,6 +1,6 @@
-// The weighted losses on the CPU: value and gradient in one pass (maths in engine/loss_math.h).
-#include "engine/cpu/cpu_ops.h"
-#include "engine/loss_math.h"
+// The weighted losses on the CPU: value and gradient in one pass (maths in core/loss_math.h).
+#include "cpu/cpu_ops.h"
+#include "core/loss_math.h"
 
 namespace ednn::cpu {
 

@@ -1,8 +1,8 @@
-// Adam on the CPU: the update of engine/adam_math.h over one parameter tensor.
+// Adam on the CPU: the update of core/adam_math.h over one parameter tensor.
 #include <cmath>
 
-#include "engine/adam_math.h"
-#include "engine/cpu/cpu_ops.h"
+#include "core/adam_math.h"
+#include "cpu/cpu_ops.h"
 
 namespace ednn::cpu {
 

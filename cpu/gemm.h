@@ -1,5 +1,5 @@
 // Row-major C[M, N] = alpha op(A) op(B) + beta C, op = transpose or not, with row strides lda,
-// ldb, ldc: the one BLAS routine the CPU convolutions use (engine/cpu/conv2d.cpp).
+// ldb, ldc: the one BLAS routine the CPU convolutions use (cpu/conv2d.cpp).
 //
 // With OpenBLAS (EDNN_HAVE_CBLAS, the normal build) conv2d.cpp calls cblas_sgemm/dgemm. This is
 // the built-in fallback for machines without it (the lent GPU machines have no OpenBLAS; there the
