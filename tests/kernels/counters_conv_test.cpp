@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "engine/geometry.h"
+#include "core/geometry.h"
 #include "kernels/conv2d.h"
 #include "kernels/simt_counters.h"
 #include "tests/kernels/test_util.h"
