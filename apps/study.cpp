@@ -32,6 +32,7 @@
 #include "core/error.h"
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
+#include "nets/run_directory.h"
 #include "solver/dataset_h5.h"
 
 extern char** environ;
@@ -180,7 +181,8 @@ RunState state_of(const study::Study& st, const study::RunSpec& run, const fs::p
 void check_folder(const study::RunSpec& run, const fs::path& dir) {
   const fs::path file = dir / "run.json";
   if (!fs::exists(file)) {
-    EDNN_CHECK(!fs::exists(dir / "last.safetensors") && !fs::exists(dir / "checkpoint.json"), "study: ", dir.string(),
+    EDNN_CHECK(!fs::exists(dir / nets::run_files::last) && !fs::exists(dir / nets::run_files::record), "study: ",
+               dir.string(),
                " holds a trained run but no run.json recording its settings; remove it or give the study another --out");
     return;
   }

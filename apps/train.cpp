@@ -156,13 +156,13 @@ int run(int argc, char** argv) {
                              : path + " fraction " + nets::number_text(cli.number("fraction")) +
                                    (cli.integer("subset") > 0 ? " subset " + cli.get("subset") : std::string()) +
                                    (cli.integer("train-n") > 0 ? " n " + cli.get("train-n") : std::string());
-    if (online_mode) given.data += ", " + cli.get("online-per-epoch") + " a epoch";
+    if (online_mode) given.data += ", " + cli.get("online-per-epoch") + " per epoch";
   } else if (online_mode) {
     solver::SolverConfig sc;
     sc.max_sources = int(cli.integer("max-sources"));
     given.solver = sc;
     given.data = "online samples (max sources " + cli.get("max-sources") + "), " + cli.get("online-per-epoch") +
-                 " a epoch, " + cli.get("online-test") + " test samples";
+                 " per epoch, " + cli.get("online-test") + " test samples";
   }
   if (given.solver) given.solver->L = given.net.L;
   parse_loss(given.loss);  // bad loss texts fail before any data is read or solved

@@ -320,12 +320,19 @@ Metadata load_optimizer(const std::string& path, Module& net, Adam& adam) {
 
 void write_text_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) fail("cannot write ", tmp);
-    out << text;
-    out.flush();
-    if (!out) fail("write ", tmp, " failed");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail("cannot write ", tmp, ": ", errno_text());
+  try {
+    write_all(fd, text.data(), text.size(), tmp);
+    if (::fsync(fd) != 0) fail("fsync ", tmp, ": ", errno_text());  // on disk before it takes the name
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    fail("close ", tmp, ": ", errno_text());
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);

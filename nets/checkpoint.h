@@ -73,8 +73,8 @@ Metadata load_optimizer(const std::string& path, Module& net, Adam& adam);
 // "DIR/last.safetensors" -> "DIR/last.optim.safetensors"
 std::string optimizer_path(const std::string& model_path);
 
-// A text file (logs, CSV, JSON) written to PATH.tmp and renamed over PATH, so a reader or a crash
-// never sees half of it; throws naming the file.
+// A text file (logs, CSV, JSON) written to PATH.tmp, fsync'd and renamed over PATH, so a reader or
+// a crash never sees half of it; throws naming the file.
 void write_text_atomically(const std::string& path, const std::string& text);
 
 }  // namespace ednn::nets

@@ -6,10 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -35,25 +33,6 @@ void sync_directory(const std::string& dir) {
   if (fd < 0) return;  // best effort: visibility, which a kill needs, does not depend on it
   ::fsync(fd);
   ::close(fd);
-}
-
-void write_synced(const std::string& path, const std::string& text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  EDNN_CHECK(fd >= 0, "cannot write ", path, ": ", std::strerror(errno));
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      fail("write ", path, ": ", why);
-    }
-    done += std::size_t(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  EDNN_CHECK(synced, "fsync ", path, ": ", std::strerror(errno));
 }
 
 struct FileStamp {
@@ -152,12 +131,9 @@ void EpochCommit::commit() {
     files[name] = {{"bytes", s.bytes}, {"fnv1a64", s.hash}};
   }
   const nlohmann::ordered_json record = {{"format", kFormat}, {"epoch", epoch_}, {"files", files}};
-  const std::string path = in(dir_, run_files::record), tmp = path + ".tmp";
-  write_synced(tmp, record.dump(2) + "\n");
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  EDNN_CHECK(!ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
+  write_text_atomically(in(dir_, run_files::record), record.dump(2) + "\n");
   sync_directory(dir_);
+  std::error_code ec;
   checkpoint_kill_point();
   // 3. Apply.
   for (const std::string& name : staged_) {

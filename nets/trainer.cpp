@@ -322,10 +322,10 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   }
 
   TrainResult result;
-  result.best_path = (fs::path(o.out_dir) / "best.safetensors").string();
-  result.last_path = (fs::path(o.out_dir) / "last.safetensors").string();
-  result.log_path = (fs::path(o.out_dir) / "train_log.csv").string();
-  const std::string last_optim = optimizer_path(result.last_path);
+  result.best_path = (fs::path(o.out_dir) / run_files::best).string();
+  result.last_path = (fs::path(o.out_dir) / run_files::last).string();
+  result.log_path = (fs::path(o.out_dir) / run_files::log).string();
+  const std::string last_optim = (fs::path(o.out_dir) / run_files::last_optim).string();
 
   auto net = build_ednn(o.net, o.seed);
   net->to(o.device);

@@ -12,11 +12,7 @@
 #pragma once
 #include <cstddef>
 
-#if defined(__CUDACC__)
-#define EDNN_HOST_DEVICE __host__ __device__
-#else
-#define EDNN_HOST_DEVICE
-#endif
+#include "core/host_device.h"
 
 namespace ednn::solver {
 
