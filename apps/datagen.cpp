@@ -92,6 +92,7 @@ CommandLine parse_options(ednn::io::Cli& cli) {
   o.solver.min_sources = int(cli.integer("min-sources"));
   o.solver.max_sources = int(cli.integer("max-sources"));
   o.test_fraction = cli.number("test-fraction");
+  o.validation_fraction = cli.number("validation-fraction");
   o.seed = cli.unsigned_integer("seed");
   o.solver.model = ednn::solver::parse_source_model(cli.get("model"));
   o.solver.tol = cli.number("tol");
@@ -167,10 +168,10 @@ int generate(CommandLine& line, ednn::Communicator& comm) {
     const std::string processes =
         comm.size() > 1 ? ednn::detail::concat("  ranks=", comm.size(), " (", comm.name(), ")") : std::string();
     std::fprintf(stderr,
-                 "datagen: %s  L=%d  n=%d..%d  per-n=%d  test-fraction=%g  seed=%llu  model=%s  tol=%g  "
+                 "datagen: %s  L=%d  n=%d..%d  per-n=%d  test-fraction=%g  validation-fraction=%g  seed=%llu  model=%s  tol=%g  "
                  "omega=%.5f  device=%s  threads=%d%s%s\n",
                  options.out.c_str(), s.L, s.min_sources, s.max_sources, options.per_n, options.test_fraction,
-                 static_cast<unsigned long long>(options.seed), ednn::solver::to_string(s.model), s.tol,
+                 options.validation_fraction, static_cast<unsigned long long>(options.seed), ednn::solver::to_string(s.model), s.tol,
                  ednn::solver::effective_omega(s), device_text.c_str(), omp_get_max_threads(),
                  options.compress ? "  compressed" : "", processes.c_str());
   }
@@ -212,6 +213,9 @@ int run(int argc, char** argv) {
   cli.integer_option("min-sources", "N", "fewest sources", "1", 0, kInt);
   cli.integer_option("max-sources", "N", "most sources", "20", 0, kInt);
   cli.number_option("test-fraction", "F", "fraction of each n in the test split, 0 <= F < 1", "0.2");
+  cli.number_option("validation-fraction", "F", "fraction of each n in the validation split, placed after the test "
+                    "split so that the train and test samples do not depend on it (train picks its best epoch on it)",
+                    "0");
   cli.unsigned_option("seed", "S", "random stream (unsigned 64-bit)", "0");
   cli.choice_option("model", {"clamp", "production"}, "source model (SPEC section 1)", "clamp");
   cli.number_option("tol", "T", "relative residual tolerance, 0 < T < 1", "1e-6");

@@ -63,7 +63,8 @@ int run(int argc, char** argv) {
   cli.option("checkpoint", "FILE", "model file written by train (e.g. DIR/best.safetensors); required");
   cli.option("data", "FILE.h5", "inputs [N, 1, L, L] float32; targets, n_sources, split used when present");
   cli.option("sources", "FILE", "build one input from sources (JSON or CSV rows x,y,value); its target is solved");
-  cli.choice_option("split", {"all", "train", "test"}, "the samples used (train or test need a 'split' data set)", "all");
+  cli.choice_option("split", {"all", "train", "test", "validation"},
+                    "the samples used (train, test or validation need a 'split' data set; codes 0, 1, 2)", "all");
   cli.integer_option("limit", "N", "use only the first N selected samples (0: all)", "0", 0, INT64_MAX);
   cli.option("out", "DIR", "output directory; required");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
@@ -125,7 +126,9 @@ int run(int argc, char** argv) {
     EDNN_CHECK(split == "all" || plain->has_split(), "infer: --split ", split, " but data ", cli.get("data"),
                " has no 'split' data set");
     for (std::int64_t i = 0; i < plain->size(); ++i)
-      if (split == "all" || plain->split(i) == (split == "test" ? 1 : 0)) indices.push_back(i);
+      if (split == "all" || plain->split(i) == (split == "train" ? 0 : split == "test" ? 1 : 2)) indices.push_back(i);
+    EDNN_CHECK(!indices.empty(), "infer: --split ", split, " selects no sample of data ", cli.get("data"),
+               split == "validation" ? " (made without datagen --validation-fraction)" : "");
     store = std::move(plain);
     // --compare-solver solves the data's own system (model, tolerance, omega, D, gamma) when the
     // file is a datagen file that records it; a plain inputs file gets SPEC's defaults.

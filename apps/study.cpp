@@ -33,6 +33,7 @@
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
 #include "nets/run_directory.h"
+#include "nets/run_settings.h"
 #include "solver/dataset_h5.h"
 
 extern char** environ;
@@ -149,12 +150,24 @@ nlohmann::ordered_json evaluation_record(const study::Study& st, const study::Ru
   return j;
 }
 
-RunState state_of(const study::Study& st, const study::RunSpec& run, const fs::path& dir) {
+// The epochs a run trains (train's planned_epochs: --epochs, raised by --min-steps), given its
+// number of training samples; a data set not made yet (a dry run) counts as --epochs.
+int planned_epochs_of(const study::RunSpec& run, std::int64_t train_samples) {
+  nets::RunSettings s;
+  s.epochs = std::stoi(run.settings.at("epochs"));  // every run's settings name its epochs and batch
+  s.batch = std::stoi(run.settings.at("batch"));
+  s.min_steps = run.settings.count("min-steps") ? std::stoi(run.settings.at("min-steps")) : 0;
+  return train_samples > 0 ? nets::planned_epochs(s, train_samples) : s.epochs;
+}
+
+RunState state_of(const study::Study& st, const study::RunSpec& run, const fs::path& dir, int planned_epochs) {
   RunState s;
   const nets::Metadata last = metadata_if_exists(dir / "last.optim.safetensors");
-  if (!last.count("epoch") || !fs::exists(dir / "best.safetensors")) return s;  // nothing trained to the end of an epoch
+  // Nothing committed yet: train from the start. (best.safetensors appears only at the first
+  // evaluation, which --evals may put many epochs after the first commit.)
+  if (!last.count("epoch")) return s;
   s.epochs_done = std::stoi(last.at("epoch"));
-  if (s.epochs_done < std::stoi(run.settings.at("epochs"))) {  // every run's settings name its epochs
+  if (s.epochs_done < planned_epochs) {
     s.todo = Todo::resume;
     return s;
   }
@@ -302,7 +315,7 @@ int run(int argc, char** argv) {
   auto work_of = [&](const study::RunSpec& r, const RunState& s) {
     auto it = info.find(st.data_of(r).name);
     const double test = it == info.end() ? 0 : double(dataset::test_indices(it->second).size()) / 3;
-    const int epochs_left = s.todo == Todo::infer ? 0 : std::stoi(r.settings.at("epochs")) - s.epochs_done;
+    const int epochs_left = s.todo == Todo::infer ? 0 : planned_epochs_of(r, train_samples(r)) - s.epochs_done;
     return std::max(1.0, epochs_left * (double(train_samples(r)) + test) + test);
   };
   std::vector<Job> todo;
@@ -313,7 +326,7 @@ int run(int argc, char** argv) {
     EDNN_CHECK(train_samples(r) > 0 || info.empty(), "study: run ", r.name, " selects no training samples from ",
                st.data_of(r).file, "; give a larger fraction or a bigger data set");
     check_folder(r, dir);
-    const RunState s = states.emplace_back(state_of(st, r, dir));
+    const RunState s = states.emplace_back(state_of(st, r, dir, planned_epochs_of(r, train_samples(r))));
     if (s.todo == Todo::nothing) ++finished;
     else todo.push_back({&r, dir, s, work_of(r, s)});
   }
@@ -429,7 +442,7 @@ int run(int argc, char** argv) {
   std::vector<std::string> unfinished;
   for (const auto& r : st.runs) {
     const fs::path dir = out / "runs" / r.name;
-    if (state_of(st, r, dir).todo != Todo::nothing) {
+    if (state_of(st, r, dir, planned_epochs_of(r, train_samples(r))).todo != Todo::nothing) {
       unfinished.push_back(r.name);
       continue;
     }

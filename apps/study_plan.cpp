@@ -22,21 +22,25 @@ namespace {
 // train's options that a study may set, in the order a run's name lists them. Flags take true/false.
 const std::vector<std::string> kTrainKeys = {"data",   "preset",    "fraction", "subset",      "train-n",
                                              "loss",   "loss-toggle", "toggle-every", "loss-random", "random-p",
-                                             "transform", "lr",     "batch",    "epochs",      "seed",
-                                             "device", "conv-algo", "tf32",     "no-fusion",   "cuda-graph"};
-const std::set<std::string> kTrainFlags = {"tf32", "no-fusion", "cuda-graph"};
-// Keys that do not change what is learnt: where it runs, and how many kernels it launches for the
-// same values (fusion and CUDA graphs are exact). conv-algo and tf32 change the rounding of every
+                                             "transform", "lr",     "batch",    "epochs",      "min-steps",
+                                             "seed",   "select-on", "evals",    "log-test",    "device",
+                                             "conv-algo", "tf32",   "no-fusion", "cuda-graph"};
+const std::set<std::string> kTrainFlags = {"tf32", "no-fusion", "cuda-graph", "log-test"};
+// Keys that do not change what is learnt: where it runs, how many kernels it launches for the
+// same values (fusion and CUDA graphs are exact), and whether the test split is logged beside the
+// validation split that selects. conv-algo and tf32 change the rounding of every
 // product, so they are settings of the model like the loss.
-const std::set<std::string> kRunTimeKeys = {"device", "no-fusion", "cuda-graph"};
+const std::set<std::string> kRunTimeKeys = {"device", "no-fusion", "cuda-graph", "log-test"};
 const std::set<std::string> kInferKeys = {"batch", "pictures", "device", "tf32", "limit"};
 
 // train's defaults (apps/train.cpp; a test compares them with `train --help`) for the settings that
 // decide what a run learns, filled in so that a run spelled with or without them is one run.
 const std::map<std::string, std::string> kTrainDefaults = {
     {"preset", "small"}, {"fraction", "1"}, {"subset", "0"}, {"train-n", "0"}, {"loss", "mae"},
-    {"transform", "none"}, {"lr", "1e-4"}, {"batch", "50"}, {"epochs", "100"}, {"seed", "0"}};
-const std::set<std::string> kIntegerKeys = {"subset", "train-n", "batch", "epochs", "seed", "toggle-every"};
+    {"transform", "none"}, {"lr", "1e-4"}, {"batch", "50"}, {"epochs", "100"}, {"seed", "0"},
+    {"min-steps", "0"}, {"select-on", "auto"}, {"evals", "0"}};
+const std::set<std::string> kIntegerKeys = {"subset", "train-n", "batch", "epochs", "seed", "toggle-every",
+                                            "min-steps", "evals"};
 const std::set<std::string> kRealKeys = {"fraction", "lr", "random-p"};
 const std::set<std::string> kLossKeys = {"loss", "loss-toggle", "loss-random"};
 

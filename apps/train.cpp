@@ -46,7 +46,7 @@ int run(int argc, char** argv) {
               "Given again, epochs, lr, batch, seed, loss, the schedule and the numerics (--conv-algo, --tf32, "
               "--no-fusion) change; preset and batch norm cannot, transform and data only with --allow-other-data "
               "(nets/run_settings.h).\n\n"
-              "Outputs in DIR: best.safetensors (lowest plain test MAE), last.safetensors and "
+              "Outputs in DIR: best.safetensors (lowest plain MAE on the --select-on split), last.safetensors and "
               "last.optim.safetensors (resume state), train_log.csv (one row per epoch).");
   constexpr std::int64_t kInt = 2147483647;  // the options read into an int
   cli.option("data", "FILE.h5", "data set written by datagen: trains on its train split, tests on its test split");
@@ -74,6 +74,16 @@ int run(int argc, char** argv) {
   cli.integer_option("epochs", "E", "number of epochs (total, including those before --resume; on --resume, the "
                      "checkpoint's target unless given)", "100", 1, kInt);
   cli.unsigned_option("seed", "S", "seed of the initial weights, the data order and the schedules", "0");
+  cli.integer_option("min-steps", "S", "train at least S Adam steps: the epochs are raised to ceil(S / steps per "
+                     "epoch) when fewer (small training sets; 0: just --epochs)", "0", 0, kInt);
+  cli.choice_option("select-on", {"auto", "validation", "test"},
+                    "the split that picks best.safetensors: validation (the data's validation split; the test split "
+                    "is then used once, by infer), test (the paper's rule: chosen on the set it is reported on), auto "
+                    "(validation when the data has one, else test)", "auto");
+  cli.integer_option("evals", "N", "evaluate N times, evenly spread over the epochs and always after the last "
+                     "(the best checkpoint is chosen among those); 0: after every epoch", "0", 0, kInt);
+  cli.flag("log-test", "with --select-on validation: also evaluate the test split at each evaluation and log it "
+           "(never used to choose; it measures what the selection rule changes)");
   cli.option("device", "DEV", "cpu, cuda or auto", "auto");
   io::add_numerics_options(cli);
   cli.flag("cuda-graph", "CUDA: capture the training step in a CUDA graph and replay it (one launch a step instead of "
@@ -113,6 +123,7 @@ int run(int argc, char** argv) {
   refuse_unless(online_mode, "online-per-epoch", "applies to --online only");
   refuse_unless(online_mode && !file_mode, "online-test", "applies to --online without --data (with it, the test split is the file's)");
   refuse_unless(online_mode && !file_mode, "max-sources", "applies to --online without --data (with it, the file's range is used)");
+  refuse_unless(!online_mode || file_mode, "log-test", "needs --data (its test split)");
   refuse_unless(cli.given("loss-toggle") || cli.given("resume"), "toggle-every", "needs --loss-toggle (or a resumed toggle schedule)");
   refuse_unless(cli.given("loss-random") || cli.given("resume"), "random-p", "needs --loss-random (or a resumed random schedule)");
   if (cli.has("loss-toggle") && cli.has("loss-random")) throw io::UsageError("choose one of --loss-toggle and --loss-random");
@@ -147,6 +158,20 @@ int run(int argc, char** argv) {
   if (!(given.lr > 0)) throw io::UsageError(detail::concat("--lr must be positive, got ", given.lr));
   given.epochs = int(cli.integer("epochs"));
   given.seed = cli.unsigned_integer("seed");
+  given.min_steps = int(cli.integer("min-steps"));
+  given.evals = int(cli.integer("evals"));
+  given.log_test = cli.has("log-test");
+  {
+    const bool has_validation = file && file->reader().info().validation_per_n > 0;
+    const std::string rule = cli.get("select-on");
+    if (rule == "validation" && !has_validation)
+      throw io::UsageError(detail::concat("--select-on validation needs data with a validation split (datagen "
+                                          "--validation-fraction F)", file ? "; " + cli.get("data") + " has none" : ""));
+    given.select_on = rule == "auto" ? (has_validation ? "validation" : "test") : rule;
+    if (given.log_test && given.select_on != "validation")
+      throw io::UsageError("--log-test logs the test split beside the validation split that selects; with --select-on "
+                           "test the test split is logged already");
+  }
   given.numerics = io::numerics_from(cli);
   // The data, in words that identify it (the file by its absolute path): a resume compares them.
   if (file) {
@@ -185,7 +210,8 @@ int run(int argc, char** argv) {
                "committed; start it again with --out)");
     std::set<std::string> options{"data"};  // the data is always given again, and compared
     for (const char* name : {"epochs", "lr", "batch", "seed", "loss", "loss-toggle", "loss-random", "toggle-every",
-                             "random-p", "preset", "no-batch-norm", "transform"})
+                             "random-p", "preset", "no-batch-norm", "transform", "min-steps", "select-on", "evals",
+                             "log-test"})
       if (cli.given(name)) options.insert(name);
     for (const std::string& name : io::numerics_options_given(cli)) options.insert(name);
     static_cast<nets::RunSettings&>(o) =
@@ -241,7 +267,9 @@ int run(int argc, char** argv) {
     EDNN_CHECK(fraction > 0 && fraction <= 1, "train: --fraction must be in (0, 1], got ", fraction);
     data.test = file.get();
     data.test_indices = dataset::test_indices(info);
-    EDNN_CHECK(!data.test_indices.empty(), "train: data ", cli.get("data"),
+    data.validation = file.get();
+    data.validation_indices = dataset::validation_indices(info);
+    EDNN_CHECK(o.select_on != "test" || !data.test_indices.empty(), "train: data ", cli.get("data"),
                " has no test split (made with --test-fraction 0); it is needed to select the best epoch");
     if (!online_mode) {
       data.train = file.get();
@@ -277,15 +305,28 @@ int run(int argc, char** argv) {
 
   if (root) {
     auto probe = nets::build_ednn(o.net, o.seed);
+    const std::int64_t per_epoch = data.online_per_epoch > 0 ? data.online_per_epoch
+                                                             : std::int64_t(data.train_indices.size());
+    const int epochs = nets::planned_epochs(o, per_epoch);
+    const std::string epochs_text =
+        std::to_string(epochs) + " epochs" +
+        (epochs > o.epochs ? " (raised from " + std::to_string(o.epochs) + " for " + std::to_string(o.min_steps) +
+                                 " steps)"
+                           : std::string());
+    const std::string split_text =
+        o.select_on == "validation"
+            ? std::to_string(data.validation_indices.size()) + " validation (selects the best epoch)" +
+                  (o.log_test ? ", " + std::to_string(data.test_indices.size()) + " test (logged)" : std::string())
+            : std::to_string(data.test_indices.size()) + " test (selects the best epoch)";
+    const std::string evals_text =
+        o.evals > 0 && o.evals < epochs ? ", evaluated " + std::to_string(o.evals) + " times" : std::string();
     std::fprintf(stderr,
-                 "train: preset %s (L %d, c0 %d, %s parameters) on %s; %lld train samples%s, %zu test; batch %d, "
-                 "lr %g, %d epochs, loss %s%s%s, transform %s; %s\n",
+                 "train: preset %s (L %d, c0 %d, %s parameters) on %s; %lld train samples%s, %s; batch %d, "
+                 "lr %g, %s%s, loss %s%s%s, transform %s; %s\n",
                  o.net.preset.c_str(), o.net.L, o.net.c0, nets::with_commas(probe->parameter_count()).c_str(),
-                 device_name(o.device),
-                 (long long)(data.online_per_epoch > 0 ? data.online_per_epoch : std::int64_t(data.train_indices.size())),
-                 data.online_per_epoch > 0 ? " per epoch (online)" : "", data.test_indices.size(), o.batch, o.lr,
-                 o.epochs, o.loss.c_str(), o.loss_alt.empty() ? "" : " / ", o.loss_alt.c_str(),
-                 nets::transform_name(o.transform),
+                 device_name(o.device), (long long)per_epoch, data.online_per_epoch > 0 ? " per epoch (online)" : "",
+                 split_text.c_str(), o.batch, o.lr, epochs_text.c_str(), evals_text.c_str(), o.loss.c_str(),
+                 o.loss_alt.empty() ? "" : " / ", o.loss_alt.c_str(), nets::transform_name(o.transform),
                  o.device == Device::cuda ? o.numerics.describe().c_str() : "float32 on the cpu");
     if (comm->size() > 1)
       std::fprintf(stderr, "train: data parallel over %d ranks (%s): each step's %d samples shared out, gradients "
@@ -294,7 +335,8 @@ int run(int argc, char** argv) {
   }
   const nets::TrainResult r = nets::train(o, data);
   if (!root) return 0;
-  std::printf("train: done, %d epochs. Best test MAE %.6g at epoch %d.\n", r.last_epoch, r.best_mae, r.best_epoch);
+  std::printf("train: done, %d epochs. Best %s MAE %.6g at epoch %d.\n", r.last_epoch, o.select_on.c_str(), r.best_mae,
+              r.best_epoch);
   std::printf("  best checkpoint: %s\n  last checkpoint: %s (resume with: train --resume %s)\n  log:             %s\n",
               r.best_path.c_str(), r.last_path.c_str(), o.out_dir.c_str(), r.log_path.c_str());
   return 0;

@@ -1,5 +1,6 @@
 #include "nets/run_settings.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -84,6 +85,7 @@ Metadata RunSettings::to_metadata() const {
              {"lr", number_text(lr)},
              {"batch", std::to_string(batch)},
              {"epochs", std::to_string(epochs)},  // the run's target: a resume finishes it
+             {"select_on", select_on},
              {"conv_algo", conv_algo_name(numerics.conv_algo)},
              {"tf32", numerics.tf32 ? "1" : "0"},
              {"fusion", numerics.fusion ? "1" : "0"}};
@@ -92,6 +94,9 @@ Metadata RunSettings::to_metadata() const {
     if (toggle_every > 0) m["toggle_every"] = std::to_string(toggle_every);
     else m["random_p"] = number_text(random_p);
   }
+  if (min_steps > 0) m["min_steps"] = std::to_string(min_steps);
+  if (evals > 0) m["evals"] = std::to_string(evals);
+  if (log_test) m["log_test"] = "1";
   if (!data.empty()) m["data"] = data;
   if (solver) {
     m["solver_model"] = solver::to_string(solver->model);
@@ -125,6 +130,14 @@ RunSettings RunSettings::from_metadata(const Metadata& metadata, const std::stri
   if (r.has("lr")) s.lr = r.number("lr");
   if (r.has("batch")) s.batch = int(r.integer("batch", 1, kInt));
   if (r.has("epochs")) s.epochs = int(r.integer("epochs", 1, kInt));
+  if (r.has("min_steps")) s.min_steps = int(r.integer("min_steps", 0, kInt));
+  if (r.has("select_on")) {
+    s.select_on = r.text("select_on");
+    EDNN_CHECK(s.select_on == "validation" || s.select_on == "test", "checkpoint ", file, ": metadata 'select_on' is '",
+               s.select_on, "', expected validation or test");
+  }
+  if (r.has("evals")) s.evals = int(r.integer("evals", 0, kInt));
+  if (r.has("log_test")) s.log_test = r.boolean("log_test");
   if (r.has("conv_algo")) s.numerics.conv_algo = r.checked("conv_algo", parse_conv_algo);
   if (r.has("tf32")) s.numerics.tf32 = r.boolean("tf32");
   if (r.has("fusion")) s.numerics.fusion = r.boolean("fusion");
@@ -151,6 +164,22 @@ RunSettings RunSettings::from_metadata(const Metadata& metadata, const std::stri
   return s;
 }
 
+int planned_epochs(const RunSettings& s, std::int64_t samples_per_epoch) {
+  EDNN_CHECK(s.batch > 0 && samples_per_epoch > 0, "planned_epochs: batch ", s.batch, ", samples per epoch ",
+             samples_per_epoch);
+  const std::int64_t steps_per_epoch = (samples_per_epoch + s.batch - 1) / s.batch;
+  const std::int64_t for_steps = (std::int64_t(s.min_steps) + steps_per_epoch - 1) / steps_per_epoch;
+  EDNN_CHECK(for_steps <= kInt, "planned_epochs: ", s.min_steps, " steps need too many epochs");
+  return int(std::max<std::int64_t>(s.epochs, for_steps));
+}
+
+bool evaluates_after(int epoch, int planned, int evals) {
+  if (evals <= 0 || evals >= planned || epoch >= planned) return true;
+  // epoch e is ceil(k planned / evals) for some k exactly when floor(e evals / planned) exceeds
+  // floor((e - 1) evals / planned).
+  return std::int64_t(epoch) * evals / planned > std::int64_t(epoch - 1) * evals / planned;
+}
+
 RunSettings resume_settings(const RunSettings& recorded, const RunSettings& given, const std::set<std::string>& options,
                             bool allow_other_data, const std::string& checkpoint) {
   RunSettings s = recorded;
@@ -159,7 +188,14 @@ RunSettings resume_settings(const RunSettings& recorded, const RunSettings& give
   };
   for (const std::string& option : options) {
     if (option == "epochs") s.epochs = given.epochs;
-    else if (option == "lr") s.lr = given.lr;
+    else if (option == "min-steps") s.min_steps = given.min_steps;
+    else if (option == "evals") s.evals = given.evals;
+    else if (option == "log-test") s.log_test = given.log_test;
+    else if (option == "select-on") {
+      if (given.select_on != recorded.select_on)
+        refuse("--select-on", recorded.select_on, given.select_on,
+               "the best checkpoint so far was chosen on that split, and a resume keeps the rule");
+    } else if (option == "lr") s.lr = given.lr;
     else if (option == "batch") s.batch = given.batch;
     else if (option == "seed") s.seed = given.seed;
     else if (option == "loss") s.loss = given.loss;

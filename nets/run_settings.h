@@ -10,6 +10,9 @@
 //   loss, loss_alt, toggle_every, random_p  the loss and its schedule (SPEC section 5)
 //   transform                               none or sqrt
 //   seed, lr, batch, epochs                 Adam and the run's target epoch count
+//   min_steps                               at least this many Adam steps (raises the epochs)
+//   select_on, evals, log_test              which split picks the best checkpoint, how often it
+//                                           is evaluated, whether the test split is logged too
 //   data                                    what the network trained and was tested on (see below)
 //   conv_algo, tf32 (1/0), fusion (1/0)     the arithmetic (engine/numerics.h)
 //   solver_model, solver_D, solver_gamma,   how the data's targets were solved (solver/solver.h)
@@ -42,6 +45,13 @@ struct RunSettings {
   int batch = 50;
   double lr = 1e-4;
   int epochs = 10;                 // total, counting epochs done before a resume
+  int min_steps = 0;               // > 0: train at least this many Adam steps (planned_epochs below)
+  // Which split picks best.safetensors: "validation" (the data file's validation split; the test
+  // split is then left for the final evaluation alone) or "test" (the paper's rule: the best epoch
+  // is chosen on the very test set it is then reported on, which can only flatter it).
+  std::string select_on = "test";
+  int evals = 0;                   // evaluations spread evenly over the epochs, the last one always; 0: every epoch
+  bool log_test = false;           // select_on validation: also evaluate the test split and log it (never used to choose)
   std::uint64_t seed = 0;
   Numerics numerics;               // what the CUDA device computes with (the CPU: float)
   // The training and test data, e.g. "/abs/data.h5 fraction 0.25 subset 1 n 3" or "online (cpu),
@@ -60,12 +70,21 @@ struct RunSettings {
 // `options` names them (train's option names: "lr", "loss-toggle", ...). What a resume may change
 // (each given value replaces the recorded one): epochs, lr, batch, seed, loss, the schedule
 // (loss-toggle or loss-random with toggle-every or random-p; toggle-every or random-p alone change
-// the recorded schedule's), conv-algo, tf32, no-fusion. What it may not, as an error naming both
-// values: preset and no-batch-norm (another network), and, unless allow_other_data, transform and
+// the recorded schedule's), conv-algo, tf32, no-fusion, min-steps, evals, log-test. What it may not, as an error naming both
+// values: preset, no-batch-norm (another network) and select-on (another rule for the best
+// checkpoint), and, unless allow_other_data, transform and
 // the data (another problem: the best epoch would then be chosen among MAEs measured on different
 // test sets). Any other option named is an error too.
 RunSettings resume_settings(const RunSettings& recorded, const RunSettings& given, const std::set<std::string>& options,
                             bool allow_other_data, const std::string& checkpoint);
+
+// The epochs a run trains: `epochs`, raised so that the run takes at least min_steps Adam steps of
+// ceil(samples_per_epoch / batch) each. Small training sets otherwise stop after a few dozen steps
+// (20 samples, batch 16, 100 epochs: 200 steps), far from where they would plateau.
+int planned_epochs(const RunSettings& settings, std::int64_t samples_per_epoch);
+// Whether the run evaluates after epoch `epoch` (1-based) of `planned`: every epoch when evals is
+// 0, else evals times, after epochs ceil(k planned / evals), k = 1..evals (so always after the last).
+bool evaluates_after(int epoch, int planned, int evals);
 
 // The shortest text that reads back as the same double ("0.0001", "0.002", "1e-06").
 std::string number_text(double value);

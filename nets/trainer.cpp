@@ -147,7 +147,12 @@ private:
 #endif
 };
 
-const char* kLogHeader = "epoch,loss,train_loss,test_loss,test_mae,samples_per_s,seconds,best";
+// Empty evaluation fields: that split was not evaluated after that epoch.
+const char* kLogHeader =
+    "epoch,loss,train_loss,validation_loss,validation_mae,test_loss,test_mae,samples_per_s,seconds,best";
+
+// A log field: the value, or nothing when it was not measured.
+std::string field(double value) { return std::isnan(value) ? std::string() : fmt(value); }
 
 }  // namespace
 
@@ -277,12 +282,22 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   EDNN_CHECK(o.epochs > 0, "train: --epochs must be positive, got ", o.epochs);
   EDNN_CHECK(o.lr > 0 && std::isfinite(o.lr), "train: --lr must be positive, got ", o.lr);
   EDNN_CHECK(!o.out_dir.empty(), "train: --out DIR is required");
-  EDNN_CHECK(data.train != nullptr && data.test != nullptr, "train: no training or test data");
+  EDNN_CHECK(o.select_on == "validation" || o.select_on == "test", "train: select_on '", o.select_on,
+             "', expected validation or test");
+  const bool on_validation = o.select_on == "validation";
+  EDNN_CHECK(data.train != nullptr && (on_validation ? data.validation : data.test) != nullptr,
+             "train: no training data or no ", o.select_on, " data");
   EDNN_CHECK(data.online_per_epoch > 0 || !data.train_indices.empty(), "train: the training set ", data.train->name(),
              " selects no samples");
-  EDNN_CHECK(!data.test_indices.empty(), "train: the test set ", data.test->name(), " selects no samples");
-  for (SampleStore* s : {data.train, data.test})
-    EDNN_CHECK(s->L() == o.net.L, "train: ", s->name(), " has L = ", s->L(), " but preset ", o.net.preset,
+  EDNN_CHECK(!o.log_test || (on_validation && data.test != nullptr),
+             "train: log_test logs the test split beside the validation split that selects; it needs both");
+  const bool on_test = !on_validation || o.log_test;  // the test split is evaluated
+  if (on_validation)
+    EDNN_CHECK(!data.validation_indices.empty(), "train: the validation set ", data.validation->name(),
+               " selects no samples");
+  if (on_test) EDNN_CHECK(!data.test_indices.empty(), "train: the test set ", data.test->name(), " selects no samples");
+  for (SampleStore* s : {data.train, on_validation ? data.validation : nullptr, on_test ? data.test : nullptr})
+    EDNN_CHECK(!s || s->L() == o.net.L, "train: ", s->name(), " has L = ", s->L(), " but preset ", o.net.preset,
                " expects L = ", o.net.L);
   const LossSpec main_spec = parse_loss(o.loss);  // validates the texts before any work
   if (!o.loss_alt.empty()) parse_loss(o.loss_alt);
@@ -362,8 +377,8 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
       }
     }
     if (root)
-      std::fprintf(stderr, "train: resuming %s after epoch %d (step %ld, best test MAE %.6g at epoch %d)\n",
-                   result.last_path.c_str(), start_epoch, adam.steps(), best_mae, best_epoch);
+      std::fprintf(stderr, "train: resuming %s after epoch %d (step %ld, best %s MAE %.6g at epoch %d)\n",
+                   result.last_path.c_str(), start_epoch, adam.steps(), o.select_on.c_str(), best_mae, best_epoch);
   }
 
   const Metadata base_meta = o.to_metadata();  // every checkpoint says how it was made (nets/run_settings.h)
@@ -372,6 +387,8 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   const std::int64_t px = std::int64_t(L) * L;
   const std::int64_t per_epoch = data.online_per_epoch > 0 ? data.online_per_epoch
                                                            : std::int64_t(data.train_indices.size());
+  const int epochs = planned_epochs(o, per_epoch);
+  result.planned_epochs = epochs;
   std::vector<float> x, y;
   std::vector<int> n;
   TrainingStep training_step(*net, adam, o.device, o.cuda_graph, comm);
@@ -383,7 +400,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
         synced.push_back(bn);
       }
   const auto run_start = std::chrono::steady_clock::now();
-  for (int e = start_epoch; e < o.epochs; ++e) {
+  for (int e = start_epoch; e < epochs; ++e) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
     if (o.time_limit_s > 0 && e > start_epoch && elapsed >= o.time_limit_s) break;
     const std::string loss_text = loss_for_epoch(o, e);
@@ -402,7 +419,7 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
 
     net->train();
     Progress* bar = root ? o.progress : nullptr;
-    if (bar) bar->start("epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs), samples, "samples");
+    if (bar) bar->start("epoch " + std::to_string(e + 1) + "/" + std::to_string(epochs), samples, "samples");
     const auto epoch_start = std::chrono::steady_clock::now();
     double loss_sum = 0;
     std::int64_t done = 0;
@@ -447,31 +464,40 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     if (bar) bar->finish(" loss " + fmt(done ? loss_sum / double(done) : 0));
 
-    EvalResult ev;
-    if (!comm) {
-      ev = evaluate(*net, *data.test, data.test_indices, spec, o.transform, o.batch, o.device);
-    } else {  // every rank its share of the test split, the sums merged on rank 0
-      if (synced.empty()) average_buffers(*net, *comm);  // synchronised ones are alike on every rank
-      const std::int64_t total = std::int64_t(data.test_indices.size());
+    // One split's evaluation: on one process, or every rank its share, the sums merged on rank 0.
+    if (comm && synced.empty()) average_buffers(*net, *comm);  // synchronised ones are alike on every rank
+    auto evaluate_split = [&](SampleStore& store, const std::vector<std::int64_t>& indices) {
+      if (!comm) return evaluate(*net, store, indices, spec, o.transform, o.batch, o.device);
+      const std::int64_t total = std::int64_t(indices.size());
       const Share share = share_of(total, rank, ranks);
-      const std::vector<std::int64_t> mine(data.test_indices.begin() + share.first, data.test_indices.begin() + share.end);
-      const auto bytes = pack_evaluation(evaluate(*net, *data.test, mine, spec, o.transform, o.batch, o.device),
-                                         share.count());
+      const std::vector<std::int64_t> mine(indices.begin() + share.first, indices.begin() + share.end);
+      const auto bytes = pack_evaluation(evaluate(*net, store, mine, spec, o.transform, o.batch, o.device), share.count());
       std::vector<unsigned char> all;
       comm->gather(bytes.data(), bytes.size(), all, 0);
-      if (root) ev = unpack_evaluations(all, total);
-    }
+      return root ? unpack_evaluations(all, total) : EvalResult{};
+    };
+    const bool evaluated = out_of_time || evaluates_after(e + 1, epochs, o.evals);
     EpochRecord rec;
     rec.epoch = e + 1;
     rec.loss = loss_text;
     rec.train_loss = done ? loss_sum / double(done) : 0;
-    rec.test_loss = ev.loss;
-    rec.test_mae = ev.metrics.overall.mae(kAll);
+    if (evaluated && on_validation) {
+      const EvalResult ev = evaluate_split(*data.validation, data.validation_indices);
+      rec.validation_loss = ev.loss;
+      rec.validation_mae = ev.metrics.overall.mae(kAll);
+    }
+    if (evaluated && on_test) {
+      const EvalResult ev = evaluate_split(*data.test, data.test_indices);
+      rec.test_loss = ev.loss;
+      rec.test_mae = ev.metrics.overall.mae(kAll);
+    }
     rec.samples_per_s = train_seconds > 0 ? double(done) / train_seconds : 0;
     rec.seconds = train_seconds;
     if (root) {  // the evaluation's numbers, the checkpoints and the log live on rank 0
-      if (!std::isfinite(rec.test_mae))
-        fail("train: non-finite test MAE after epoch ", e + 1, "; training stopped, the last good checkpoint is ",
+      const double selecting = on_validation ? rec.validation_mae : rec.test_mae;
+      if (evaluated && !std::isfinite(selecting))
+        fail("train: non-finite ", o.select_on, " MAE after epoch ", e + 1,
+             "; training stopped, the last good checkpoint is ",
              e > start_epoch || o.resume ? result.last_path : std::string("(none)"));
 
       // The epoch's state, committed as one unit (nets/run_directory.h): a kill at any instant
@@ -479,9 +505,10 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
       EpochCommit commit(o.out_dir, e + 1);
       Metadata meta = base_meta;
       meta["epoch"] = std::to_string(e + 1);
-      meta["test_mae"] = fmt(rec.test_mae);
-      if (rec.test_mae < best_mae) {
-        best_mae = rec.test_mae;
+      if (!std::isnan(rec.validation_mae)) meta["validation_mae"] = fmt(rec.validation_mae);
+      if (!std::isnan(rec.test_mae)) meta["test_mae"] = fmt(rec.test_mae);
+      if (evaluated && selecting < best_mae) {
+        best_mae = selecting;
         best_epoch = e + 1;
         rec.best = true;
         save_model(commit.stage(run_files::best), *net, meta);
@@ -492,15 +519,18 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
       om["best_epoch"] = std::to_string(best_epoch);
       save_optimizer(commit.stage(run_files::last_optim), *net, adam, om);
       std::ostringstream row;
-      row << rec.epoch << ',' << '"' << rec.loss << '"' << ',' << fmt(rec.train_loss) << ',' << fmt(rec.test_loss) << ','
-          << fmt(rec.test_mae) << ',' << fmt(rec.samples_per_s) << ',' << fmt(rec.seconds) << ',' << (rec.best ? 1 : 0)
-          << '\n';
+      row << rec.epoch << ',' << '"' << rec.loss << '"' << ',' << fmt(rec.train_loss) << ',' << field(rec.validation_loss)
+          << ',' << field(rec.validation_mae) << ',' << field(rec.test_loss) << ',' << field(rec.test_mae) << ','
+          << fmt(rec.samples_per_s) << ',' << fmt(rec.seconds) << ',' << (rec.best ? 1 : 0) << '\n';
       log_text += row.str();
       write_text_atomically(commit.stage(run_files::log), log_text);
       commit.commit();
-      std::fprintf(stderr, "epoch %d/%d  loss %s  train %.6g  test %.6g  test MAE %.6g%s  %.1f samples/s\n", rec.epoch,
-                   o.epochs, loss_text.c_str(), rec.train_loss, rec.test_loss, rec.test_mae, rec.best ? " (best)" : "",
-                   rec.samples_per_s);
+      std::string scores;
+      if (!std::isnan(rec.validation_mae))
+        scores += "  validation " + fmt(rec.validation_loss) + "  validation MAE " + fmt(rec.validation_mae);
+      if (!std::isnan(rec.test_mae)) scores += "  test " + fmt(rec.test_loss) + "  test MAE " + fmt(rec.test_mae);
+      std::fprintf(stderr, "epoch %d/%d  loss %s  train %.6g%s%s  %.1f samples/s\n", rec.epoch, epochs,
+                   loss_text.c_str(), rec.train_loss, scores.c_str(), rec.best ? " (best)" : "", rec.samples_per_s);
     }
     result.epochs.push_back(rec);
     result.last_epoch = e + 1;

@@ -20,13 +20,15 @@
 // out the same way and its sums gathered on rank 0. Only rank 0 writes checkpoints and the log;
 // every rank reads them on --resume, so a run may be resumed with any number of ranks.
 //
-// Outputs in out_dir: best.safetensors (lowest plain test MAE over all pixels, whatever loss was
-// active), last.safetensors and last.optim.safetensors (resume state), train_log.csv (one row per
-// epoch). At the end of each epoch the four are committed as one unit (nets/run_directory.h), so a
+// Outputs in out_dir: best.safetensors (lowest plain MAE over all pixels, whatever loss was active,
+// on the split options.select_on names: the validation split, or the test split by the paper's
+// rule), last.safetensors and last.optim.safetensors (resume state), train_log.csv (one row per
+// epoch; the evaluation columns are empty after epochs that options.evals skips). At the end of each epoch the four are committed as one unit (nets/run_directory.h), so a
 // kill at any instant leaves one epoch's state; a non-finite loss stops training with an error
 // naming the step and leaves the files of the last good epoch untouched. An out_dir that holds a
 // run is refused unless resume or overwrite says what to do with it.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -64,14 +66,19 @@ struct TrainData {
   SampleStore* train = nullptr;
   std::vector<std::int64_t> train_indices;  // shuffled per epoch
   std::int64_t online_per_epoch = 0;        // > 0: train on fresh indices [e P, (e + 1) P), no shuffle
-  SampleStore* test = nullptr;
-  std::vector<std::int64_t> test_indices;
+  SampleStore* test = nullptr;              // the test split: picks the best checkpoint when select_on is
+  std::vector<std::int64_t> test_indices;   // "test"; otherwise only logged, with log_test
+  SampleStore* validation = nullptr;        // the validation split: picks it when select_on is "validation"
+  std::vector<std::int64_t> validation_indices;
 };
 
 struct EpochRecord {
   int epoch = 0;                // 1-based
   std::string loss;             // active loss text
-  double train_loss = 0, test_loss = 0, test_mae = 0;
+  double train_loss = 0;
+  // The evaluations after this epoch; NaN where a split was not evaluated (an epoch that
+  // options.evals skips, or a split that is neither selected on nor logged).
+  double validation_loss = NAN, validation_mae = NAN, test_loss = NAN, test_mae = NAN;
   double samples_per_s = 0, seconds = 0;
   bool best = false;
 };
@@ -79,8 +86,9 @@ struct EpochRecord {
 struct TrainResult {
   std::vector<EpochRecord> epochs;   // this run's epochs
   int last_epoch = 0;
-  double best_mae = 0;
+  double best_mae = 0;               // on the split options.select_on names
   int best_epoch = 0;
+  int planned_epochs = 0;            // planned_epochs(options, samples per epoch)
   std::string best_path, last_path, log_path;
 };
 

@@ -174,7 +174,8 @@ DatagenSummary run_datagen(const DatagenOptions& options,
                    ", ", mixed, "); one file never mixes cpu and cuda targets: give every rank the same --device");
       }
       const DatasetInfo requested = make_dataset_info(options.solver, options.seed, options.per_n,
-                                                      options.test_fraction, options.compress, batch_solver->device());
+                                                      options.test_fraction, options.compress, batch_solver->device(),
+                                                      options.validation_fraction);
       writer = open_output(options, requested, summary, on_warning);
       if (!writer) {
         start.state = StartMessage::already_finished;
@@ -224,7 +225,8 @@ DatagenSummary run_datagen(const DatagenOptions& options,
   // decides every batch (and when to stop) and tells the others (protocol step c).
   const DatasetInfo info = root ? writer->info()
                                 : make_dataset_info(options.solver, options.seed, options.per_n,
-                                                    options.test_fraction, options.compress, batch_solver->device());
+                                                    options.test_fraction, options.compress, batch_solver->device(),
+                                                      options.validation_fraction);
   const std::int64_t total = info.size();
   summary.resumed_from = start.completed;
   std::int64_t next = start.completed;

@@ -95,6 +95,7 @@ struct DatagenOptions {
   solver::SolverConfig solver;
   int per_n = 20000;
   double test_fraction = 0.2;
+  double validation_fraction = 0;   // > 0: a validation split after the test split (dataset_h5.h)
   std::uint64_t seed = 0;
   bool compress = false;            // shuffle + deflate on the image chunks
   int batch = 0;                    // samples per write and flush; 0: about 8 MB of images

@@ -23,8 +23,8 @@ namespace {
 constexpr int kFormatVersion = 1;
 constexpr const char* kOrdering =
     "sample i: n_sources = min_sources + i % K, rank = i / K (K = max_sources - min_sources + 1); "
-    "split = train when rank < train_per_n; sample i of random stream `seed`; the first k train "
-    "samples of each n are the prefix [0, k*K)";
+    "split = train (0) when rank < train_per_n, then test (1) for test_per_n ranks, then validation (2); "
+    "sample i of random stream `seed`; the first k train samples of each n are the prefix [0, k*K)";
 
 // Owns one HDF5 identifier and closes it with the matching H5?close.
 class H5Id {
@@ -158,6 +158,8 @@ void write_info_attributes(hid_t file, const DatasetInfo& info, const std::strin
   write_attribute(file, "test_fraction", info.test_fraction, path);
   write_attribute(file, "train_per_n", info.train_per_n, path);
   write_attribute(file, "test_per_n", info.test_per_n, path);
+  write_attribute(file, "validation_fraction", info.validation_fraction, path);
+  write_attribute(file, "validation_per_n", info.validation_per_n, path);
   write_attribute(file, "compressed", info.compressed ? 1 : 0, path);
   write_attribute(file, "ordering", std::string(kOrdering), path);
   write_attribute(file, "device", info.device, path);
@@ -190,6 +192,11 @@ DatasetInfo read_info_attributes(hid_t file, const std::string& path) {
   info.test_fraction = get_double("test_fraction");
   info.train_per_n = get_int("train_per_n");
   info.test_per_n = get_int("test_per_n");
+  // Files written before the validation split existed have none.
+  if (H5Aexists(file, "validation_per_n") > 0) {
+    info.validation_fraction = get_double("validation_fraction");
+    info.validation_per_n = get_int("validation_per_n");
+  }
   info.compressed = get_int("compressed") != 0;
   // Files written before the GPU path existed have no `device`: they were solved on the CPU.
   info.device = H5Aexists(file, "device") > 0 ? read_string_attribute(file, "device", path) : "cpu";
@@ -221,7 +228,7 @@ std::vector<DatasetSpec> dataset_specs(const DatasetInfo& info) {
           {"sources", H5T_IEEE_F32LE, {N, M, 3}, false, {"sample", "source", "field"},
            "the sources: rows >= n_sources are zero; fields (attribute 'fields'): x = column and y = row of "
            "the disk's centre in lattice sites, value in (0, 1]"},
-          {"split", H5T_STD_U8LE, {N}, false, per_sample, "0: train, 1: test (attribute 'codes')"},
+          {"split", H5T_STD_U8LE, {N}, false, per_sample, "0: train, 1: test, 2: validation (attribute 'codes')"},
           {"sweeps", H5T_STD_I32LE, {N}, false, per_sample, "red-black SOR sweeps the sample took"},
           {"residual", H5T_IEEE_F64LE, {N}, false, per_sample,
            "relative residual max|r| / ((4D + gamma) max u) of the stored target"}};
@@ -233,7 +240,7 @@ void describe_dataset(hid_t dataset, const DatasetSpec& spec, const std::string&
   for (std::size_t d = 0; d < spec.labels.size(); ++d)
     check_status(H5DSset_label(dataset, static_cast<unsigned>(d), spec.labels[d]), path, "H5DSset_label");
   write_attribute(dataset, "description", std::string(spec.description), path);
-  if (std::string(spec.name) == "split") write_attribute(dataset, "codes", std::string("0: train, 1: test"), path);
+  if (std::string(spec.name) == "split") write_attribute(dataset, "codes", std::string("0: train, 1: test, 2: validation"), path);
   if (std::string(spec.name) == "sources") write_attribute(dataset, "fields", std::string("x, y, value"), path);
 }
 
@@ -303,12 +310,12 @@ void check_attributes(const DatasetInfo& info, const std::string& path) {
   } catch (const Error& e) {
     inconsistent(path, detail::concat("the attributes describe no valid data set (", e.what(), ")"));
   }
-  if (info.per_n < 1 || info.train_per_n < 1 || info.test_per_n < 0 ||
-      std::int64_t(info.train_per_n) + info.test_per_n != info.per_n)
+  if (info.per_n < 1 || info.train_per_n < 1 || info.test_per_n < 0 || info.validation_per_n < 0 ||
+      std::int64_t(info.train_per_n) + info.test_per_n + info.validation_per_n != info.per_n)
     inconsistent(path, detail::concat("attributes per_n = ", info.per_n, ", train_per_n = ", info.train_per_n,
-                                      ", test_per_n = ", info.test_per_n,
+                                      ", test_per_n = ", info.test_per_n, ", validation_per_n = ", info.validation_per_n,
                                       " do not add up (expected train_per_n >= 1, test_per_n >= 0, "
-                                      "train_per_n + test_per_n = per_n)"));
+                                      "validation_per_n >= 0, train_per_n + test_per_n + validation_per_n = per_n)"));
   if (info.completed < 0 || info.completed > info.size())
     inconsistent(path, detail::concat("attribute completed = ", info.completed, " outside [0, N = ", info.size(),
                                       "] (N = per_n * (max_sources - min_sources + 1))"));
@@ -388,10 +395,10 @@ struct OpenFile {
     for (std::int64_t i = 0; i < info.size(); ++i) {
       const SampleSlot slot = slot_of(info, i);
       const auto k = static_cast<size_t>(i);
-      if (n_sources_column[k] != slot.n_sources || split_column[k] != (slot.test ? 1 : 0))
+      if (n_sources_column[k] != slot.n_sources || split_column[k] != std::uint8_t(slot.split))
         inconsistent(path, detail::concat("sample ", i, " has n_sources = ", n_sources_column[k], ", split = ",
                                           int(split_column[k]), "; the ordering of the attributes says ",
-                                          slot.n_sources, ", ", slot.test ? 1 : 0));
+                                          slot.n_sources, ", ", int(slot.split)));
     }
   }
   void close() {
@@ -428,7 +435,8 @@ void open_file(OpenFile& f, const std::string& path, bool writable) {
 
 // ---- info and ordering ---------------------------------------------------------------------------
 DatasetInfo make_dataset_info(const solver::SolverConfig& config, std::uint64_t seed, int per_n,
-                              double test_fraction, bool compressed, const std::string& device) {
+                              double test_fraction, bool compressed, const std::string& device,
+                              double validation_fraction) {
   solver::validate(config);
   EDNN_CHECK(device == "cpu" || device == "cuda", "data set: device '", device, "', expected cpu or cuda");
   EDNN_CHECK(per_n >= 1, "data set: per_n = ", per_n, ", expected >= 1");
@@ -440,10 +448,14 @@ DatasetInfo make_dataset_info(const solver::SolverConfig& config, std::uint64_t 
   info.seed = seed;
   info.per_n = per_n;
   info.test_fraction = test_fraction;
+  EDNN_CHECK(validation_fraction >= 0 && validation_fraction < 1, "data set: validation_fraction = ",
+             validation_fraction, ", expected 0 <= validation_fraction < 1");
+  info.validation_fraction = validation_fraction;
   info.test_per_n = static_cast<int>(std::llround(per_n * test_fraction));
-  info.train_per_n = per_n - info.test_per_n;
-  EDNN_CHECK(info.train_per_n >= 1, "data set: test_fraction ", test_fraction, " of ", per_n,
-             " samples per n leaves no train sample");
+  info.validation_per_n = static_cast<int>(std::llround(per_n * validation_fraction));
+  info.train_per_n = per_n - info.test_per_n - info.validation_per_n;
+  EDNN_CHECK(info.train_per_n >= 1, "data set: test_fraction ", test_fraction, " and validation_fraction ",
+             validation_fraction, " of ", per_n, " samples per n leave no train sample");
   info.compressed = compressed;
   info.engine_version = EDNN_VERSION;
   info.device = device;
@@ -469,6 +481,7 @@ std::string parameter_difference(const DatasetInfo& a, const DatasetInfo& b) {
   compare("seed", a.seed, b.seed);
   compare("per_n", a.per_n, b.per_n);
   compare("test_fraction", a.test_fraction, b.test_fraction);
+  compare("validation_fraction", a.validation_fraction, b.validation_fraction);
   compare("compressed", a.compressed, b.compressed);
   compare("device", a.device, b.device);
   return os.str();
@@ -480,8 +493,19 @@ SampleSlot slot_of(const DatasetInfo& info, std::int64_t index) {
   SampleSlot slot;
   slot.n_sources = info.solver.min_sources + static_cast<int>(index % K);
   slot.rank = static_cast<int>(index / K);
-  slot.test = slot.rank >= info.train_per_n;
+  slot.split = slot.rank < info.train_per_n                     ? Split::train
+               : slot.rank < info.train_per_n + info.test_per_n ? Split::test
+                                                                 : Split::validation;
   return slot;
+}
+
+const char* split_name(Split split) {
+  switch (split) {
+    case Split::train: return "train";
+    case Split::test: return "test";
+    case Split::validation: return "validation";
+  }
+  return "?";
 }
 
 std::int64_t index_of(const DatasetInfo& info, int n_sources, int rank) {
@@ -512,7 +536,11 @@ std::vector<std::int64_t> train_indices(const DatasetInfo& info, double fraction
 }
 
 std::vector<std::int64_t> test_indices(const DatasetInfo& info, int n_sources) {
-  return ranks_to_indices(info, info.train_per_n, info.per_n, n_sources);
+  return ranks_to_indices(info, info.train_per_n, info.train_per_n + info.test_per_n, n_sources);
+}
+
+std::vector<std::int64_t> validation_indices(const DatasetInfo& info, int n_sources) {
+  return ranks_to_indices(info, info.train_per_n + info.test_per_n, info.per_n, n_sources);
 }
 
 // ---- reader --------------------------------------------------------------------------------------
@@ -621,7 +649,7 @@ DatasetWriter DatasetWriter::create(const std::string& path, const DatasetInfo& 
   for (std::int64_t i = 0; i < f.info.size(); ++i) {
     const SampleSlot slot = slot_of(f.info, i);
     n_sources[static_cast<size_t>(i)] = slot.n_sources;
-    split[static_cast<size_t>(i)] = slot.test ? 1 : 0;
+    split[static_cast<size_t>(i)] = std::uint8_t(slot.split);
   }
   transfer_rows(f.n_sources.get(), H5T_NATIVE_INT32, 0, f.info.size(), n_sources.data(), true, path);
   transfer_rows(f.split.get(), H5T_NATIVE_UINT8, 0, f.info.size(), split.data(), true, path);

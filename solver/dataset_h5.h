@@ -5,28 +5,33 @@
 //   targets    float32 [N, 1, L, L]  steady state y           chunk [1, 1, L, L], optional deflate
 //   n_sources  int32   [N]           number of sources
 //   sources    float32 [N, M, 3]     (x = column, y = row, value); rows >= n_sources are zero
-//   split      uint8   [N]           0 train, 1 test
+//   split      uint8   [N]           0 train, 1 test, 2 validation
 //   sweeps     int32   [N]           SOR sweeps the sample took
 //   residual   float64 [N]           max|r| / ((4D + gamma) max u) of the stored field
 // Every data set carries its dimension labels (H5DS: h5py's ds.dims[i].label, e.g. sample, channel,
-// y, x) and a `description`; `split` its `codes` ("0: train, 1: test"), `sources` its `fields`
+// y, x) and a `description`; `split` its `codes` ("0: train, 1: test, 2: validation"), `sources` its `fields`
 // ("x, y, value").
 // File attributes: L, D, gamma, radius, model, tolerance, omega, max_sweeps, seed,
 // engine_version, per_n, min_sources, max_sources, test_fraction, train_per_n, test_per_n,
-// compressed, format_version, ordering (this rule in words), device ("cpu": the double CPU
+// validation_fraction, validation_per_n (files without them have no validation split), compressed, format_version, ordering (this rule in words), device ("cpu": the double CPU
 // solver, "cuda": the float CUDA kernel of solver/sor_cuda.h; the two agree to about the
 // tolerance, not bitwise, so a file holds one device's samples only; files without the attribute
 // predate it and were solved on the CPU) and completed (samples written; N in a finished file).
 //
 // Ordering. With K = max_sources - min_sources + 1 source counts, sample i has
 //     n_sources = min_sources + i % K,   rank = i / K   (its position among the samples with n),
-// split = train for rank < train_per_n and test otherwise, and it is sample i of the random
-// stream `seed` (solver::sample_sources(config, seed, i, n)). So the file holds, in order, rank 0
-// of every n, rank 1 of every n, ...: every train sample precedes every test sample, and
+// split = train for rank < train_per_n, test for the next test_per_n ranks and validation for the
+// last validation_per_n, and it is sample i of the random stream `seed`
+// (solver::sample_sources(config, seed, i, n)). So the file holds, in order, rank 0 of every n,
+// rank 1 of every n, ...: every train sample precedes every test sample, and
 // "the first k train samples of each n" is the file prefix [0, k K). The nested training subsets
 // of SPEC section 2 (1.25% .. 100% of the train split, equal per n) are therefore prefixes:
 //     train_indices(info, 0.0125) = 0 .. k K - 1 with k = round(0.0125 * train_per_n),
-// and the test set is [train_per_n K, N). For a single n (the "trained on n = P" runs), take
+// the test set is [train_per_n K, (train_per_n + test_per_n) K) and the validation set the rest.
+// Validation comes last so that a file made with more samples per n and a validation fraction
+// holds the same train and test samples as one without (the same indices, the same stream): e.g.
+// per_n 120, test and validation fractions 1/6 each extend per_n 100, test fraction 0.2 by 20
+// validation samples per n and change nothing else. For a single n (the "trained on n = P" runs), take
 // train_indices(info, fraction, P): the indices rank * K + (P - min_sources), rank < k.
 //
 // Writing is resumable: datagen writes FILE.partial, records `completed` and flushes after every
@@ -62,8 +67,10 @@ struct DatasetInfo {
   std::uint64_t seed = 0;
   int per_n = 0;                 // samples per number of sources
   double test_fraction = 0.2;
-  int train_per_n = 0;           // per_n - test_per_n
+  double validation_fraction = 0;
+  int train_per_n = 0;           // per_n - test_per_n - validation_per_n
   int test_per_n = 0;            // round(per_n * test_fraction)
+  int validation_per_n = 0;      // round(per_n * validation_fraction); 0: no validation split
   bool compressed = false;
   std::string engine_version;
   std::string device = "cpu";    // what solved the targets: "cpu" or "cuda"
@@ -74,20 +81,25 @@ struct DatasetInfo {
   bool finished() const { return completed == size(); }
 };
 
-// Fills train_per_n and test_per_n from per_n and test_fraction, checks the ranges and sets omega
-// to the value the solver will use. device: "cpu" or "cuda".
+// Fills train_per_n, test_per_n and validation_per_n from per_n and the fractions, checks the
+// ranges and sets omega to the value the solver will use. device: "cpu" or "cuda".
 DatasetInfo make_dataset_info(const solver::SolverConfig& config, std::uint64_t seed, int per_n,
-                              double test_fraction, bool compressed, const std::string& device = "cpu");
+                              double test_fraction, bool compressed, const std::string& device = "cpu",
+                              double validation_fraction = 0);
 
 // "" when a and b describe the same data (everything but `completed`, the device last), otherwise
 // the first difference, e.g. "seed: file has 1, requested 2".
 std::string parameter_difference(const DatasetInfo& file, const DatasetInfo& requested);
 
+// The codes of the `split` column.
+enum class Split : std::uint8_t { train = 0, test = 1, validation = 2 };
+const char* split_name(Split split);  // "train", "test", "validation"
+
 // Where sample i sits in the ordering described above.
 struct SampleSlot {
   int n_sources = 0;
   int rank = 0;      // among the samples with this n
-  bool test = false;
+  Split split = Split::train;
 };
 SampleSlot slot_of(const DatasetInfo& info, std::int64_t index);
 std::int64_t index_of(const DatasetInfo& info, int n_sources, int rank);
@@ -100,6 +112,8 @@ std::int64_t index_of(const DatasetInfo& info, int n_sources, int rank);
 std::vector<std::int64_t> train_indices(const DatasetInfo& info, double fraction, int n_sources = 0, int subset = 0);
 // All test samples (of one n when n_sources > 0), in file order.
 std::vector<std::int64_t> test_indices(const DatasetInfo& info, int n_sources = 0);
+// All validation samples (of one n when n_sources > 0), in file order; empty without a validation split.
+std::vector<std::int64_t> validation_indices(const DatasetInfo& info, int n_sources = 0);
 
 // Whether `path` is an HDF5 file that says it is a datagen data set (has `format_version`), so
 // that a program reading it as plain inputs first checks it through DatasetReader.
@@ -124,7 +138,7 @@ public:
   void read_input(std::int64_t index, std::span<float> image) const;   // [L, L]
   void read_target(std::int64_t index, std::span<float> image) const;  // [L, L]
   int n_sources(std::int64_t index) const;
-  std::uint8_t split(std::int64_t index) const;                         // 0 train, 1 test
+  std::uint8_t split(std::int64_t index) const;                         // a Split code
   std::vector<solver::Source> sources(std::int64_t index) const;        // n_sources rows
   solver::SolveStats stats(std::int64_t index) const;
   // Per-sample SOR statistics of samples [0, count).

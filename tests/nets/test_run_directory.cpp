@@ -51,8 +51,8 @@ std::string log_without_timing(const fs::path& path) {
     std::string cell;
     std::istringstream cells_in(line);
     while (std::getline(cells_in, cell, ',')) cells.push_back(cell);
-    REQUIRE(cells.size() == 8);
-    cells.erase(cells.begin() + 5, cells.begin() + 7);
+    REQUIRE(cells.size() == 10);
+    cells.erase(cells.begin() + 7, cells.begin() + 9);
     for (const std::string& c : cells) kept += c + ",";
     kept += "\n";
   }

@@ -113,10 +113,10 @@ TEST_CASE("study plan: the defaults it fills in are train's own (train --help)")
   // A study naming nothing gets one run whose settings are the defaults filled in.
   const auto st = study::parse_study(R"({"data": {"d": {"file": "x.h5"}}, "groups": [{}]})", "d.json", "/o");
   REQUIRE(st.runs.size() == 1);
-  const std::regex line(R"(--([a-z-]+) +[A-Z0-9]+ .*\(default ([^)]+)\))");
+  const std::regex line(R"(--([a-z-]+) +([A-Z0-9]+|[a-z0-9|]+) .*\(default ([^)]+)\))");
   int compared = 0;
   for (std::sregex_iterator it(help.output.begin(), help.output.end(), line), end; it != end; ++it) {
-    const std::string key = (*it)[1], value = (*it)[2];
+    const std::string key = (*it)[1], value = (*it)[3];
     auto filled = st.runs[0].settings.find(key);
     if (filled == st.runs[0].settings.end()) continue;
     INFO(key);

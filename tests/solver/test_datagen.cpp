@@ -97,7 +97,7 @@ TEST_CASE("solver_datagen: the ordering makes the nested subsets prefixes, equal
     std::vector<int> per_n(21, 0);
     for (std::int64_t i : train) {
       const SampleSlot slot = slot_of(info, i);
-      CHECK_FALSE(slot.test);
+      CHECK(slot.split == Split::train);
       ++per_n[slot.n_sources];
     }
     CHECK(std::count(per_n.begin() + 1, per_n.end(), k) == 20);  // equal numbers per n
@@ -122,7 +122,7 @@ TEST_CASE("solver_datagen: the ordering makes the nested subsets prefixes, equal
     REQUIRE(static_cast<std::int64_t>(block.size()) == 20 * k);
     for (std::int64_t i : block) {
       const SampleSlot slot = slot_of(info, i);
-      CHECK((slot.rank >= subset * k && slot.rank < (subset + 1) * k && !slot.test));
+      CHECK((slot.rank >= subset * k && slot.rank < (subset + 1) * k && slot.split == Split::train));
     }
     seen.insert(seen.end(), block.begin(), block.end());
   }
@@ -178,6 +178,46 @@ TEST_CASE("solver_datagen: a written file holds exactly the samples the solver m
     CHECK(r.stats(i).sweeps > 0);
   }
   CHECK_THROWS_AS(r.read_input(6, input), ednn::Error);
+}
+
+TEST_CASE("solver_datagen: a validation split comes after the test split and changes no train or test sample") {
+  TempDir dir;
+  // per_n 6, test 1/6, validation 1/6: ranks 0..3 train, 4 test, 5 validation; the same train and
+  // test samples as per_n 5 with test fraction 0.2 (ranks 0..3 train, 4 test).
+  DatagenOptions with = tiny_options(dir.path / "with.h5");
+  with.per_n = 6;
+  with.test_fraction = 1.0 / 6;
+  with.validation_fraction = 1.0 / 6;
+  DatagenOptions without = tiny_options(dir.path / "without.h5");
+  without.per_n = 5;
+  without.test_fraction = 0.2;
+  run_datagen(with);
+  run_datagen(without);
+  const Contents a = read_all(with.out), b = read_all(without.out);
+  const DatasetInfo info = DatasetReader(with.out).info();
+  CHECK(info.train_per_n == 4);
+  CHECK(info.test_per_n == 1);
+  CHECK(info.validation_per_n == 1);
+  CHECK(DatasetReader(without.out).info().validation_per_n == 0);
+  // Samples 0..14 (ranks 0..4 of n = 1..3) are the same in both files, split codes included.
+  const std::size_t px = 32 * 32;
+  CHECK(std::equal(b.targets.begin(), b.targets.end(), a.targets.begin()));
+  CHECK(std::equal(b.inputs.begin(), b.inputs.end(), a.inputs.begin()));
+  CHECK(std::equal(b.split.begin(), b.split.end(), a.split.begin()));
+  CHECK(a.targets.size() == 18 * px);
+  // The last rank of every n is validation, code 2, and the index lists agree with the codes.
+  const std::vector<int> expected_split = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2};
+  CHECK(a.split == expected_split);
+  CHECK(validation_indices(info) == std::vector<std::int64_t>{15, 16, 17});
+  CHECK(test_indices(info) == std::vector<std::int64_t>{12, 13, 14});
+  CHECK(validation_indices(info, 2) == std::vector<std::int64_t>{16});
+  CHECK(validation_indices(DatasetReader(without.out).info()).empty());
+  for (std::int64_t i : validation_indices(info)) CHECK(slot_of(info, i).split == Split::validation);
+  // Resuming or re-running with another validation fraction is another data set: refused.
+  DatagenOptions other = with;
+  other.validation_fraction = 0;
+  other.per_n = 6;
+  CHECK(error_of(other).find("validation_fraction") != std::string::npos);
 }
 
 TEST_CASE("solver_datagen: string attributes are variable-length UTF-8 (h5py reads them as str)") {
@@ -241,7 +281,7 @@ TEST_CASE("solver_datagen: the file describes itself: dimension labels, split co
       CHECK(std::string(label) == labels[k]);
     }
     CHECK_FALSE(text_attribute(d, "description").empty());
-    if (std::string(name) == "split") CHECK(text_attribute(d, "codes") == "0: train, 1: test");
+    if (std::string(name) == "split") CHECK(text_attribute(d, "codes") == "0: train, 1: test, 2: validation");
     if (std::string(name) == "sources") CHECK(text_attribute(d, "fields") == "x, y, value");
     H5Dclose(d);
   }
