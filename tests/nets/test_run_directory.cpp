@@ -280,7 +280,10 @@ TEST_CASE("train: options that would do nothing in their context are usage error
            {"--data " + data + " --random-p 0.3", "--random-p needs --loss-random"},
            {"--data " + data + " --max-steps 0", "--max-steps 0 would take no step"},
            {"--data " + data + " --allow-other-data", "--allow-other-data applies to --resume only"},
-           {"--data " + data + " --epochs 0", "--epochs expects an integer in 1.."}}) {
+           {"--data " + data + " --epochs 0", "--epochs expects an integer in 1.."},
+           {"--data " + data + " --select-on validation", "--select-on validation needs data with a validation split"},
+           {"--data " + data + " --log-test", "--log-test logs the test split beside the validation split"},
+           {"--online --log-test", "--log-test needs --data"}}) {
     CAPTURE(options);
     const auto r = run_command(train + " " + options, log);
     CAPTURE(r.output);
@@ -326,4 +329,47 @@ TEST_CASE("infer --sources solves with the solver the network's data was made wi
   REQUIRE(r.status == 0);
   CHECK(r.output.find("solved with SPEC's default solver settings: model clamp, D 1, gamma 0.0025, radius 5") !=
         std::string::npos);
+}
+
+TEST_CASE("train on data with a validation split: selects on it by default, logs the test split on request, and a "
+          "resume keeps the rule") {
+  ednn::test::TempDir tmp("train_validation");
+  dataset::DatagenOptions g;
+  g.out = (tmp.path / "d.h5").string();
+  g.solver.L = 64;
+  g.solver.max_sources = 2;
+  g.per_n = 6;
+  g.test_fraction = 1.0 / 6;
+  g.validation_fraction = 1.0 / 6;
+  dataset::run_datagen(g);
+  const fs::path log = tmp.path / "log.txt", run = tmp.path / "run";
+  auto r = run_command(train_command(g.out) + " --epochs 3 --log-test --out " + run.string(), log);
+  CAPTURE(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("2 validation (selects the best epoch), 2 test (logged)") != std::string::npos);
+  CHECK(r.output.find("Best validation MAE") != std::string::npos);
+  const nets::Metadata m = nets::read_metadata((run / "best.safetensors").string());
+  CHECK(m.at("select_on") == "validation");
+  CHECK(m.count("validation_mae") == 1);
+  CHECK(m.count("test_mae") == 1);
+  // The paper's rule on resume: refused, naming both; the run untouched.
+  const std::string before = read_bytes(run / "last.safetensors");
+  r = run_command(train_command(g.out) + " --epochs 4 --select-on test --resume " + run.string(), log);
+  CHECK(r.status == 1);
+  CHECK(r.output.find("--select-on validation, this command gives test") != std::string::npos);
+  CHECK(read_bytes(run / "last.safetensors") == before);
+  // --select-on test on the same data: the paper's rule, recorded.
+  r = run_command(train_command(g.out) + " --epochs 1 --select-on test --out " + (tmp.path / "paper").string(), log);
+  REQUIRE(r.status == 0);
+  CHECK(nets::read_metadata((tmp.path / "paper" / "best.safetensors").string()).at("select_on") == "test");
+  // infer --split validation reads the validation samples: 2 of them.
+  r = run_command(std::string(EDNN_INFER_BIN) + " --checkpoint " + (run / "best.safetensors").string() + " --data " +
+                      g.out + " --split validation --device cpu --quiet --pictures 0 --out " + (tmp.path / "i").string(),
+                  log);
+  CAPTURE(r.output);
+  REQUIRE(r.status == 0);
+  const auto metrics = nlohmann::json::parse(read_bytes(tmp.path / "i" / "metrics.json"));
+  CHECK(metrics["split"] == "validation");
+  CHECK(std::fabs(metrics["overall"]["all"]["mae"].get<double>() - std::stod(m.at("validation_mae"))) <=
+        1e-5 * std::stod(m.at("validation_mae")));
 }

@@ -229,3 +229,79 @@ TEST_CASE("train: --cuda-graph takes the same steps as eager training on the cud
   fs::remove_all(b);
 }
 #endif
+
+TEST_CASE("train: planned epochs and the evaluation schedule") {
+  RunSettings s;
+  s.epochs = 100;
+  s.batch = 16;
+  CHECK(planned_epochs(s, 20) == 100);  // no min_steps: just the epochs
+  s.min_steps = 1500;
+  CHECK(planned_epochs(s, 20) == 750);   // 2 steps an epoch (16 + 4)
+  CHECK(planned_epochs(s, 80) == 300);   // 5 steps an epoch
+  CHECK(planned_epochs(s, 400) == 100);  // 25 steps an epoch: 2,500 steps already
+  CHECK(planned_epochs(s, 200) == 116);  // 13 steps an epoch: ceil(1500 / 13)
+  // 10 evaluations over 750 epochs: after epochs 75, 150, ..., 750; every epoch without evals.
+  std::vector<int> after;
+  for (int e = 1; e <= 750; ++e)
+    if (evaluates_after(e, 750, 10)) after.push_back(e);
+  CHECK(after == std::vector<int>{75, 150, 225, 300, 375, 450, 525, 600, 675, 750});
+  after.clear();
+  for (int e = 1; e <= 7; ++e)
+    if (evaluates_after(e, 7, 3)) after.push_back(e);
+  CHECK(after == std::vector<int>{3, 5, 7});  // ceil(7 k / 3), k = 1..3
+  for (int e = 1; e <= 5; ++e) CHECK(evaluates_after(e, 5, 0));
+  for (int e = 1; e <= 5; ++e) CHECK(evaluates_after(e, 5, 9));  // more evaluations than epochs: every epoch
+}
+
+TEST_CASE("train: --select-on validation picks the best epoch on the validation split; the test split is only logged") {
+  const fs::path out = temp_dir("train_select_validation");
+  TrainData d = tiny_data().data();
+  // The validation split: 8 other samples (the test store's first 4 and the train store's last 4
+  // would do as well; what matters is that it differs from the test split).
+  static MemoryStore validation_store = TinyData::make(3, 8);
+  d.validation = &validation_store;
+  for (int i = 0; i < 8; ++i) d.validation_indices.push_back(i);
+  TrainOptions o = tiny_options(out, 6);
+  o.select_on = "validation";
+  o.log_test = true;
+  o.evals = 3;
+  const TrainResult r = train(o, d);
+  REQUIRE(r.epochs.size() == 6);
+  // Evaluated after epochs 2, 4 and 6 only, both splits.
+  double best = std::numeric_limits<double>::infinity();
+  int best_epoch = 0;
+  for (const EpochRecord& e : r.epochs) {
+    CAPTURE(e.epoch);
+    const bool evaluated = e.epoch % 2 == 0;
+    CHECK(std::isnan(e.validation_mae) == !evaluated);
+    CHECK(std::isnan(e.test_mae) == !evaluated);
+    if (evaluated && e.validation_mae < best) {
+      best = e.validation_mae;
+      best_epoch = e.epoch;
+    }
+  }
+  // The best epoch is the one of lowest validation MAE, whatever the test MAE says.
+  CHECK(r.best_epoch == best_epoch);
+  CHECK(r.best_mae == best);
+  const Metadata m = read_metadata((out / "best.safetensors").string());
+  CHECK(m.at("epoch") == std::to_string(best_epoch));
+  CHECK(m.at("select_on") == "validation");
+  CHECK(m.at("evals") == "3");
+  // An independent score of best.safetensors on the validation split equals the logged one.
+  auto net = build_ednn(o.net, 0);
+  load_model((out / "best.safetensors").string(), *net);
+  const EvalResult again = evaluate(*net, validation_store, d.validation_indices, parse_loss("mae"), Transform::none,
+                                    8, Device::cpu);
+  CHECK(std::fabs(again.metrics.overall.mae(kAll) - best) <= 1e-6 * best);
+  // The log has empty evaluation cells after the epochs that were not evaluated.
+  std::ifstream log(out / "train_log.csv");
+  std::string header, row1;
+  std::getline(log, header);
+  std::getline(log, row1);
+  CHECK(header == "epoch,loss,train_loss,validation_loss,validation_mae,test_loss,test_mae,samples_per_s,seconds,best");
+  CHECK(row1.find(",,,,") != std::string::npos);
+
+  // Selecting on a split that is absent is an error, before any step.
+  TrainData no_validation = tiny_data().data();
+  CHECK_THROWS_AS(train(o, no_validation), Error);
+}
