@@ -23,8 +23,8 @@
 // Outputs in out_dir: best.safetensors (lowest plain MAE over all pixels, whatever loss was active,
 // on the split options.select_on names: the validation split, or the test split by the paper's
 // rule), last.safetensors and last.optim.safetensors (resume state), train_log.csv (one row per
-// epoch; the evaluation columns are empty after epochs that options.evals skips). At the end of each epoch the four are committed as one unit (nets/run_directory.h), so a
-// kill at any instant leaves one epoch's state; a non-finite loss stops training with an error
+// epoch; the evaluation columns are empty after epochs that options.evals skips). After each evaluation (each epoch, unless options.evals spreads fewer) the four are
+// committed as one unit (nets/run_directory.h), so a kill at any instant leaves one evaluated epoch's state; a non-finite loss stops training with an error
 // naming the step and leaves the files of the last good epoch untouched. An out_dir that holds a
 // run is refused unless resume or overwrite says what to do with it.
 #pragma once
