@@ -23,7 +23,7 @@ struct Evaluation {
 
 struct LogSummary {
   std::vector<Evaluation> evaluations;  // the evaluated epochs, in order
-  int epochs = 0;                       // rows in the log
+  int epochs = 0;                       // the last epoch in the log
   double train_seconds = 0;             // sum of the seconds column
   bool has_both = false;                // validation and test MAE at every evaluation
   // With has_both:
@@ -41,5 +41,14 @@ struct LogSummary {
 // names the file in errors.
 LogSummary summarise_log(const std::string& text, const std::string& path);
 LogSummary read_log_summary(const std::string& path);
+
+// The report's section on both: a summary (how much the paper's rule lowers the reported test MAE:
+// median, mean, largest; runs whose last fifth changed it by 5% or more) and one table row per run.
+// Runs without both MAEs in their logs are left out, and said so.
+struct NamedLog {
+  std::string run;
+  LogSummary log;
+};
+std::string selection_section(const std::vector<NamedLog>& runs);
 
 }  // namespace ednn::study

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "apps/study_logs.h"
 #include "core/error.h"
@@ -68,4 +69,25 @@ TEST_CASE("study logs: a log of the paper's rule alone has no comparison; a quot
                        doctest::Contains("bad.csv: a row has 3 fields"), ednn::Error);
   CHECK_THROWS_WITH_AS(summarise_log("epoch,loss\n", "old.csv"), doctest::Contains("old.csv lacks the columns"),
                        ednn::Error);
+}
+
+TEST_CASE("study logs: the report section summarises the rule's gain and the plateau over runs") {
+  auto log_of = [](double validation_at_2, double test_at_2, double validation_at_4, double test_at_4) {
+    char text[512];
+    std::snprintf(text, sizeof text, "%s2,\"mae\",0.2,%g,%g,%g,%g,10,1,0\n4,\"mae\",0.2,%g,%g,%g,%g,10,1,0\n", kHeader,
+                  validation_at_2, validation_at_2, test_at_2, test_at_2, validation_at_4, validation_at_4, test_at_4,
+                  test_at_4);
+    return summarise_log(text, "log.csv");
+  };
+  // a: validation picks epoch 4 (test 0.10), the test set epoch 2 (0.08): the paper's rule 20% lower.
+  // b: both pick epoch 4 (0.10): 0%. Plateau (epoch 2 against 4): a changed by 25%, b by 50%.
+  const std::vector<ednn::study::NamedLog> runs = {{"a", log_of(0.2, 0.08, 0.1, 0.10)},
+                                                   {"b", log_of(0.2, 0.2, 0.1, 0.10)}};
+  const std::string md = ednn::study::selection_section(runs);
+  CAPTURE(md);
+  CHECK(md.find("lower by 10.0% (median over 2 runs; mean 10.0%, largest 20.0%); it picks another epoch in 1 of them") !=
+        std::string::npos);
+  CHECK(md.find("5% or more in 2 of 2 runs") != std::string::npos);
+  CHECK(md.find("| a | 4 | 4 | 0.1000 | 2 | 0.0800 | 20.0% | 0.0800 | 25.0% |") != std::string::npos);
+  CHECK(ednn::study::selection_section({}).find("cannot be compared") != std::string::npos);
 }
