@@ -191,8 +191,14 @@ TEST_CASE("study: the smoke study end to end, its table equal to infer's numbers
   CHECK(table["provenance"]["command"].get<std::string>().find("study " + std::string(EDNN_SOURCE_DIR)) !=
         std::string::npos);
   CHECK_FALSE(table["provenance"]["git_commit"].get<std::string>().empty());
+  CHECK_FALSE(table["provenance"]["ednn_version"].get<std::string>().empty());
+  CHECK(table["provenance"]["date"].get<std::string>().size() == 20);  // 2026-12-06T12:00:00Z
   const auto& first = table["runs"][0];
   const fs::path run_dir = out / "runs" / first["run"].get<std::string>();
+  // The files the study's own train and infer wrote name their commands too.
+  const auto trained = nlohmann::json::parse(nets::read_metadata((run_dir / "best.safetensors").string()).at("provenance"));
+  CHECK(trained["command"].get<std::string>().find("train ") != std::string::npos);
+  CHECK(trained["date"].get<std::string>().size() == 20);
   const fs::path check_dir = dir.path / "infer_again";
   r = run_command(std::string(EDNN_INFER_BIN) + " --checkpoint " + (run_dir / "best.safetensors").string() + " --data " +
                       st.data.front().file + " --split test --device cpu --quiet --out " + check_dir.string(),
