@@ -8,9 +8,8 @@ One tiny data file (L 64, 1..2 sources, 5 per n: 8 train and 2 test samples) and
   is saved back with and without ednn's metadata, and the saved tensors and `infer`'s predictions
   from all three files are equal to the bit;
 - PyTorch -> ednn: a state_dict PyTorch initialised (and stepped once in train mode) trains in
-  `train --init-from` (with a learning rate so small that Adam's update rounds away, so the
-  weights it saves must be PyTorch's, bit for bit, and num_batches_tracked goes on counting) and
-  infers;
+  `train --init-from` (with a learning rate of 1e-30, so the weights it saves must be PyTorch's
+  to within 2e-30, and num_batches_tracked goes on counting) and infers;
 - PyTorch's forward on ednn's data equals `infer`'s predictions within float tolerance;
 - the Dataset selects the samples `train` selects (hand-computed for this file) and one PyTorch
   training step on it gives a finite loss and moves every parameter.
@@ -114,17 +113,17 @@ class PyTorchToEdnn(unittest.TestCase):
         self.assertEqual(int(net[1].num_batches_tracked), 1)
         ednn.save(net, f"{WORK}/torch_init.safetensors")
 
-        # L from the data file; Adam's first update, lr * m / (sqrt(v) + eps) ~ 1e-30, rounds away.
+        # L from the data file; Adam's first update is lr * m / (sqrt(v) + eps), at most about 1e-30.
         run(program("train"), "--init-from", f"{WORK}/torch_init.safetensors", "--data", f"{WORK}/d.h5", "--epochs",
             "1", "--batch", "4", "--max-steps", "1", "--lr", "1e-30", "--device", "cpu", "--quiet", "--out",
             f"{WORK}/run_init")
         trained, meta = ednn.read_safetensors(f"{WORK}/run_init/last.safetensors")
         self.assertEqual(meta["preset"], "tiny")
         self.assertIn("torch_init.safetensors", meta["init_from"])
-        for name, value in net.state_dict().items():
-            if "running" in name or "num_batches" in name:
-                continue
-            self.assertEqual(trained[name].tobytes(), value.numpy().tobytes(), name)
+        for name, value in net.named_parameters():
+            # Adam moves each weight by at most lr (1e-30): nothing but PyTorch's initial values
+            # (a zero, such as the batch norm's bias, moves to about 1e-30; everything else rounds back).
+            self.assertLessEqual(float(np.abs(trained[name] - value.detach().numpy()).max()), 2e-30, name)
         self.assertEqual(int(trained["1.num_batches_tracked"]), 2)  # PyTorch's 1, then ednn's one step
         self.assertFalse(np.array_equal(trained["1.running_mean"], net[1].running_mean.numpy()))
         p, _, _ = predictions(f"{WORK}/run_init/last.safetensors", f"{WORK}/inf_init")
