@@ -12,6 +12,9 @@
 // file (solver/datagen.h; usage in docs/DISTRIBUTED_DATAGEN.md). Only rank 0 prints, except for
 // errors: a bad command line is the same on every rank and reported once, by rank 0; any other
 // error stops the whole job (Communicator::abort) with its rank named.
+//
+// The finished file's group `provenance` names this command, its version, commit, date, device,
+// numerics and ranks (the run that finished it, when it was resumed).
 #include <atomic>
 #include <csignal>
 #include <cstddef>

@@ -4,8 +4,10 @@
 //   infer --checkpoint DIR/best.safetensors --data FILE.h5 --device cpu --out DIR2
 //   infer --checkpoint FILE --sources sources.csv --out DIR2
 //
+// A checkpoint without ednn's metadata (a state_dict PyTorch saved) needs --preset or --L.
+//
 // Outputs in DIR2: predictions.h5 (`predictions` float32 [N, 1, L, L], `indices` into the data
-// file), metrics.csv and metrics.json (overall and per number of sources; regions sources, field,
+// file; file attributes: the checkpoint and this run's provenance), metrics.csv and metrics.json (overall and per number of sources; regions sources, field,
 // all, R1, R2, R3; with the baselines "predict the input" and "predict zeros"), mae_vs_n_<region>.png,
 // sample_<i>.png (input, target, prediction, |error| for the first --pictures samples), timing.json.
 #include <sys/resource.h>
