@@ -9,8 +9,9 @@
 // DIR/last.optim.safetensors (resume state) and DIR/train_log.csv, committed together after each
 // epoch with DIR/checkpoint.json (nets/run_directory.h); see nets/trainer.h. Every checkpoint
 // records this command's provenance (version, commit, command, date, device, numerics) in its
-// metadata key `provenance`. --init-from FILE starts from an ednn checkpoint or a PyTorch state_dict. A DIR that holds a
-// run is continued with --resume or replaced with --overwrite, never overwritten silently.
+// metadata key `provenance`. --init-from FILE starts from an ednn checkpoint or a PyTorch
+// state_dict. A DIR that holds a run is continued with --resume or replaced with --overwrite,
+// never overwritten silently.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
