@@ -12,6 +12,9 @@
 // file (solver/datagen.h; usage in docs/DISTRIBUTED_DATAGEN.md). Only rank 0 prints, except for
 // errors: a bad command line is the same on every rank and reported once, by rank 0; any other
 // error stops the whole job (Communicator::abort) with its rank named.
+//
+// The finished file's group `provenance` names this command, its version, commit, date, device,
+// numerics and ranks (the run that finished it, when it was resumed).
 #include <atomic>
 #include <csignal>
 #include <cstddef>
@@ -79,6 +82,7 @@ private:
 struct CommandLine {
   DatagenOptions options;
   std::string device = "auto", comm = "auto";
+  std::vector<std::pair<std::string, std::string>> origin;  // io::provenance: version, commit, command, date
 };
 
 CommandLine parse_options(ednn::io::Cli& cli) {
@@ -160,6 +164,13 @@ int generate(CommandLine& line, ednn::Communicator& comm) {
 #ifdef EDNN_DATAGEN_CUDA
   if (device_text == "cuda") device_text += " (" + simt::device_description() + ")";
 #endif
+  // The finished file's group `provenance` (solver/dataset_h5.h): this command, its device and arithmetic.
+  options.provenance = line.origin;
+  options.provenance.emplace_back("device", device_text);
+  options.provenance.emplace_back("numerics", batch_solver->device() == "cuda"
+                                                  ? "red-black SOR in float32 (CUDA kernel, solver/sor_cuda.h)"
+                                                  : "red-black SOR in float64 on the cpu");
+  options.provenance.emplace_back("ranks", std::to_string(comm.size()));
   options.stop_requested = &g_stop_requested;  // with several ranks only rank 0's counts (mpirun passes Ctrl-C on)
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
@@ -248,6 +259,7 @@ int run(int argc, char** argv) {
   // The command line is read before the communicator exists, and a bad one is the same on every
   // rank: run_main lets rank 0 alone report it.
   CommandLine line = parse_options(cli);
+  line.origin = ednn::io::provenance(argc, argv);
   std::unique_ptr<ednn::Communicator> comm;
   try {
     comm = ednn::make_communicator(line.comm, ednn::Device::cpu);

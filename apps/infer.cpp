@@ -4,8 +4,10 @@
 //   infer --checkpoint DIR/best.safetensors --data FILE.h5 --device cpu --out DIR2
 //   infer --checkpoint FILE --sources sources.csv --out DIR2
 //
+// A checkpoint without ednn's metadata (a state_dict PyTorch saved) needs --preset or --L.
+//
 // Outputs in DIR2: predictions.h5 (`predictions` float32 [N, 1, L, L], `indices` into the data
-// file), metrics.csv and metrics.json (overall and per number of sources; regions sources, field,
+// file; file attributes: the checkpoint and this run's provenance), metrics.csv and metrics.json (overall and per number of sources; regions sources, field,
 // all, R1, R2, R3; with the baselines "predict the input" and "predict zeros"), mae_vs_n_<region>.png,
 // sample_<i>.png (input, target, prediction, |error| for the first --pictures samples), timing.json.
 #include <sys/resource.h>
@@ -60,7 +62,12 @@ int run(int argc, char** argv) {
               "Writes DIR/predictions.h5 (predictions [N, 1, L, L] float32), and with targets "
               "DIR/metrics.csv, DIR/metrics.json, DIR/mae_vs_n_<region>.png and DIR/sample_<i>.png.");
   constexpr std::int64_t kInt = 2147483647;  // the options read into an int
-  cli.option("checkpoint", "FILE", "model file written by train (e.g. DIR/best.safetensors); required");
+  cli.option("checkpoint", "FILE", "model file written by train (e.g. DIR/best.safetensors), or a state_dict saved "
+             "by PyTorch with safetensors (then give --preset or --L); required");
+  cli.option("preset", "NAME", "for a checkpoint without ednn metadata (a PyTorch state_dict): the preset whose "
+             "lattice side L the network runs at (paper, small, tiny); with metadata it must agree");
+  cli.integer_option("L", "N", "for a checkpoint without ednn metadata: the lattice side (a multiple of 32); with "
+                     "metadata it must agree", "", 32, 1 << 16);
   cli.option("data", "FILE.h5", "inputs [N, 1, L, L] float32; targets, n_sources, split used when present");
   cli.option("sources", "FILE", "build one input from sources (JSON or CSV rows x,y,value); its target is solved");
   cli.choice_option("split", {"all", "train", "test", "validation"},
@@ -87,7 +94,23 @@ int run(int argc, char** argv) {
 
   // ---- the network, configured from the checkpoint's record (nets/run_settings.h) ----
   EDNN_CHECK(fs::exists(ckpt), "infer: checkpoint ", ckpt, " does not exist");
-  const nets::RunSettings trained = nets::RunSettings::from_metadata(nets::read_metadata(ckpt), ckpt);
+  // A file without ednn's metadata (a state_dict PyTorch saved) gives the widths by its shapes and
+  // the lattice side by --preset or --L; its other settings are the defaults (no transform, float).
+  const nets::SafetensorsHeader header = nets::read_header(ckpt);
+  const std::string asked_preset = cli.has("preset") ? cli.get("preset") : std::string();
+  const int asked_L = cli.has("L") ? int(cli.integer("L")) : 0;
+  nets::RunSettings trained;
+  if (header.metadata.count("L")) {
+    trained = nets::RunSettings::from_metadata(header.metadata, ckpt);
+    const int L_asked = asked_preset.empty() ? asked_L : nets::preset_config(asked_preset).L;
+    EDNN_CHECK(L_asked == 0 || L_asked == trained.net.L, "infer: checkpoint ", ckpt, " records L = ", trained.net.L,
+               " (preset ", trained.net.preset, "), the command line asks for L = ", L_asked);
+  } else {
+    trained.net = nets::config_for_state_dict(header.shapes, asked_preset, asked_L, ckpt);
+    std::printf("infer: %s has no ednn metadata (a PyTorch state_dict?): c0 %d%s from its shapes, L %d from --%s\n",
+                ckpt.c_str(), trained.net.c0, trained.net.batch_norm ? "" : " without batch norm", trained.net.L,
+                asked_preset.empty() ? "L" : "preset");
+  }
   const nets::NetConfig& cfg = trained.net;
   const nets::Transform transform = trained.transform;
   // The numerics the network was trained with, unless the command line says otherwise.
@@ -238,11 +261,9 @@ int run(int argc, char** argv) {
   bar.finish("");
   const double net_ms = timed > 0 ? 1000 * net_seconds / double(timed) : NAN;
   // Where these results came from, in each file infer writes (the command, its version and date).
-  const auto origin = io::provenance(argc, argv);
+  const auto origin = io::run_provenance(argc, argv, device, numerics);
   nlohmann::ordered_json provenance = nlohmann::ordered_json::object();
   for (const auto& [key, value] : origin) provenance[key] = value;
-  provenance["device"] = device_name(device);
-  provenance["numerics"] = device == Device::cuda ? numerics.describe() : "float32 on the cpu";
   predictions_file.finish(ckpt, origin);
 
   // ---- the solver on the same inputs ----

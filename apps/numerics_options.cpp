@@ -1,5 +1,7 @@
 #include "apps/numerics_options.h"
 
+#include <nlohmann/json.hpp>
+
 namespace ednn::io {
 
 void add_numerics_options(Cli& cli) {
@@ -31,6 +33,24 @@ std::vector<std::string> numerics_options_given(const Cli& cli) {
   for (const char* name : {"conv-algo", "tf32", "no-fusion"})
     if (cli.given(name)) names.push_back(name);
   return names;
+}
+
+}  // namespace ednn::io
+
+namespace ednn::io {
+
+std::vector<std::pair<std::string, std::string>> run_provenance(int argc, char** argv, Device device,
+                                                                const Numerics& numerics) {
+  auto out = provenance(argc, argv);
+  out.emplace_back("device", device_name(device));
+  out.emplace_back("numerics", device == Device::cuda ? numerics.describe() : "float32 on the cpu");
+  return out;
+}
+
+std::string provenance_json(const std::vector<std::pair<std::string, std::string>>& provenance) {
+  nlohmann::ordered_json object = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : provenance) object[key] = value;
+  return object.dump();
 }
 
 }  // namespace ednn::io

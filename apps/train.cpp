@@ -7,8 +7,11 @@
 //
 // Writes DIR/best.safetensors (lowest test MAE), DIR/last.safetensors and
 // DIR/last.optim.safetensors (resume state) and DIR/train_log.csv, committed together after each
-// epoch with DIR/checkpoint.json (nets/run_directory.h); see nets/trainer.h. A DIR that holds a
-// run is continued with --resume or replaced with --overwrite, never overwritten silently.
+// epoch with DIR/checkpoint.json (nets/run_directory.h); see nets/trainer.h. Every checkpoint
+// records this command's provenance (version, commit, command, date, device, numerics) in its
+// metadata key `provenance`. --init-from FILE starts from an ednn checkpoint or a PyTorch
+// state_dict. A DIR that holds a run is continued with --resume or replaced with --overwrite,
+// never overwritten silently.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -90,6 +93,9 @@ int run(int argc, char** argv) {
            "about 150 for the small preset; the same steps, bit for bit)");
   cli.option("out", "DIR", "output directory");
   cli.option("resume", "DIR", "continue from DIR/last.safetensors with its optimiser state");
+  cli.option("init-from", "FILE", "start from these weights instead of fresh ones (Adam starts afresh): an ednn "
+             "checkpoint, or a state_dict saved by PyTorch with safetensors, whose widths come from its shapes and "
+             "its lattice side from --preset, else the --data file's (its num_batches_tracked carries on)");
   cli.flag("overwrite", "replace the training run that --out DIR holds (without it such a directory is refused, so a "
            "finished run is never lost by accident)");
   cli.flag("allow-other-data", "with --resume: continue on other data or with another --transform than the run "
@@ -139,6 +145,32 @@ int run(int argc, char** argv) {
   nets::RunSettings given;
   given.net = nets::preset_config(cli.get("preset"));
   given.net.batch_norm = !cli.has("no-batch-norm");
+  if (cli.has("init-from")) {
+    // The network is the file's: its metadata's, or for a PyTorch state_dict its shapes' at the
+    // lattice side of --preset or of the data. A --preset or --no-batch-norm that contradicts it is an error.
+    if (cli.given("resume")) throw io::UsageError("--init-from starts a run, --resume continues one: choose one");
+    const std::string init = cli.get("init-from");
+    EDNN_CHECK(std::filesystem::exists(init), "train: --init-from ", init, " does not exist");
+    const nets::SafetensorsHeader header = nets::read_header(init);
+    nets::NetConfig net;
+    if (header.metadata.count("L")) {
+      net = nets::RunSettings::from_metadata(header.metadata, init).net;
+      EDNN_CHECK(!cli.given("preset") || (given.net.L == net.L && given.net.c0 == net.c0), "train: --preset ",
+                 cli.get("preset"), " (L ", given.net.L, ", c0 ", given.net.c0, ") but --init-from ", init,
+                 " holds preset ", net.preset, " (L ", net.L, ", c0 ", net.c0, ")");
+    } else {
+      EDNN_CHECK(cli.given("preset") || file, "train: --init-from ", init, " has no ednn metadata (a PyTorch "
+                 "state_dict?) and so no lattice side: give --preset NAME or --data FILE.h5");
+      net = nets::config_for_state_dict(header.shapes, cli.given("preset") ? cli.get("preset") : std::string(),
+                                        cli.given("preset") ? 0 : file->reader().L(), init);
+      std::fprintf(stderr, "train: %s has no ednn metadata (a PyTorch state_dict?): c0 %d%s from its shapes, L %d "
+                   "from %s\n", init.c_str(), net.c0, net.batch_norm ? "" : " without batch norm", net.L,
+                   cli.given("preset") ? "--preset" : "--data");
+    }
+    EDNN_CHECK(!cli.has("no-batch-norm") || !net.batch_norm, "train: --no-batch-norm but --init-from ", init,
+               " holds a batch norm ('1.weight')");
+    given.net = net;
+  }
   given.loss = cli.get("loss");
   if (cli.has("loss-toggle")) {
     given.loss_alt = cli.get("loss-toggle");
@@ -240,6 +272,7 @@ int run(int argc, char** argv) {
     const std::string path = (std::filesystem::path(o.out_dir) / "init.safetensors").string();
     nets::Metadata meta = o.to_metadata();
     meta["epoch"] = "0";
+    meta["provenance"] = io::provenance_json(io::run_provenance(argc, argv, Device::cpu, o.numerics));
     nets::save_model(path, *net, meta);
     std::printf("train: initial %s network (%s parameters) written to %s\n", o.net.preset.c_str(),
                 nets::with_commas(net->parameter_count()).c_str(), path.c_str());
@@ -256,6 +289,9 @@ int run(int argc, char** argv) {
   o.sync_batch_norm = cli.has("sync-batch-norm");
   o.time_limit_s = cli.number("time-limit");
   o.max_steps = cli.integer("max-steps");
+  if (cli.has("init-from")) o.init_from = cli.get("init-from");
+  // Where each checkpoint came from: metadata `provenance` (a JSON object's text).
+  o.provenance = io::provenance_json(io::run_provenance(argc, argv, o.device, o.numerics));
 
   // ---- data ----
   nets::TrainData data;

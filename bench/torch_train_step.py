@@ -23,25 +23,10 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 
-PRESETS = {"paper": (512, 64), "small": (128, 8), "tiny": (64, 4)}
-
-
-def ed_cnn(c0):
-    """DiffSolver's SimpleCNN (SPEC section 4), scaled by the base width c0."""
-    w = [c0 * 2 ** k for k in range(6)]
-    lrelu = lambda: nn.LeakyReLU(0.02)
-    layers = [nn.Conv2d(1, w[0], 3, 1, 1), nn.BatchNorm2d(w[0]), lrelu(), nn.AvgPool2d(2)]
-    for k in range(4):
-        layers += [nn.Conv2d(w[k], w[k + 1], 3, 1, 1), lrelu(), nn.AvgPool2d(2)]
-    layers += [nn.Conv2d(w[4], w[5], 3, 1, 1), lrelu()]
-    layers += [nn.ConvTranspose2d(w[5], w[4], 3, 1, 1), lrelu()]
-    for k in (4, 3, 2, 1):
-        layers += [nn.ConvTranspose2d(w[k], w[k - 1], 3, 1, 1), lrelu(), nn.Upsample(scale_factor=2)]
-    layers += [nn.ConvTranspose2d(w[0], w[0] // 2, 3, 1, 1), lrelu(), nn.Upsample(scale_factor=2)]
-    layers += [nn.ConvTranspose2d(w[0] // 2, 1, 3, 1, 1), lrelu()]
-    return nn.Sequential(*layers)
+# The ED-CNN in PyTorch, with ednn's layer indices and names: python/ednn.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from ednn import PRESETS, ed_cnn  # noqa: E402
 
 
 def exp_mae(pred, target, w=1.0):

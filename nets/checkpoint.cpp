@@ -62,19 +62,30 @@ void write_safetensors(const std::string& path, const std::vector<NamedArray>& t
   for (const auto& [k, v] : metadata) meta[k] = v;
   header["__metadata__"] = meta;
   std::size_t offset = 0;
+  std::vector<std::int64_t> integers;  // stable storage for the I64 scalars' bytes
+  integers.reserve(tensors.size());
   for (const auto& nt : tensors) {
-    EDNN_CHECK(nt.tensor.defined(), "write_safetensors ", path, ": tensor '", nt.name, "' is undefined");
+    EDNN_CHECK(nt.integer || nt.tensor.defined(), "write_safetensors ", path, ": tensor '", nt.name, "' is undefined");
     EDNN_CHECK(nt.name != "__metadata__" && header.find(nt.name) == header.end(), "write_safetensors ", path,
                ": duplicate or reserved tensor name '", nt.name, "'");
-    Tensor h = nt.tensor.detach().to(Device::cpu);
-    const std::size_t bytes = h.nbytes();
     ordered_json entry;
-    entry["dtype"] = h.dtype() == DType::f32 ? "F32" : "F64";
-    entry["shape"] = h.shape();
+    std::size_t bytes = 0;
+    if (nt.integer) {
+      integers.push_back(*nt.integer);
+      bytes = sizeof(std::int64_t);
+      entry["dtype"] = "I64";
+      entry["shape"] = ordered_json::array();
+      host.emplace_back();  // an undefined tensor marks an integer in the data loop below
+    } else {
+      Tensor h = nt.tensor.detach().to(Device::cpu);
+      bytes = h.nbytes();
+      entry["dtype"] = h.dtype() == DType::f32 ? "F32" : "F64";
+      entry["shape"] = h.shape();
+      host.push_back(h);
+    }
     entry["data_offsets"] = {offset, offset + bytes};
     header[nt.name] = entry;
     offset += bytes;
-    host.push_back(h);
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
@@ -86,7 +97,11 @@ void write_safetensors(const std::string& path, const std::vector<NamedArray>& t
   try {
     write_all(fd, &header_len, 8, tmp);
     write_all(fd, text.data(), text.size(), tmp);
-    for (const auto& h : host) write_all(fd, h.raw_data(), h.nbytes(), tmp);
+    std::size_t next_integer = 0;
+    for (const auto& h : host) {
+      if (h.defined()) write_all(fd, h.raw_data(), h.nbytes(), tmp);
+      else write_all(fd, &integers[next_integer++], sizeof(std::int64_t), tmp);
+    }
     if (::fsync(fd) != 0) fail("fsync ", tmp, ": ", errno_text());
   } catch (...) {
     ::close(fd);
@@ -134,6 +149,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
   struct Entry {
     std::string name;
     DType dtype;
+    bool integer;  // I64 (a scalar); dtype unused
     Shape shape;
     std::uint64_t begin, end;
   };
@@ -152,19 +168,22 @@ SafetensorsFile read_safetensors(const std::string& path) {
       EDNN_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") && e.contains("data_offsets"), where,
                  ": tensor '", it.key(), "' lacks dtype, shape or data_offsets");
       const std::string dt = e["dtype"].get<std::string>();
-      EDNN_CHECK(dt == "F32" || dt == "F64", where, ": tensor '", it.key(), "' has dtype ", dt,
-                 ", this engine reads F32 and F64");
-      Entry en{it.key(), dt == "F32" ? DType::f32 : DType::f64, {}, 0, 0};
+      EDNN_CHECK(dt == "F32" || dt == "F64" || dt == "I64", where, ": tensor '", it.key(), "' has dtype ", dt,
+                 ", this engine reads F32, F64 and I64 scalars");
+      Entry en{it.key(), dt == "F64" ? DType::f64 : DType::f32, dt == "I64", {}, 0, 0};
       for (const auto& d : e["shape"]) {
         EDNN_CHECK(d.is_number_integer() && d.get<std::int64_t>() >= 0, where, ": tensor '", it.key(),
                    "' has a bad shape ", e["shape"].dump());
         en.shape.push_back(d.get<std::int64_t>());
       }
+      EDNN_CHECK(!en.integer || shape_numel(en.shape) == 1, where, ": tensor '", it.key(), "' is I64 of shape ",
+                 shape_str(en.shape), "; this engine reads I64 scalars only (num_batches_tracked)");
       const auto& off = e["data_offsets"];
       EDNN_CHECK(off.is_array() && off.size() == 2, where, ": tensor '", it.key(), "' has bad data_offsets");
       en.begin = off[0].get<std::uint64_t>();
       en.end = off[1].get<std::uint64_t>();
-      const std::uint64_t expect = static_cast<std::uint64_t>(shape_numel(en.shape)) * dtype_size(en.dtype);
+      const std::uint64_t expect =
+          en.integer ? sizeof(std::int64_t) : static_cast<std::uint64_t>(shape_numel(en.shape)) * dtype_size(en.dtype);
       EDNN_CHECK(en.begin <= en.end && en.end - en.begin == expect, where, ": tensor '", it.key(), "' shape ",
                  shape_str(en.shape), " needs ", expect, " bytes but data_offsets span ", en.end - en.begin);
       EDNN_CHECK(en.end <= data_size, where, ": truncated: tensor '", it.key(), "' ends at byte ", en.end,
@@ -179,17 +198,24 @@ SafetensorsFile read_safetensors(const std::string& path) {
     EDNN_CHECK(entries[i].begin >= entries[i - 1].end, where, ": tensors '", entries[i - 1].name, "' and '",
                entries[i].name, "' overlap");
   for (const auto& en : entries) {
-    Tensor t = Tensor::empty(en.shape, en.dtype);
     in.seekg(static_cast<std::streamoff>(8 + header_len + en.begin));
+    if (en.integer) {
+      std::int64_t value = 0;
+      in.read(reinterpret_cast<char*>(&value), sizeof value);
+      EDNN_CHECK(in, where, ": could not read tensor '", en.name, "'");
+      out.tensors.push_back({en.name, Tensor(), value});
+      continue;
+    }
+    Tensor t = Tensor::empty(en.shape, en.dtype);
     in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(en.end - en.begin));
     EDNN_CHECK(in, where, ": could not read tensor '", en.name, "'");
-    out.tensors.push_back({en.name, t});
+    out.tensors.push_back({en.name, t, std::nullopt});
   }
   return out;
 }
 
-Metadata read_metadata(const std::string& path) {
-  // The header alone; cheap enough to read the whole file's header and skip the data.
+SafetensorsHeader read_header(const std::string& path) {
+  // The header alone; the tensors' bytes are not read.
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open checkpoint ", path, ": ", errno_text());
   in.seekg(0, std::ios::end);
@@ -202,23 +228,32 @@ Metadata read_metadata(const std::string& path) {
              ": not a safetensors file or truncated (header length ", header_len, ", file size ", file_size, ")");
   std::string text(header_len, '\0');
   in.read(text.data(), static_cast<std::streamsize>(header_len));
-  Metadata meta;
+  SafetensorsHeader out;
   try {
     const auto header = ordered_json::parse(text);
-    if (header.contains("__metadata__"))
-      for (auto m = header["__metadata__"].begin(); m != header["__metadata__"].end(); ++m)
-        meta[m.key()] = m.value().get<std::string>();
+    for (auto it = header.begin(); it != header.end(); ++it) {
+      if (it.key() == "__metadata__") {
+        for (auto m = it.value().begin(); m != it.value().end(); ++m) out.metadata[m.key()] = m.value().get<std::string>();
+        continue;
+      }
+      Shape shape;
+      for (const auto& d : it.value().at("shape")) shape.push_back(d.get<std::int64_t>());
+      out.shapes[it.key()] = shape;
+    }
   } catch (const nlohmann::json::exception& e) {
     fail("checkpoint ", path, ": malformed header (corrupt file?): ", e.what());
   }
-  return meta;
+  return out;
 }
+
+Metadata read_metadata(const std::string& path) { return read_header(path).metadata; }
 
 namespace {
 
 // Compares the file's tensors with the expected names and shapes; throws listing every difference.
+// `optional_integers` names I64 scalars the file may hold or lack (num_batches_tracked).
 void check_same_layout(const SafetensorsFile& file, const std::vector<std::pair<std::string, Tensor*>>& expected,
-                       const std::string& what) {
+                       const std::string& what, const std::vector<std::string>& optional_integers = {}) {
   std::ostringstream diff;
   int problems = 0;
   auto note = [&](const std::string& s) {
@@ -226,6 +261,10 @@ void check_same_layout(const SafetensorsFile& file, const std::vector<std::pair<
   };
   for (const auto& [name, t] : expected) {
     const Tensor* f = file.find(name);
+    if (f && !f->defined()) {
+      note("'" + name + "': file has an I64 scalar, the " + what + " expects F32 or F64 " + shape_str(t->shape()));
+      continue;
+    }
     if (!f) {
       note("missing tensor '" + name + "' " + shape_str(t->shape()));
       continue;
@@ -235,9 +274,12 @@ void check_same_layout(const SafetensorsFile& file, const std::vector<std::pair<
            shape_str(t->shape()));
   }
   for (const auto& ft : file.tensors) {
-    bool known = false;
+    bool known = false, integer = false;
     for (const auto& e : expected) known = known || e.first == ft.name;
-    if (!known) note("unexpected tensor '" + ft.name + "' " + shape_str(ft.tensor.shape()));
+    for (const auto& n : optional_integers) integer = integer || n == ft.name;
+    if (integer && !ft.integer) note("'" + ft.name + "' is a float tensor; PyTorch's and ednn's are I64 scalars");
+    if (!known && !integer)
+      note("unexpected tensor '" + ft.name + "' " + (ft.integer ? std::string("I64 scalar") : shape_str(ft.tensor.shape())));
   }
   if (problems > 0) {
     std::string preset;
@@ -256,21 +298,50 @@ void assign(Tensor& dst, const Tensor& src) {
 
 }  // namespace
 
-void save_model(const std::string& path, Module& net, const Metadata& metadata) {
+std::string batches_tracked_name(const std::string& running_var_name) {
+  const std::string suffix = "running_var";
+  EDNN_CHECK(running_var_name.size() >= suffix.size() &&
+                 running_var_name.compare(running_var_name.size() - suffix.size(), suffix.size(), suffix) == 0,
+             "batches_tracked_name: '", running_var_name, "' is not a running_var");
+  return running_var_name.substr(0, running_var_name.size() - suffix.size()) + "num_batches_tracked";
+}
+
+namespace {
+bool is_running_var(const std::string& name) {
+  const std::string suffix = "running_var";
+  return name == suffix || (name.size() > suffix.size() && name.compare(name.size() - suffix.size() - 1,
+                                                                        suffix.size() + 1, "." + suffix) == 0);
+}
+}  // namespace
+
+void save_model(const std::string& path, Module& net, const Metadata& metadata, std::int64_t batches_tracked) {
   std::vector<NamedArray> tensors;
-  for (auto& s : net.state()) tensors.push_back({s.name, *s.tensor});
+  for (auto& s : net.state()) {
+    tensors.push_back({s.name, *s.tensor, std::nullopt});
+    if (is_running_var(s.name)) tensors.push_back({batches_tracked_name(s.name), Tensor(), batches_tracked});
+  }
   Metadata meta = metadata;
   meta.emplace("format", "ednn-ed-cnn");
   meta.emplace("engine_version", EDNN_VERSION);
   write_safetensors(path, tensors, meta);
 }
 
-Metadata load_model(const std::string& path, Module& net) {
+Metadata load_model(const std::string& path, Module& net, std::int64_t* batches_tracked) {
   const SafetensorsFile file = read_safetensors(path);
   std::vector<std::pair<std::string, Tensor*>> expected;
-  for (auto& s : net.state()) expected.emplace_back(s.name, s.tensor);
-  check_same_layout(file, expected, "network");
+  std::vector<std::string> counts;
+  for (auto& s : net.state()) {
+    expected.emplace_back(s.name, s.tensor);
+    if (is_running_var(s.name)) counts.push_back(batches_tracked_name(s.name));
+  }
+  check_same_layout(file, expected, "network", counts);
   for (const auto& [name, t] : expected) assign(*t, *file.find(name));
+  if (batches_tracked) {
+    *batches_tracked = -1;
+    for (const auto& ft : file.tensors)
+      for (const auto& n : counts)
+        if (ft.name == n) *batches_tracked = std::max(*batches_tracked, *ft.integer);
+  }
   return file.metadata;
 }
 
@@ -288,8 +359,8 @@ void save_optimizer(const std::string& path, Module& net, Adam& adam, Metadata m
     if (s.trainable) names.push_back(s.name);
   EDNN_CHECK(names.size() == adam.exp_avg().size(), "save_optimizer: the optimiser holds ", adam.exp_avg().size(),
              " tensors, the network ", names.size());
-  for (std::size_t i = 0; i < names.size(); ++i) tensors.push_back({"exp_avg." + names[i], adam.exp_avg()[i]});
-  for (std::size_t i = 0; i < names.size(); ++i) tensors.push_back({"exp_avg_sq." + names[i], adam.exp_avg_sq()[i]});
+  for (std::size_t i = 0; i < names.size(); ++i) tensors.push_back({"exp_avg." + names[i], adam.exp_avg()[i], std::nullopt});
+  for (std::size_t i = 0; i < names.size(); ++i) tensors.push_back({"exp_avg_sq." + names[i], adam.exp_avg_sq()[i], std::nullopt});
   metadata["step"] = std::to_string(adam.steps());
   metadata["format"] = "ednn-adam";
   metadata.emplace("engine_version", EDNN_VERSION);

@@ -19,6 +19,45 @@ NetConfig preset_config(const std::string& name) {
   fail("unknown preset '", name, "': expected paper (L 512, c0 64), small (L 128, c0 8) or tiny (L 64, c0 4)");
 }
 
+NetConfig config_from_shapes(const std::map<std::string, Shape>& shapes, int L, const std::string& file) {
+  const auto first = shapes.find("0.weight");
+  EDNN_CHECK(first != shapes.end(), "checkpoint ", file, ": no tensor '0.weight', so not an ED-CNN state_dict (",
+             shapes.size(), " tensors)");
+  const Shape& w = first->second;
+  EDNN_CHECK(w.size() == 4 && w[1] == 1 && w[2] == 3 && w[3] == 3, "checkpoint ", file, ": '0.weight' has shape ",
+             shape_str(w), ", an ED-CNN's first convolution is [c0, 1, 3, 3]");
+  NetConfig c;
+  c.preset = "custom";
+  c.L = L;
+  c.c0 = int(w[0]);
+  c.batch_norm = shapes.count("1.weight") > 0;
+  for (const auto& name : preset_names()) {
+    const NetConfig p = preset_config(name);
+    if (p.L == c.L && p.c0 == c.c0) c.preset = name;
+  }
+  validate(c);
+  return c;
+}
+
+NetConfig config_for_state_dict(const std::map<std::string, Shape>& shapes, const std::string& preset, int L,
+                                const std::string& file) {
+  int side = L;
+  if (!preset.empty()) {
+    const NetConfig p = preset_config(preset);
+    EDNN_CHECK(L == 0 || L == p.L, "--L ", L, " contradicts --preset ", preset, " (L ", p.L, ")");
+    side = p.L;
+  }
+  EDNN_CHECK(side > 0, "checkpoint ", file, " has no ednn metadata (a state_dict saved by PyTorch?) and so no "
+             "lattice side, which no weight's shape holds: give --preset NAME or --L N");
+  NetConfig c = config_from_shapes(shapes, side, file);
+  if (!preset.empty()) {
+    const NetConfig p = preset_config(preset);
+    EDNN_CHECK(c.c0 == p.c0, "checkpoint ", file, " has c0 = ", c.c0, " ('0.weight' ", shape_str(shapes.at("0.weight")),
+               "), preset ", preset, " has c0 = ", p.c0, "; give --L ", p.L, " instead of --preset for a custom width");
+  }
+  return c;
+}
+
 void validate(const NetConfig& c) {
   EDNN_CHECK(c.L > 0 && c.L % 32 == 0, "ED-CNN: L must be a positive multiple of 32 (five 2x pools), got ", c.L);
   EDNN_CHECK(c.c0 >= 2 && c.c0 % 2 == 0, "ED-CNN: c0 must be a positive even number, got ", c.c0);

@@ -23,6 +23,7 @@
 // Parameters: 50,307,969 at (512, 64); 786,833 at (128, 8).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,19 @@ struct NetConfig {
 // "paper" (512, 64), "small" (128, 8), "tiny" (64, 4); anything else throws, naming the presets.
 NetConfig preset_config(const std::string& name);
 const std::vector<std::string>& preset_names();
+
+// The network a state_dict's tensors describe (a file without ednn's metadata, e.g. saved by
+// PyTorch): c0 from "0.weight" [c0, 1, 3, 3], batch norm when "1.weight" [c0] is there, and the
+// lattice side L given, since no weight's shape depends on it. The preset is the one with this
+// (L, c0), else "custom". Throws naming `file` when "0.weight" is missing or not [c0, 1, 3, 3]
+// (load_model then checks every other tensor).
+NetConfig config_from_shapes(const std::map<std::string, Shape>& shapes, int L, const std::string& file);
+
+// config_from_shapes with L from `preset` (a preset's name, "" for none) or `L` (0 for none), for a
+// program given a file without metadata; a preset whose c0 differs from the file's, an L that
+// contradicts the preset, or neither given, throws saying so.
+NetConfig config_for_state_dict(const std::map<std::string, Shape>& shapes, const std::string& preset, int L,
+                                const std::string& file);
 
 // Throws ednn::Error unless L is a positive multiple of 32 and c0 a positive even number.
 void validate(const NetConfig& config);

@@ -346,6 +346,16 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
   net->to(o.device);
   Adam adam(net->parameters(), AdamConfig{o.lr});
 
+  // PyTorch's num_batches_tracked, the batch norm's training-mode forward passes: one per step,
+  // so batches_before_steps + adam.steps(), where batches_before_steps is what --init-from's
+  // file had counted (0 for fresh weights), recovered on resume from last.safetensors.
+  std::int64_t batches_before_steps = 0;
+  std::string init_record = o.init_from;  // the file the run started from, kept across resumes
+  if (!o.init_from.empty() && !o.resume) {
+    std::int64_t counted = -1;
+    load_model(o.init_from, *net, &counted);
+    batches_before_steps = std::max<std::int64_t>(counted, 0);
+  }
   int start_epoch = 0;
   double best_mae = std::numeric_limits<double>::infinity();
   int best_epoch = 0;
@@ -362,8 +372,11 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
       EDNN_CHECK(it != m.end(), "train --resume: ", file, " has no metadata '", key, "'");
       return it->second;
     };
-    load_model(result.last_path, *net);
+    std::int64_t counted = -1;
+    const Metadata lm = load_model(result.last_path, *net, &counted);
+    if (lm.count("init_from")) init_record = lm.at("init_from");
     const Metadata om = load_optimizer(last_optim, *net, adam);
+    batches_before_steps = counted >= 0 ? counted - adam.steps() : 0;  // -1: written before the count was
     start_epoch = std::stoi(get(om, "epoch", last_optim));
     best_mae = std::stod(get(om, "best_mae", last_optim));
     best_epoch = std::stoi(get(om, "best_epoch", last_optim));
@@ -381,7 +394,11 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
                    result.last_path.c_str(), start_epoch, adam.steps(), o.select_on.c_str(), best_mae, best_epoch);
   }
 
-  const Metadata base_meta = o.to_metadata();  // every checkpoint says how it was made (nets/run_settings.h)
+  // Every checkpoint says how it was made (nets/run_settings.h) and by which command (provenance:
+  // a date and a command line, so byte-comparing tests compare the tensors and the other keys).
+  Metadata base_meta = o.to_metadata();
+  if (!init_record.empty()) base_meta["init_from"] = init_record;
+  if (!o.provenance.empty()) base_meta["provenance"] = o.provenance;
 
   const int L = o.net.L;
   const std::int64_t px = std::int64_t(L) * L;
@@ -524,8 +541,8 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
         meta["epoch"] = std::to_string(e + 1);
         if (!std::isnan(rec.validation_mae)) meta["validation_mae"] = fmt(rec.validation_mae);
         if (!std::isnan(rec.test_mae)) meta["test_mae"] = fmt(rec.test_mae);
-        if (rec.best) save_model(commit.stage(run_files::best), *net, meta);
-        save_model(commit.stage(run_files::last), *net, meta);
+        if (rec.best) save_model(commit.stage(run_files::best), *net, meta, batches_before_steps + adam.steps());
+        save_model(commit.stage(run_files::last), *net, meta, batches_before_steps + adam.steps());
         Metadata om = meta;
         om["best_mae"] = fmt(best_mae);
         om["best_epoch"] = std::to_string(best_epoch);

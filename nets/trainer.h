@@ -60,6 +60,10 @@ struct TrainOptions : RunSettings {
                                    // (engine/cuda_graph.h); the same steps, bit for bit, fewer launches
   Communicator* comm = nullptr;    // a data-parallel job (see above); null: one process
   bool sync_batch_norm = false;    // with comm: batch norm with the statistics of the whole batch
+  std::string init_from;           // a fresh run starts from these weights (an ednn checkpoint or a
+                                   // state_dict PyTorch saved; its num_batches_tracked carries on)
+  std::string provenance;          // JSON text recorded as metadata `provenance` in every checkpoint
+                                   // (the program builds it: apps/numerics_options.h run_provenance)
 };
 
 struct TrainData {

@@ -287,6 +287,7 @@ DatagenSummary run_datagen(const DatagenOptions& options,
     return summary;
   }
   summarise(summary, writer->read_stats(next));
+  if (summary.finished && !options.provenance.empty()) writer->write_provenance(options.provenance);
   writer->close();
   // 4. Only a finished file gets the final name (rename is atomic within a file system).
   if (summary.finished) {

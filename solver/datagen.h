@@ -103,6 +103,9 @@ struct DatagenOptions {
   const std::atomic<bool>* stop_requested = nullptr;  // checked between batches (Ctrl-C)
   solver::BatchSolver* batch_solver = nullptr;  // what solves the batches; null: the CPU solver
   DatagenCollectives* comm = nullptr;  // the job's ranks (see above); null or one rank: this process alone
+  // Text attributes of the finished file's group `provenance` (version, commit, command, date, ...;
+  // apps/datagen.cpp builds them); none: no group (the in-process tests compare files byte for byte).
+  std::vector<std::pair<std::string, std::string>> provenance;
 };
 
 struct DatagenProgress {

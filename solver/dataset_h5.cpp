@@ -665,6 +665,17 @@ DatasetWriter DatasetWriter::open(const std::string& path) {
 
 const DatasetInfo& DatasetWriter::info() const { return impl_->f.info; }
 
+void DatasetWriter::write_provenance(const std::vector<std::pair<std::string, std::string>>& attributes) {
+  OpenFile& f = impl_->f;
+  if (H5Lexists(f.file.get(), "provenance", H5P_DEFAULT) > 0)
+    check_status(H5Ldelete(f.file.get(), "provenance", H5P_DEFAULT), f.path, "H5Ldelete provenance");
+  H5Id group(check_id(H5Gcreate2(f.file.get(), "provenance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f.path,
+                      "H5Gcreate provenance"),
+             H5Gclose);
+  for (const auto& [name, value] : attributes) write_attribute(group.get(), name.c_str(), value, f.path);
+  check_status(H5Fflush(f.file.get(), H5F_SCOPE_GLOBAL), f.path, "H5Fflush");
+}
+
 void DatasetWriter::write(std::int64_t first, const solver::SampleBatch& batch) {
   OpenFile& f = impl_->f;
   const std::int64_t B = batch.size();

@@ -11,6 +11,8 @@
 // Every data set carries its dimension labels (H5DS: h5py's ds.dims[i].label, e.g. sample, channel,
 // y, x) and a `description`; `split` its `codes` ("0: train, 1: test, 2: validation"), `sources` its `fields`
 // ("x, y, value").
+// Group `provenance`: text attributes naming the version, git commit, command line, date, device
+// and numerics of the run that finished the file (DatasetWriter::write_provenance).
 // File attributes: L, D, gamma, radius, model, tolerance, omega, max_sweeps, seed,
 // engine_version, per_n, min_sources, max_sources, test_fraction, train_per_n, test_per_n,
 // validation_fraction, validation_per_n (files without them have no validation split), compressed, format_version, ordering (this rule in words), device ("cpu": the double CPU
@@ -43,6 +45,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -165,6 +168,12 @@ public:
   void mark_completed(std::int64_t completed);
   // Per-sample SOR statistics of samples [0, count), for summaries.
   std::vector<solver::SolveStats> read_stats(std::int64_t count) const;
+  // Records where the file came from as text attributes of a group `provenance` (replacing one
+  // there): the program's version, commit, command line, date, device, ... (built by apps/).
+  // A group of its own, apart from the file's description, because it differs between runs that
+  // write the same data (a resumed run, another number of ranks): comparisons of two files leave
+  // it out.
+  void write_provenance(const std::vector<std::pair<std::string, std::string>>& attributes);
   void close();
 
 private:

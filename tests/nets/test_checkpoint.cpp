@@ -94,10 +94,16 @@ TEST_CASE("checkpoint: save then load gives identical weights, and an independen
     CHECK(sb[i].tensor->requires_grad() == sa[i].trainable);
   }
 
-  const MiniFile mini = mini_read(file);
+  MiniFile mini = mini_read(file);
   CHECK(mini.header_len % 8 == 0);
   CHECK(mini.metadata.at("L") == "64");
-  REQUIRE(mini.tensors.size() == sa.size());
+  // PyTorch's state_dict order: the batch norm's int64 count right after its running variance.
+  REQUIRE(mini.tensors.size() == sa.size() + 1);
+  CHECK(mini.tensors[6].name == "1.num_batches_tracked");
+  CHECK(mini.tensors[6].dtype == "I64");
+  CHECK(mini.tensors[6].shape.empty());
+  CHECK(mini.tensors[6].values == std::vector<float>{0.0f, 0.0f});  // int64 0, read as two words
+  mini.tensors.erase(mini.tensors.begin() + 6);
   for (std::size_t i = 0; i < sa.size(); ++i) {
     CAPTURE(sa[i].name);
     CHECK(mini.tensors[i].name == sa[i].name);  // layer order
@@ -107,6 +113,73 @@ TEST_CASE("checkpoint: save then load gives identical weights, and an independen
     std::vector<double> got(mini.tensors[i].values.begin(), mini.tensors[i].values.end());
     CHECK(got == expected);
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint: num_batches_tracked is written as PyTorch's int64 scalar and read back; files without it load") {
+  const fs::path dir = temp_dir("ckpt_count");
+  auto a = build_ednn(preset_config("tiny"), 1);
+  const fs::path counted = dir / "counted.safetensors";
+  save_model(counted.string(), *a, {}, 123456789012LL);
+  // Independently: the 8 data bytes of the I64 entry, little-endian.
+  const std::string bytes = read_bytes(counted);
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[std::size_t(i)]);
+  const auto header = nlohmann::ordered_json::parse(bytes.substr(8, n));
+  const auto& entry = header.at("1.num_batches_tracked");
+  CHECK(entry.at("dtype") == "I64");
+  CHECK(entry.at("shape").empty());
+  const auto begin = entry.at("data_offsets")[0].get<std::uint64_t>();
+  std::int64_t value = 0;
+  for (int b = 7; b >= 0; --b) value = (value << 8) | static_cast<unsigned char>(bytes[8 + n + begin + std::size_t(b)]);
+  CHECK(value == 123456789012LL);
+
+  auto b = build_ednn(preset_config("tiny"), 2);
+  std::int64_t count = 0;
+  load_model(counted.string(), *b, &count);
+  CHECK(count == 123456789012LL);
+  CHECK(b->state()[0].tensor->to_vector() == a->state()[0].tensor->to_vector());
+
+  // A checkpoint from before the count (0.1): loads, the count unknown (-1).
+  const SafetensorsFile file = read_safetensors(counted.string());
+  std::vector<NamedArray> without;
+  for (const auto& t : file.tensors)
+    if (!t.integer) without.push_back(t);
+  const fs::path old = dir / "old.safetensors";
+  write_safetensors(old.string(), without, file.metadata);
+  load_model(old.string(), *b, &count);
+  CHECK(count == -1);
+
+  // A float where the count belongs, and an I64 that is not a scalar: named.
+  std::vector<NamedArray> wrong = without;
+  wrong.push_back({"1.num_batches_tracked", Tensor::zeros({1}), std::nullopt});
+  write_safetensors(old.string(), wrong, file.metadata);
+  CHECK_THROWS_WITH_AS(load_model(old.string(), *b), doctest::Contains("'1.num_batches_tracked' is a float tensor"), Error);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoint: a state_dict without metadata gives its network by the shapes, L given") {
+  const fs::path dir = temp_dir("ckpt_bare");
+  NetConfig no_bn = preset_config("small");
+  no_bn.batch_norm = false;
+  auto net = build_ednn(no_bn, 1);
+  const fs::path bare = dir / "bare.safetensors";
+  save_model(bare.string(), *net, {});
+  const SafetensorsHeader header = read_header(bare.string());
+  CHECK(header.shapes.at("0.weight") == Shape{8, 1, 3, 3});
+  NetConfig c = config_from_shapes(header.shapes, 128, bare.string());
+  CHECK(c.preset == "small");
+  CHECK(c.c0 == 8);
+  CHECK_FALSE(c.batch_norm);
+  CHECK(config_from_shapes(header.shapes, 64, bare.string()).preset == "custom");
+  CHECK(config_for_state_dict(header.shapes, "", 96, bare.string()).L == 96);
+  CHECK(config_for_state_dict(header.shapes, "small", 0, bare.string()).L == 128);
+  CHECK_THROWS_WITH_AS(config_for_state_dict(header.shapes, "", 0, bare.string()),
+                       doctest::Contains("give --preset NAME or --L N"), Error);
+  CHECK_THROWS_WITH_AS(config_for_state_dict(header.shapes, "tiny", 0, bare.string()),
+                       doctest::Contains("has c0 = 8"), Error);
+  CHECK_THROWS_WITH_AS(config_for_state_dict(header.shapes, "small", 64, bare.string()),
+                       doctest::Contains("--L 64 contradicts --preset small"), Error);
   fs::remove_all(dir);
 }
 
