@@ -4,7 +4,7 @@
 # without it the project builds its CPU engine and the emulated kernels alone.
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config doctest-dev libhdf5-dev libopenblas-dev
-          nlohmann-json3-dev libpng-dev libopenmpi-dev openmpi-bin)
+          nlohmann-json3-dev libcairo2-dev fonts-dejavu-core libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
