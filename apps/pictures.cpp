@@ -277,7 +277,10 @@ AxisTicks axis_ticks(const Axis& axis, std::vector<double> values, bool is_y) {
     return a;
   }
   if (is_y) {
-    const Ticks t = linear_ticks(lo, hi, 5, true);
+    // A little room above and below the data before the range is widened to whole steps, so that no
+    // marker sits on the frame; a quantity that is never negative keeps its axis from 0 up.
+    const double room = 0.03 * (hi - lo);
+    const Ticks t = linear_ticks(lo >= 0 ? std::max(0.0, lo - room) : lo - room, hi + room, 5, true);
     a.lo = t.lo;
     a.hi = t.hi;
     for (double v : t.values) {

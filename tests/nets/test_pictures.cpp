@@ -59,6 +59,20 @@ bool near(const std::array<int, 3>& pixel, const Colour& c, int tolerance = 3) {
          std::abs(pixel[2] - int(std::lround(c.b * 255))) <= tolerance;
 }
 
+// How much of `c` over white a pixel holds (anti-aliasing blends a thin line with the paper): the
+// least-squares a in pixel = 255 - a (255 - c), or -1 when the pixel is not such a blend.
+double coverage(const std::array<int, 3>& pixel, const Colour& c) {
+  double num = 0, den = 0, res = 0;
+  const double ch[3] = {255 * c.r, 255 * c.g, 255 * c.b};
+  for (int k = 0; k < 3; ++k) {
+    num += (255 - pixel[std::size_t(k)]) * (255 - ch[k]);
+    den += (255 - ch[k]) * (255 - ch[k]);
+  }
+  const double a = num / den;
+  for (int k = 0; k < 3; ++k) res = std::max(res, std::abs(255 - a * (255 - ch[k]) - pixel[std::size_t(k)]));
+  return res <= 4 ? a : -1;
+}
+
 fs::path plot_dir(const ednn::test::TempDir& tmp) {
   const char* keep = std::getenv("EDNN_PLOT_DIR");  // where to leave the figures for a person to look at
   const fs::path dir = keep ? fs::path(keep) : tmp.path;
@@ -252,8 +266,16 @@ TEST_CASE("pictures: a marker, a line and error bars land where their values map
   CHECK(near(png.at(s * P.to_x(0.25), s * P.to_y(0.5)), blue));   // the line between the markers
   CHECK(near(png.at(s * P.to_x(0.25), s * P.to_y(0.5) + 4 * s), {1, 1, 1}));  // 4 points below it: white
   CHECK(near(png.at(s * P.to_x(0.5), s * P.to_y(0.2)), red));     // the second series' marker
-  CHECK(near(png.at(s * P.to_x(0.5), s * P.to_y(0.27)), red));    // its bar, above the marker
-  CHECK(near(png.at(s * P.to_x(0.5), s * P.to_y(0.13)), red));    // and below
+  // Its bar, 0.8 points (1.6 pixels) wide, above and below the marker: the two pixel columns
+  // nearest its centre hold 1.6 pixels of red between them.
+  for (double y : {0.27, 0.13}) {
+    const double x = s * P.to_x(0.5), py = s * P.to_y(y);
+    const double left = coverage(png.at(std::floor(x - 0.5), py), red), right = coverage(png.at(std::floor(x + 0.5), py), red);
+    CAPTURE(y);
+    CHECK(left >= 0);
+    CHECK(right >= 0);
+    CHECK(left + right == doctest::Approx(1.6).epsilon(0.05));
+  }
   CHECK(near(png.at(s * P.to_x(0.5), s * P.to_y(0.35)), {1, 1, 1}));  // beyond y + err: nothing
   // The legend's samples: the line's colour in its entry, left of its label.
   const io::LegendEntry& e = L.legend_entries[0];
@@ -318,8 +340,10 @@ TEST_CASE("pictures: a heat map puts row 0 at the bottom in viridis, empty cells
   CHECK(near(centre(1, 1), {0.85, 0.85, 0.85}));  // the empty cell
   // The colour bar: high at the top, low at the bottom, right of the cells.
   CHECK(P.bar.x > P.area.right());
-  CHECK(near(png.at(s * (P.bar.x + P.bar.w / 2), s * (P.bar.y + 1.5)), io::viridis(1), 12));
-  CHECK(near(png.at(s * (P.bar.x + P.bar.w / 2), s * (P.bar.bottom() - 1.5)), io::viridis(0), 12));
+  for (double depth : {1.5, P.bar.h / 2, P.bar.h - 1.5}) {  // points below the bar's top
+    CAPTURE(depth);
+    CHECK(near(png.at(s * (P.bar.x + P.bar.w / 2), s * (P.bar.y + depth)), io::viridis(1 - depth / P.bar.h), 6));
+  }
   std::set<std::string> labels;
   for (const auto& t : L.texts) labels.insert(t.text);
   for (const char* v : {"0", "5", "10"}) CHECK(labels.count(v));  // the bar's values, 1-2-5 steps
