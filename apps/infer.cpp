@@ -344,7 +344,7 @@ int run(int argc, char** argv) {
                           std::to_string(kept_n[std::size_t(k)]) + " sources";
     if (targets) {
       const float* yk = kept_targets.data() + k * px;
-      std::vector<float> err(std::size_t(px));
+      std::vector<float> err(static_cast<std::size_t>(px));
       double emax = 0, esum = 0;
       for (std::int64_t i = 0; i < px; ++i) {
         err[std::size_t(i)] = std::abs(pk[i] - yk[i]);

@@ -149,6 +149,7 @@ constexpr double kTitleSize = 12, kPanelTitleSize = 10, kSubtitleSize = 8.5, kLa
                  kLegendSize = 9, kCaptionSize = 9;
 constexpr double kMargin = 10, kPanelGap = 14, kTickLength = 3, kGap = 3;
 constexpr double kPlotW = 180, kPlotH = 130, kImageSide = 140, kHeatSide = 170, kBarW = 9;
+constexpr int kBarIntervals = 5;  // at most, between a colour bar's ticks
 const Colour kInk{0.1, 0.1, 0.1}, kGridLine{0.88, 0.88, 0.88}, kEmptyCell{0.85, 0.85, 0.85};
 
 void set_font(cairo_t* cr, double size, bool bold) {
@@ -262,18 +263,23 @@ AxisTicks axis_ticks(const Axis& axis, std::vector<double> values, bool is_y) {
         a.labels.push_back({std::pow(10.0, k), decade_text(k)});
         ++decades;
       }
-    std::vector<std::pair<double, std::string>> minors;
+    // Few decades in view: 2x and 5x labelled too, and with fewer than 3 labels so far every minor
+    // tick; each only where it fits (add_thinned), decades first.
+    std::vector<std::pair<double, std::string>> two_five, others;
     for (int k = k0; k <= k1; ++k)
-      for (int m = 1; m <= 9; ++m) {
+      for (int m = 2; m <= 9; ++m) {
         const double u = k + std::log10(double(m));
         if (u < a.lo - 1e-9 || u > a.hi + 1e-9) continue;
-        a.marks.push_back(m * std::pow(10.0, k));
-        if (decades < 3 && (m == 2 || m == 5)) {  // few decades: 2x and 5x labelled too, where they fit
-          const double v = m * std::pow(10.0, k);
-          minors.push_back({v, k >= 0 && k <= 3 ? std::to_string(std::llround(v)) : number_text(v)});
-        }
+        const double v = m * std::pow(10.0, k);
+        const std::string text = k >= 0 && k <= 3 ? std::to_string(std::llround(v)) : number_text(v);
+        (m == 2 || m == 5 ? two_five : others).push_back({v, text});
       }
-    a.labels.insert(a.labels.end(), minors.begin(), minors.end());
+    for (int k = k0; k <= k1; ++k)
+      if (k >= a.lo - 1e-9 && k <= a.hi + 1e-9) a.marks.push_back(std::pow(10.0, k));
+    for (const auto& [v, s] : two_five) a.marks.push_back(v);
+    for (const auto& [v, s] : others) a.marks.push_back(v);
+    if (decades < 3) a.labels.insert(a.labels.end(), two_five.begin(), two_five.end());
+    if (std::size_t(decades) + (decades < 3 ? two_five.size() : 0) < 3) a.labels.insert(a.labels.end(), others.begin(), others.end());
     return a;
   }
   if (is_y) {
@@ -373,7 +379,8 @@ MeasuredPanel measure_grid(Measure& m, const GridPanel& g, const std::string& wh
              " row labels, got ", g.x_ticks.size(), " and ", g.y_ticks.size());
   MeasuredPanel out;
   PanelLayout& L = out.layout;
-  const double cell = g.image() ? kImageSide / std::max(g.rows, g.columns)
+  // An image's cells are whole PNG pixels (no resampling stripes): 2 pixels for L = 64, 1 for 128.
+  const double cell = g.image() ? std::max(1.0, std::floor(kImageSide * kPngScale / std::max(g.rows, g.columns))) / kPngScale
                                 : std::clamp(kHeatSide / std::max(g.rows, g.columns), 8.0, 28.0);
   L.area = {0, 0, cell * g.columns, cell * g.rows};
   // Cell (row r, column q) has its centre at x = q + 0.5, y = r + 0.5 in axis units; a heat map's row
@@ -416,7 +423,7 @@ MeasuredPanel measure_grid(Measure& m, const GridPanel& g, const std::string& wh
   // The colour bar: ticks at 1-2-5 steps inside [lo, hi], labelled on its right, its label beyond.
   L.bar = {L.area.w + 8, 0, kBarW, L.area.h};
   const double lo = g.lo, hi = g.hi > g.lo ? g.hi : g.lo + 1;
-  const Ticks t = linear_ticks(lo, hi, 4, false);
+  const Ticks t = linear_ticks(lo, hi, kBarIntervals, false);
   double label_right = L.bar.right();
   std::vector<PlacedText> bar_labels;
   for (double v : t.values) {
@@ -483,7 +490,9 @@ FigureLayout lay_out(const Figure& fig) {
   const double grid_right = col_x.back() - kPanelGap, grid_bottom = n > 0 ? row_y.back() - kPanelGap : top;
   for (int k = 0; k < n; ++k) {
     const std::size_t c = std::size_t(k % cols), r = std::size_t(k / cols);
-    const double dx = col_x[c] + left[c], dy = row_y[r] + above[r];
+    // Data areas start on whole PNG pixels, so that images and cells are not resampled across them.
+    const double dx = std::round((col_x[c] + left[c]) * kPngScale) / kPngScale,
+                 dy = std::round((row_y[r] + above[r]) * kPngScale) / kPngScale;
     MeasuredPanel& p = panels[std::size_t(k)];
     PanelLayout L = p.layout;
     shift(L.area, dx, dy);
@@ -492,7 +501,7 @@ FigureLayout lay_out(const Figure& fig) {
     for (double& y : L.y_ticks) y += dy;
     L.outer = p.bounds;
     shift(L.outer, dx, dy);
-    const Box room{col_x[c], row_y[r], left[c] + right[c], above[r] + below[r]};
+    const Box room{col_x[c] - 0.5, row_y[r] - 0.5, left[c] + right[c] + 1, above[r] + below[r] + 1};  // +- the rounding
     for (PlacedText t : p.texts) {
       t.x += dx;
       t.y += dy;
@@ -708,7 +717,7 @@ void draw_grid(cairo_t* cr, const GridPanel& g, const PanelLayout& L) {
   cairo_rectangle(cr, b.x, b.y, b.w, b.h);
   cairo_stroke(cr);
   const double lo = g.lo, hi = g.hi > g.lo ? g.hi : g.lo + 1;
-  for (double v : linear_ticks(lo, hi, 4, false).values) {
+  for (double v : linear_ticks(lo, hi, kBarIntervals, false).values) {
     const double y = b.bottom() - (v - lo) / (hi - lo) * b.h;
     line(cr, b.right(), y, b.right() + kTickLength, y);
   }

@@ -55,17 +55,16 @@ RegionMae region_block(const json& block, const std::string& where) {
 // ---- the paper's codenames (Section 4, Tables 2-8) ------------------------------------------------
 
 // The loss part: E (exponential prefactor) or S (step) with 1 (MAE), 2 (MSE), H (Huber) or IH
-// (inverse Huber); a loss without prefactor by its metric's name; T-k for a schedule that toggles
+// (inverse Huber), N (no prefactor) likewise; T-k for a schedule that toggles
 // every k epochs, R for one that draws the loss at random each epoch.
 std::string loss_code(const Settings& model) {
   if (model.count("loss-toggle")) return "T-" + model.at("toggle-every");
   if (model.count("loss-random")) return "R";
   const LossSpec spec = parse_loss(model.count("loss") ? model.at("loss") : "mae");
   static const char* metric_code[] = {"1", "2", "H", "IH"};
-  static const char* metric_name[] = {"MAE", "MSE", "Huber", "IH"};
   const int m = int(spec.metric);
   switch (spec.prefactor) {
-    case LossPrefactor::none: return metric_name[m];
+    case LossPrefactor::none: return std::string("N") + metric_code[m];
     case LossPrefactor::step: return std::string("S") + metric_code[m];
     default: return std::string("E") + metric_code[m];
   }
@@ -390,7 +389,7 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     // The key to the figures' names: the paper's codenames, 1/fraction then the loss code.
     w.md << "## Key to the codenames\n\nAs in the paper's Tables 2-8: the number in front is 1 / training fraction (80 "
             "= 1.25%, 4 = 25%, 1 = 100%), then the loss: E = exponential prefactor, S = step prefactor, with 1 = MAE, "
-            "2 = MSE, H = Huber, IH = inverse Huber; T-k toggles two losses every k epochs, R draws one at random each "
+            "2 = MSE, H = Huber, IH = inverse Huber (N: no prefactor, so N1 is the plain MAE); T-k toggles two losses every k epochs, R draws one at random each "
             "epoch. Runs trained on one number of sources P are named by P.\n\n";
     std::vector<std::vector<std::string>> rows;
     for (const Settings& m : names.order) {
@@ -408,16 +407,16 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
       std::string schedule = "-";
       if (m.count("loss-toggle")) schedule = "toggles with `" + m.at("loss-toggle") + "` every " + m.at("toggle-every") + " epochs";
       if (m.count("loss-random")) schedule = "`" + m.at("loss-random") + "` with probability " + m.at("random-p") + " each epoch";
-      Settings other;  // what else sets the model apart from the study's train block
+      Settings other;  // what else sets the model apart from the study's other models
       for (const auto& [k, v] : m)
         if (k != "loss" && k != "loss-toggle" && k != "toggle-every" && k != "loss-random" && k != "random-p" &&
-            (!study.train_defaults.count(k) || study.train_defaults.at(k) != v))
+            std::any_of(names.order.begin(), names.order.end(), [&](const Settings& o) { return !o.count(k) || o.at(k) != v; }))
           other[k] = v;
       std::string at;
       for (const auto& f : fractions) at += (at.empty() ? "" : ", ") + f;
       if (!trained_n.empty()) at += " (one n each: P = " + std::to_string(*trained_n.begin()) + ".." + std::to_string(*trained_n.rbegin()) + ")";
       rows.push_back({names.code.at(m), "`" + (m.count("loss") ? m.at("loss") : std::string("mae")) + "`", schedule,
-                      other.empty() ? "-" : describe(other), at, std::to_string(runs) + " (" + std::to_string(seeds.size()) + " seeds)"});
+                      other.empty() ? "-" : describe(other), at, std::to_string(runs) + " (" + std::to_string(seeds.size()) + (seeds.size() == 1 ? " seed)" : " seeds)")});
     }
     md_table(w.md, {"code", "loss", "schedule", "other settings", "training fractions", "runs"}, rows);
   }
@@ -467,6 +466,8 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
       }
       return p;
     });
+    fig.caption = "Points: the mean over seeds (training set A); bars: \u00b1 one standard deviation over seeds, where "
+                  "there are several.";
     w.figure(fig, "mae_vs_n_" + std::to_string(figure),
              "MAE against the number of sources, one curve per model trained on " + where + ", one panel per region");
     w.md << "Region `all` per n (mean ± standard deviation over seeds):\n\n";
@@ -551,7 +552,7 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
       std::string fits;
       for (const auto& [model, sizes] : by_model_size) {
         const std::string code = names.code.at(model);
-        io::Series s{code + " (mean ± std over seeds)", {}, {}, {}, names.colour(model), names.marker(model)};
+        io::Series s{code, {}, {}, {}, names.colour(model), names.marker(model)};
         for (const auto& [size, rs] : sizes) {
           std::vector<double> v;
           for (const RunResult* r : rs) v.push_back(mean_over_n(*r, region));
@@ -564,7 +565,9 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
         }
         const LogFit f = fit_log10(s.x, s.y);
         fit_rows.push_back({code, nets::region_name(region), short4(f.a), short4(f.b), short4(f.r2), std::to_string(f.points)});
-        fits += (fits.empty() ? "" : ", ") + (by_model_size.size() > 1 ? code + " " : std::string()) + short4(f.r2);
+        char r2[32];
+        std::snprintf(r2, sizeof r2, "%.2f", f.r2);
+        fits += (fits.empty() ? "" : ", ") + (by_model_size.size() > 1 ? code + " " : std::string()) + r2;
         io::Series line{code + ": fit a + b log\u2081\u2080(size)", {}, {}, {}, names.colour(model), io::Marker::none, true};
         const double lo = s.x.front(), hi = s.x.back();
         for (int k = 0; k <= 20; ++k) {
@@ -575,9 +578,11 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
         p.series.push_back(s);
         p.series.push_back(line);
       }
-      p.subtitle = "Fit R\u00b2 = " + fits;
+      p.subtitle = (by_model_size.size() > 1 ? "Fit R\u00b2: " : "Fit R\u00b2 = ") + fits;
       return p;
     });
+    fig.caption = "Points: the mean over seeds of the MAE averaged over n; bars: \u00b1 one standard deviation over seeds; "
+                  "dashed: the least-squares fit a + b log\u2081\u2080(size).";
     w.figure(fig, "size", "MAE averaged over the number of sources against the training set size, one panel per region");
     md_table(w.md, {"model", "region", "a", "b (per decade)", "fit R²", "points"}, fit_rows);
     md_table(w.md, {"model", "region", "train samples", "MAE averaged over n", "std over seeds", "seeds"}, point_rows);
