@@ -668,6 +668,7 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
       });
       row.push_back(std::to_string(t.trained[std::size_t(best - cm.begin())]));
       rows.push_back(row);
+      if (std::none_of(s.err.begin(), s.err.end(), [](double e) { return e > 0; })) s.label = "Mean over the tested M";
       p.series.push_back(s);
       return p;
     });
