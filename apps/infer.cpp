@@ -7,9 +7,11 @@
 // A checkpoint without ednn's metadata (a state_dict PyTorch saved) needs --preset or --L.
 //
 // Outputs in DIR2: predictions.h5 (`predictions` float32 [N, 1, L, L], `indices` into the data
-// file; file attributes: the checkpoint and this run's provenance), metrics.csv and metrics.json (overall and per number of sources; regions sources, field,
-// all, R1, R2, R3; with the baselines "predict the input" and "predict zeros"), mae_vs_n_<region>.png,
-// sample_<i>.png (input, target, prediction, |error| for the first --pictures samples), timing.json.
+// file; file attributes: the checkpoint and this run's provenance), metrics.csv and metrics.json
+// (overall and per number of sources; regions sources, field, all, R1, R2, R3; with the baselines
+// "predict the input" and "predict zeros"), mae_vs_n.{pdf,svg,png} (one panel per region),
+// sample_<i>.{pdf,svg,png} (input, target, prediction and |error| of the first --pictures samples,
+// each with its colour bar), timing.json.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -60,7 +62,8 @@ int run(int argc, char** argv) {
               "  infer --checkpoint FILE.safetensors --data FILE.h5 --device cpu --out DIR\n"
               "  infer --checkpoint FILE.safetensors --sources sources.json|csv --out DIR\n\n"
               "Writes DIR/predictions.h5 (predictions [N, 1, L, L] float32), and with targets "
-              "DIR/metrics.csv, DIR/metrics.json, DIR/mae_vs_n_<region>.png and DIR/sample_<i>.png.");
+              "DIR/metrics.csv, DIR/metrics.json and the figures DIR/mae_vs_n.{pdf,svg,png} and "
+              "DIR/sample_<i>.{pdf,svg,png}.");
   constexpr std::int64_t kInt = 2147483647;  // the options read into an int
   cli.option("checkpoint", "FILE", "model file written by train (e.g. DIR/best.safetensors), or a state_dict saved "
              "by PyTorch with safetensors (then give --preset or --L); required");
@@ -313,11 +316,18 @@ int run(int argc, char** argv) {
     written.push_back((out / "metrics.csv").string());
     written.push_back((out / "metrics.json").string());
 
-    // MAE against the number of sources, one plot per region.
+    // MAE against the number of sources: one panel per region, the model beside the two baselines.
     if (model.per_n.size() > 1 || model.per_n.begin()->first > 0) {
+      io::Figure fig;
+      fig.title = "MAE against the number of sources";
       for (int r = 0; r < nets::kRegionCount; ++r) {
-        io::Series s{"model", {}, {}, {31, 119, 180}}, si{"input", {}, {}, {255, 127, 14}},
-            sz{"zeros", {}, {}, {150, 150, 150}};
+        io::PlotPanel panel;
+        panel.title = io::region_title(r);
+        panel.x = {"Number of sources n", false, true};
+        panel.y = {"MAE", false, false};
+        io::Series s{"Model", {}, {}, {}, io::series_colour(0), io::series_marker(0)},
+            si{"Baseline: predict the input", {}, {}, {}, io::series_colour(1), io::series_marker(1)},
+            sz{"Baseline: predict zeros", {}, {}, {}, io::series_colour(2), io::series_marker(2)};
         for (const auto& [n, e] : model.per_n) {
           s.x.push_back(n);
           s.y.push_back(e.mae(r));
@@ -326,45 +336,56 @@ int run(int argc, char** argv) {
           sz.x.push_back(n);
           sz.y.push_back(as_zero.per_n.at(n).mae(r));
         }
-        const fs::path png = out / ("mae_vs_n_" + std::string(nets::region_name(r)) + ".png");
-        io::draw_plot({s, si, sz}, std::string("MAE ") + nets::region_name(r), "number of sources", "MAE")
-            .write_png(png.string());
-        written.push_back(png.string());
+        panel.series = {s, si, sz};
+        fig.panels.push_back(panel);
       }
+      for (const auto& path : io::write_figure(fig, (out / "mae_vs_n").string())) written.push_back(path);
     }
   }
+  // Pictures: input, target, prediction (on the prediction's colour range, so that they compare) and
+  // |error| on its own, each with a colour bar.
   for (long k = 0; k < pictures; ++k) {
     const float* xk = kept_inputs.data() + k * px;
     const float* pk = kept_predictions.data() + k * px;
-    std::vector<io::PanelImage> panels;
     double hi = 1, lo = 0;
     for (std::int64_t i = 0; i < px; ++i) {
       hi = std::max(hi, double(pk[i]));
       lo = std::min(lo, double(pk[i]));
     }
-    panels.push_back({"input", xk, lo, hi});
-    std::vector<float> err;
-    std::string caption = "sample " + std::to_string(indices[std::size_t(k)]) + ", n = " +
-                          std::to_string(kept_n[std::size_t(k)]);
+    auto image = [&](const std::string& title, const float* values, double from, double to) {
+      io::GridPanel g;
+      g.title = title;
+      g.bar_label = title == "|Error|" ? "|prediction \u2212 target|" : "Field value";
+      g.rows = g.columns = L;
+      g.values.assign(values, values + px);
+      g.lo = from;
+      g.hi = to;
+      return g;
+    };
+    io::Figure fig;
+    fig.columns = 4;
+    fig.panels.push_back(image("Input", xk, lo, hi));
+    std::string caption = "Sample " + std::to_string(indices[std::size_t(k)]) + ", n = " +
+                          std::to_string(kept_n[std::size_t(k)]) + " sources";
     if (targets) {
       const float* yk = kept_targets.data() + k * px;
-      err.resize(std::size_t(px));
+      std::vector<float> err(static_cast<std::size_t>(px));
       double emax = 0, esum = 0;
       for (std::int64_t i = 0; i < px; ++i) {
         err[std::size_t(i)] = std::abs(pk[i] - yk[i]);
         emax = std::max(emax, double(err[std::size_t(i)]));
         esum += err[std::size_t(i)];
       }
-      panels.push_back({"target", yk, lo, hi});
-      panels.push_back({"prediction", pk, lo, hi});
-      panels.push_back({"|error|", err.data(), 0, emax > 0 ? emax : 1});
-      caption += ", MAE " + io::short_number(esum / double(px));
+      fig.panels.push_back(image("Target", yk, lo, hi));
+      fig.panels.push_back(image("Prediction", pk, lo, hi));
+      fig.panels.push_back(image("|Error|", err.data(), 0, emax > 0 ? emax : 1));
+      caption += ", MAE " + io::number_text(esum / double(px)) + ", largest |error| " + io::number_text(emax);
     } else {
-      panels.push_back({"prediction", pk, lo, hi});
+      fig.panels.push_back(image("Prediction", pk, lo, hi));
     }
-    const fs::path png = out / ("sample_" + std::to_string(k) + ".png");
-    io::draw_panels(panels, L, caption).write_png(png.string());
-    written.push_back(png.string());
+    fig.caption = caption;
+    for (const auto& path : io::write_figure(fig, (out / ("sample_" + std::to_string(k))).string()))
+      written.push_back(path);
   }
 
   // ---- the report ----

@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
 #include "apps/pictures.h"
 #include "core/error.h"
+#include "core/loss_spec.h"
 #include "nets/checkpoint.h"
 
 namespace ednn::study {
@@ -20,6 +22,7 @@ using json = nlohmann::ordered_json;
 namespace {
 
 constexpr const char* kMaeAxis = "MAE (field units)";
+constexpr const char* kSourcesAxis = "Number of sources n";
 
 std::string read_file(const fs::path& path) { return read_text_file(path.string(), "the run output"); }
 
@@ -49,53 +52,67 @@ RegionMae region_block(const json& block, const std::string& where) {
   return m;
 }
 
-// The settings whose values differ among `runs` (their "own" keys), for legends and titles.
-std::vector<std::string> differing_keys(const std::vector<const RunResult*>& runs) {
-  std::map<std::string, std::set<std::string>> values;
-  for (const RunResult* r : runs)
-    for (const auto& [k, v] : r->run->settings) values[k].insert(v);
-  std::set<std::string> keys;
-  for (const RunResult* r : runs)
-    for (const auto& [k, v] : r->run->settings)
-      if (values[k].size() > 1 || std::any_of(runs.begin(), runs.end(), [&](const RunResult* o) {
-            return !o->run->settings.count(k);
-          }))
-        keys.insert(k);
-  return {keys.begin(), keys.end()};
+// ---- the paper's codenames (Section 4, Tables 2-8) ------------------------------------------------
+
+// The loss part: E (exponential prefactor) or S (step) with 1 (MAE), 2 (MSE), H (Huber) or IH
+// (inverse Huber), N (no prefactor) likewise; T-k for a schedule that toggles
+// every k epochs, R for one that draws the loss at random each epoch.
+std::string loss_code(const Settings& model) {
+  if (model.count("loss-toggle")) return "T-" + model.at("toggle-every");
+  if (model.count("loss-random")) return "R";
+  const LossSpec spec = parse_loss(model.count("loss") ? model.at("loss") : "mae");
+  static const char* metric_code[] = {"1", "2", "H", "IH"};
+  const int m = int(spec.metric);
+  switch (spec.prefactor) {
+    case LossPrefactor::none: return std::string("N") + metric_code[m];
+    case LossPrefactor::step: return std::string("S") + metric_code[m];
+    default: return std::string("E") + metric_code[m];
+  }
 }
 
-// A group of runs named by the settings of its key that differ from the other groups' keys
-// ("loss=exp-mae:w=1"), or `alone` when there is one group.
-template <class Map>
-std::string group_label(const Settings& key, const Map& groups, const std::string& alone) {
-  Settings own;
-  for (const auto& [k, v] : key)
-    for (const auto& [other, runs] : groups)
-      if (!other.count(k) || other.at(k) != v) own[k] = v;
-  return own.empty() ? alone : describe(own);
+// Every model setting of the study (the settings but fraction, subset, train-n, seed and where it
+// ran) named once: its loss code, and where two settings would share one, "E1 (2)", "E1 (3)" in the
+// order first met. Also the index that picks its colour and marker in every figure.
+struct ModelNames {
+  std::map<Settings, std::string> code;
+  std::map<Settings, int> index;
+  std::vector<Settings> order;
+  explicit ModelNames(const std::vector<RunResult>& results) {
+    std::map<std::string, int> uses;
+    for (const auto& r : results) {
+      const Settings m = r.run->model_settings();
+      if (code.count(m)) continue;
+      const std::string base = loss_code(m);
+      const int k = ++uses[base];
+      code[m] = k == 1 ? base : base + " (" + std::to_string(k) + ")";
+      index[m] = int(order.size());
+      order.push_back(m);
+    }
+  }
+  const std::string& of(const RunSpec& run) const { return code.at(run.model_settings()); }
+  io::Colour colour(const Settings& m) const { return io::series_colour(index.at(m)); }
+  io::Marker marker(const Settings& m) const { return io::series_marker(index.at(m)); }
+};
+
+// The training fraction as the paper writes it before the loss code: 1 / fraction when that is a
+// whole number ("80" for 1.25%, "4" for 25%), else the percentage ("30%").
+std::string fraction_code(double fraction) {
+  const double inverse = 1 / fraction;
+  if (std::abs(inverse - std::round(inverse)) < 1e-6) return std::to_string(std::llround(inverse));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", 100 * fraction);
+  return buf;
 }
 
-std::string label_of(const RunSpec& run, const std::vector<std::string>& keys) {
-  Settings s;
-  for (const auto& k : keys)
-    if (run.settings.count(k)) s[k] = run.settings.at(k);
-  return keys.empty() ? run.name : describe(s);
+std::string percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", 100 * fraction);
+  return buf;
 }
 
-// One figure: a panel per region, each from `panel(region)`, three columns.
-io::Canvas region_figure(const std::string& title, const std::function<io::Canvas(int)>& panel) {
-  std::vector<io::Canvas> panels;
-  for (int r = 0; r < nets::kRegionCount; ++r) panels.push_back(panel(r));
-  return io::compose_grid(panels, 3, title);
-}
-
-io::PlotStyle panel_style(bool log_x = false, bool integer_x = true) {
-  io::PlotStyle s;
-  s.log_x = log_x;
-  s.integer_x = integer_x;
-  s.width = 560;
-  s.height = 380;
-  return s;
+// "Set A", "Set B" ...: the paper's names of disjoint training subsets.
+std::string set_name(int subset) {
+  return subset < 26 ? std::string("Set ") + char('A' + subset) : "Subset " + std::to_string(subset);
 }
 
 // The average of the per-n MAEs of one region (Fig. 14's "averaged over number of sources").
@@ -105,14 +122,23 @@ double mean_over_n(const RunResult& r, int region) {
   return mean_std(v).mean;
 }
 
+// A figure of one panel per region, three to a row.
+io::Figure region_figure(const std::string& title, const std::function<io::PlotPanel(int)>& panel) {
+  io::Figure f;
+  f.title = title;
+  for (int r = 0; r < nets::kRegionCount; ++r) f.panels.push_back(panel(r));
+  return f;
+}
+
 struct Writer {
   fs::path out;
   std::vector<std::string> written;
   std::ostringstream md;
-  void png(const io::Canvas& c, const std::string& name, const std::string& caption) {
-    c.write_png((out / name).string());
-    written.push_back((out / name).string());
-    md << "![" << caption << "](" << name << ")\n\n*" << caption << "*\n\n";
+  // stem.pdf, stem.svg and stem.png, the PNG shown in the report with links to the vector files.
+  void figure(const io::Figure& f, const std::string& stem, const std::string& caption) {
+    for (const auto& path : io::write_figure(f, (out / stem).string())) written.push_back(path);
+    md << "![" << caption << "](" << stem << ".png)\n\n*" << caption << "* ([PDF](" << stem << ".pdf), [SVG](" << stem
+       << ".svg))\n\n";
   }
 };
 
@@ -342,57 +368,109 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
   }
   w.md << ". Every number is a test-split MAE as `infer` measures it (SPEC section 7), in units of the field "
           "(source values are at most 1). The full table, every region x n, is in `runs.csv` and `runs.json`.\n\n";
+  const ModelNames names(results);
   {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : results) {
-      std::vector<std::string> row{"`" + r.run->name + "`", std::to_string(r.train_samples),
+      const std::string code = r.run->train_n() > 0 ? "P = " + std::to_string(r.run->train_n())
+                                                    : fraction_code(r.run->fraction()) + names.of(*r.run);
+      std::vector<std::string> row{"`" + r.run->name + "`", code, std::to_string(r.train_samples),
                                    std::to_string(r.best_epoch) + "/" + std::to_string(r.epochs),
                                    short4(r.train_seconds)};
       for (int k = 0; k < nets::kRegionCount; ++k) row.push_back(short4(r.mae[std::size_t(k)]));
       rows.push_back(row);
     }
-    std::vector<std::string> header{"run", "train samples", "best epoch", "train s"};
+    std::vector<std::string> header{"run", "code", "train samples", "best epoch", "train s"};
     for (int k = 0; k < nets::kRegionCount; ++k) header.push_back(std::string("MAE ") + nets::region_name(k));
     w.md << "## Runs\n\n";
     md_table(w.md, header, rows);
+  }
+  {
+    // The key to the figures' names: the paper's codenames, 1/fraction then the loss code.
+    w.md << "## Key to the codenames\n\nAs in the paper's Tables 2-8: the number in front is 1 / training fraction (80 "
+            "= 1.25%, 4 = 25%, 1 = 100%), then the loss: E = exponential prefactor, S = step prefactor, with 1 = MAE, "
+            "2 = MSE, H = Huber, IH = inverse Huber (N: no prefactor, so N1 is the plain MAE); T-k toggles two losses every k epochs, R draws one at random each "
+            "epoch. Runs trained on one number of sources P are named by P.\n\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const Settings& m : names.order) {
+      std::set<std::string> fractions;
+      int runs = 0;
+      std::set<std::uint64_t> seeds;
+      std::set<int> trained_n;
+      for (const auto& r : results)
+        if (r.run->model_settings() == m) {
+          ++runs;
+          fractions.insert(percent(r.run->fraction()));
+          seeds.insert(r.run->seed());
+          if (r.run->train_n() > 0) trained_n.insert(r.run->train_n());
+        }
+      std::string schedule = "-";
+      if (m.count("loss-toggle")) schedule = "toggles with `" + m.at("loss-toggle") + "` every " + m.at("toggle-every") + " epochs";
+      if (m.count("loss-random")) schedule = "`" + m.at("loss-random") + "` with probability " + m.at("random-p") + " each epoch";
+      Settings other;  // what else sets the model apart from the study's other models
+      for (const auto& [k, v] : m)
+        if (k != "loss" && k != "loss-toggle" && k != "toggle-every" && k != "loss-random" && k != "random-p" &&
+            std::any_of(names.order.begin(), names.order.end(), [&](const Settings& o) { return !o.count(k) || o.at(k) != v; }))
+          other[k] = v;
+      std::string at;
+      for (const auto& f : fractions) at += (at.empty() ? "" : ", ") + f;
+      if (!trained_n.empty()) at += " (one n each: P = " + std::to_string(*trained_n.begin()) + ".." + std::to_string(*trained_n.rbegin()) + ")";
+      rows.push_back({names.code.at(m), "`" + (m.count("loss") ? m.at("loss") : std::string("mae")) + "`", schedule,
+                      other.empty() ? "-" : describe(other), at, std::to_string(runs) + " (" + std::to_string(seeds.size()) + (seeds.size() == 1 ? " seed)" : " seeds)")});
+    }
+    md_table(w.md, {"code", "loss", "schedule", "other settings", "training fractions", "runs"}, rows);
   }
 
   // Runs trained on every n, keyed by (data, fraction) and by (data, model settings).
   std::vector<const RunResult*> all_n_runs, single_n_runs;
   for (const auto& r : results) (r.run->train_n() == 0 ? all_n_runs : single_n_runs).push_back(&r);
   const std::vector<int> ns(all_n.begin(), all_n.end());
+  auto data_note = [&](const std::string& data) { return data.empty() ? std::string() : ", data " + data; };
 
-  // ---- Figs. 5-13: MAE vs n per training fraction ----
-  std::map<std::pair<std::string, double>, std::vector<const RunResult*>> by_fraction;
-  for (const RunResult* r : all_n_runs) by_fraction[{r->run->data(), r->run->fraction()}].push_back(r);
-  if (!by_fraction.empty()) w.md << "## MAE against the number of sources, per training fraction (Figs. 5-13)\n\n";
+  // ---- Figs. 5-13: MAE vs n per training fraction, mean +- std over seeds per model ----
+  std::map<std::pair<std::string, double>, std::map<Settings, std::vector<const RunResult*>>> by_fraction;
+  for (const RunResult* r : all_n_runs)
+    if (r->run->subset() == 0) by_fraction[{r->run->data(), r->run->fraction()}][r->run->model_settings()].push_back(r);
+  if (!by_fraction.empty())
+    w.md << "## MAE against the number of sources, per training fraction (Figs. 5-13)\n\nEach point: the mean over the "
+            "seeds of a model (training subset A); bars: one standard deviation either side, where there are several "
+            "seeds.\n\n";
   int figure = 0;
-  for (const auto& [key, runs] : by_fraction) {
+  for (const auto& [key, models] : by_fraction) {
     ++figure;
-    const auto keys = differing_keys(runs);
-    std::vector<io::Series> series;
-    for (std::size_t i = 0; i < runs.size(); ++i) series.push_back({label_of(*runs[i]->run, keys), {}, {}, io::palette(int(i))});
-    const std::string title = "fraction " + short4(key.second) + (key.first.empty() ? "" : " data " + key.first);
-    auto canvas = region_figure("MAE vs number of sources, training " + title, [&](int region) {
-      auto s = series;
-      for (std::size_t i = 0; i < runs.size(); ++i)
-        for (const auto& [n, m] : runs[i]->mae_by_n) {
-          s[i].x.push_back(n);
-          s[i].y.push_back(m[std::size_t(region)]);
-        }
-      return io::draw_plot(s, nets::region_name(region), "number of sources n", kMaeAxis, panel_style());
-    });
-    w.png(canvas, "mae_vs_n_" + std::to_string(figure) + ".png",
-          "MAE vs number of sources, one curve per run trained on " + title + ", one panel per region");
+    const std::string where = percent(key.second) + " of the training data" + data_note(key.first);
     std::vector<std::string> header{"n"};
-    for (const RunResult* r : runs) header.push_back("`" + label_of(*r->run, keys) + "`");
-    std::vector<std::vector<std::string>> rows;
-    for (int n : ns) {
-      std::vector<std::string> row{std::to_string(n)};
-      for (const RunResult* r : runs) row.push_back(r->mae_by_n.count(n) ? short4(r->mae_by_n.at(n)[nets::kAll]) : "-");
-      rows.push_back(row);
-    }
-    w.md << "MAE over all pixels (region `all`) per n:\n\n";
+    std::vector<std::vector<std::string>> rows(ns.size());
+    for (std::size_t i = 0; i < ns.size(); ++i) rows[i].push_back(std::to_string(ns[i]));
+    auto fig = region_figure("MAE against the number of sources, " + where, [&](int region) {
+      io::PlotPanel p;
+      p.title = io::region_title(region);
+      p.x = {kSourcesAxis, false, true};
+      p.y = {kMaeAxis, false, false};
+      for (const auto& [model, rs] : models) {
+        const std::string code = fraction_code(key.second) + names.code.at(model);
+        io::Series s{rs.size() > 1 ? code + " (" + std::to_string(rs.size()) + " seeds)" : code, {}, {}, {},
+                     names.colour(model), names.marker(model)};
+        for (std::size_t i = 0; i < ns.size(); ++i) {
+          std::vector<double> v;
+          for (const RunResult* r : rs)
+            if (r->mae_by_n.count(ns[i])) v.push_back(r->mae_by_n.at(ns[i])[std::size_t(region)]);
+          const MeanStd ms = mean_std(v);
+          s.x.push_back(ns[i]);
+          s.y.push_back(ms.mean);
+          s.err.push_back(ms.count > 1 ? ms.std : 0);
+          if (region == nets::kAll) rows[i].push_back(ms.count > 1 ? short4(ms.mean) + " ± " + short4(ms.std) : short4(ms.mean));
+        }
+        if (region == nets::kAll) header.push_back(code);
+        p.series.push_back(s);
+      }
+      return p;
+    });
+    fig.caption = "Points: the mean over seeds (training set A); bars: \u00b1 one standard deviation over seeds, where "
+                  "there are several.";
+    w.figure(fig, "mae_vs_n_" + std::to_string(figure),
+             "MAE against the number of sources, one curve per model trained on " + where + ", one panel per region");
+    w.md << "Region `all` per n (mean ± standard deviation over seeds):\n\n";
     md_table(w.md, header, rows);
   }
 
@@ -405,45 +483,52 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
   }
   bool seeds_header = false;
   figure = 0;
-  for (const auto& [model, runs] : by_model_fraction) {
-    const std::string key = group_label(model, by_model_fraction, "fraction=" + model.at("fraction"));
+  for (const auto& [key, runs] : by_model_fraction) {
+    const double fraction = runs.front()->run->fraction();
+    const std::string code = fraction_code(fraction) + names.of(*runs.front()->run);
     std::map<int, std::vector<const RunResult*>> by_subset;
     for (const RunResult* r : runs) by_subset[r->run->subset()].push_back(r);
     bool repeated = false;
     for (const auto& [s, rs] : by_subset) repeated = repeated || rs.size() > 1;
-    if (!repeated) continue;
+    if (!repeated || by_subset.size() < 2) continue;  // one set: the MAE-vs-n figure shows its spread
     if (!seeds_header) {
-      w.md << "## Fluctuations: mean +- standard deviation over seeds, per disjoint training subset (Figs. 6 and 9)\n\n";
+      w.md << "## Fluctuations: mean ± standard deviation over seeds, per disjoint training subset (Figs. 6 and 9)\n\n";
       seeds_header = true;
     }
     ++figure;
     std::vector<std::string> header{"n"};
     std::vector<std::vector<std::string>> rows(ns.size());
     for (std::size_t i = 0; i < ns.size(); ++i) rows[i].push_back(std::to_string(ns[i]));
-    auto canvas = region_figure("mean +- std over seeds: " + key, [&](int region) {
-      std::vector<io::Series> series;
+    const std::string where = code + " on disjoint " + percent(fraction) + " training sets" + data_note(runs.front()->run->data());
+    auto fig = region_figure("Seeds and training sets: " + where, [&](int region) {
+      io::PlotPanel p;
+      p.title = io::region_title(region);
+      p.x = {kSourcesAxis, false, true};
+      p.y = {kMaeAxis, false, false};
       int colour = 0;
       for (const auto& [subset, rs] : by_subset) {
-        io::Series s{"subset " + std::to_string(subset) + " (" + std::to_string(rs.size()) + " seeds)", {}, {}, io::palette(colour++)};
+        io::Series s{set_name(subset) + " (" + std::to_string(rs.size()) + " seeds)", {}, {}, {},
+                     io::series_colour(colour), io::series_marker(colour)};
+        ++colour;
         for (std::size_t i = 0; i < ns.size(); ++i) {
           std::vector<double> v;
           for (const RunResult* r : rs)
             if (r->mae_by_n.count(ns[i])) v.push_back(r->mae_by_n.at(ns[i])[std::size_t(region)]);
           const MeanStd ms = mean_std(v);
-          // Each subset's bars a little to the side, so that overlapping ones stay visible.
+          // Each set's bars a little to the side, so that overlapping ones stay visible.
           s.x.push_back(ns[i] + 0.15 * (colour - 1 - 0.5 * double(by_subset.size() - 1)));
           s.y.push_back(ms.mean);
           s.err.push_back(ms.std);
-          if (region == nets::kAll) rows[i].push_back(short4(ms.mean) + " +- " + short4(ms.std));
+          if (region == nets::kAll) rows[i].push_back(short4(ms.mean) + " ± " + short4(ms.std));
         }
         if (region == nets::kAll) header.push_back(s.label);
-        series.push_back(s);
+        p.series.push_back(s);
       }
-      return io::draw_plot(series, nets::region_name(region), "number of sources n", kMaeAxis, panel_style());
+      return p;
     });
-    w.png(canvas, "seeds_" + std::to_string(figure) + ".png",
-          "Mean +- standard deviation over seeds of runs with " + key + ", one curve per disjoint training subset");
-    w.md << "Region `all`, mean +- standard deviation over seeds:\n\n";
+    w.figure(fig, "seeds_" + std::to_string(figure),
+             "Mean ± standard deviation over seeds of " + where + ", one curve per training set");
+    w.md << "Region `all`, mean ± standard deviation over seeds:\n\n";
     md_table(w.md, header, rows);
   }
 
@@ -455,43 +540,52 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     it = it->second.size() < 2 ? by_model_size.erase(it) : std::next(it);
   if (!by_model_size.empty()) {
     w.md << "## MAE against the training set size (Fig. 14)\n\nEach point: the MAE averaged over n (the mean of the "
-            "per-n MAEs), averaged over seeds; dashed: the least-squares line a + b log10(size).\n\n";
+            "per-n MAEs), then the mean ± standard deviation over seeds; dashed: the least-squares line "
+            "a + b log10(size) through the means, whose coefficient of determination R² each panel states under its "
+            "title (the fit's R², not the region R2).\n\n";
     std::vector<std::vector<std::string>> fit_rows, point_rows;
-    auto canvas = region_figure("MAE averaged over n vs training set size", [&](int region) {
-      std::vector<io::Series> series;
-      int colour = 0;
-      for (const auto& [model_settings, sizes] : by_model_size) {
-        const std::string model = group_label(model_settings, by_model_size, "all runs");
-        io::Series s{model, {}, {}, io::palette(colour)};
+    auto fig = region_figure("MAE averaged over the number of sources against the training set size", [&](int region) {
+      io::PlotPanel p;
+      p.title = io::region_title(region);
+      p.x = {"Training samples", true, false};
+      p.y = {kMaeAxis, false, false};
+      std::string fits;
+      for (const auto& [model, sizes] : by_model_size) {
+        const std::string code = names.code.at(model);
+        io::Series s{code, {}, {}, {}, names.colour(model), names.marker(model)};
         for (const auto& [size, rs] : sizes) {
           std::vector<double> v;
           for (const RunResult* r : rs) v.push_back(mean_over_n(*r, region));
+          const MeanStd ms = mean_std(v);
           s.x.push_back(double(size));
-          s.y.push_back(mean_std(v).mean);
-          point_rows.push_back({"`" + model + "`", nets::region_name(region), std::to_string(size), short4(s.y.back())});
+          s.y.push_back(ms.mean);
+          s.err.push_back(ms.count > 1 ? ms.std : 0);
+          point_rows.push_back({code, nets::region_name(region), std::to_string(size), short4(ms.mean),
+                                ms.count > 1 ? short4(ms.std) : "-", std::to_string(ms.count)});
         }
         const LogFit f = fit_log10(s.x, s.y);
-        fit_rows.push_back({"`" + model + "`", nets::region_name(region), short4(f.a), short4(f.b), short4(f.r2),
-                            std::to_string(f.points)});
-        // R^2 first: a long model label is cut at the legend's edge. The fit has no entry of its own.
-        s.label = "R2 " + short4(f.r2) + (by_model_size.size() > 1 ? " " + model : std::string());
-        io::Series line{"", {}, {}, io::palette(colour), {}, true};
+        fit_rows.push_back({code, nets::region_name(region), short4(f.a), short4(f.b), short4(f.r2), std::to_string(f.points)});
+        char r2[32];
+        std::snprintf(r2, sizeof r2, "%.2f", f.r2);
+        fits += (fits.empty() ? "" : ", ") + (by_model_size.size() > 1 ? code + " " : std::string()) + r2;
+        io::Series line{code + ": fit a + b log\u2081\u2080(size)", {}, {}, {}, names.colour(model), io::Marker::none, true};
         const double lo = s.x.front(), hi = s.x.back();
         for (int k = 0; k <= 20; ++k) {
           const double x = lo * std::pow(hi / lo, k / 20.0);
           line.x.push_back(x);
           line.y.push_back(f.a + f.b * std::log10(x));
         }
-        series.push_back(s);
-        series.push_back(line);
-        ++colour;
+        p.series.push_back(s);
+        p.series.push_back(line);
       }
-      return io::draw_plot(series, nets::region_name(region), "training samples (log)", kMaeAxis,
-                           panel_style(true, false));
+      p.subtitle = (by_model_size.size() > 1 ? "Fit R\u00b2: " : "Fit R\u00b2 = ") + fits;
+      return p;
     });
-    w.png(canvas, "size.png", "MAE averaged over the number of sources against the training set size, one panel per region");
-    md_table(w.md, {"model", "region", "a", "b (per decade)", "R^2", "points"}, fit_rows);
-    md_table(w.md, {"model", "region", "train samples", "MAE averaged over n"}, point_rows);
+    fig.caption = "Points: the mean over seeds of the MAE averaged over n; bars: \u00b1 one standard deviation over seeds; "
+                  "dashed: the least-squares fit a + b log\u2081\u2080(size).";
+    w.figure(fig, "size", "MAE averaged over the number of sources against the training set size, one panel per region");
+    md_table(w.md, {"model", "region", "a", "b (per decade)", "fit R²", "points"}, fit_rows);
+    md_table(w.md, {"model", "region", "train samples", "MAE averaged over n", "std over seeds", "seeds"}, point_rows);
   }
 
   // ---- Figs. 16 and 17: trained on n = P, tested on n = M ----
@@ -503,7 +597,7 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
   }
   figure = 0;
   for (const auto& [model_settings, runs] : by_model_cross) {
-    const std::string model = group_label(model_settings, by_model_cross, "fraction=" + model_settings.at("fraction"));
+    const std::string model = fraction_code(runs.front()->run->fraction()) + names.of(*runs.front()->run);
     std::map<int, std::vector<const RunResult*>> by_p;
     for (const RunResult* r : runs) by_p[r->run->train_n()].push_back(r);
     if (by_p.size() < 2) continue;
@@ -522,43 +616,63 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
         }
       return t;
     };
-    auto heat = region_figure("row-normalised MAE, trained on P x tested on M: " + model, [&](int region) {
+    io::Figure heat;
+    heat.title = "MAE of models trained on P sources, tested on M, each row divided by its maximum (" + model + ")";
+    for (int region = 0; region < nets::kRegionCount; ++region) {
       const CrossTable t = table_of(region);
-      io::HeatMap h;
-      h.title = nets::region_name(region);
-      h.x_label = "trained on P sources";
-      h.y_label = "tested on M";
+      io::GridPanel h;
+      h.title = io::region_title(region);
+      h.x_label = "Trained on P sources";
+      h.y_label = "Tested on M sources";
+      h.bar_label = "MAE \u00f7 row maximum";
       for (int p : t.trained) h.x_ticks.push_back(std::to_string(p));
       for (int m : t.tested) h.y_ticks.push_back(std::to_string(m));
+      h.rows = int(t.tested.size());
+      h.columns = int(t.trained.size());
       h.values = t.row_normalised();
       h.lo = 1;
       for (double v : h.values)
         if (std::isfinite(v)) h.lo = std::min(h.lo, v);
       h.hi = 1;
-      return io::draw_heatmap(h);
-    });
-    w.png(heat, "cross_" + std::to_string(figure) + ".png",
-          "MAE of runs trained on P sources (x) tested on M sources (y), each row divided by its maximum: " + model);
+      heat.panels.push_back(h);
+    }
+    w.figure(heat, "cross_" + std::to_string(figure),
+             "MAE of runs trained on P sources (x) tested on M sources (y), each row divided by its maximum: " + model);
     std::vector<std::vector<std::string>> rows;
-    auto means = region_figure("MAE averaged over tested M vs trained P: " + model, [&](int region) {
+    auto means = region_figure("MAE averaged over the tested M against the trained P (" + model + ")", [&](int region) {
       const CrossTable t = table_of(region);
       const auto cm = t.column_means();
-      io::Series s{"mean over M", {}, {}, io::palette(0)};
-      for (std::size_t p = 0; p < t.trained.size(); ++p) {
-        s.x.push_back(t.trained[p]);
-        s.y.push_back(cm[p]);
+      io::PlotPanel p;
+      p.title = io::region_title(region);
+      p.x = {"Trained on P sources", false, true};
+      p.y = {kMaeAxis, false, false};
+      // The spread: the standard deviation over seeds of each run's own mean over M.
+      io::Series s{"Mean over the tested M (± std over seeds)", {}, {}, {}, io::series_colour(0), io::series_marker(0)};
+      std::vector<std::string> row{nets::region_name(region)};
+      for (std::size_t k = 0; k < t.trained.size(); ++k) {
+        std::vector<double> per_run;
+        for (const RunResult* r : by_p.at(t.trained[k])) {
+          std::vector<double> v;
+          for (int m : ns)
+            if (r->mae_by_n.count(m)) v.push_back(r->mae_by_n.at(m)[std::size_t(region)]);
+          per_run.push_back(mean_std(v).mean);
+        }
+        const MeanStd spread = mean_std(per_run);
+        s.x.push_back(t.trained[k]);
+        s.y.push_back(cm[k]);
+        s.err.push_back(spread.count > 1 ? spread.std : 0);
+        row.push_back(spread.count > 1 ? short4(cm[k]) + " ± " + short4(spread.std) : short4(cm[k]));
       }
       const auto best = std::min_element(cm.begin(), cm.end(), [](double a, double b) {
         return std::isfinite(a) && (!std::isfinite(b) || a < b);
       });
-      std::vector<std::string> row{nets::region_name(region)};
-      for (double v : cm) row.push_back(short4(v));
       row.push_back(std::to_string(t.trained[std::size_t(best - cm.begin())]));
       rows.push_back(row);
-      return io::draw_plot({s}, nets::region_name(region), "trained on P sources", kMaeAxis, panel_style());
+      if (std::none_of(s.err.begin(), s.err.end(), [](double e) { return e > 0; })) s.label = "Mean over the tested M";
+      p.series.push_back(s);
+      return p;
     });
-    w.png(means, "cross_means_" + std::to_string(figure) + ".png",
-          "MAE averaged over the tested M, against the trained P: " + model);
+    w.figure(means, "cross_means_" + std::to_string(figure), "MAE averaged over the tested M, against the trained P: " + model);
     std::vector<std::string> header{"region"};
     for (const auto& [p, rs] : by_p) header.push_back("P = " + std::to_string(p));
     header.push_back("best P");
@@ -566,8 +680,8 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
   }
 
   w.md << "## Files\n\n`runs.csv`, `runs.json`: every finished run. Each run's folder `runs/<name>/` holds its "
-          "checkpoints, `train_log.csv`, `train.log` (what train and infer printed) and `infer/` (metrics, plots, "
-          "pictures).\n";
+          "checkpoints, `train_log.csv`, `train.log` (what train and infer printed) and `infer/` (metrics and "
+          "figures). Every figure is written as PDF and SVG (vector, for papers) and PNG (twice the nominal size).\n";
   nets::write_text_atomically((w.out / "report.md").string(), w.md.str());
   w.written.push_back((w.out / "report.md").string());
   return w.written;

@@ -1,18 +1,24 @@
-// What a study shows: the table of every finished run and the paper's comparisons, drawn as PNG
-// figures and gathered in a report.md beside the numbers behind them.
+// What a study shows: the table of every finished run and the paper's comparisons, drawn as figures
+// (apps/pictures.h: each as PDF, SVG and PNG) and gathered in a report.md beside the numbers behind
+// them and a key to the models' codenames.
 //
-// Figures (each a grid of panels, one per region of SPEC section 7: sources, field, all, R1..R3;
-// MAE in units of the field, whose sources hold values up to 1):
-//   mae_vs_n_<k>.png     Figs. 5, 7, 8, 10-13: MAE against the number of sources n, one figure per
-//                        (data, training fraction), one curve per run trained on all n at it.
-//   seeds_<k>.png        Figs. 6 and 9: the mean +- standard deviation over seeds of runs that differ
-//                        only in their seed, one curve per disjoint training subset.
-//   size.png             Fig. 14: MAE averaged over n (the mean of the per-n MAEs) against the training
-//                        set size, log axis, one series per model setting (seeds averaged, subset 0),
-//                        with the least-squares line a + b log10(size) dashed and its R^2 in the legend.
-//   cross_<k>.png        Fig. 16: runs trained on one number of sources P (x axis) tested on each M
-//                        (y axis), each row (fixed M) divided by its maximum, as in the paper.
-//   cross_means_<k>.png  Fig. 17: each trained P's MAE averaged over the tested M, against P.
+// Models are named by the paper's codenames (Section 4, Tables 2-8): 1 / training fraction, then the
+// loss (80E1: exp-MAE on 1.25%; 4T-5: the toggled losses on 25%; 4R: the random schedule), one colour
+// and marker per model in every figure. Figures (one panel per region of SPEC section 7: sources,
+// field, all, regions 1-3; MAE in units of the field, whose sources hold values up to 1; one legend
+// per figure, below its panels):
+//   mae_vs_n_<k>     Figs. 5, 7, 8, 10-13: MAE against the number of sources n, one figure per
+//                    (data, training fraction), one curve per model trained on all n at it (training
+//                    set A), the mean over its seeds with +- one standard deviation as bars.
+//   seeds_<k>        Figs. 6 and 9: the mean +- standard deviation over seeds of runs that differ
+//                    only in their seed, one curve per disjoint training set (A, B, C).
+//   size             Fig. 14: MAE averaged over n (the mean of the per-n MAEs) against the training
+//                    set size, log axis, one series per model (mean +- std over seeds, set A), with
+//                    the least-squares line a + b log10(size) dashed and its R² under each panel's title.
+//   cross_<k>        Fig. 16: runs trained on one number of sources P (x axis) tested on each M
+//                    (y axis), each row (fixed M) divided by its maximum, as in the paper.
+//   cross_means_<k>  Fig. 17: each trained P's MAE averaged over the tested M, against P (bars: the
+//                    spread over seeds).
 #pragma once
 #include <array>
 #include <cstdint>

@@ -5,7 +5,7 @@
 # python3-torch, python3-h5py and python3-numpy are for python/ednn.py and its test (python_ednn).
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config doctest-dev libhdf5-dev libopenblas-dev
-          nlohmann-json3-dev libpng-dev libopenmpi-dev openmpi-bin
+          nlohmann-json3-dev libcairo2-dev fonts-dejavu-core libopenmpi-dev openmpi-bin
           python3-torch python3-h5py python3-numpy)
 missing=()
 for p in "${packages[@]}"; do

@@ -38,5 +38,5 @@ echo "== quickstart: trained after $(elapsed); evaluating on the test split"
   --device "$DEVICE" --out "$OUT/infer" --pictures 4 --compare-solver --quiet --overwrite
 echo "== quickstart: done in $(elapsed) after the build."
 echo "   metrics:  $OUT/infer/metrics.csv, $OUT/infer/metrics.json"
-echo "   pictures: $OUT/infer/sample_*.png, plots: $OUT/infer/mae_vs_n_*.png"
+echo "   pictures: $OUT/infer/sample_*.{pdf,svg,png}, plots: $OUT/infer/mae_vs_n.{pdf,svg,png}"
 echo "   model:    $OUT/run/best.safetensors (log: $OUT/run/train_log.csv)"

@@ -15,7 +15,6 @@
 #include <sstream>
 
 #include "apps/h5_io.h"
-#include "apps/pictures.h"
 #include "apps/sources_file.h"
 #include "core/error.h"
 #include "nets/checkpoint.h"
@@ -94,7 +93,7 @@ TEST_CASE("apps io: plain HDF5 inputs, bad files") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("apps io: predictions, pictures and sources files") {
+TEST_CASE("apps io: predictions and sources files") {
   const fs::path dir = temp_dir("io");
   std::vector<float> p(2 * 32 * 32, 0.25f);
   io::write_predictions((dir / "p.h5").string(), p, 2, 32, {3, 4}, "ckpt");
@@ -125,16 +124,6 @@ TEST_CASE("apps io: predictions, pictures and sources files") {
   CHECK_THROWS_WITH_AS(io::write_predictions((dir / "plain_file" / "p.h5").string(), p, 2, 32, {3, 4}, "c"),
                        doctest::Contains("cannot write predictions"), Error);
   CHECK(read_bytes(dir / "p.h5") == before);
-
-  // A panel with a colour bar, written as PNG.
-  std::vector<float> img(32 * 32);
-  for (std::size_t i = 0; i < img.size(); ++i) img[i] = float(i % 32) / 31;
-  io::Canvas c = io::draw_panels({{"input", img.data(), 0, 1}, {"error", img.data(), 0, 0.5}}, 32, "caption");
-  CHECK(c.get(24 + 256 + 8 + 7, 40) == io::viridis(1.0));  // top of the first colour bar
-  c.write_png((dir / "panel.png").string());
-  CHECK(read_bytes(dir / "panel.png").substr(1, 3) == "PNG");
-  CHECK_THROWS_WITH_AS(c.write_png((dir / "plain_file" / "x.png").string()), doctest::Contains("cannot write picture"),
-                       Error);
 
   // Sources files.
   solver::SolverConfig sc;
@@ -186,7 +175,9 @@ TEST_CASE("apps: train and infer end to end on the tiny preset, and their bad in
           log);
   INFO(r.output);
   REQUIRE(r.status == 0);
-  for (const char* f : {"predictions.h5", "metrics.csv", "metrics.json", "sample_0.png", "mae_vs_n_all.png"})
+  // The figures as PDF, SVG and PNG (apps/pictures.h; tests/nets/test_pictures.cpp checks their contents).
+  for (const char* f : {"predictions.h5", "metrics.csv", "metrics.json", "sample_0.pdf", "sample_0.svg", "sample_0.png",
+                        "mae_vs_n.pdf", "mae_vs_n.svg", "mae_vs_n.png"})
     CHECK(fs::exists(dir / "inf" / f));
   CHECK(r.output.find("predict the input") != std::string::npos);
   const std::string metrics_before = read_bytes(dir / "inf" / "metrics.json");

@@ -174,15 +174,28 @@ TEST_CASE("study: the smoke study end to end, its table equal to infer's numbers
   REQUIRE(r.status == 0);
   const study::Study st = study::load_study(std::string(EDNN_SOURCE_DIR) + "/studies/smoke.json", out.string());
 
-  // Every output, the figures real PNGs.
-  for (const char* name : {"runs.csv", "runs.json", "report.md", "study.json", "size.png", "mae_vs_n_1.png",
-                           "seeds_1.png", "cross_1.png", "cross_means_1.png"})
-    CHECK_MESSAGE(fs::exists(out / name), name);
-  for (const auto& e : fs::directory_iterator(out))
-    if (e.path().extension() == ".png") CHECK(read_bytes(e.path()).substr(0, 8) == "\x89PNG\r\n\x1a\n");
+  // Every output; each figure as PDF, SVG and PNG, with the signatures of those formats.
+  for (const char* name : {"runs.csv", "runs.json", "report.md", "study.json"}) CHECK_MESSAGE(fs::exists(out / name), name);
+  for (const char* stem : {"size", "mae_vs_n_1", "seeds_1", "cross_1", "cross_means_1"})
+    for (const char* ext : {".pdf", ".svg", ".png"}) CHECK_MESSAGE(fs::exists(out / (std::string(stem) + ext)), stem, ext);
+  int figures = 0;
+  for (const auto& e : fs::directory_iterator(out)) {
+    if (!e.is_regular_file()) continue;
+    const std::string head = read_bytes(e.path()).substr(0, 200);
+    if (e.path().extension() == ".png") CHECK(head.substr(0, 8) == "\x89PNG\r\n\x1a\n");
+    if (e.path().extension() == ".pdf") CHECK(head.substr(0, 5) == "%PDF-");
+    if (e.path().extension() == ".svg") CHECK(head.find("<svg") != std::string::npos);
+    figures += e.path().extension() == ".png";
+  }
+  CHECK(figures >= 5);
   const std::string report = read_bytes(out / "report.md");
   CHECK(report.find("](size.png)") != std::string::npos);
-  CHECK(report.find("R^2") != std::string::npos);
+  CHECK(report.find("[PDF](size.pdf)") != std::string::npos);
+  CHECK(report.find("fit R\u00b2") != std::string::npos);
+  // The smoke study's models by the paper's codenames, with their key: exp-MAE on 25% is 4E1.
+  CHECK(report.find("## Key to the codenames") != std::string::npos);
+  CHECK(report.find("| E1 | `exp-mae:w=1` |") != std::string::npos);
+  CHECK(report.find("| 4E1 |") != std::string::npos);
 
   // The JSON table: one entry per run; its numbers are exactly those of infer run again, by hand,
   // on the same checkpoint and data.
