@@ -251,17 +251,8 @@ RunResult read_run_result(const RunSpec& run, const std::string& run_dir, std::i
   } catch (const std::exception&) {
     fail("study: ", optim, " lacks the metadata 'epoch' and 'best_epoch' that train writes");
   }
-  // train_log.csv: the loss column is quoted and may hold commas; seconds is the second last field.
-  std::istringstream log(read_file(dir / "train_log.csv"));
-  std::string line;
-  std::getline(log, line);  // header
-  while (std::getline(log, line)) {
-    if (line.empty()) continue;
-    const auto last = line.rfind(','), second_last = line.rfind(',', last - 1);
-    EDNN_CHECK(last != std::string::npos && second_last != std::string::npos, "study: ", (dir / "train_log.csv").string(),
-               ": malformed row '", line, "'");
-    r.train_seconds += std::stod(line.substr(second_last + 1, last - second_last - 1));
-  }
+  r.log = read_log_summary((dir / "train_log.csv").string());
+  r.train_seconds = r.log.train_seconds;
   const fs::path metrics_path = dir / "infer" / "metrics.json";
   json m;
   try {
@@ -328,6 +319,13 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
       j["epochs_trained"] = r.epochs;
       j["best_epoch"] = r.best_epoch;
       j["train_seconds"] = r.train_seconds;
+      if (r.log.has_both)  // train --select-on validation --log-test: both rules from one log
+        j["selection"] = {{"validation_best_epoch", r.log.validation_best_epoch},
+                          {"test_mae_validation_rule", r.log.test_at_validation_best},
+                          {"test_best_epoch", r.log.test_best_epoch},
+                          {"test_mae_paper_rule", r.log.test_best},
+                          {"plateau_epoch", r.log.plateau_epoch},
+                          {"test_mae_at_plateau", r.log.test_at_plateau}};
       auto region_json = [](const RegionMae& m) {
         json o = json::object();
         for (int k = 0; k < nets::kRegionCount; ++k)
@@ -677,6 +675,12 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     for (const auto& [p, rs] : by_p) header.push_back("P = " + std::to_string(p));
     header.push_back("best P");
     md_table(w.md, header, rows);
+  }
+
+  {
+    std::vector<NamedLog> logs;
+    for (const auto& r : results) logs.push_back({r.run->name, r.log});
+    w.md << selection_section(logs);
   }
 
   w.md << "## Files\n\n`runs.csv`, `runs.json`: every finished run. Each run's folder `runs/<name>/` holds its "

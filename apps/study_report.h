@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/study_logs.h"
 #include "apps/study_plan.h"
 #include "nets/metrics.h"
 
@@ -40,6 +41,7 @@ struct RunResult {
   std::int64_t train_samples = 0;
   int epochs = 0, best_epoch = 0;
   double train_seconds = 0;          // the sum of train_log.csv's per-epoch training seconds
+  LogSummary log;                    // train_log.csv: the selection rules and the plateau (apps/study_logs.h)
   RegionMae mae{};                   // over all test samples
   std::map<int, RegionMae> mae_by_n;  // per number of sources
 };
