@@ -74,7 +74,7 @@ int run(int argc, char** argv) {
   cli.integer_option("epochs", "E", "number of epochs (total, including those before --resume; on --resume, the "
                      "checkpoint's target unless given)", "100", 1, kInt);
   cli.unsigned_option("seed", "S", "seed of the initial weights, the data order and the schedules", "0");
-  cli.option("device", "DEV", "cpu, cuda or auto", "auto");
+  cli.option("device", "DEV", "cpu, cuda, cuda:N (card N) or auto", "auto");
   io::add_numerics_options(cli);
   cli.flag("cuda-graph", "CUDA: capture the training step in a CUDA graph and replay it (one launch a step instead of "
            "about 150 for the small preset; the same steps, bit for bit)");

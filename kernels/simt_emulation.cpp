@@ -780,6 +780,14 @@ void Graph::replay(Stream stream) {
 
 bool device_available(std::string*) { return true; }
 
+int device_count() { return 1; }
+
+void select_device(int index) {
+  if (index != 0)
+    ednn::fail("CUDA device ", index, " asked for, but the CPU emulation (an EDNN_EMULATE_CUDA build) is one device, "
+               "cuda:0");
+}
+
 bool device_emulated() { return true; }
 
 std::string device_description() {
