@@ -194,6 +194,20 @@ bool device_available(std::string* why) {
   return true;
 }
 
+namespace detail {
+void check_shared_opt_in(std::size_t bytes) {
+  int device = 0, limit = 0;
+  SIMT_CHECK(cudaGetDevice(&device));
+  SIMT_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (bytes > static_cast<std::size_t>(limit)) {
+    cudaDeviceProp prop{};
+    SIMT_CHECK(cudaGetDeviceProperties(&prop, device));
+    ednn::fail("simt::set_max_dynamic_shared_bytes: ", bytes, " bytes of shared memory per block asked, but GPU ",
+               device, ", ", prop.name, " (sm_", prop.major, prop.minor, "), allows at most ", limit);
+  }
+}
+}  // namespace detail
+
 int device_count() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {

@@ -267,7 +267,7 @@ TEST_CASE("parse_device: 'cuda:N' selects card N when there is one, and names th
                                      "EDNN_EMULATE_CUDA build) is one device, cuda:0"
                                    : "device '" + beyond + "': CUDA device " + std::to_string(cards) +
                                          " asked for, but the driver sees " + std::to_string(cards);
-  CHECK_THROWS_WITH_AS(parse_device(beyond), doctest::Contains(expected), Error);
+  CHECK_THROWS_WITH_AS(parse_device(beyond), doctest::Contains(expected.c_str()), Error);
   CHECK(chosen_cuda_device() == 0);  // a refused choice changes nothing
   // Work still runs on card 0 after the refusal.
   const Tensor x = Tensor::full({3}, 2.0).to(Device::cuda);
