@@ -4,7 +4,8 @@
 # without it the project builds its CPU engine and the emulated kernels alone.
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config doctest-dev libhdf5-dev libopenblas-dev
-          nlohmann-json3-dev libpng-dev libopenmpi-dev openmpi-bin)
+          nlohmann-json3-dev libpng-dev libopenmpi-dev openmpi-bin
+          slurmctld slurmd slurm-client munge)  # slurm_srun: a one-node Slurm (scripts/slurm_check.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
