@@ -4,7 +4,7 @@
 //
 //   datagen --out data/L128.h5 --L 128 --per-n 1000 --seed 1
 //
-// --device: cpu solves with the OpenMP CPU solver; cuda with the CUDA kernel (solver/sor_cuda.h,
+// --device: cpu solves with the OpenMP CPU solver; cuda (cuda:N: card N) with the CUDA kernel (solver/sor_cuda.h,
 // through solver/batch_solver_device.h), in builds with CUDA (EDNN_DATAGEN_CUDA) and only where a GPU
 // is usable, an error otherwise; auto picks cuda when both hold, else cpu.
 //
@@ -31,6 +31,7 @@
 #include "core/error.h"
 #include "solver/datagen.h"
 #ifdef EDNN_DATAGEN_CUDA
+#include "engine/device.h"
 #include "kernels/simt_host.h"
 #include "solver/batch_solver_device.h"
 #endif
@@ -110,6 +111,8 @@ CommandLine parse_options(ednn::io::Cli& cli) {
   if (cli.has("stop-after")) o.stop_after = cli.integer("stop-after");
   o.compress = cli.has("compress");
   line.device = cli.get("device");
+  if (line.device != "cpu" && line.device != "auto" && line.device != "cuda" && line.device.rfind("cuda:", 0) != 0)
+    throw UsageError("--device: '" + line.device + "' is not cpu, cuda, cuda:N or auto");
   line.comm = cli.get("comm");
   // The solver's settings together (L against the radius, the source range, tol, omega): a bad
   // one is a bad command line.
@@ -121,17 +124,22 @@ CommandLine parse_options(ednn::io::Cli& cli) {
   return line;
 }
 
-// The solver --device asks for: cpu, cuda (an error saying why when it cannot run here), or auto.
+// The solver --device asks for: cpu, cuda or cuda:N (card N; an error saying why when it cannot
+// run here), or auto. engine/device.h's parse_device reads it and makes card N current.
 std::unique_ptr<ednn::solver::BatchSolver> make_batch_solver(const std::string& device) {
   if (device == "cpu") return ednn::solver::make_cpu_batch_solver();
 #ifdef EDNN_DATAGEN_CUDA
-  std::string why;
-  if (simt::device_available(&why)) return ednn::solver::make_device_batch_solver();
-  if (device == "auto") return ednn::solver::make_cpu_batch_solver();
-  ednn::fail("datagen: --device cuda: no usable GPU: ", why, "; use --device cpu (or auto)");
+  ednn::Device chosen = ednn::Device::cpu;
+  try {
+    chosen = ednn::parse_device(device);
+  } catch (const ednn::Error& e) {
+    ednn::fail("datagen: --device ", device, ": ", e.what(), "; use --device cpu (or auto)");
+  }
+  if (chosen == ednn::Device::cuda) return ednn::solver::make_device_batch_solver();
+  return ednn::solver::make_cpu_batch_solver();
 #else
   if (device == "auto") return ednn::solver::make_cpu_batch_solver();
-  ednn::fail("datagen: --device cuda: this datagen was built without CUDA (configure with -DEDNN_CUDA=ON on a "
+  ednn::fail("datagen: --device ", device, ": this datagen was built without CUDA (configure with -DEDNN_CUDA=ON on a "
              "machine with nvcc); use --device cpu (or auto)");
 #endif
 }
@@ -230,13 +238,13 @@ int run(int argc, char** argv) {
   cli.unsigned_option("seed", "S", "random stream (unsigned 64-bit)", "0");
   cli.choice_option("model", {"clamp", "production"}, "source model (SPEC section 1)", "clamp");
   cli.number_option("tol", "T", "relative residual tolerance, 0 < T < 1", "1e-6");
-  cli.choice_option("device", {"cpu", "cuda", "auto"},
-                    "where to solve: cpu (OpenMP, double), cuda (the CUDA SOR kernel, float; builds with CUDA only, "
-                    "an error without a usable GPU), auto (cuda when built with CUDA and a GPU is usable, else cpu). "
-                    "The file records it (attribute `device`); a partial file is only continued on its own device, "
-                    "as the float GPU targets are not bit-identical to the CPU's (they agree to about tol). GPU "
-                    "targets are checked again on the host (relative residual in double <= 2 tol + 1e-6) before "
-                    "they are stored", "auto");
+  cli.option("device", "DEV",
+             "where to solve: cpu (OpenMP, double), cuda or cuda:N (card N: the CUDA SOR kernel, float; builds "
+             "with CUDA only, an error without a usable GPU), auto (cuda when built with CUDA and a GPU is usable, else cpu). "
+             "The file records it (attribute `device`); a partial file is only continued on its own device, "
+             "as the float GPU targets are not bit-identical to the CPU's (they agree to about tol). GPU "
+             "targets are checked again on the host (relative residual in double <= 2 tol + 1e-6) before "
+             "they are stored", "auto");
   cli.flag("compress", "shuffle + deflate the image chunks (smaller, slower)");
   cli.number_option("D", "X", "diffusion constant", "1");
   cli.number_option("gamma", "X", "decay rate", "0.0025");

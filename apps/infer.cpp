@@ -77,7 +77,7 @@ int run(int argc, char** argv) {
                     "the samples used (train, test or validation need a 'split' data set; codes 0, 1, 2)", "all");
   cli.integer_option("limit", "N", "use only the first N selected samples (0: all)", "0", 0, INT64_MAX);
   cli.option("out", "DIR", "output directory; required");
-  cli.option("device", "DEV", "cpu, cuda or auto", "auto");
+  cli.option("device", "DEV", "cpu, cuda, cuda:N (card N) or auto", "auto");
   io::add_numerics_options(cli);  // default: the checkpoint's
   cli.integer_option("batch", "B", "samples per forward pass", "16", 1, kInt);
   cli.integer_option("pictures", "K", "picture panels for the first K samples", "4", 0, INT64_MAX);

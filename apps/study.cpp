@@ -310,13 +310,23 @@ int run(int argc, char** argv) {
     RunState state;
     double work;  // for the ETA: samples the run still passes through the network
   };
-  // An epoch trains on the run's samples and evaluates the test split (a forward pass, about a
-  // third of a training step's cost); the evaluation at the end passes the test split once more.
+  // An epoch trains on the run's samples; an evaluation (every epoch, or --evals of them) passes the
+  // splits it scores, a forward pass costing about a third of a training step; the evaluation at
+  // the end passes the test split once more.
   auto work_of = [&](const study::RunSpec& r, const RunState& s) {
     auto it = info.find(st.data_of(r).name);
-    const double test = it == info.end() ? 0 : double(dataset::test_indices(it->second).size()) / 3;
-    const int epochs_left = s.todo == Todo::infer ? 0 : planned_epochs_of(r, train_samples(r)) - s.epochs_done;
-    return std::max(1.0, epochs_left * (double(train_samples(r)) + test) + test);
+    if (it == info.end()) return 1.0;
+    const double test = double(dataset::test_indices(it->second).size()) / 3,
+                 validation = double(dataset::validation_indices(it->second).size()) / 3;
+    const std::string rule = r.settings.count("select-on") ? r.settings.at("select-on") : "auto";
+    const bool on_validation = rule == "validation" || (rule == "auto" && validation > 0);
+    const bool log_test = r.settings.count("log-test") && r.settings.at("log-test") == "true";
+    const double per_evaluation = on_validation ? validation + (log_test ? test : 0) : test;
+    const int planned = planned_epochs_of(r, train_samples(r));
+    const int evals = r.settings.count("evals") ? std::stoi(r.settings.at("evals")) : 0;
+    const int epochs_left = s.todo == Todo::infer ? 0 : planned - s.epochs_done;
+    const double evaluations_left = evals > 0 && evals < planned ? double(evals) * epochs_left / planned : epochs_left;
+    return std::max(1.0, epochs_left * double(train_samples(r)) + evaluations_left * per_evaluation + test);
   };
   std::vector<Job> todo;
   std::vector<RunState> states;

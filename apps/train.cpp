@@ -87,7 +87,7 @@ int run(int argc, char** argv) {
                      "(the best checkpoint is chosen among those); 0: after every epoch", "0", 0, kInt);
   cli.flag("log-test", "with --select-on validation: also evaluate the test split at each evaluation and log it "
            "(never used to choose; it measures what the selection rule changes)");
-  cli.option("device", "DEV", "cpu, cuda or auto", "auto");
+  cli.option("device", "DEV", "cpu, cuda, cuda:N (card N) or auto", "auto");
   io::add_numerics_options(cli);
   cli.flag("cuda-graph", "CUDA: capture the training step in a CUDA graph and replay it (one launch a step instead of "
            "about 150 for the small preset; the same steps, bit for bit)");

@@ -75,7 +75,8 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     -DCMAKE_CUDA_FLAGS=-lineinfo || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
   step build 300 cmake --build "$BUILD" -j "$JOBS" || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
 fi
-BIN=$BUILD/bin
+BIN=$BUILD/bin      # the programs and benchmarks
+TESTS=$BUILD/tests  # the test binaries
 
 # ---- 2. the GPU tests: the emulation's test bodies, on the card ------------------------------
 step ctest_gpu 120 ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 100
@@ -138,20 +139,20 @@ if [ -z "$SAN" ]; then
   SAN=false
 fi
 SUBSET_OPS='*batch_norm*,*loss*,*Adam*,*avg_pool2d*'
-if [ -x "$BIN/kernels_op_kernels_gpu" ]; then
+if [ -x "$TESTS/kernels_op_kernels_gpu" ]; then
   step memcheck_ops 90 "$SAN" --tool memcheck --error-exitcode 3 --leak-check full \
-    "$BIN/kernels_op_kernels_gpu" --test-case="$SUBSET_OPS"
+    "$TESTS/kernels_op_kernels_gpu" --test-case="$SUBSET_OPS"
   step racecheck_ops 120 "$SAN" --tool racecheck --error-exitcode 3 --racecheck-report hazard \
-    "$BIN/kernels_op_kernels_gpu" --test-case='*batch_norm*,*weighted*'
+    "$TESTS/kernels_op_kernels_gpu" --test-case='*batch_norm*,*weighted*'
 fi
-if [ -x "$BIN/kernels_ops_gpu" ]; then
-  step racecheck_reduce 60 "$SAN" --tool racecheck --error-exitcode 3 "$BIN/kernels_ops_gpu"
+if [ -x "$TESTS/kernels_ops_gpu" ]; then
+  step racecheck_reduce 60 "$SAN" --tool racecheck --error-exitcode 3 "$TESTS/kernels_ops_gpu"
 fi
-if [ -x "$BIN/kernels_conv_gpu" ]; then
-  step memcheck_conv 120 "$SAN" --tool memcheck --error-exitcode 3 "$BIN/kernels_conv_gpu"
+if [ -x "$TESTS/kernels_conv_gpu" ]; then
+  step memcheck_conv 120 "$SAN" --tool memcheck --error-exitcode 3 "$TESTS/kernels_conv_gpu"
   # The double-buffered tiles have one barrier per step: racecheck them (every version, small shapes).
   step racecheck_conv 120 "$SAN" --tool racecheck --error-exitcode 3 --racecheck-report hazard \
-    "$BIN/kernels_conv_gpu" --test-case='*dy_scale*'
+    "$TESTS/kernels_conv_gpu" --test-case='*dy_scale*'
 fi
 
 # ---- 5. Nsight Compute on one layer's convolution kernels, when ncu is here ---------------------

@@ -11,6 +11,7 @@
 
 #include "engine/communicator.h"
 #include "engine/cuda_device.h"
+#include "engine/device.h"
 #include "core/error.h"
 
 namespace ednn {
@@ -37,10 +38,14 @@ public:
 #if EDNN_HAVE_MPI
     if (launched_by_mpi()) host_ = make_mpi_communicator();
 #endif
+    EDNN_CHECK(size() == 1 || chosen_cuda_device() < 0, "nccl: --device cuda:", chosen_cuda_device(),
+               " picks one card for one process, but this job has ", size(),
+               " ranks, each taking card local_rank % cards: use --device cuda");
     int devices = 0;
     EDNN_CHECK(cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0, "nccl: no usable GPU on rank ", rank());
-    EDNN_CHECK(cudaSetDevice(local_rank() % devices) == cudaSuccess, "nccl: cannot select GPU ",
-               local_rank() % devices, " on rank ", rank());
+    // One rank alone keeps the card --device cuda:N chose.
+    const int card = size() == 1 && chosen_cuda_device() >= 0 ? chosen_cuda_device() : local_rank() % devices;
+    EDNN_CHECK(cudaSetDevice(card) == cudaSuccess, "nccl: cannot select GPU ", card, " on rank ", rank());
     ncclUniqueId id;
     if (rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
     if (host_) host_->broadcast(&id, sizeof id, 0);

@@ -57,7 +57,11 @@ HostCache& host_cache() {
 // 64-byte alignment for vector loads; aligned_alloc wants a multiple of the alignment.
 std::size_t host_block_size(std::size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
 
+int chosen_cuda_device_index = -1;  // N of the last parse_device("cuda:N"), else -1
+
 }  // namespace
+
+int chosen_cuda_device() { return chosen_cuda_device_index; }
 
 bool cuda_available(std::string* why) {
 #if EDNN_WITH_CUDA
@@ -70,20 +74,40 @@ bool cuda_available(std::string* why) {
 
 Device parse_device(const std::string& name) {
   if (name == "cpu") return Device::cpu;
-  if (name == "cuda" || name == "auto") {
+  // "cuda:N": card N, made current before anything is allocated on it; "cuda" keeps the current one (0).
+  std::string kind = name;
+  int index = -1;
+  if (name.rfind("cuda:", 0) == 0) {
+    const std::string digits = name.substr(5);
+    if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos)
+      fail("unknown device '", name, "': expected cpu, cuda, cuda:N (N = 0, 1, ...) or auto");
+    kind = "cuda";
+    index = std::stoi(digits);
+  }
+  if (kind == "cuda" || kind == "auto") {
+#if EDNN_WITH_CUDA
+    if (index >= 0 && cuda_available()) {
+      try {
+        simt::select_device(index);
+        chosen_cuda_device_index = index;
+      } catch (const Error& e) {
+        fail("device '", name, "': ", e.what());
+      }
+    }
+#endif
     std::string why;
     if (cuda_available(&why)) {
 #if EDNN_WITH_CUDA
       // The emulated device (EDNN_EMULATE_CUDA builds, for tests) is thousands of times slower
       // than the CPU backend: asked for by name only, never chosen by auto.
-      if (name == "auto" && cuda::runtime_emulated()) return Device::cpu;
+      if (kind == "auto" && cuda::runtime_emulated()) return Device::cpu;
 #endif
       return Device::cuda;
     }
-    if (name == "auto") return Device::cpu;
-    fail("device 'cuda' requested but no usable GPU: ", why);
+    if (kind == "auto") return Device::cpu;
+    fail("device '", name, "' requested but no usable GPU: ", why);
   }
-  fail("unknown device '", name, "': expected cpu, cuda or auto");
+  fail("unknown device '", name, "': expected cpu, cuda, cuda:N (N = 0, 1, ...) or auto");
 }
 
 void* device_alloc(Device device, std::size_t bytes) {

@@ -410,6 +410,8 @@ unsigned blocks_for(long n, int tile) { return static_cast<unsigned>((n + tile -
 template <class T, auto Kernel, class... Args>
 void launch_tiled(simt::Grid grid, simt::Stream stream, Args&&... args) {
   constexpr std::size_t bytes = SharedTiles<T>::bytes, default_limit = 48 * 1024;
+  // Every supported card has this much with the opt-in: sm_86 and sm_89 have the least (kernels/README.md).
+  static_assert(bytes <= 99 * 1024, "a tile's shared memory must fit in the 99 KiB of sm_86 and sm_89");
   if constexpr (bytes > default_limit) {
     static const bool raised = (simt::set_max_dynamic_shared_bytes(Kernel, bytes), true);
     (void)raised;

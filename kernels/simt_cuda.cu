@@ -144,6 +144,17 @@ void Graph::replay(Stream stream) {
 
 bool device_emulated() { return false; }
 
+namespace {
+// An empty kernel, compiled for the same architectures as every kernel of the build: asking for
+// its attributes tells whether the build has an image (SASS, or PTX the driver can compile) for
+// the current device.
+__global__ void image_probe() {}
+
+#ifndef EDNN_CUDA_ARCHITECTURES
+#define EDNN_CUDA_ARCHITECTURES "?"
+#endif
+}  // namespace
+
 bool device_available(std::string* why) {
   int count = 0;
   cudaError_t error = cudaGetDeviceCount(&count);
@@ -156,7 +167,62 @@ bool device_available(std::string* why) {
     if (why) *why = "the CUDA driver sees no GPU";
     return false;
   }
+  // The card itself: ednn's kernels need sm_80 (cp.async into shared memory, TF32 tensor cores,
+  // kernels/README.md), and the build must hold code for the card's architecture.
+  int device = 0;
+  cudaDeviceProp prop{};
+  SIMT_CHECK(cudaGetDevice(&device));
+  SIMT_CHECK(cudaGetDeviceProperties(&prop, device));
+  const std::string card = ednn::detail::concat("GPU ", device, ", ", prop.name, " (sm_", prop.major, prop.minor, ")");
+  if (prop.major < 8) {
+    if (why)
+      *why = card + ", is older than ednn supports: its kernels need sm_80 or newer (A100, A10, RTX 30 and later), "
+                    "for cp.async copies into shared memory and TF32 tensor cores (mma.m16n8k8)";
+    return false;
+  }
+  cudaFuncAttributes attributes{};
+  error = cudaFuncGetAttributes(&attributes, image_probe);
+  if (error != cudaSuccess) {
+    cudaGetLastError();
+    if (why)
+      *why = ednn::detail::concat(card, ": this build has no kernel image for it (", cudaGetErrorString(error),
+                                  "; built for CUDA architectures ", EDNN_CUDA_ARCHITECTURES,
+                                  "); rebuild with -DCMAKE_CUDA_ARCHITECTURES=", prop.major, prop.minor,
+                                  " (or native on this machine)");
+    return false;
+  }
   return true;
+}
+
+namespace detail {
+void check_shared_opt_in(std::size_t bytes) {
+  int device = 0, limit = 0;
+  SIMT_CHECK(cudaGetDevice(&device));
+  SIMT_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (bytes > static_cast<std::size_t>(limit)) {
+    cudaDeviceProp prop{};
+    SIMT_CHECK(cudaGetDeviceProperties(&prop, device));
+    ednn::fail("simt::set_max_dynamic_shared_bytes: ", bytes, " bytes of shared memory per block asked, but GPU ",
+               device, ", ", prop.name, " (sm_", prop.major, prop.minor, "), allows at most ", limit);
+  }
+}
+}  // namespace detail
+
+int device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
+void select_device(int index) {
+  const int count = device_count();
+  if (index < 0 || index >= count)
+    ednn::fail("CUDA device ", index, " asked for, but the driver sees ", count, " device", count == 1 ? "" : "s",
+               count > 0 ? ednn::detail::concat(" (cuda:0 to cuda:", count - 1, ")") : std::string());
+  SIMT_CHECK(cudaSetDevice(index));
 }
 
 std::string device_description() {

@@ -89,7 +89,9 @@ ScheduleState& schedule_state() {
 }
 
 constexpr std::size_t default_shared_limit = 48 * 1024;  // CUDA's default dynamic shared memory limit
-constexpr std::size_t max_shared_limit = 227 * 1024;     // what sm_90 allows with the opt-in
+// The opt-in limit of the smallest card ednn supports (sm_86 and sm_89: 99 KiB per block; sm_80
+// has 163 KiB, sm_90 227 KiB), so a kernel that passes here fits on every one of them.
+constexpr std::size_t max_shared_limit = 99 * 1024;
 
 enum class Wait { runnable, block_barrier, warp, exited };
 
@@ -548,7 +550,8 @@ void copy_async_wait_all() { complete_async_copies(current_fiber("simt::copy_asy
 void set_max_dynamic_shared_bytes(const void* kernel_id, std::size_t bytes) {
   std::lock_guard<std::mutex> lock(launch_mutex);
   if (bytes > max_shared_limit)
-    ednn::fail("simt::set_max_dynamic_shared_bytes: ", bytes, " bytes asked, sm_90 allows at most ", max_shared_limit);
+    ednn::fail("simt::set_max_dynamic_shared_bytes: ", bytes, " bytes asked, sm_86 and sm_89 allow at most ",
+               max_shared_limit, " per block (kernels/README.md)");
   shared_limits[kernel_id] = bytes;
 }
 
@@ -779,6 +782,14 @@ void Graph::replay(Stream stream) {
 }
 
 bool device_available(std::string*) { return true; }
+
+int device_count() { return 1; }
+
+void select_device(int index) {
+  if (index != 0)
+    ednn::fail("CUDA device ", index, " asked for, but the CPU emulation (an EDNN_EMULATE_CUDA build) is one device, "
+               "cuda:0");
+}
 
 bool device_emulated() { return true; }
 

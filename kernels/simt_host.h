@@ -116,8 +116,16 @@ inline void check_capture_stream(Stream stream, const char* call) {
 }  // namespace detail
 
 // True when kernels can run here. Under the emulation always true; under CUDA false when there
-// is no driver or no device, and then `why` says which.
+// is no driver or no device, or when the current device cannot run this build's kernels: older
+// than sm_80 (no cp.async, no TF32 mma), or no kernel image for its architecture in the build
+// (CMAKE_CUDA_ARCHITECTURES); then `why` says which, naming the card.
 bool device_available(std::string* why = nullptr);
+// The number of CUDA devices (the emulation is one device); 0 without a usable driver.
+int device_count();
+// Makes device `index` current for the calling thread's CUDA work (cudaSetDevice): call it before
+// any allocation. Throws when index is not 0 .. device_count() - 1, naming the count (the
+// emulation accepts 0 alone).
+void select_device(int index);
 // "CPU emulation (order forward)" or "NVIDIA H100 ... (sm_90)": for test and benchmark headers.
 std::string device_description();
 // True in the emulation library (ednn_simt_emu), false on CUDA.

@@ -6,7 +6,8 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config doctest-dev libhdf5-dev libopenblas-dev
           nlohmann-json3-dev libcairo2-dev fonts-dejavu-core libopenmpi-dev openmpi-bin
-          python3-torch python3-h5py python3-numpy)
+          python3-torch python3-h5py python3-numpy
+          slurmctld slurmd slurm-client munge)  # slurm_srun: a one-node Slurm (scripts/slurm_check.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -255,6 +255,25 @@ TEST_CASE("parse_device: 'cuda' selects this device; 'auto' selects it only when
   CHECK(cuda::runtime_emulated() == (cuda::runtime_available() && simt::device_description().rfind("CPU", 0) == 0));
 }
 
+TEST_CASE("parse_device: 'cuda:N' selects card N when there is one, and names the count when not") {
+  const int cards = simt::device_count();
+  REQUIRE(cards >= 1);
+  if (cuda::runtime_emulated()) CHECK(cards == 1);  // the emulation is one device
+  CHECK(parse_device("cuda:0") == Device::cuda);
+  CHECK(chosen_cuda_device() == 0);
+  const std::string beyond = "cuda:" + std::to_string(cards);
+  const std::string expected = cuda::runtime_emulated()
+                                   ? "device 'cuda:1': CUDA device 1 asked for, but the CPU emulation (an "
+                                     "EDNN_EMULATE_CUDA build) is one device, cuda:0"
+                                   : "device '" + beyond + "': CUDA device " + std::to_string(cards) +
+                                         " asked for, but the driver sees " + std::to_string(cards);
+  CHECK_THROWS_WITH_AS(parse_device(beyond), doctest::Contains(expected.c_str()), Error);
+  CHECK(chosen_cuda_device() == 0);  // a refused choice changes nothing
+  // Work still runs on card 0 after the refusal.
+  const Tensor x = Tensor::full({3}, 2.0).to(Device::cuda);
+  CHECK(x.to(Device::cpu).to_vector() == std::vector<double>{2, 2, 2});
+}
+
 TEST_CASE("cuda graph: a captured training step, replayed, takes the same steps as eager code, bit for bit") {
   const Tensor x = random_f32({2, 1, 9, 7}, 10).to(Device::cuda);
   const Tensor x_other = random_f32({2, 1, 9, 7}, 12).to(Device::cuda);

@@ -92,11 +92,18 @@ TEST_CASE("modules: parameter counts, state names in PyTorch's order, train/eval
 
 TEST_CASE("devices: parsing, and cuda without a usable GPU is a clear error") {
   CHECK(parse_device("cpu") == Device::cpu);
-  CHECK_THROWS_WITH_AS(parse_device("gpu"), doctest::Contains("expected cpu, cuda or auto"), Error);
+  CHECK_THROWS_WITH_AS(parse_device("gpu"), doctest::Contains("expected cpu, cuda, cuda:N (N = 0, 1, ...) or auto"), Error);
+  // cuda:N: N a card number, nothing else after the colon.
+  for (const char* bad : {"cuda:", "cuda:-1", "cuda:1x", "cuda: 1", "cuda:99999", "auto:0", "cpu:0"}) {
+    const std::string message = "unknown device '" + std::string(bad) + "'";
+    CHECK_THROWS_WITH_AS(parse_device(bad), doctest::Contains(message.c_str()), Error);
+  }
   std::string why;
   if (!cuda_available(&why)) {
     CHECK(parse_device("auto") == Device::cpu);
     CHECK_THROWS_WITH_AS(parse_device("cuda"), doctest::Contains("no usable GPU"), Error);
+    CHECK_THROWS_WITH_AS(parse_device("cuda:0"), doctest::Contains("device 'cuda:0' requested but no usable GPU"), Error);
     CHECK(!why.empty());
+    CHECK(chosen_cuda_device() == -1);
   }
 }

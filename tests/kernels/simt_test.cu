@@ -563,6 +563,29 @@ TEST_CASE("simt: launches CUDA refuses throw ednn::Error naming the launch") {
   simt::synchronize();
 }
 
+TEST_CASE("simt: more dynamic shared memory is asked for per kernel, up to the card's opt-in limit") {
+  auto message = [](std::size_t bytes) -> std::string {
+    try {
+      simt::set_max_dynamic_shared_bytes(block_prefix_sum, bytes);
+    } catch (const ednn::Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  // More than any card has (sm_90: 227 KiB): refused, naming the limit.
+  CHECK(message(300 * 1024).find("at most") != std::string::npos);
+  // The emulation holds every kernel to the smallest limit of the supported cards, sm_86 and sm_89's.
+  if (simt::emulated) CHECK(message(99 * 1024 + 1).find("sm_86 and sm_89 allow at most 101376") != std::string::npos);
+  // What every supported card allows: then a launch with 64 KiB runs (48 KiB without asking).
+  REQUIRE(message(99 * 1024) == "(no error)");
+  const int block = 64;
+  DeviceBuffer<int> dx(std::vector<int>(block, 1)), dy(block);
+  simt::launch(block_prefix_sum, 1, block, 64 * 1024, nullptr, dx.data(), dy.data());
+  const std::vector<int> y = dy.download();
+  CHECK(y[0] == 1 * 1000 + 1);
+  CHECK(y[block - 1] == block * 1000 + 1);  // the inclusive prefix sum of ones, times 1000, plus 1
+}
+
 // y[i] = a * y[i] + x[i]: applied twice, the result tells whether and in which order it ran.
 __global__ void scale_and_add(float* y, const float* x, float a, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
