@@ -94,6 +94,45 @@ TEST_CASE("apps io: plain HDF5 inputs, bad files") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("apps io: the predictions file's extra columns and images carry labels and descriptions") {
+  const fs::path dir = temp_dir("io_extra");
+  const std::string path = (dir / "p.h5").string();
+  {
+    io::PredictionsWriter w(path, 3, 8);
+    w.add_column("bound", "guaranteed max error");
+    w.add_images("polished", "the polished field");
+    CHECK_THROWS_WITH_AS(w.add_column("bound", "again"), doctest::Contains("data set bound declared twice"), Error);
+    const std::vector<float> images(3 * 64, 0.5f), polished(3 * 64, 0.75f);
+    const std::vector<std::int64_t> indices{7, 8, 9};
+    const std::vector<double> bounds{0.125, 0.25, 0.5};
+    w.write(0, 3, images.data(), indices.data());
+    w.write_images("polished", 0, 3, polished.data());
+    CHECK_THROWS_WITH_AS(w.finish("ckpt"), doctest::Contains("0 of 3 samples of bound written"), Error);
+    w.write_column("bound", 0, 2, bounds.data());
+    w.write_column("bound", 2, 1, bounds.data() + 2);
+    CHECK_THROWS_WITH_AS(w.write_column("polished", 0, 1, bounds.data()), doctest::Contains("holds images"), Error);
+    w.finish("ckpt");
+  }
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  const hid_t d = H5Dopen2(f, "bound", H5P_DEFAULT);
+  std::vector<double> back(3);
+  H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, back.data());
+  CHECK(back == std::vector<double>{0.125, 0.25, 0.5});
+  char label[16] = {};
+  REQUIRE(H5DSget_label(d, 0, label, sizeof label) > 0);
+  CHECK(std::string(label) == "sample");
+  CHECK(H5Aexists(d, "description") > 0);
+  const hid_t img = H5Dopen2(f, "polished", H5P_DEFAULT);
+  std::vector<float> pix(3 * 64);
+  H5Dread(img, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, pix.data());
+  CHECK(pix == std::vector<float>(3 * 64, 0.75f));
+  H5Dclose(img);
+  H5Dclose(d);
+  H5Fclose(f);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("apps io: predictions, pictures and sources files") {
   const fs::path dir = temp_dir("io");
   std::vector<float> p(2 * 32 * 32, 0.25f);
