@@ -31,9 +31,9 @@ std::string seconds_text(double s) {
 }
 
 std::string solves_text(const std::optional<double>& k) {
-  if (!k) return "never (no faster than the solver)";
+  if (!k) return "never (it is no faster than the solver)";
   char text[64];
-  std::snprintf(text, sizeof text, "%.0f solves", std::ceil(*k));
+  std::snprintf(text, sizeof text, "after %.0f solves", std::ceil(*k));
   return text;
 }
 
@@ -61,8 +61,8 @@ std::string describe(const BreakEvenInputs& in, const BreakEven& out) {
   text += "; upfront " + seconds_text(out.upfront_seconds) + " = data " + seconds_text(in.data_seconds) + " (" +
           in.data_source + ") + training " +
           (in.training_seconds ? seconds_text(*in.training_seconds) : std::string("unknown, counted 0")) + " (" +
-          in.training_source + "); the network pays for itself after " + solves_text(out.network_solves);
-  if (in.polish_seconds) text += ", network + polish after " + solves_text(out.polished_solves);
+          in.training_source + "); the network pays for itself " + solves_text(out.network_solves);
+  if (in.polish_seconds) text += ", network + polish " + solves_text(out.polished_solves);
   return text;
 }
 

@@ -467,7 +467,14 @@ int run(int argc, char** argv) {
       std::memcpy(ps.data(), back.data<float>(), std::size_t(count * px) * sizeof(float));
       nets::invert_transform(transform, ps.data(), count * px);
       predictions_file.write(first, count, ps.data(), indices.data() + first);
-      if (certifier) certifier->add(first, count, xs.data(), targets ? ys.data() : nullptr, ps.data());
+      if (certifier) {
+        try {
+          certifier->add(first, count, xs.data(), targets ? ys.data() : nullptr, ps.data());
+        } catch (const std::exception& e) {
+          fail("infer --certify: samples ", indices[std::size_t(first)], " .. ", indices[std::size_t(first + count - 1)],
+               " of ", store->name(), ": ", e.what());
+        }
+      }
       if (targets)
         for (int k = 0; k < count; ++k) {
           const float* xk = xs.data() + k * px;

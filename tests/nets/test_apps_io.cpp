@@ -8,10 +8,12 @@
 #include <hdf5_hl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "apps/h5_io.h"
@@ -21,6 +23,7 @@
 #include "nets/checkpoint.h"
 #include "nets/ednn_cnn.h"
 #include "solver/datagen.h"
+#include "tests/solver/direct_solve.h"
 #include "tests/test_helpers.h"
 
 using namespace ednn;
@@ -60,6 +63,21 @@ void write_l64_data(const std::string& path, int max_sources, int per_n, double 
   g.test_fraction = test_fraction;
   g.seed = seed;
   dataset::run_datagen(g);
+}
+
+// A whole data set of an HDF5 file, as doubles (any numeric type).
+std::vector<double> read_all(const std::string& path, const char* name) {
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  const hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  REQUIRE(d >= 0);
+  const hid_t space = H5Dget_space(d);
+  std::vector<double> values(std::size_t(H5Sget_simple_extent_npoints(space)));
+  H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+  H5Sclose(space);
+  H5Dclose(d);
+  H5Fclose(f);
+  return values;
 }
 
 }  // namespace
@@ -265,6 +283,64 @@ TEST_CASE("apps: train and infer end to end on the tiny preset, and their bad in
   CHECK(r.status != 0);
   CHECK(r.output.find("cannot create output directory") != std::string::npos);
   CHECK(read_bytes(dir / "inf" / "metrics.json") == metrics_before);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("apps: infer --certify and --polish on a tiny model: the bounds hold against a direct solve") {
+  const fs::path dir = temp_dir("certify");
+  const std::string data = (dir / "d64.h5").string();
+  write_l64_data(data, 3, 5, 0.4, 5);
+  const fs::path log = dir / "log.txt";
+  const std::string train = EDNN_TRAIN_BIN, infer = EDNN_INFER_BIN;
+  Run r = run(train + " --data " + data + " --preset tiny --epochs 1 --batch 3 --lr 1e-3 --device cpu --quiet --out " +
+                  (dir / "run").string(), log);
+  REQUIRE(r.status == 0);
+  const std::string best = (dir / "run" / "best.safetensors").string();
+  const double tol = 0.05;
+  r = run(infer + " --checkpoint " + best + " --data " + data + " --split test --device cpu --quiet --pictures 0 " +
+              "--certify --polish 0.05 --compare-solver --out " + (dir / "inf").string(), log);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("break-even: per sample: solver") != std::string::npos);
+
+  // Every test sample against the exact discrete solution of its input (banded direct solve).
+  const std::string file = (dir / "inf" / "predictions.h5").string();
+  const auto predictions = read_all(file, "predictions"), polished = read_all(file, "polished");
+  const auto bound = read_all(file, "error_bound"), polished_bound = read_all(file, "polished_error_bound");
+  const auto indices = read_all(file, "indices"), polish_sweeps = read_all(file, "polish_sweeps");
+  const dataset::DatasetReader reader(data);
+  const int L = 64, px = L * L;
+  REQUIRE(indices.size() == 6);
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    CAPTURE(k);
+    std::vector<float> x(px);
+    reader.read_input(std::int64_t(indices[k]), x);
+    const std::vector<double> exact = solver::testing::direct_solve(reader.info().solver, x);
+    double error = 0, polished_error = 0;
+    for (int p = 0; p < px; ++p) {
+      error = std::max(error, std::abs(predictions[k * px + p] - exact[std::size_t(p)]));
+      polished_error = std::max(polished_error, std::abs(polished[k * px + p] - exact[std::size_t(p)]));
+    }
+    CHECK(error <= bound[k]);
+    CHECK(polished_error <= polished_bound[k]);
+    CHECK(polished_bound[k] <= tol);
+    CHECK(polish_sweeps[k] >= 0);
+  }
+  const auto metrics = nlohmann::json::parse(read_bytes(dir / "inf" / "metrics.json"));
+  CHECK(metrics["certificate"]["fraction_bound_holds"].get<double>() == 1.0);
+  CHECK(metrics["certificate"]["error_bound"]["max"].get<double>() == *std::max_element(bound.begin(), bound.end()));
+  CHECK(metrics.contains("break_even"));
+
+  // Bad input: a message naming the option or the sample and the file.
+  r = run(infer + " --checkpoint " + best + " --data " + data + " --certify-thresholds 0.1,x --out " +
+              (dir / "inf2").string(), log);
+  CHECK(r.status == 2);
+  CHECK(r.output.find("--certify-thresholds: 'x' in '0.1,x' is not a number > 0") != std::string::npos);
+  r = run(infer + " --checkpoint " + best + " --data " + data + " --polish 1e-12 --quiet --out " +
+              (dir / "inf2").string(), log);
+  CHECK(r.status == 1);
+  CHECK(r.output.find("below what a float32 field can be certified to") != std::string::npos);
+  CHECK(r.output.find("d64.h5") != std::string::npos);
   fs::remove_all(dir);
 }
 
