@@ -8,9 +8,12 @@
 // file), metrics.csv and metrics.json (overall and per number of sources; regions sources, field,
 // all, R1, R2, R3; with the baselines "predict the input" and "predict zeros"), mae_vs_n_<region>.png,
 // sample_<i>.png (input, target, prediction, |error| for the first --pictures samples), timing.json.
-// --certify adds per-sample columns to predictions.h5 (residual, relative_residual, error_bound, and
-// with targets target_error_bound, error_bound_vs_target, max_error) and their summaries to
-// metrics.json; --polish TOL adds `polished` and the sweeps and seconds against a cold start;
+// --certify adds per-sample columns to predictions.h5 (the prediction's residual, relative_residual,
+// error_bound and error_bound_through_certified; the certified field's, the prediction after
+// --certify-sweeps smoothing sweeps, as `certified` with certified_residual, certified_error_bound,
+// certify_seconds; with targets target_error_bound and each one's bound against the target, actual
+// max error and MAE) and their summaries to metrics.json; --polish TOL adds `polished`, SOR from the
+// certified field, and the sweeps and seconds against a cold start;
 // --compare-solver adds the break-even accounting of apps/break_even.h to timing.json and metrics.json.
 #include <sys/resource.h>
 
@@ -60,30 +63,55 @@ double peak_memory_mib() {
 }
 
 // ---- certified predictions (--certify, --polish; SPEC section 3.1) ----
-// For each prediction: its residual under the solver's own discretisation and the guaranteed bound
-// on its largest pointwise error against the exact discrete solution (solver/certificate.h); with
-// targets, the stored target's own certificate, their sum (the bound against the target) and the
-// actual max error; with --polish, SOR from the prediction until the certified bound is at most
-// TOL, against a cold start (from zero) on the same input to the same bound. Per-sample values go
-// to predictions.h5 as they come, the summaries to metrics.json and timing.json.
+// For each prediction v: its residual under the solver's own discretisation and the guaranteed
+// bound on its largest pointwise error against the exact discrete solution (solver/certificate.h).
+// That bound is loose for an error that is rough on the pixel scale, as a network's is, so the
+// certified field is w = v after K smoothing sweeps of the solver's iteration (--certify-sweeps,
+// --certify-omega; K = 0: w = v), with its own bound, and v gets the bound through w as well,
+// max|v - w| + bound(w). With targets: the stored target's own certificate, the bounds against the
+// target (each plus the target's), and the actual max error and MAE of v and w. With --polish: SOR
+// from w until the certified bound is at most TOL, against a cold start (from zero) on the same
+// input to the same bound. Per-sample values go to predictions.h5 as they come, the summaries to
+// metrics.json and timing.json.
+struct CertifyOptions {
+  int sweeps = 0;                     // smoothing sweeps K
+  double omega = 1.0;                 // their relaxation factor; 0: the solver's own
+  std::optional<double> polish_tol;
+};
+
 class Certifier {
 public:
-  Certifier(const solver::SolverConfig& solver, bool targets, std::optional<double> polish_tol,
-            io::PredictionsWriter& file)
-      : solver_(solver), targets_(targets), polish_tol_(polish_tol), file_(file) {
+  Certifier(const solver::SolverConfig& solver, bool targets, const CertifyOptions& options, io::PredictionsWriter& file)
+      : solver_(solver), targets_(targets), options_(options), file_(file) {
     file.add_column("residual", "max_p |r_p| of the prediction over the free rows of the solver's discrete equations, "
                                 "(4D + gamma) v_p - D sum v_q - b_p (SPEC 3.1)");
     file.add_column("relative_residual", "residual / ((4D + gamma) max v): the solver's normalisation, as the data "
                                          "files' residual column");
-    file.add_column("error_bound", "guaranteed max_p |prediction - u*| against the exact discrete solution u* (SPEC 3.1)");
+    file.add_column("error_bound", "guaranteed max_p |prediction - u*| against the exact discrete solution u*, from "
+                                   "the prediction's own residual (SPEC 3.1)");
+    file.add_column("error_bound_through_certified", "guaranteed max_p |prediction - u*| through the certified field "
+                                                     "w: max_p |prediction - w| + certified_error_bound (SPEC 3.1)");
+    if (options.sweeps > 0)
+      file.add_images("certified", "the certified field: the prediction after certify_sweeps smoothing sweeps of the "
+                                   "solver's red-black iteration (SPEC 3.1)");
+    file.add_column("certified_residual", "max_p |r_p| of the certified field (the prediction when certify_sweeps = 0)");
+    file.add_column("certified_error_bound", "guaranteed max_p |certified - u*| (SPEC 3.1)");
+    file.add_column("certify_seconds", "seconds of the smoothing sweeps (one thread)");
     if (targets) {
       file.add_column("target_error_bound", "the stored target's own guaranteed max_p |target - u*|");
-      file.add_column("error_bound_vs_target", "error_bound + target_error_bound: guaranteed max_p |prediction - target|");
+      file.add_column("error_bound_vs_target", "min(error_bound, error_bound_through_certified) + target_error_bound: "
+                                               "guaranteed max_p |prediction - target|");
       file.add_column("max_error", "actual max_p |prediction - target|");
+      file.add_column("mae", "actual mean_p |prediction - target|");
+      file.add_column("certified_error_bound_vs_target", "certified_error_bound + target_error_bound: guaranteed "
+                                                         "max_p |certified - target|");
+      file.add_column("certified_max_error", "actual max_p |certified - target|");
+      file.add_column("certified_mae", "actual mean_p |certified - target|");
     }
-    if (polish_tol) {
-      file.add_images("polished", "SOR from the prediction until the certified error bound is at most the polish tolerance");
-      file.add_column("polish_sweeps", "SOR sweeps from the prediction to the polish tolerance");
+    if (options.polish_tol) {
+      file.add_images("polished", "SOR from the certified field until its certified error bound is at most the "
+                                  "polish tolerance");
+      file.add_column("polish_sweeps", "SOR sweeps from the certified field to the polish tolerance");
       file.add_column("polish_seconds", "seconds of those sweeps (one thread)");
       file.add_column("polished_error_bound", "guaranteed max_p |polished - u*|");
       file.add_column("cold_sweeps", "SOR sweeps from zero (the solver's start) to the same bound");
@@ -95,28 +123,42 @@ public:
   void add(std::int64_t first, int count, const float* xs, const float* ys, const float* ps) {
     const std::size_t px = std::size_t(solver_.L) * solver_.L;
     Columns batch;
-    std::vector<float> polished(polish_tol_ ? count * px : 0), cold(polish_tol_ ? px : 0);
+    std::vector<float> certified(count * px), polished(options_.polish_tol ? count * px : 0),
+        cold(options_.polish_tol ? px : 0);
     for (int k = 0; k < count; ++k) {
-      const std::span<const float> x(xs + k * px, px), p(ps + k * px, px);
-      const solver::Certificate cert = solver::certify(solver_, x, p);
+      const std::span<const float> x(xs + k * px, px), v(ps + k * px, px);
+      const std::span<float> w(certified.data() + k * px, px);
+      const solver::Certificate cert = solver::certify(solver_, x, v);
+      std::copy(v.begin(), v.end(), w.begin());
+      solver::SmoothStats smoothing;
+      if (options_.sweeps > 0) smoothing = solver::smooth(solver_, x, w, options_.sweeps, options_.omega);
+      const solver::Certificate cert_w = options_.sweeps > 0 ? solver::certify(solver_, x, w) : cert;
+      const double through = solver::bound_through(v, w, cert_w.bound);
       batch["residual"].push_back(cert.residual);
       batch["relative_residual"].push_back(cert.relative_residual);
       batch["error_bound"].push_back(cert.bound);
+      batch["error_bound_through_certified"].push_back(through);
+      batch["certified_residual"].push_back(cert_w.residual);
+      batch["certified_error_bound"].push_back(cert_w.bound);
+      batch["certify_seconds"].push_back(smoothing.seconds);
       if (targets_) {
         const std::span<const float> y(ys + k * px, px);
         const double target_bound = solver::certify(solver_, x, y).bound;
-        double actual = 0;
-        for (std::size_t i = 0; i < px; ++i) actual = std::max(actual, std::abs(double(p[i]) - double(y[i])));
+        const Errors of_v = errors(v, y), of_w = errors(w, y);
         batch["target_error_bound"].push_back(target_bound);
-        batch["error_bound_vs_target"].push_back(cert.bound + target_bound);
-        batch["max_error"].push_back(actual);
+        batch["error_bound_vs_target"].push_back(std::min(cert.bound, through) + target_bound);
+        batch["max_error"].push_back(of_v.max);
+        batch["mae"].push_back(of_v.mean);
+        batch["certified_error_bound_vs_target"].push_back(cert_w.bound + target_bound);
+        batch["certified_max_error"].push_back(of_w.max);
+        batch["certified_mae"].push_back(of_w.mean);
       }
-      if (polish_tol_) {
+      if (options_.polish_tol) {
         const std::span<float> field(polished.data() + k * px, px);
-        std::copy(p.begin(), p.end(), field.begin());
-        const solver::PolishStats warm = solver::polish(solver_, x, field, *polish_tol_);
+        std::copy(w.begin(), w.end(), field.begin());
+        const solver::PolishStats warm = solver::polish(solver_, x, field, *options_.polish_tol);
         std::fill(cold.begin(), cold.end(), 0.0f);
-        const solver::PolishStats from_zero = solver::polish(solver_, x, cold, *polish_tol_);
+        const solver::PolishStats from_zero = solver::polish(solver_, x, cold, *options_.polish_tol);
         batch["polish_sweeps"].push_back(warm.sweeps);
         batch["polish_seconds"].push_back(warm.seconds);
         batch["polished_error_bound"].push_back(warm.bound);
@@ -129,43 +171,42 @@ public:
       auto& all = columns_[name];
       all.insert(all.end(), values.begin(), values.end());
     }
-    if (polish_tol_) file_.write_images("polished", first, count, polished.data());
+    if (options_.sweeps > 0) file_.write_images("certified", first, count, certified.data());
+    if (options_.polish_tol) file_.write_images("polished", first, count, polished.data());
   }
 
-  // The summaries for metrics.json: mean, median and max of the bound, the fraction of samples
-  // whose bound is below each threshold, and with targets how tight the bound is.
+  // The summaries for metrics.json: mean, median and max of the bounds, the fraction of samples
+  // whose bound is below each threshold, and with targets how tight the bounds are (bound over
+  // actual max error, per sample) and whether they held.
   nlohmann::ordered_json metrics(const std::vector<double>& thresholds, const std::string& solver_settings) const {
     nlohmann::ordered_json j;
     j["solver"] = {{"settings", solver_settings}, {"model", solver::to_string(solver_.model)}, {"D", solver_.D},
                    {"gamma", solver_.gamma}, {"L", solver_.L}};
     j["bound_is_against"] = "the exact solution of the solver's discrete equations (SPEC 3.1)";
     j["samples"] = columns_.at("error_bound").size();
+    j["certify_sweeps"] = options_.sweeps;
+    j["certify_omega"] = options_.omega > 0 ? options_.omega : solver::effective_omega(solver_);
     j["residual"] = summary(columns_.at("residual"));
     j["relative_residual"] = summary(columns_.at("relative_residual"));
     j["error_bound"] = summary(columns_.at("error_bound"));
+    j["error_bound_through_certified"] = summary(columns_.at("error_bound_through_certified"));
+    j["certified_error_bound"] = summary(columns_.at("certified_error_bound"));
+    j["certify_ms_per_sample"] = 1000 * mean(columns_.at("certify_seconds"));
     nlohmann::ordered_json below = nlohmann::ordered_json::array();
-    for (double t : thresholds) below.push_back({{"threshold", t}, {"fraction", fraction_below(columns_.at("error_bound"), t)}});
+    for (double t : thresholds)
+      below.push_back({{"threshold", t},
+                       {"prediction", fraction_below(best_prediction_bound(), t)},
+                       {"certified", fraction_below(columns_.at("certified_error_bound"), t)}});
     j["error_bound_below"] = below;
     if (targets_) {
-      const auto& against = columns_.at("error_bound_vs_target");
-      const auto& actual = columns_.at("max_error");
-      double ratio = 0;
-      std::int64_t holds = 0, with_error = 0;
-      for (std::size_t i = 0; i < actual.size(); ++i) {
-        holds += actual[i] <= against[i];
-        if (actual[i] > 0) {
-          ratio += against[i] / actual[i];
-          ++with_error;
-        }
-      }
       j["target_error_bound"] = summary(columns_.at("target_error_bound"));
-      j["error_bound_vs_target"] = summary(against);
-      j["max_error"] = summary(actual);
-      j["mean_bound_over_actual_error"] = with_error ? ratio / double(with_error) : NAN;
-      j["fraction_bound_holds"] = double(holds) / double(actual.size());
+      j["prediction"] = tightness(columns_.at("error_bound_vs_target"), columns_.at("max_error"), columns_.at("mae"));
+      j["certified"] = tightness(columns_.at("certified_error_bound_vs_target"), columns_.at("certified_max_error"),
+                                 columns_.at("certified_mae"));
     }
-    if (polish_tol_) {
-      j["polish"] = {{"tolerance", *polish_tol_},
+    if (options_.polish_tol) {
+      j["polish"] = {{"tolerance", *options_.polish_tol},
+                     {"from", "the certified field"},
                      {"sweeps", summary(columns_.at("polish_sweeps"))},
                      {"seconds", summary(columns_.at("polish_seconds"))},
                      {"polished_error_bound", summary(columns_.at("polished_error_bound"))},
@@ -175,35 +216,93 @@ public:
     return j;
   }
 
-  // For timing.json: the polish against the cold start, seconds per sample.
+  // For timing.json: the smoothing sweeps, and the polish against the cold start, per sample.
   nlohmann::ordered_json timing() const {
-    if (!polish_tol_) return nullptr;
-    const double warm = mean(columns_.at("polish_seconds")), cold = mean(columns_.at("cold_seconds"));
-    return {{"tolerance", *polish_tol_}, {"polish_ms_per_sample", 1000 * warm}, {"cold_start_ms_per_sample", 1000 * cold},
-            {"polish_sweeps_mean", mean(columns_.at("polish_sweeps"))}, {"cold_start_sweeps_mean", mean(columns_.at("cold_sweeps"))},
-            {"cold_over_polish", cold / warm}};
+    nlohmann::ordered_json j = {{"certify_sweeps", options_.sweeps},
+                                {"certify_ms_per_sample", 1000 * mean(columns_.at("certify_seconds"))}};
+    if (options_.polish_tol) {
+      const double warm = mean(columns_.at("polish_seconds")), cold = mean(columns_.at("cold_seconds"));
+      j["polish"] = {{"tolerance", *options_.polish_tol}, {"from", "the certified field"},
+                     {"polish_ms_per_sample", 1000 * warm}, {"cold_start_ms_per_sample", 1000 * cold},
+                     {"polish_sweeps_mean", mean(columns_.at("polish_sweeps"))},
+                     {"cold_start_sweeps_mean", mean(columns_.at("cold_sweeps"))}, {"cold_over_polish", cold / warm}};
+    }
+    return j;
   }
 
   void print() const {
-    const auto b = summary(columns_.at("error_bound"));
-    std::printf("  certified error bound (vs the exact discrete solution): mean %.4g, median %.4g, max %.4g\n",
-                b["mean"].get<double>(), b["median"].get<double>(), b["max"].get<double>());
-    if (targets_) {
-      const auto& against = columns_.at("error_bound_vs_target");
-      const auto& actual = columns_.at("max_error");
-      std::int64_t holds = 0;
-      for (std::size_t i = 0; i < actual.size(); ++i) holds += actual[i] <= against[i];
-      std::printf("  vs the target: bound mean %.4g, actual max error mean %.4g; bound holds on %lld of %zu samples\n",
-                  mean(against), mean(actual), (long long)holds, actual.size());
+    auto line = [](const char* what, const nlohmann::ordered_json& b) {
+      std::printf("  %s: mean %.4g, median %.4g, max %.4g\n", what, b["mean"].get<double>(), b["median"].get<double>(),
+                  b["max"].get<double>());
+    };
+    line("certified error bound of the predictions (vs the exact discrete solution)", summary(best_prediction_bound()));
+    if (options_.sweeps > 0) {
+      char what[160];
+      std::snprintf(what, sizeof what, "certified error bound after %d smoothing sweeps (%.3f ms/sample)", options_.sweeps,
+                    1000 * mean(columns_.at("certify_seconds")));
+      line(what, summary(columns_.at("certified_error_bound")));
     }
-    if (polish_tol_)
-      std::printf("  polish to %.3g: %.1f sweeps, %.3f ms/sample from the prediction; %.1f sweeps, %.3f ms from zero\n",
-                  *polish_tol_, mean(columns_.at("polish_sweeps")), 1000 * mean(columns_.at("polish_seconds")),
+    if (targets_) {
+      auto against = [](const char* what, const nlohmann::ordered_json& t) {
+        std::printf("  %s vs the target: bound / actual max error mean %.3g, median %.3g, max %.3g; MAE %.4g; bound "
+                    "holds on %lld of %lld samples\n",
+                    what, t["bound_over_max_error"]["mean"].get<double>(), t["bound_over_max_error"]["median"].get<double>(),
+                    t["bound_over_max_error"]["max"].get<double>(), t["mae"]["mean"].get<double>(),
+                    t["bound_holds"].get<long long>(), t["samples"].get<long long>());
+      };
+      against("prediction", tightness(columns_.at("error_bound_vs_target"), columns_.at("max_error"), columns_.at("mae")));
+      if (options_.sweeps > 0)
+        against("certified ", tightness(columns_.at("certified_error_bound_vs_target"), columns_.at("certified_max_error"),
+                                        columns_.at("certified_mae")));
+    }
+    if (options_.polish_tol)
+      std::printf("  polish to %.3g: %.1f sweeps, %.3f ms/sample from the certified field; %.1f sweeps, %.3f ms from "
+                  "zero\n",
+                  *options_.polish_tol, mean(columns_.at("polish_sweeps")), 1000 * mean(columns_.at("polish_seconds")),
                   mean(columns_.at("cold_sweeps")), 1000 * mean(columns_.at("cold_seconds")));
   }
 
 private:
   using Columns = std::map<std::string, std::vector<double>>;
+  struct Errors {
+    double max = 0, mean = 0;
+  };
+  static Errors errors(std::span<const float> field, std::span<const float> target) {
+    Errors e;
+    for (std::size_t p = 0; p < field.size(); ++p) {
+      const double d = std::abs(double(field[p]) - double(target[p]));
+      e.max = std::max(e.max, d);
+      e.mean += d;
+    }
+    e.mean /= double(field.size());
+    return e;
+  }
+  // The prediction's bound: the smaller of its own and the one through the certified field.
+  std::vector<double> best_prediction_bound() const {
+    std::vector<double> b = columns_.at("error_bound");
+    const auto& through = columns_.at("error_bound_through_certified");
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = std::min(b[i], through[i]);
+    return b;
+  }
+  // How a bound against the target compares with the actual error, sample by sample.
+  static nlohmann::ordered_json tightness(const std::vector<double>& bound, const std::vector<double>& actual,
+                                          const std::vector<double>& mae) {
+    std::vector<double> ratio;
+    long long holds = 0;
+    for (std::size_t i = 0; i < actual.size(); ++i) {
+      holds += actual[i] <= bound[i];
+      if (actual[i] > 0) ratio.push_back(bound[i] / actual[i]);
+    }
+    nlohmann::ordered_json j;
+    j["error_bound_vs_target"] = summary(bound);
+    j["max_error"] = summary(actual);
+    j["mae"] = summary(mae);
+    j["bound_over_max_error"] = ratio.empty() ? nlohmann::ordered_json() : summary(ratio);
+    j["bound_holds"] = holds;
+    j["samples"] = (long long)actual.size();
+    j["fraction_bound_holds"] = double(holds) / double(actual.size());
+    return j;
+  }
   static double mean(const std::vector<double>& v) {
     double s = 0;
     for (double x : v) s += x;
@@ -220,7 +319,7 @@ private:
   }
   solver::SolverConfig solver_;
   bool targets_;
-  std::optional<double> polish_tol_;
+  CertifyOptions options_;
   io::PredictionsWriter& file_;
   Columns columns_;
 };
@@ -313,7 +412,12 @@ int run(int argc, char** argv) {
            "bound on its largest pointwise error (SPEC section 3.1), in predictions.h5 and metrics.json");
   cli.option("certify-thresholds", "LIST", "with --certify: report the fraction of samples whose bound is below each",
              "0.001,0.01,0.1");
-  cli.number_option("polish", "TOL", "SOR from each prediction until its certified error bound is at most TOL, "
+  cli.integer_option("certify-sweeps", "K", "with --certify: the certified field is the prediction after K smoothing "
+                     "sweeps of the solver's red-black iteration (0: the prediction itself; SPEC section 3.1)",
+                     "20", 0, kInt);
+  cli.number_option("certify-omega", "W", "the smoothing sweeps' relaxation factor, in (0, 2); 1 is Gauss-Seidel, "
+                    "0 the solver's own (which damps rough errors slowly)", "1");
+  cli.number_option("polish", "TOL", "SOR from each certified field until its certified error bound is at most TOL, "
                     "against a cold start on the same input (implies --certify); the fields go to predictions.h5 as "
                     "`polished`");
   cli.flag("overwrite", "replace the results that --out DIR holds (without it such a directory is refused)");
@@ -329,10 +433,16 @@ int run(int argc, char** argv) {
   const int batch = int(cli.integer("batch"));
   const bool certify = cli.has("certify") || cli.has("polish");
   const std::vector<double> certify_thresholds = parse_thresholds(cli.get("certify-thresholds"));
-  std::optional<double> polish_tol;
+  CertifyOptions certify_options;
+  certify_options.sweeps = int(cli.integer("certify-sweeps"));
+  certify_options.omega = cli.number("certify-omega");
+  if (!(certify_options.omega == 0 || (certify_options.omega > 0 && certify_options.omega < 2)))
+    throw io::UsageError("--certify-omega expects a relaxation factor in (0, 2) or 0 (the solver's own), got " +
+                         cli.get("certify-omega"));
   if (cli.has("polish")) {
-    polish_tol = cli.number("polish");
-    if (!(*polish_tol > 0)) throw io::UsageError("--polish expects a tolerance > 0, got " + cli.get("polish"));
+    certify_options.polish_tol = cli.number("polish");
+    if (!(*certify_options.polish_tol > 0))
+      throw io::UsageError("--polish expects a tolerance > 0, got " + cli.get("polish"));
   }
 
   // ---- the network, configured from the checkpoint's record (nets/run_settings.h) ----
@@ -441,7 +551,7 @@ int run(int argc, char** argv) {
   nets::MetricsTable model, as_input, as_zero;
   io::PredictionsWriter predictions_file((out / "predictions.h5").string(), N, L);
   std::optional<Certifier> certifier;
-  if (certify) certifier.emplace(sc, targets, polish_tol, predictions_file);
+  if (certify) certifier.emplace(sc, targets, certify_options, predictions_file);
   double net_seconds = 0;
   std::int64_t timed = 0;
   io::ProgressBar bar(!cli.has("quiet"));
@@ -556,7 +666,7 @@ int run(int argc, char** argv) {
                             {"network_pays_off_after_solves", solves(break_even->network_solves)},
                             {"network_plus_polish_pays_off_after_solves", solves(break_even->polished_solves)}};
   }
-  if (certifier && polish_tol) timing["polish"] = certifier->timing();
+  if (certifier) timing["certificate"] = certifier->timing();
   timing["peak_memory_mib"] = peak_memory_mib();
   timing["provenance"] = provenance;
   nets::write_text_atomically((out / "timing.json").string(), timing.dump(2) + "\n");

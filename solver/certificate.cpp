@@ -105,6 +105,28 @@ double solver_field_bound(const SolverConfig& config, double gs_residual, double
   return bound + kFloatRounding * std::max(1.0, bound);
 }
 
+SmoothStats smooth(const SolverConfig& config, std::span<const float> input, std::span<float> field, int sweeps,
+                   double omega) {
+  EDNN_CHECK(omega == 0 || (omega > 0 && omega < 2), "smooth: relaxation factor ", omega,
+             ", expected 0 < omega < 2 (or 0 for the solver's own)");
+  SolverConfig with_omega = config;
+  if (omega > 0) with_omega.omega = omega;
+  const auto t0 = std::chrono::steady_clock::now();
+  SmoothStats result;
+  result.sweeps = sweep_from(with_omega, input, field, sweeps).sweeps;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+double bound_through(std::span<const float> field, std::span<const float> certified, double certified_bound) {
+  EDNN_CHECK(field.size() == certified.size(), "bound_through: field has ", field.size(), " pixels and the certified ",
+             "field ", certified.size());
+  double distance = 0.0;
+  for (std::size_t p = 0; p < field.size(); ++p)
+    distance = std::max(distance, std::abs(double(field[p]) - double(certified[p])));
+  return distance + certified_bound;
+}
+
 PolishStats polish(const SolverConfig& config, std::span<const float> input, std::span<float> field, double tol) {
   EDNN_CHECK(std::isfinite(tol) && tol > 0, "polish: tolerance ", tol, ", expected a finite value > 0");
   double output_max = config.model == SourceModel::production ? 1.0 : 0.0;

@@ -46,6 +46,23 @@ Certificate certify(const SolverConfig& config, std::span<const float> input, st
 // plus 2^-23 times the output's largest magnitude for its rounding to float.
 double solver_field_bound(const SolverConfig& config, double gs_residual, double field_max);
 
+// The smoothing step of a certified prediction (SPEC section 3.1): `sweeps` red-black sweeps of the
+// solver's iteration (solve_from's warm start: sources reset to the input) from `field`, in place,
+// with relaxation factor omega (1: Gauss-Seidel, which damps an error's pixel-scale components
+// within a few sweeps; 0: the solver's own, which does not). The bound of the result is then
+// close to its actual error; the bound stays rigorous whatever the sweeps do.
+struct SmoothStats {
+  int sweeps = 0;
+  double seconds = 0.0;
+};
+SmoothStats smooth(const SolverConfig& config, std::span<const float> input, std::span<float> field, int sweeps,
+                   double omega);
+
+// A bound on field v's distance to u* through a field w whose bound is known (the triangle
+// inequality): max_p |v_p - w_p| + w_bound. With w = v smoothed, this is the raw prediction's
+// certificate that stays close to its actual error once w's bound is small.
+double bound_through(std::span<const float> field, std::span<const float> certified, double certified_bound);
+
 struct PolishStats {
   int sweeps = 0;
   double seconds = 0.0;

@@ -118,6 +118,12 @@ SolveStats solve(const SolverConfig& config, std::span<const float> input, std::
 SolveStats solve_from(const SolverConfig& config, std::span<const float> input, std::span<float> field,
                       double error_bound = 0.0);
 
+// Exactly `sweeps` red-black sweeps from `field`, warm-started as solve_from (sources reset to the
+// input, production rescaled and the result normalised), with relaxation factor
+// effective_omega(config), and no stopping rule: the smoothing step of a certified prediction
+// (solver/certificate.h). Returns the sweeps and the relative residual of the result.
+SolveStats sweep_from(const SolverConfig& config, std::span<const float> input, std::span<float> field, int sweeps);
+
 // Solves `batch` samples: inputs and targets [batch, 1, L, L], stats [batch].
 void solve_batch(const SolverConfig& config, int batch, std::span<const float> inputs,
                  std::span<float> targets, std::span<SolveStats> stats);

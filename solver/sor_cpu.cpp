@@ -151,10 +151,12 @@ double relative(const PassMax& m) {
 }
 
 // Where a solve stops: the solver's rule, max|u - gs| <= tol * max u, or (solve_from with an error
-// bound) the certified bound of the field it returns (solver/certificate.h) at most error_bound.
+// bound) the certified bound of the field it returns (solver/certificate.h) at most error_bound,
+// or (sweep_from) after a fixed number of sweeps whatever the residual.
 struct StopRule {
   const SolverConfig& config;
   double error_bound = 0.0;  // 0: the solver's rule
+  int fixed_sweeps = -1;     // >= 0: exactly this many sweeps, no rule
   bool met(const PassMax& m) const {
     if (error_bound <= 0.0) return m.residual <= config.tol * m.field;
     return solver_field_bound(config, m.residual, m.field) <= error_bound;
@@ -170,6 +172,13 @@ SolveStats sor_iterate(RedBlackField& f, const StopRule& stop, bool warm_start, 
     if (stop.error_bound > 0.0) s.error_bound = solver_field_bound(config, all.residual, all.field);
     return s;
   };
+  if (stop.fixed_sweeps >= 0) {
+    for (int sweep = 1; sweep <= stop.fixed_sweeps; ++sweep) {
+      relax_colour<kWithRhs>(f, 0, k, parallel);
+      relax_colour<kWithRhs>(f, 1, k, parallel);
+    }
+    return stats(stop.fixed_sweeps, exact_residual<kWithRhs>(f, k, parallel));
+  }
   // A warm start that already meets the rule takes no sweep (a polished or exact field).
   if (warm_start)
     if (const PassMax all = exact_residual<kWithRhs>(f, k, parallel); stop.met(all)) return stats(0, all);
@@ -254,6 +263,15 @@ SolveStats solve_from(const SolverConfig& config, std::span<const float> input, 
              ", expected a finite value >= 0 (0: the solver's tolerance)");
   const std::vector<float> start(field.begin(), field.end());
   return solve_one(config, input, start, field, StopRule{config, error_bound}, rows_in_parallel(config));
+}
+
+SolveStats sweep_from(const SolverConfig& config, std::span<const float> input, std::span<float> field, int sweeps) {
+  validate(config);
+  EDNN_CHECK(sweeps >= 0, "sweep_from: ", sweeps, " sweeps, expected a number >= 0");
+  const std::vector<float> start(field.begin(), field.end());
+  StopRule stop{config};
+  stop.fixed_sweeps = sweeps;
+  return solve_one(config, input, start, field, stop, rows_in_parallel(config));
 }
 
 void solve_batch(const SolverConfig& config, int batch, std::span<const float> inputs,
