@@ -1,7 +1,8 @@
 // The certificate of a field (solver/certificate.h) against the exact discrete solution from a
 // banded direct solve (tests/solver/direct_solve.h), on generated samples of both source models:
 // the bound always holds, is not vacuous, a one-pixel change gives the stencil's residual, polish
-// reaches its tolerance (checked against the direct solve) in fewer sweeps than a cold start.
+// reaches its tolerance (checked against the direct solve) in fewer sweeps than a cold start,
+// smoothing sweeps make the bound of a rough error tight.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -204,6 +205,63 @@ TEST_CASE("certificate: warm-started SOR to the solver's tolerance returns what 
     CHECK(stats.sweeps < s.stats[std::size_t(b)].sweeps);
     CHECK(max_abs_difference(exact, warm) < 2e-3);  // as close as the stored target (tol 1e-6)
   }
+}
+
+TEST_CASE("certificate: smoothing sweeps make a rough error's bound tight; the solver's omega does not") {
+  // SPEC 3.1: Gauss-Seidel sweeps remove an error's rough components, so the bound of what is
+  // left is about 2D / (K gamma) times its actual error after K sweeps (800 / K here), where the
+  // raw error's is near 4D / gamma; SOR with the optimal omega leaves the rough part in proportion.
+  const int L = 64, K = 50;
+  const SolverConfig c = config_for(L, SourceModel::clamp);
+  const SampleBatch s = samples(c, 4);
+  const double law = 2 * c.D / (K * c.gamma);  // 16
+  for (int b = 0; b < s.size(); ++b) {
+    CAPTURE(b);
+    const std::vector<float> x = image(s.inputs, b, L);
+    const std::vector<double> exact = direct_solve(c, x);
+    // A network-like error: a bump 12 pixels wide of height 0.1 and a pixel-scale pattern half as tall.
+    const std::vector<float> v = perturbed(exact, L, 0.1, b, 12, 0.5);
+    const Certificate raw = certify(c, x, v);
+    const double raw_error = max_abs_difference(exact, v);
+    CHECK(raw_error <= raw.bound);
+    CHECK(raw.bound > 100 * raw_error);  // vacuous: 0.05 of pixel-scale error gives a bound near 80
+    double previous_ratio = raw.bound / raw_error;
+    for (int sweeps : {5, K}) {
+      CAPTURE(sweeps);
+      std::vector<float> w = v;
+      const SmoothStats stats = smooth(c, x, w, sweeps, 1.0);
+      CHECK(stats.sweeps == sweeps);
+      const Certificate cert = certify(c, x, w);
+      const double error = max_abs_difference(exact, w);
+      CHECK(error <= cert.bound);
+      CHECK(cert.bound / error < previous_ratio);  // tighter with every smoothing sweep
+      previous_ratio = cert.bound / error;
+      // The prediction's bound through w holds, and is tighter than its own.
+      const double through = bound_through(v, w, cert.bound);
+      CHECK(raw_error <= through);
+      CHECK(through < raw.bound);
+      if (sweeps == K) {
+        MESSAGE("sample ", b, ": bound / error raw ", raw.bound / raw_error, ", after ", K, " Gauss-Seidel sweeps ",
+                cert.bound / error, " (2D / (K gamma) = ", law, "), the prediction's through them ", through / raw_error);
+        CHECK(cert.bound < 2 * law * error);
+        CHECK(through < 10 * raw_error);
+      }
+    }
+    // The solver's own omega: far smaller error, but the bound stays vacuous in proportion.
+    std::vector<float> w = v;
+    smooth(c, x, w, 20, 0.0);
+    const double error = max_abs_difference(exact, w);
+    CHECK(error < 0.5 * raw_error);
+    CHECK(error <= certify(c, x, w).bound);
+    CHECK(certify(c, x, w).bound > 100 * error);
+  }
+  // Zero sweeps only reset the source pixels to the input (the warm start of solve_from).
+  const std::vector<float> x = image(s.inputs, 0, L);
+  std::vector<float> w(x.size(), 0.25f);
+  CHECK(smooth(c, x, w, 0, 1.0).sweeps == 0);
+  for (std::size_t p = 0; p < x.size(); ++p) CHECK(w[p] == (x[p] > 0 ? x[p] : 0.25f));
+  CHECK_THROWS_WITH_AS(smooth(c, x, w, 1, 2.0), doctest::Contains("relaxation factor 2"), ednn::Error);
+  CHECK_THROWS_WITH_AS(smooth(c, x, w, -1, 1.0), doctest::Contains("-1 sweeps"), ednn::Error);
 }
 
 TEST_CASE("certificate: bad input is an error that names it") {
