@@ -414,7 +414,7 @@ int run(int argc, char** argv) {
              "0.001,0.01,0.1");
   cli.integer_option("certify-sweeps", "K", "with --certify: the certified field is the prediction after K smoothing "
                      "sweeps of the solver's red-black iteration (0: the prediction itself; SPEC section 3.1)",
-                     "20", 0, kInt);
+                     "50", 0, kInt);
   cli.number_option("certify-omega", "W", "the smoothing sweeps' relaxation factor, in (0, 2); 1 is Gauss-Seidel, "
                     "0 the solver's own (which damps rough errors slowly)", "1");
   cli.number_option("polish", "TOL", "SOR from each certified field until its certified error bound is at most TOL, "
