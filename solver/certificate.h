@@ -48,9 +48,10 @@ double solver_field_bound(const SolverConfig& config, double gs_residual, double
 
 // The smoothing step of a certified prediction (SPEC section 3.1): `sweeps` red-black sweeps of the
 // solver's iteration (solve_from's warm start: sources reset to the input) from `field`, in place,
-// with relaxation factor omega (1: Gauss-Seidel, which damps an error's pixel-scale components
-// within a few sweeps; 0: the solver's own, which does not). The bound of the result is then
-// close to its actual error; the bound stays rigorous whatever the sweeps do.
+// with relaxation factor omega (1: Gauss-Seidel, which removes an error's pixel-scale components
+// within a few sweeps; 0: the solver's own, which does not). What is left is smooth, and its
+// bound about 2D / (K gamma) times its actual error after K sweeps, where a network's raw error
+// has up to 4D / gamma; the bound of whatever field results stays rigorous.
 struct SmoothStats {
   int sweeps = 0;
   double seconds = 0.0;
