@@ -255,6 +255,21 @@ TEST_CASE("certificate: smoothing sweeps make a rough error's bound tight; the s
     CHECK(error <= certify(c, x, w).bound);
     CHECK(certify(c, x, w).bound > 100 * error);
   }
+  // The production model (the field normalised to max 1): the bounds hold after the sweeps too.
+  const SolverConfig p = config_for(L, SourceModel::production);
+  const SampleBatch sp = samples(p, 2);
+  for (int b = 0; b < sp.size(); ++b) {
+    CAPTURE(b);
+    const std::vector<float> x = image(sp.inputs, b, L);
+    const std::vector<double> exact = direct_solve(p, x);
+    const std::vector<float> v = perturbed(exact, L, 0.1, b, 12, 0.5);
+    std::vector<float> w = v;
+    smooth(p, x, w, K, 1.0);
+    const double bound = certify(p, x, w).bound;
+    CHECK(max_abs_difference(exact, w) <= bound);
+    CHECK(max_abs_difference(exact, v) <= bound_through(v, w, bound));
+    CHECK(bound_through(v, w, bound) < certify(p, x, v).bound);
+  }
   // Zero sweeps only reset the source pixels to the input (the warm start of solve_from).
   const std::vector<float> x = image(s.inputs, 0, L);
   std::vector<float> w(x.size(), 0.25f);
