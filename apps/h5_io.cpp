@@ -151,92 +151,136 @@ void PlainH5Store::read(std::span<const std::int64_t> idx, float* x, float* y, i
 
 // ---- predictions ---------------------------------------------------------------------------------
 
+namespace {
+
+// A variable-length UTF-8 string attribute, as datagen's (h5py reads a `str`).
+bool write_text_attribute(hid_t object, const std::string& name, const std::string& value) {
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  const char* text = value.c_str();
+  const hid_t a = H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+  const bool ok = a >= 0 && H5Awrite(a, type, &text) >= 0;
+  if (a >= 0) H5Aclose(a);
+  H5Tclose(type);
+  H5Sclose(space);
+  return ok;
+}
+
+}  // namespace
+
 PredictionsWriter::PredictionsWriter(std::string path, std::int64_t N, int L) : path_(std::move(path)), N_(N), L_(L) {
   quiet_hdf5();
   EDNN_CHECK(N >= 1 && L >= 1, "predictions ", path_, ": ", N, " samples of L = ", L, ", expected at least one");
   const std::string tmp = path_ + ".tmp";
   file_ = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   EDNN_CHECK(file_ >= 0, "cannot write predictions ", tmp, " (directory missing or not writable?)");
-  const hsize_t dims[4] = {hsize_t(N), 1, hsize_t(L), hsize_t(L)}, chunk[4] = {1, 1, hsize_t(L), hsize_t(L)};
-  const hid_t space = H5Screate_simple(4, dims, nullptr);
+  create("predictions", 4, true, "the network's prediction of the target, after inverting any transform");
+  create("indices", 1, false, "the sample's index in the input file");
+}
+
+PredictionsWriter::DataSet& PredictionsWriter::create(const std::string& name, int rank, bool images,
+                                                      const std::string& description) {
+  const std::string tmp = path_ + ".tmp";
+  EDNN_CHECK(file_ >= 0, "predictions ", path_, ": data set ", name, " declared after finish()");
+  for (const DataSet& d : datasets_)
+    EDNN_CHECK(d.name != name && d.written == 0, "predictions ", path_, ": data set ", name,
+               d.name == name ? " declared twice" : " declared after the first write");
+  const hsize_t dims[4] = {hsize_t(N_), 1, hsize_t(L_), hsize_t(L_)}, chunk[4] = {1, 1, hsize_t(L_), hsize_t(L_)};
+  const hid_t space = H5Screate_simple(rank, dims, nullptr);
   const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_chunk(dcpl, 4, chunk);  // one sample per chunk: each batch is written as it is predicted
-  predictions_ = H5Dcreate2(file_, "predictions", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (rank == 4) H5Pset_chunk(dcpl, 4, chunk);  // one sample per chunk: each batch is written as it is predicted
+  const hid_t type = images ? H5T_IEEE_F32LE : name == "indices" ? H5T_STD_I64LE : H5T_IEEE_F64LE;
+  const hid_t id = H5Dcreate2(file_, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   H5Pclose(dcpl);
   H5Sclose(space);
-  const hsize_t n[1] = {hsize_t(N)};
-  const hid_t index_space = H5Screate_simple(1, n, nullptr);
-  indices_ = H5Dcreate2(file_, "indices", H5T_STD_I64LE, index_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Sclose(index_space);
-  if (predictions_ < 0 || indices_ < 0) {
+  if (id < 0) {
     abandon();
-    fail("cannot create the data sets of ", tmp, " (disk full?)");
+    fail("cannot create data set ", name, " in ", tmp, " (disk full?)");
   }
-  // The axes by name, as datagen's files have them (h5py: ds.dims[i].label).
+  datasets_.push_back({name, id, rank, 0});
+  // The axes by name, as datagen's files have them (h5py: ds.dims[i].label), and what it holds.
   const char* labels[] = {"sample", "channel", "y", "x"};
-  bool labelled = H5DSset_label(indices_, 0, "sample") >= 0;
-  for (unsigned d = 0; d < 4; ++d) labelled = H5DSset_label(predictions_, d, labels[d]) >= 0 && labelled;
-  if (!labelled) {
+  bool ok = write_text_attribute(id, "description", description);
+  for (int d = 0; d < rank; ++d) ok = H5DSset_label(id, unsigned(d), labels[d]) >= 0 && ok;
+  if (!ok) {
     abandon();
-    fail("cannot label the dimensions of ", tmp);
+    fail("cannot label data set ", name, " of ", tmp);
   }
+  return datasets_.back();
+}
+
+void PredictionsWriter::add_column(const std::string& name, const std::string& description) {
+  create(name, 1, false, description);
+}
+
+void PredictionsWriter::add_images(const std::string& name, const std::string& description) {
+  create(name, 4, true, description);
+}
+
+PredictionsWriter::DataSet& PredictionsWriter::find(const std::string& name) {
+  for (DataSet& d : datasets_)
+    if (d.name == name) return d;
+  fail("predictions ", path_, ": no data set ", name, " was declared");
 }
 
 PredictionsWriter::~PredictionsWriter() { abandon(); }
 
 void PredictionsWriter::abandon() {
-  if (predictions_ >= 0) H5Dclose(predictions_);
-  if (indices_ >= 0) H5Dclose(indices_);
+  for (DataSet& d : datasets_)
+    if (d.id >= 0) H5Dclose(d.id);
+  datasets_.clear();
   if (file_ >= 0) {
     H5Fclose(file_);
     std::remove((path_ + ".tmp").c_str());
   }
-  predictions_ = indices_ = file_ = -1;
+  file_ = -1;
+}
+
+void PredictionsWriter::write_rows(DataSet& d, std::int64_t first, int count, std::int64_t memtype, const void* data) {
+  EDNN_CHECK(file_ >= 0, "predictions ", path_, ": written after finish()");
+  EDNN_CHECK(first >= 0 && count >= 1 && first + count <= N_, "predictions ", path_, ", ", d.name, ": samples [",
+             first, ", ", first + count, ") outside [0, ", N_, ")");
+  const hid_t space = H5Dget_space(d.id);
+  hsize_t start[4] = {hsize_t(first), 0, 0, 0}, block[4] = {hsize_t(count), 1, hsize_t(L_), hsize_t(L_)};
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, block, nullptr);
+  const hid_t mem = H5Screate_simple(d.rank, block, nullptr);
+  const herr_t status = H5Dwrite(d.id, memtype, mem, space, H5P_DEFAULT, data);
+  H5Sclose(mem);
+  H5Sclose(space);
+  EDNN_CHECK(status >= 0, "cannot write ", d.name, " to ", path_, ".tmp, samples [", first, ", ", first + count,
+             ") (disk full?)");
+  d.written += count;
 }
 
 void PredictionsWriter::write(std::int64_t first, int count, const float* predictions, const std::int64_t* indices) {
-  EDNN_CHECK(file_ >= 0, "predictions ", path_, ": written after finish()");
-  EDNN_CHECK(first >= 0 && count >= 1 && first + count <= N_, "predictions ", path_, ": samples [", first, ", ",
-             first + count, ") outside [0, ", N_, ")");
-  auto rows = [&](hid_t dataset, int rank, hid_t memtype, const void* data) {
-    const hid_t space = H5Dget_space(dataset);
-    hsize_t start[4] = {hsize_t(first), 0, 0, 0}, block[4] = {hsize_t(count), 1, hsize_t(L_), hsize_t(L_)};
-    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, block, nullptr);
-    const hid_t mem = H5Screate_simple(rank, block, nullptr);
-    const herr_t status = H5Dwrite(dataset, memtype, mem, space, H5P_DEFAULT, data);
-    H5Sclose(mem);
-    H5Sclose(space);
-    EDNN_CHECK(status >= 0, "cannot write predictions ", path_, ".tmp, samples [", first, ", ", first + count,
-               ") (disk full?)");
-  };
-  rows(predictions_, 4, H5T_NATIVE_FLOAT, predictions);
-  rows(indices_, 1, H5T_NATIVE_INT64, indices);
-  written_ += count;
+  write_rows(find("predictions"), first, count, H5T_NATIVE_FLOAT, predictions);
+  write_rows(find("indices"), first, count, H5T_NATIVE_INT64, indices);
+}
+
+void PredictionsWriter::write_column(const std::string& name, std::int64_t first, int count, const double* values) {
+  DataSet& d = find(name);
+  EDNN_CHECK(d.rank == 1, "predictions ", path_, ": ", name, " holds images, not a column");
+  write_rows(d, first, count, H5T_NATIVE_DOUBLE, values);
+}
+
+void PredictionsWriter::write_images(const std::string& name, std::int64_t first, int count, const float* images) {
+  DataSet& d = find(name);
+  EDNN_CHECK(d.rank == 4, "predictions ", path_, ": ", name, " is a column, not images");
+  write_rows(d, first, count, H5T_NATIVE_FLOAT, images);
 }
 
 void PredictionsWriter::finish(const std::string& checkpoint,
                                const std::vector<std::pair<std::string, std::string>>& attributes) {
-  EDNN_CHECK(file_ >= 0 && written_ == N_, "predictions ", path_, ": ", written_, " of ", N_,
-             " samples written before finish()");
-  bool ok = true;
-  std::vector<std::pair<std::string, std::string>> all{{"checkpoint", checkpoint}};
-  all.insert(all.end(), attributes.begin(), attributes.end());
-  for (const auto& [name, value] : all) {
-    const hid_t space = H5Screate(H5S_SCALAR);
-    // Variable-length UTF-8, as datagen's string attributes: h5py reads a `str`.
-    const hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    const char* text = value.c_str();
-    const hid_t a = H5Acreate2(file_, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
-    ok = a >= 0 && H5Awrite(a, type, &text) >= 0 && ok;
-    if (a >= 0) H5Aclose(a);
-    H5Tclose(type);
-    H5Sclose(space);
-  }
-  ok = H5Dclose(predictions_) >= 0 && ok;
-  ok = H5Dclose(indices_) >= 0 && ok;
-  predictions_ = indices_ = -1;
+  EDNN_CHECK(file_ >= 0, "predictions ", path_, ": finish() called twice");
+  for (const DataSet& d : datasets_)
+    EDNN_CHECK(d.written == N_, "predictions ", path_, ": ", d.written, " of ", N_, " samples of ", d.name,
+               " written before finish()");
+  bool ok = write_text_attribute(file_, "checkpoint", checkpoint);
+  for (const auto& [name, value] : attributes) ok = write_text_attribute(file_, name, value) && ok;
+  for (DataSet& d : datasets_) ok = H5Dclose(d.id) >= 0 && ok;
+  datasets_.clear();
   ok = H5Fclose(file_) >= 0 && ok;
   file_ = -1;
   const std::string tmp = path_ + ".tmp";

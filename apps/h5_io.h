@@ -55,25 +55,43 @@ void check_finite(const float* values, std::int64_t count, const std::string& fi
 
 // Writes `predictions` float32 [N, 1, L, L] and `indices` int64 [N] (the sample numbers in the
 // source file) batch by batch, so that no more than a batch is ever held: into path.tmp, renamed to
-// path by finish(), removed when the writer is destroyed unfinished (an error on the way).
+// path by finish(), removed when the writer is destroyed unfinished (an error on the way). Extra
+// data sets (infer --certify, --polish) are declared before the first write: per-sample columns
+// float64 [N] and images float32 [N, 1, L, L]. Every data set has its dimension labels (sample,
+// channel, y, x) and a `description`, as datagen's files.
 class PredictionsWriter {
 public:
   PredictionsWriter(std::string path, std::int64_t N, int L);
   ~PredictionsWriter();
   PredictionsWriter(const PredictionsWriter&) = delete;
   PredictionsWriter& operator=(const PredictionsWriter&) = delete;
+  void add_column(const std::string& name, const std::string& description);  // float64 [N]
+  void add_images(const std::string& name, const std::string& description);  // float32 [N, 1, L, L]
   // Samples [first, first + count): count images [L, L] and their indices.
   void write(std::int64_t first, int count, const float* predictions, const std::int64_t* indices);
-  // Every sample written: records the checkpoint and `attributes` (text, e.g. io::provenance) as
-  // file attributes, closes and renames.
+  // Samples [first, first + count) of an extra data set.
+  void write_column(const std::string& name, std::int64_t first, int count, const double* values);
+  void write_images(const std::string& name, std::int64_t first, int count, const float* images);
+  // Every sample of every data set written: records the checkpoint and `attributes` (text, e.g.
+  // io::provenance) as file attributes, closes and renames.
   void finish(const std::string& checkpoint, const std::vector<std::pair<std::string, std::string>>& attributes = {});
 
 private:
+  struct DataSet {
+    std::string name;
+    std::int64_t id = -1;
+    int rank = 1;
+    std::int64_t written = 0;
+  };
+  DataSet& create(const std::string& name, int rank, bool images, const std::string& description);
+  DataSet& find(const std::string& name);
+  void write_rows(DataSet& d, std::int64_t first, int count, std::int64_t memtype, const void* data);
   void abandon();
   std::string path_;
-  std::int64_t N_ = 0, written_ = 0;
+  std::int64_t N_ = 0;
   int L_ = 0;
-  std::int64_t file_ = -1, predictions_ = -1, indices_ = -1;
+  std::int64_t file_ = -1;
+  std::vector<DataSet> datasets_;  // predictions, indices, then the extras
 };
 
 // The whole of `predictions` at once, through PredictionsWriter.

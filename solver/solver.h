@@ -77,6 +77,8 @@ struct Source {
 struct SolveStats {
   int sweeps = 0;         // full red-black sweeps performed
   double residual = 0.0;  // max|r| / ((4D + gamma) max u) of the returned field
+  double error_bound = 0.0;  // solve_from to an error bound: the returned field's certified
+                             // max|u - u*| (solver/certificate.h); 0 otherwise
 };
 
 // Which random stream samples come from: a seed in a domain. Data files (datagen) draw from the
@@ -106,11 +108,28 @@ void render_input(const SolverConfig& config, std::span<const Source> sources,
 // and writes it to target [L, L]. Throws ednn::Error when the solve does not converge.
 SolveStats solve(const SolverConfig& config, std::span<const float> input, std::span<float> target);
 
+// SOR warm-started: `field` [L, L] holds the start (a network's prediction, say, as a normalised
+// target) and receives the solution. Source pixels (clamp) are reset to the input first; in the
+// production model the start is rescaled to the unnormalised field by the least-squares source
+// scale of solver/certificate.h. Stops by the solver's rule (config.tol) when error_bound is 0,
+// otherwise once the certified bound of the returned float field (SPEC section 3.1, float rounding
+// included) is at most error_bound; a start that already meets the rule takes 0 sweeps. Throws as
+// solve does after config.max_sweeps sweeps.
+SolveStats solve_from(const SolverConfig& config, std::span<const float> input, std::span<float> field,
+                      double error_bound = 0.0);
+
+// Exactly `sweeps` red-black sweeps from `field`, warm-started as solve_from (sources reset to the
+// input, production rescaled and the result normalised), with relaxation factor
+// effective_omega(config), and no stopping rule: the smoothing step of a certified prediction
+// (solver/certificate.h). Returns the sweeps and the relative residual of the result.
+SolveStats sweep_from(const SolverConfig& config, std::span<const float> input, std::span<float> field, int sweeps);
+
 // Solves `batch` samples: inputs and targets [batch, 1, L, L], stats [batch].
 void solve_batch(const SolverConfig& config, int batch, std::span<const float> inputs,
                  std::span<float> targets, std::span<SolveStats> stats);
 
-// The relative residual max|r| / ((4D + gamma) max u) of a field u [L, L] for input x, in double.
+// The relative residual max|r| / ((4D + gamma) max u) of a field u [L, L] for input x, in double
+// (certify(...).relative_residual of solver/certificate.h).
 // In the production model the field may be a normalised target u / max(u): the source term is
 // then rescaled by the least-squares factor that best fits the field (1 for an unnormalised u).
 double relative_residual(const SolverConfig& config, std::span<const float> input,

@@ -21,7 +21,8 @@
 #include <limits>
 
 #include "core/error.h"
-#include "solver/red_black_layout.h"
+#include "solver/certificate.h"
+#include "solver/sor_field.h"
 #include "solver/solver.h"
 
 namespace ednn::solver {
@@ -67,21 +68,6 @@ double effective_omega(const SolverConfig& c) {
 
 namespace {
 
-// The field and its per-pixel coefficients in the red-black layout (solver/red_black_layout.h).
-struct RedBlackField : RedBlackLayout {
-  std::vector<double> u[2];          // the field, per colour
-  std::vector<double> relax[2];      // w_p: omega on free pixels, 0 on clamped ones
-  std::vector<double> rhs[2];        // production model only: gamma x / (4D + gamma)
-
-  RedBlackField(int L_, bool with_rhs) : RedBlackLayout(L_) {
-    for (int c = 0; c < 2; ++c) {
-      u[c].assign(colour_size(), 0.0);
-      relax[c].assign(colour_size(), 0.0);
-      if (with_rhs) rhs[c].assign(colour_size(), 0.0);
-    }
-  }
-};
-
 struct PassMax {
   double residual = 0.0;  // max |u - gs| over free pixels
   double field = 0.0;     // max u
@@ -119,7 +105,7 @@ PassMax relax_colour(RedBlackField& f, int c, Coefficients k, bool parallel) {
     double residual = 0.0, field = -std::numeric_limits<double>::infinity();
 #pragma omp simd reduction(max : residual, field)
     for (int q = 0; q < n; ++q) {
-      double gs = k.neighbour * (left[q] + left[q + 1] + up[q] + down[q]);
+      double gs = k.neighbour * neighbour_sum(left, up, down, q);
       if constexpr (kWithRhs) gs += rhs[q];
       const double updated = u[q] + w[q] * (gs - u[q]);
       u[q] = updated;
@@ -147,7 +133,7 @@ PassMax exact_residual(const RedBlackField& f, Coefficients k, bool parallel) {
       double residual = m.residual, field = m.field;
 #pragma omp simd reduction(max : residual, field)
       for (int q = 0; q < n; ++q) {
-        double gs = k.neighbour * (left[q] + left[q + 1] + up[q] + down[q]);
+        double gs = k.neighbour * neighbour_sum(left, up, down, q);
         if constexpr (kWithRhs) gs += rhs[q];
         const double r = w[q] > 0.0 ? std::abs(u[q] - gs) : 0.0;
         residual = std::max(residual, r);
@@ -164,51 +150,80 @@ double relative(const PassMax& m) {
   return m.field > 0.0 ? m.residual / m.field : std::numeric_limits<double>::infinity();
 }
 
+// Where a solve stops: the solver's rule, max|u - gs| <= tol * max u, or (solve_from with an error
+// bound) the certified bound of the field it returns (solver/certificate.h) at most error_bound,
+// or (sweep_from) after a fixed number of sweeps whatever the residual.
+struct StopRule {
+  const SolverConfig& config;
+  double error_bound = 0.0;  // 0: the solver's rule
+  int fixed_sweeps = -1;     // >= 0: exactly this many sweeps, no rule
+  bool met(const PassMax& m) const {
+    if (error_bound <= 0.0) return m.residual <= config.tol * m.field;
+    return solver_field_bound(config, m.residual, m.field) <= error_bound;
+  }
+};
+
 template <bool kWithRhs>
-SolveStats sor_iterate(RedBlackField& f, const SolverConfig& config, bool parallel) {
+SolveStats sor_iterate(RedBlackField& f, const StopRule& stop, bool warm_start, bool parallel) {
+  const SolverConfig& config = stop.config;
   const Coefficients k{config.D / (4.0 * config.D + config.gamma)};
+  auto stats = [&](int sweep, const PassMax& all) {
+    SolveStats s{sweep, relative(all)};
+    if (stop.error_bound > 0.0) s.error_bound = solver_field_bound(config, all.residual, all.field);
+    return s;
+  };
+  if (stop.fixed_sweeps >= 0) {
+    for (int sweep = 1; sweep <= stop.fixed_sweeps; ++sweep) {
+      relax_colour<kWithRhs>(f, 0, k, parallel);
+      relax_colour<kWithRhs>(f, 1, k, parallel);
+    }
+    return stats(stop.fixed_sweeps, exact_residual<kWithRhs>(f, k, parallel));
+  }
+  // A warm start that already meets the rule takes no sweep (a polished or exact field).
+  if (warm_start)
+    if (const PassMax all = exact_residual<kWithRhs>(f, k, parallel); stop.met(all)) return stats(0, all);
   for (int sweep = 1; sweep <= config.max_sweeps; ++sweep) {
     relax_colour<kWithRhs>(f, 0, k, parallel);
     const PassMax black = relax_colour<kWithRhs>(f, 1, k, parallel);
-    if (black.residual > config.tol * black.field) continue;
+    if (!stop.met(black)) continue;
     const PassMax all = exact_residual<kWithRhs>(f, k, parallel);
-    if (all.residual <= config.tol * all.field) return {sweep, relative(all)};
+    if (stop.met(all)) return stats(sweep, all);
   }
   const PassMax all = exact_residual<kWithRhs>(f, k, parallel);
+  if (stop.error_bound > 0.0)
+    fail("sor: no convergence after ", config.max_sweeps, " sweeps at L = ", config.L, ", omega = ",
+         effective_omega(config), ": certified error bound ", solver_field_bound(config, all.residual, all.field),
+         " > ", stop.error_bound);
   fail("sor: no convergence after ", config.max_sweeps, " sweeps at L = ", config.L, ", omega = ",
        effective_omega(config), ": relative residual ", relative(all), " > tol ", config.tol);
 }
 
-SolveStats solve_one(const SolverConfig& config, std::span<const float> input,
-                     std::span<float> target, bool parallel) {
+// Solves input [L, L] into target [L, L], from `start` [L, L] (a normalised target, as solve
+// returns; empty: zero, the solver's own start).
+SolveStats solve_one(const SolverConfig& config, std::span<const float> input, std::span<const float> start,
+                     std::span<float> target, const StopRule& stop, bool parallel) {
   const int L = config.L;
   const size_t pixels = static_cast<size_t>(L) * L;
-  EDNN_CHECK(input.size() == pixels && target.size() == pixels, "sor solve: input has ",
-             input.size(), " and target ", target.size(), " pixels, expected L*L = ", pixels);
+  EDNN_CHECK(input.size() == pixels && target.size() == pixels && (start.empty() || start.size() == pixels),
+             "sor solve: input has ", input.size(), ", start ", start.size(), " and target ", target.size(),
+             " pixels, expected L*L = ", pixels);
+  for (size_t p = 0; p < start.size(); ++p)
+    EDNN_CHECK(std::isfinite(start[p]), "sor solve: start field pixel (", p / size_t(L), ", ", p % size_t(L),
+               ") = ", start[p], ", expected a finite value");
   const bool production = config.model == SourceModel::production;
-  const double omega = effective_omega(config);
-  const double source_scale = config.gamma / (4.0 * config.D + config.gamma);
-
+  // Production: the solver's field is u, not u / max(u); a start t ~ u* / max(u*) satisfies
+  // A t ~ c gamma x, so u ~ t / c with c the least-squares scale of the certificate.
+  double start_scale = 1.0;
+  if (production && !start.empty()) {
+    const double c = certify(config, input, start).scale;
+    start_scale = c > 0.0 ? 1.0 / c : 0.0;
+  }
   RedBlackField f(L, production);
-  for (int i = 0; i < L; ++i)
-    for (int j = 0; j < L; ++j) {
-      const int c = f.colour_of(i, j);
-      const size_t a = f.at(i, j);
-      const double x = input[static_cast<size_t>(i) * L + j];
-      EDNN_CHECK(std::isfinite(x) && x >= 0, "sor solve: input pixel (", i, ", ", j, ") = ", x,
-                 ", expected a finite value >= 0");
-      if (production) {
-        f.relax[c][a] = omega;
-        f.rhs[c][a] = source_scale * x;
-      } else if (x > 0) {
-        f.u[c][a] = x;  // clamped source pixel
-      } else {
-        f.relax[c][a] = omega;
-      }
-    }
+  load_problem(f, config, input, start, start_scale, effective_omega(config), 1.0, "sor solve");
 
-  const SolveStats stats = production ? sor_iterate<true>(f, config, parallel)
-                                      : sor_iterate<false>(f, config, parallel);
+  const bool warm = !start.empty();
+  const SolveStats stats = production ? sor_iterate<true>(f, stop, warm, parallel)
+                                      : sor_iterate<false>(f, stop, warm, parallel);
 
   double scale = 1.0;
   if (production) {
@@ -238,7 +253,25 @@ bool rows_in_parallel(const SolverConfig& config) {
 SolveStats solve(const SolverConfig& config, std::span<const float> input, std::span<float> target) {
   validate(config);
   const bool parallel = rows_in_parallel(config);
-  return solve_one(config, input, target, parallel);
+  return solve_one(config, input, {}, target, StopRule{config}, parallel);
+}
+
+SolveStats solve_from(const SolverConfig& config, std::span<const float> input, std::span<float> field,
+                      double error_bound) {
+  validate(config);
+  EDNN_CHECK(std::isfinite(error_bound) && error_bound >= 0, "solve_from: error bound ", error_bound,
+             ", expected a finite value >= 0 (0: the solver's tolerance)");
+  const std::vector<float> start(field.begin(), field.end());
+  return solve_one(config, input, start, field, StopRule{config, error_bound}, rows_in_parallel(config));
+}
+
+SolveStats sweep_from(const SolverConfig& config, std::span<const float> input, std::span<float> field, int sweeps) {
+  validate(config);
+  EDNN_CHECK(sweeps >= 0, "sweep_from: ", sweeps, " sweeps, expected a number >= 0");
+  const std::vector<float> start(field.begin(), field.end());
+  StopRule stop{config};
+  stop.fixed_sweeps = sweeps;
+  return solve_one(config, input, start, field, stop, rows_in_parallel(config));
 }
 
 void solve_batch(const SolverConfig& config, int batch, std::span<const float> inputs,
@@ -254,8 +287,8 @@ void solve_batch(const SolverConfig& config, int batch, std::span<const float> i
   std::vector<std::exception_ptr> errors(static_cast<size_t>(batch));
   auto solve_sample = [&](int b, bool parallel) {
     try {
-      stats[static_cast<size_t>(b)] = solve_one(config, inputs.subspan(b * pixels, pixels),
-                                                targets.subspan(b * pixels, pixels), parallel);
+      stats[static_cast<size_t>(b)] = solve_one(config, inputs.subspan(b * pixels, pixels), {},
+                                                targets.subspan(b * pixels, pixels), StopRule{config}, parallel);
     } catch (...) {
       errors[static_cast<size_t>(b)] = std::current_exception();
     }
@@ -279,37 +312,7 @@ void solve_batch(const SolverConfig& config, int batch, std::span<const float> i
 
 double relative_residual(const SolverConfig& config, std::span<const float> input,
                          std::span<const float> field) {
-  validate(config);
-  const int L = config.L;
-  const size_t pixels = static_cast<size_t>(L) * L;
-  EDNN_CHECK(input.size() == pixels && field.size() == pixels, "relative_residual: got ",
-             input.size(), " and ", field.size(), " pixels, expected L*L = ", pixels);
-  const bool production = config.model == SourceModel::production;
-  const double diag = 4.0 * config.D + config.gamma;
-  auto u = [&](int i, int j) {
-    return i < 0 || j < 0 || i >= L || j >= L ? 0.0 : double(field[static_cast<size_t>(i) * L + j]);
-  };
-  // Operator part (A t)_p = (4D + gamma) t_p - D sum t_q on every unknown.
-  std::vector<double> operator_part(pixels, 0.0);
-  double max_u = 0.0, source_dot_a = 0.0, source_dot_source = 0.0;
-  for (int i = 0; i < L; ++i)
-    for (int j = 0; j < L; ++j) {
-      const size_t p = static_cast<size_t>(i) * L + j;
-      max_u = std::max(max_u, u(i, j));
-      operator_part[p] = diag * u(i, j) - config.D * (u(i - 1, j) + u(i + 1, j) + u(i, j - 1) + u(i, j + 1));
-      const double b = config.gamma * input[p];
-      source_dot_a += b * operator_part[p];
-      source_dot_source += b * b;
-    }
-  // Production: a stored target is u / max(u), so the source term gamma x is rescaled by the
-  // least-squares factor s minimising |A t - s gamma x|; s = 1 for the unnormalised field.
-  const double source_scale = production && source_dot_source > 0 ? source_dot_a / source_dot_source : 0.0;
-  double max_r = 0.0;
-  for (size_t p = 0; p < pixels; ++p) {
-    if (!production && input[p] > 0) continue;  // clamped source pixel: not an unknown
-    max_r = std::max(max_r, std::abs(operator_part[p] - source_scale * config.gamma * input[p]));
-  }
-  return relative(PassMax{max_r / diag, max_u});
+  return certify(config, input, field).relative_residual;
 }
 
 }  // namespace ednn::solver
