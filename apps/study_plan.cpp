@@ -31,7 +31,8 @@ const std::set<std::string> kTrainFlags = {"tf32", "no-fusion", "cuda-graph", "l
 // validation split that selects. conv-algo and tf32 change the rounding of every
 // product, so they are settings of the model like the loss.
 const std::set<std::string> kRunTimeKeys = {"device", "no-fusion", "cuda-graph", "log-test"};
-const std::set<std::string> kInferKeys = {"batch", "pictures", "device", "tf32", "limit"};
+const std::set<std::string> kInferKeys = {"batch", "pictures", "device", "tf32", "limit", "certify", "compare-solver"};
+const std::set<std::string> kInferFlags = {"tf32", "certify", "compare-solver"};
 
 // train's defaults (apps/train.cpp; a test compares them with `train --help`) for the settings that
 // decide what a run learns, filled in so that a run spelled with or without them is one run.
@@ -202,7 +203,7 @@ Study parse_study(const std::string& text, const std::string& source, const std:
     EDNN_CHECK(j["infer"].is_object(), "study ", source, ": 'infer' must be an object of infer settings");
     for (const auto& [k, v] : j["infer"].items()) {
       EDNN_CHECK(kInferKeys.count(k), "study ", source, ": infer: unknown setting '", k,
-                 "' (known: batch, pictures, device, tf32, limit)");
+                 "' (known: batch, pictures, device, tf32, limit, certify, compare-solver)");
       st.infer_options[k] = value_text(v, "study " + source + ": infer " + k);
     }
   }
@@ -353,8 +354,8 @@ std::vector<std::string> infer_arguments(const Study& study, const RunSpec& run,
                                 "--split",      "test",  "--out", (dir / "infer").string(), "--quiet",
                                 "--overwrite"};  // a run is evaluated again when it trained further
   for (const auto& [k, v] : infer_settings(study, run)) {
-    if (k == "tf32") {
-      if (v == "true") args.push_back("--tf32");
+    if (kInferFlags.count(k)) {
+      if (v == "true") args.push_back("--" + k);
       continue;
     }
     append(args, {"--" + k, v});

@@ -262,6 +262,16 @@ RunResult read_run_result(const RunSpec& run, const std::string& run_dir, std::i
   }
   EDNN_CHECK(m.contains("overall") && m.contains("per_n"), "study: ", metrics_path.string(),
              " lacks 'overall' or 'per_n'");
+  if (m.contains("certificate")) r.certificate = m["certificate"];
+  const fs::path timing_path = dir / "infer" / "timing.json";
+  if (fs::exists(timing_path)) {
+    try {
+      const json t = json::parse(read_file(timing_path));
+      if (t.contains("break_even")) r.break_even = t["break_even"];
+    } catch (const json::exception& e) {
+      fail("study: ", timing_path.string(), " is not the JSON infer writes (", e.what(), ")");
+    }
+  }
   r.mae = region_block(m["overall"], metrics_path.string());
   for (const auto& [n, block] : m["per_n"].items()) r.mae_by_n[std::stoi(n)] = region_block(block, metrics_path.string());
   return r;
@@ -274,6 +284,79 @@ std::string csv_field(const std::string& text) {
   std::string quoted = "\"";
   for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
   return quoted + "\"";
+}
+
+// ---- certified predictions and break-even (infer --certify, --compare-solver) ----
+
+// One table row per run whose evaluation certified its predictions (SPEC 3.1) or timed the solver
+// against the network (apps/break_even.h); nothing when none did.
+void write_certificate_section(std::ostream& md, const std::vector<RunResult>& results) {
+  auto at = [](const json& j, std::initializer_list<const char*> path) -> const json* {
+    const json* p = &j;
+    for (const char* k : path) {
+      if (!p->is_object() || !p->contains(k)) return nullptr;
+      p = &(*p)[k];
+    }
+    return p->is_null() ? nullptr : p;
+  };
+  auto cell = [&](const json& j, std::initializer_list<const char*> path, const char* format) {
+    const json* v = at(j, path);
+    if (!v || !v->is_number()) return std::string("-");
+    char text[64];
+    std::snprintf(text, sizeof text, format, v->get<double>());
+    return std::string(text);
+  };
+  bool any_certificate = false, any_break_even = false;
+  for (const auto& r : results) {
+    any_certificate = any_certificate || !r.certificate.is_null();
+    any_break_even = any_break_even || !r.break_even.is_null();
+  }
+  if (any_certificate) {
+    md << "## Certified predictions (infer --certify, SPEC section 3.1)\n\nEach test prediction's guaranteed bound on "
+          "its largest pointwise error against the exact solution of the solver's equations, through the certified "
+          "field (the prediction after the smoothing sweeps), plus the target's own bound; the actual largest error; "
+          "their ratio (mean and largest over the test samples); on how many samples the bound held; and the MAE of "
+          "the prediction and of the certified field.\n\n";
+    md << "| run | bound (mean) | actual max error (mean) | bound / actual (mean) | bound / actual (max) | holds | MAE "
+          "| certified field MAE | sweeps | ms per sample |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+          "---: | ---: |\n";
+    for (const auto& r : results) {
+      if (r.certificate.is_null()) continue;
+      const json& c = r.certificate;
+      const json* holds = at(c, {"prediction", "bound_holds"});
+      const json* samples = at(c, {"prediction", "samples"});
+      md << "| " << r.run->name << " | " << cell(c, {"prediction", "error_bound_vs_target", "mean"}, "%.4g") << " | "
+         << cell(c, {"prediction", "max_error", "mean"}, "%.4g") << " | "
+         << cell(c, {"prediction", "bound_over_max_error", "mean"}, "%.3g") << " | "
+         << cell(c, {"prediction", "bound_over_max_error", "max"}, "%.3g") << " | "
+         << (holds && samples ? std::to_string(holds->get<long long>()) + " of " + std::to_string(samples->get<long long>())
+                              : std::string("-"))
+         << " | " << cell(c, {"prediction", "mae", "mean"}, "%.4f") << " | " << cell(c, {"certified", "mae", "mean"}, "%.4f")
+         << " | " << cell(c, {"certify_sweeps"}, "%.0f") << " | " << cell(c, {"certify_ms_per_sample"}, "%.2f") << " |\n";
+    }
+    md << "\n";
+  }
+  if (any_break_even) {
+    md << "## Break-even: the network against the solver (infer --compare-solver)\n\nMilliseconds per test sample "
+          "for the solver from zero, the network, and the network followed by SOR polish to the solver's tolerance, "
+          "on the machine that evaluated the run; the upfront cost (generating the training data and training); and "
+          "after how many solves each surrogate has paid for it (\"never\": it is not faster per sample).\n\n";
+    md << "| run | solver ms | network ms | network + polish ms | upfront s | network pays off after | network + polish "
+          "pays off after |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    for (const auto& r : results) {
+      if (r.break_even.is_null()) continue;
+      const json& b = r.break_even;
+      auto solves = [&](const char* key) {
+        const json* v = at(b, {key});
+        return v ? cell(b, {key}, "%.0f") : std::string("never");
+      };
+      md << "| " << r.run->name << " | " << cell(b, {"solver_ms_per_sample"}, "%.2f") << " | "
+         << cell(b, {"network_ms_per_sample"}, "%.2f") << " | " << cell(b, {"network_plus_polish_ms_per_sample"}, "%.2f")
+         << " | " << cell(b, {"upfront_seconds"}, "%.0f") << " | " << solves("network_pays_off_after_solves") << " | "
+         << solves("network_plus_polish_pays_off_after_solves") << " |\n";
+    }
+    md << "\n";
+  }
 }
 
 std::vector<std::string> write_report(const Study& study, const std::vector<RunResult>& results,
@@ -677,6 +760,7 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     md_table(w.md, header, rows);
   }
 
+  write_certificate_section(w.md, results);
   {
     std::vector<NamedLog> logs;
     for (const auto& r : results) logs.push_back({r.run->name, r.log});

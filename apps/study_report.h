@@ -23,6 +23,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,10 @@ struct RunResult {
   int epochs = 0, best_epoch = 0;
   double train_seconds = 0;          // the sum of train_log.csv's per-epoch training seconds
   LogSummary log;                    // train_log.csv: the selection rules and the plateau (apps/study_logs.h)
+  // From infer's outputs when the study asked for them (infer settings certify, compare-solver):
+  // metrics.json's `certificate` and timing.json's `break_even` blocks, as infer wrote them; null
+  // otherwise.
+  nlohmann::ordered_json certificate, break_even;
   RegionMae mae{};                   // over all test samples
   std::map<int, RegionMae> mae_by_n;  // per number of sources
 };

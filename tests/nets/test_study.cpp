@@ -196,6 +196,24 @@ TEST_CASE("study: the smoke study end to end, its table equal to infer's numbers
   CHECK(report.find("## Key to the codenames") != std::string::npos);
   CHECK(report.find("| E1 | `exp-mae:w=1` |") != std::string::npos);
   CHECK(report.find("| 4E1 |") != std::string::npos);
+  // Certified predictions and break-even (the smoke study's infer settings ask for both): one row
+  // per run, and every run's bound held on every test sample ("k of k").
+  CHECK(report.find("## Certified predictions") != std::string::npos);
+  CHECK(report.find("## Break-even") != std::string::npos);
+  {
+    const std::size_t from = report.find("## Certified predictions"), to = report.find("## Break-even");
+    std::istringstream rows(report.substr(from, to - from));
+    int certified_rows = 0;
+    for (std::string row; std::getline(rows, row);) {
+      const std::regex holds(R"(\| (\d+) of (\d+) \|)");
+      std::smatch m;
+      if (!std::regex_search(row, m, holds)) continue;
+      CAPTURE(row);
+      CHECK(m[1] == m[2]);
+      ++certified_rows;
+    }
+    CHECK(certified_rows == int(st.runs.size()));
+  }
 
   // The JSON table: one entry per run; its numbers are exactly those of infer run again, by hand,
   // on the same checkpoint and data.
