@@ -89,9 +89,12 @@ struct RequestKeyHash {
 
 struct State {
   bool active = false;
+  bool sample = false;
+  std::uint64_t weight = 1;  // blocks the running block stands for
   Counts counts;
   std::size_t kernel = 0;  // the launch in progress: counts.kernels[kernel]
   std::vector<std::unordered_set<std::uintptr_t>> kernel_sectors;  // per kernel
+  std::vector<std::map<std::uintptr_t, std::size_t>> kernel_allocations;  // per kernel: start -> bytes
   std::map<std::uintptr_t, std::size_t> device_blocks;  // start -> bytes
   // The block being run: per thread, executions of each instruction so far; the requests.
   std::vector<std::unordered_map<std::uintptr_t, std::uint32_t>> executions;
@@ -164,27 +167,48 @@ void evaluate_block() {
           sectors.insert(sector);
       s.sectors_touched.insert(sectors.begin(), sectors.end());
       s.kernel_sectors[s.kernel].insert(sectors.begin(), sectors.end());
+      if (auto it = s.device_blocks.upper_bound(r.lanes.front().address); it != s.device_blocks.begin()) {
+        --it;
+        s.kernel_allocations[s.kernel][it->first] = it->second;
+      }
       for (Numbers* n : targets(s)) {
         GlobalRequests& g = r.store ? n->global_store : n->global_load;
-        g.requests += 1;
-        g.lanes += lanes;
-        g.bytes += bytes;
-        g.sectors += sectors.size();
+        g.requests += s.weight;
+        g.lanes += lanes * s.weight;
+        g.bytes += bytes * s.weight;
+        g.sectors += sectors.size() * s.weight;
       }
     } else {
       const std::uint64_t w = wavefronts(r.lanes);
       for (Numbers* n : targets(s)) {
         SharedRequests& sh = r.store ? n->shared_store : n->shared_load;
-        sh.requests += 1;
-        sh.lanes += lanes;
-        sh.bytes += bytes;
-        sh.wavefronts += w;
+        sh.requests += s.weight;
+        sh.lanes += lanes * s.weight;
+        sh.bytes += bytes * s.weight;
+        sh.wavefronts += w * s.weight;
       }
     }
   }
   s.requests.clear();
   for (auto& e : s.executions) e.clear();
-  for (Numbers* n : targets(s)) n->blocks += 1;
+  for (Numbers* n : targets(s)) {
+    n->blocks += s.weight;
+    n->blocks_run += 1;
+  }
+}
+
+// Sampling: the blocks a block stands for along one grid dimension of size g (0: not sampled).
+std::uint64_t stratum(unsigned index, unsigned g) {
+  if (index == 0 || index == g - 1) return 1;
+  return index == g / 2 ? g - 2 : 0;
+}
+
+bool on_block_selected() {
+  State& s = state();
+  s.weight = 1;
+  if (!s.active || !s.sample) return true;
+  s.weight = stratum(blockIdx.x, gridDim.x) * stratum(blockIdx.y, gridDim.y) * stratum(blockIdx.z, gridDim.z);
+  return s.weight > 0;
 }
 
 void on_block_end() {
@@ -193,7 +217,7 @@ void on_block_end() {
 void on_barrier() {
   State& s = state();
   if (s.active)
-    for (Numbers* n : targets(s)) n->barriers += 1;
+    for (Numbers* n : targets(s)) n->barriers += s.weight;
 }
 void on_device_malloc(const void* ptr, std::size_t bytes) {
   state().device_blocks[reinterpret_cast<std::uintptr_t>(ptr)] = bytes;
@@ -214,22 +238,29 @@ void on_copy_async(void* shared_dst, const void* global_src, std::size_t bytes, 
   record(shared_dst, static_cast<unsigned>(bytes), true, static_cast<const char*>(instruction) + 1);
 }
 
-void on_launch_begin(const char* file, int line) {
+void on_launch_begin(const char* file, int line, const void* kernel, dim3 grid, dim3 block, std::size_t shared_bytes) {
   State& s = state();
   if (!s.active) return;
   const std::string site = std::string(file) + ":" + std::to_string(line);
   std::size_t k = 0;
   while (k < s.counts.kernels.size() && s.counts.kernels[k].launched_at != site) ++k;
   if (k == s.counts.kernels.size()) {
-    s.counts.kernels.push_back(KernelCounts{site, 0, {}});
+    s.counts.kernels.push_back(KernelCounts{site, nullptr, 0, {}, {}, {}, 0, 0});
     s.kernel_sectors.emplace_back();
+    s.kernel_allocations.emplace_back();
   }
-  s.counts.kernels[k].launches += 1;
+  KernelCounts& kc = s.counts.kernels[k];
+  kc.launches += 1;
+  kc.kernel = kernel;
+  kc.grid = grid;
+  kc.block = block;
+  kc.dynamic_shared_bytes = shared_bytes;
   s.kernel = k;
 }
+void on_launch_end() { state().weight = 1; }
 
-simt::detail::CounterHooks hooks{&on_block_end, &on_barrier, &on_device_malloc, &on_device_free, &on_copy_async,
-                                 &on_launch_begin};
+simt::detail::CounterHooks hooks{&on_block_selected, &on_block_end,  &on_barrier,      &on_device_malloc,
+                                 &on_device_free,    &on_copy_async, &on_launch_begin, &on_launch_end};
 // Installed before main, so allocations made before begin() are known too.
 [[maybe_unused]] const bool installed = (simt::detail::counter_hooks = &hooks, true);
 
@@ -263,8 +294,11 @@ void record(const void* address, unsigned bytes, bool store, const void* instruc
 
 }  // namespace
 
-void begin() {
+void begin(bool sample) {
   State& s = state();
+  s.sample = sample;
+  s.weight = 1;
+  s.kernel_allocations.clear();
   s.counts = Counts{};
   s.requests.clear();
   s.executions.clear();
@@ -277,9 +311,17 @@ void begin() {
 Counts end() {
   State& s = state();
   s.active = false;
-  s.counts.unique_sectors = s.sectors_touched.size();
-  for (std::size_t k = 0; k < s.counts.kernels.size(); ++k)
-    s.counts.kernels[k].numbers.unique_sectors = s.kernel_sectors[k].size();
+  // Sampled: scaled by the blocks the sample stands for (exactly 1 without sampling).
+  const auto scaled = [](std::size_t sectors, const Numbers& n) {
+    return n.blocks_run ? static_cast<std::uint64_t>(double(sectors) * double(n.blocks) / double(n.blocks_run) + 0.5)
+                        : std::uint64_t(sectors);
+  };
+  s.counts.unique_sectors = scaled(s.sectors_touched.size(), s.counts);
+  for (std::size_t k = 0; k < s.counts.kernels.size(); ++k) {
+    KernelCounts& kc = s.counts.kernels[k];
+    kc.numbers.unique_sectors = scaled(s.kernel_sectors[k].size(), kc.numbers);
+    for (const auto& [start, bytes] : s.kernel_allocations[k]) kc.footprint_bytes += bytes;
+  }
   return s.counts;
 }
 
