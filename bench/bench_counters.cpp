@@ -116,13 +116,71 @@ simt::DeviceBuffer<float> device_values(long n) {
 }
 
 template <class F>
+Counts counted(bool sample, F&& launch) {
+  simt::counters::begin(sample);
+  launch();
+  return simt::counters::end();
+}
+
+template <class F>
 void count(Output& out, bool sample, const std::string& op, const std::string& shape, const std::string& variant,
            F&& launch) {
   const auto start = std::chrono::steady_clock::now();
-  simt::counters::begin(sample);
-  launch();
-  const Counts c = simt::counters::end();
+  const Counts c = counted(sample, launch);
   out.write(op, shape, variant, c, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+// a + (b - a) t for every count, kernel by kernel (the two must have launched the same kernels).
+Counts extrapolate(const Counts& a, const Counts& b, double t) {
+  const auto lin = [t](std::uint64_t x, std::uint64_t y) {
+    return static_cast<std::uint64_t>(std::max(0.0, double(x) + (double(y) - double(x)) * t + 0.5));
+  };
+  const auto global = [&](simt::counters::GlobalRequests& r, const simt::counters::GlobalRequests& x,
+                          const simt::counters::GlobalRequests& y) {
+    r.requests = lin(x.requests, y.requests), r.lanes = lin(x.lanes, y.lanes), r.bytes = lin(x.bytes, y.bytes),
+    r.sectors = lin(x.sectors, y.sectors);
+  };
+  const auto shared = [&](simt::counters::SharedRequests& r, const simt::counters::SharedRequests& x,
+                          const simt::counters::SharedRequests& y) {
+    r.requests = lin(x.requests, y.requests), r.lanes = lin(x.lanes, y.lanes), r.bytes = lin(x.bytes, y.bytes),
+    r.wavefronts = lin(x.wavefronts, y.wavefronts);
+  };
+  const auto numbers = [&](simt::counters::Numbers& r, const simt::counters::Numbers& x,
+                           const simt::counters::Numbers& y) {
+    global(r.global_load, x.global_load, y.global_load), global(r.global_store, x.global_store, y.global_store);
+    shared(r.shared_load, x.shared_load, y.shared_load), shared(r.shared_store, x.shared_store, y.shared_store);
+    r.unique_sectors = lin(x.unique_sectors, y.unique_sectors), r.barriers = lin(x.barriers, y.barriers);
+    r.copy_async_bytes = lin(x.copy_async_bytes, y.copy_async_bytes), r.blocks = lin(x.blocks, y.blocks);
+    r.blocks_run = y.blocks_run;
+  };
+  EDNN_CHECK(a.kernels.size() == b.kernels.size(), "bench_counters: the reduced sizes launched different kernels");
+  Counts r = b;
+  numbers(r, a, b);
+  for (std::size_t k = 0; k < r.kernels.size(); ++k) {
+    KernelCounts& kr = r.kernels[k];
+    const KernelCounts &ka = a.kernels[k], &kb = b.kernels[k];
+    EDNN_CHECK(ka.launched_at == kb.launched_at, "bench_counters: the reduced sizes launched different kernels");
+    numbers(kr.numbers, ka.numbers, kb.numbers);
+    kr.footprint_bytes = lin(ka.footprint_bytes, kb.footprint_bytes);
+    kr.launches = kb.launches;
+    kr.grid = dim3(static_cast<unsigned>(lin(ka.grid.x, kb.grid.x)), static_cast<unsigned>(lin(ka.grid.y, kb.grid.y)),
+                   static_cast<unsigned>(lin(ka.grid.z, kb.grid.z)));
+  }
+  return r;
+}
+
+// A row whose cost grows with one size (the K loop's length): counted at that size s1 and s2 and
+// extrapolated linearly to `full` when full > s2 (every count of a tiled kernel is linear in its K
+// steps), else counted as it is. launch(size) runs the row at that size.
+template <class F>
+void count_extrapolated(Output& out, bool sample, const std::string& op, const std::string& shape,
+                        const std::string& variant, int full, int s1, int s2, F&& launch) {
+  if (full <= s2) return count(out, sample, op, shape, variant, [&] { launch(full); });
+  const auto start = std::chrono::steady_clock::now();
+  const Counts a = counted(sample, [&] { launch(s1); });
+  const Counts b = counted(sample, [&] { launch(s2); });
+  out.write(op, shape, variant, extrapolate(a, b, double(full - s1) / double(s2 - s1)),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 std::string version_name(int version) {  // bench_conv's variant names
@@ -134,35 +192,40 @@ std::string version_name(int version) {  // bench_conv's variant names
                         : "ednn v" + std::to_string(version);
 }
 
+// Forward and backward-data at reduced channels summed over (C_in, C_out: 32 and 64), backward-
+// weight at a reduced batch (1 and 2), extrapolated to the layer's (count_extrapolated): the grid
+// and the tiles do not depend on them, the K loop's length does, linearly.
 void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, int only_version) {
   namespace k = ednn::kernels;
-  const ednn::ConvGeometry& g = layer.g;
-  simt::DeviceBuffer<float> x = device_values(g.input_numel()), w = device_values(g.weight_numel()),
-                            y = device_values(g.output_numel());
-  simt::DeviceBuffer<float> bias = device_values(g.C_out);
+  const auto with = [&](int N, int C_in, int C_out) {
+    return ednn::conv2d_geometry({N, C_in, layer.g.H_in, layer.g.W_in}, {C_out, C_in, 3, 3}, 1, 1);
+  };
+  const ednn::ConvGeometry& full = layer.g;
   for (int version = 1; version <= 7; ++version) {
     if (only_version >= 0 && version != only_version) continue;
-    const bool winograd = version >= 6;
-    if (winograd && !(g.kH == 3 && g.kW == 3 && g.stride == 1 && g.pad == 1)) continue;
     const std::string variant = version_name(version);
-    {
-      simt::DeviceBuffer<float> ws(std::max(1L, k::conv2d_forward_workspace_size(g, version)));
-      count(out, sample, "forward", layer.name, variant,
-            [&] { k::conv2d_forward(x.data(), w.data(), nullptr, y.data(), g, nullptr, {}, version, ws.data()); });
-    }
+    count_extrapolated(out, sample, "forward", layer.name, variant, full.C_in, 32, 64, [&](int C_in) {
+      const ednn::ConvGeometry g = with(full.N, C_in, full.C_out);
+      simt::DeviceBuffer<float> x = device_values(g.input_numel()), w = device_values(g.weight_numel()),
+                                y = device_values(g.output_numel()),
+                                ws = device_values(k::conv2d_forward_workspace_size(g, version));
+      k::conv2d_forward(x.data(), w.data(), nullptr, y.data(), g, nullptr, {}, version, ws.data());
+    });
     if (version == 1) continue;  // the direct kernel is forward only
-    {
-      simt::DeviceBuffer<float> ws(std::max(1L, k::conv2d_backward_data_workspace_size(g, version)));
-      count(out, sample, "backward_data", layer.name, variant, [&] {
-        k::conv2d_backward_data(y.data(), w.data(), x.data(), g, nullptr, nullptr, {}, version, 1, ws.data());
-      });
-    }
-    {
-      simt::DeviceBuffer<float> ws(std::max(1L, k::conv2d_backward_weight_workspace_size(g, version)));
-      count(out, sample, "backward_weight", layer.name, variant, [&] {
-        k::conv2d_backward_weight(x.data(), y.data(), w.data(), bias.data(), ws.data(), g, nullptr, version);
-      });
-    }
+    count_extrapolated(out, sample, "backward_data", layer.name, variant, full.C_out, 32, 64, [&](int C_out) {
+      const ednn::ConvGeometry g = with(full.N, full.C_in, C_out);
+      simt::DeviceBuffer<float> dx = device_values(g.input_numel()), w = device_values(g.weight_numel()),
+                                dy = device_values(g.output_numel()),
+                                ws = device_values(k::conv2d_backward_data_workspace_size(g, version));
+      k::conv2d_backward_data(dy.data(), w.data(), dx.data(), g, nullptr, nullptr, {}, version, 1, ws.data());
+    });
+    count_extrapolated(out, sample, "backward_weight", layer.name, variant, full.N, 1, 2, [&](int N) {
+      const ednn::ConvGeometry g = with(N, full.C_in, full.C_out);
+      simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
+                                dy = device_values(g.output_numel()), dbias = device_values(g.C_out),
+                                ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
+      k::conv2d_backward_weight(x.data(), dy.data(), dw.data(), dbias.data(), ws.data(), g, nullptr, version);
+    });
   }
 }
 

@@ -100,6 +100,7 @@ struct State {
   std::vector<std::unordered_map<std::uintptr_t, std::uint32_t>> executions;
   std::unordered_map<RequestKey, Request, RequestKeyHash> requests;
   std::unordered_set<std::uintptr_t> sectors_touched;
+  std::vector<std::uintptr_t> scratch;  // one request's sectors
 };
 
 State& state() {
@@ -127,21 +128,30 @@ bool is_device(const State& s, std::uintptr_t a) {
   return a < it->first + it->second;
 }
 
-// The wavefronts of one shared-memory request.
+// The wavefronts of one shared-memory request. (Small sorted arrays, not hash sets: a block of a
+// paper-size layer makes millions of requests.)
 std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes) {
   unsigned widest = 0;
   for (const LaneAccess& l : lanes) widest = std::max(widest, l.bytes);
   const int lanes_per_phase = widest <= 4 ? 32 : widest <= 8 ? 16 : 8;
   std::uint64_t total = 0;
+  std::vector<std::uintptr_t> words;  // (bank, word) as bank << 58 | word, sorted, distinct
+  words.reserve(64);
   for (int phase = 0; phase < 32 / lanes_per_phase; ++phase) {
-    std::unordered_map<unsigned, std::unordered_set<std::uintptr_t>> words_of_bank;
+    words.clear();
     for (const LaneAccess& l : lanes) {
       if (l.lane / lanes_per_phase != phase) continue;
       for (std::uintptr_t word = l.address / 4; word <= (l.address + l.bytes - 1) / 4; ++word)
-        words_of_bank[static_cast<unsigned>(word % 32)].insert(word);
+        words.push_back((std::uintptr_t(word % 32) << 58) | (word & ((std::uintptr_t(1) << 58) - 1)));
     }
-    std::size_t worst = 0;
-    for (const auto& [bank, words] : words_of_bank) worst = std::max(worst, words.size());
+    if (words.empty()) continue;
+    std::sort(words.begin(), words.end());
+    words.erase(std::unique(words.begin(), words.end()), words.end());
+    std::size_t worst = 0, run = 0;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      run = (i > 0 && words[i] >> 58 == words[i - 1] >> 58) ? run + 1 : 1;
+      worst = std::max(worst, run);
+    }
     total += worst;
   }
   return total;
@@ -161,10 +171,13 @@ void evaluate_block() {
     }
     lanes = static_cast<std::uint64_t>(__builtin_popcount(seen));
     if (r.space == global_space) {
-      std::unordered_set<std::uintptr_t> sectors;
+      std::vector<std::uintptr_t>& sectors = s.scratch;
+      sectors.clear();
       for (const LaneAccess& l : r.lanes)
         for (std::uintptr_t sector = l.address / 32; sector <= (l.address + l.bytes - 1) / 32; ++sector)
-          sectors.insert(sector);
+          sectors.push_back(sector);
+      std::sort(sectors.begin(), sectors.end());
+      sectors.erase(std::unique(sectors.begin(), sectors.end()), sectors.end());
       s.sectors_touched.insert(sectors.begin(), sectors.end());
       s.kernel_sectors[s.kernel].insert(sectors.begin(), sectors.end());
       if (auto it = s.device_blocks.upper_bound(r.lanes.front().address); it != s.device_blocks.begin()) {
