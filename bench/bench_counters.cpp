@@ -6,12 +6,15 @@
 // them into predicted GPU times.
 //
 //   bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] [--only conv|ops]
-//                  [--full] [--csv bench_counters.csv]
+//                  [--full] [--no-extrapolation] [--csv bench_counters.csv]
 //
-// Sampling (the default): each launch runs the first, middle and last block along each grid
-// dimension, weighted by the blocks they stand for (simt::counters::begin(true)), so a paper-size
-// layer takes seconds; --full runs every block (the sample's error: kernels/README.md, "Reading the
-// counters"). The buffers are real (about 2 GiB at the paper's first layer, batch 16), filled with
+// Two shortcuts make the paper's layers countable in seconds per row (their errors, measured:
+// kernels/README.md, "Reading the counters"):
+//   sampling (--full turns it off): each launch runs the first, middle and last block along each
+//     grid dimension, weighted by the blocks they stand for (simt::counters::begin(true));
+//   extrapolation (--no-extrapolation turns it off): a block of a paper layer runs up to thousands
+//     of K steps, so forward and backward-data are counted at 32 and 64 channels summed over, and
+//     backward-weight at batch 1 and 2, and every count is extrapolated linearly to the layer's. The buffers are real (about 2 GiB at the paper's first layer, batch 16), filled with
 // seeded values; the sampled launches compute nothing useful, which is fine: nothing is checked
 // here but the counts (the kernels' results are checked by the kernel tests).
 #include <dlfcn.h>
@@ -172,10 +175,12 @@ Counts extrapolate(const Counts& a, const Counts& b, double t) {
 // A row whose cost grows with one size (the K loop's length): counted at that size s1 and s2 and
 // extrapolated linearly to `full` when full > s2 (every count of a tiled kernel is linear in its K
 // steps), else counted as it is. launch(size) runs the row at that size.
+bool extrapolation = true;  // --no-extrapolation clears it
+
 template <class F>
 void count_extrapolated(Output& out, bool sample, const std::string& op, const std::string& shape,
                         const std::string& variant, int full, int s1, int s2, F&& launch) {
-  if (full <= s2) return count(out, sample, op, shape, variant, [&] { launch(full); });
+  if (full <= s2 || !extrapolation) return count(out, sample, op, shape, variant, [&] { launch(full); });
   const auto start = std::chrono::steady_clock::now();
   const Counts a = counted(sample, [&] { launch(s1); });
   const Counts b = counted(sample, [&] { launch(s2); });
@@ -292,13 +297,18 @@ Options parse(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       std::printf("bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] "
-                  "[--only all|conv|ops] [--full] [--csv bench_counters.csv]\n"
+                  "[--only all|conv|ops] [--full] [--no-extrapolation] [--csv bench_counters.csv]\n"
                   "Counts, in the CPU emulation, what every kernel does to memory at the network's shapes (the rows "
-                  "of bench_conv and bench_ops); CSV for bench/time_model.py. --full: every block, not a sample.\n");
+                  "of bench_conv and bench_ops); CSV for bench/time_model.py. --full: every block, not a sample; --no-extrapolation: the\n"
+                  "convolutions at their own channels and batch, not extrapolated from reduced ones (slow).\n");
       std::exit(0);
     }
     if (a == "--full") {
       o.full = true;
+      continue;
+    }
+    if (a == "--no-extrapolation") {
+      extrapolation = false;
       continue;
     }
     EDNN_CHECK(i + 1 < argc, "bench_counters: ", a, " needs a value (see --help)");

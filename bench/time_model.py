@@ -6,7 +6,7 @@
 COUNTERS.csv is what build/bin/bench_counters writes (one row per kernel of each op, shape and
 variant: requests, sectors, wavefronts, barriers, blocks, launch configuration). The model also
 needs two things from the nvcc build of the same kernels (sm_90), which it makes itself with nvcc
-(cached beside the CSV, .model_cache/): each kernel's registers and static shared memory (ptxas -v),
+(cached in build/model_cache/): each kernel's registers and static shared memory (ptxas -v),
 for occupancy, and the PTX of its main loop (the largest loop of the kernel, as
 bench/ptx_loop_mix.py reads it): instructions, barriers, global loads and mma per pass.
 
@@ -194,10 +194,12 @@ def main():
     parser.add_argument("--gpu", choices=["H100", "H200", "both"], default="both")
     parser.add_argument("--csv", help="write the predictions here (one row per op, shape, variant and GPU)")
     parser.add_argument("--nvcc", default=os.environ.get("NVCC", "/usr/local/cuda/bin/nvcc"))
+    parser.add_argument("--cache", help="where nvcc's PTX and ptxas reports are kept (default: "
+                        "SOURCE_ROOT/build/model_cache)")
     args = parser.parse_args()
 
     commit, rows = read_counters(args.counters)
-    cache = os.path.join(os.path.dirname(os.path.abspath(args.counters)), ".model_cache")
+    cache = args.cache or os.path.join(args.source_root, "build", "model_cache")
     build = {}
     for source in kernel_sources(args.source_root):
         build.update(nvcc_build(source, args.source_root, cache, args.nvcc))
