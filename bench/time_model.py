@@ -20,7 +20,8 @@ The model, per kernel (every figure public; nothing fitted to the measured rows)
   The busiest SM runs n = ceil(B / SMs) blocks. Per block, from the counters and the PTX:
     passes   = barriers per block / barriers per loop pass (a tiled K loop: one per step), or,
                for loops without barriers, global load requests per warp / global loads per pass;
-    instr    = W (instructions outside the loop + passes x instructions per pass)   (warp-instructions)
+    instr    = W (instructions outside the loop + passes x instructions per pass)   (warp-instructions;
+               an integer div or rem counts as the 20 (32-bit) or 60 (64-bit) SASS it becomes)
   SM cycles, the largest of
     issue    n instr / 4                        (4 schedulers, one warp-instruction each per clock)
     tensor   n W passes mma / (TF32 rate)       (m16n8k8 = 1024 FMA; 1024 dense TF32 FMA/clock/SM)
@@ -107,19 +108,26 @@ def nvcc_build(source, root, cache, nvcc):
     return kernels
 
 
+def weight(op):
+    """SASS instructions a PTX instruction stands for: 1, but an integer division or remainder is a
+    routine (the GPU has no divider): about 20 for 32 bits, 60 for 64."""
+    m = re.match(r"(div|rem)\.[su](32|64)", op)
+    return 1 if not m else (20 if m.group(2) == "32" else 60)
+
+
 def loop_mix(body):
-    """Instructions of the whole kernel, and per pass of its largest loop: all, bar.sync, global
-    loads (cp.async included), mma."""
+    """Instructions of the whole kernel, and per pass of its largest loop: all (divisions weighted),
+    bar.sync, global loads (cp.async included), mma."""
     ops = [op for _, op in body if op]
     labels = {lab: i for i, (lab, op) in enumerate(body) if lab}
     loops = [(labels[op.split()[-1].rstrip(";")], i) for i, (lab, op) in enumerate(body)
              if op and op.startswith("bra") and op.split()[-1].rstrip(";") in labels
              and labels[op.split()[-1].rstrip(";")] < i]
-    mix = dict(entry=len(ops), loop=0, loop_barriers=0, loop_loads=0, loop_mma=0)
+    mix = dict(entry=sum(map(weight, ops)), loop=0, loop_barriers=0, loop_loads=0, loop_mma=0)
     if loops:
         a, b = max(loops, key=lambda ab: ab[1] - ab[0])
         inside = [op for _, op in body[a:b + 1] if op]
-        mix.update(loop=len(inside),
+        mix.update(loop=sum(map(weight, inside)),
                    loop_barriers=sum(op.startswith("bar.sync") or op.startswith("barrier.sync") for op in inside),
                    loop_loads=sum(op.startswith("ld.global") or op.startswith("cp.async.ca")
                                   or op.startswith("cp.async.cg") for op in inside),
