@@ -6,7 +6,8 @@
 // them into predicted GPU times.
 //
 //   bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] [--only conv|ops]
-//                  [--full] [--no-extrapolation] [--csv bench_counters.csv]
+//                  [--op forward,backward_data,backward_weight] [--full] [--no-extrapolation]
+//                  [--csv bench_counters.csv]
 //
 // Two shortcuts make the paper's layers countable in seconds per row (their errors, measured:
 // kernels/README.md, "Reading the counters"):
@@ -14,7 +15,8 @@
 //     grid dimension, weighted by the blocks they stand for (simt::counters::begin(true));
 //   extrapolation (--no-extrapolation turns it off): a block of a paper layer runs up to thousands
 //     of K steps, so forward and backward-data are counted at 32 and 64 channels summed over, and
-//     backward-weight at batch 1 and 2, and every count is extrapolated linearly to the layer's. The buffers are real (about 2 GiB at the paper's first layer, batch 16), filled with
+//     backward-weight (whose K is the batch's pixels) on one image of 256 x 256 and 362 x 362, and
+//     every count is extrapolated linearly to the layer's. The buffers are real (about 2 GiB at the paper's first layer, batch 16), filled with
 // seeded values; the sampled launches compute nothing useful, which is fine: nothing is checked
 // here but the counts (the kernels' results are checked by the kernel tests).
 #include <dlfcn.h>
@@ -176,10 +178,12 @@ Counts extrapolate(const Counts& a, const Counts& b, double t) {
 // extrapolated linearly to `full` when full > s2 (every count of a tiled kernel is linear in its K
 // steps), else counted as it is. launch(size) runs the row at that size.
 bool extrapolation = true;  // --no-extrapolation clears it
+std::string op_filter = "all";      // --op: only the convolution operations whose name contains it
 
 template <class F>
 void count_extrapolated(Output& out, bool sample, const std::string& op, const std::string& shape,
                         const std::string& variant, int full, int s1, int s2, F&& launch) {
+  if (op_filter.find(op) == std::string::npos && op_filter != "all") return;
   if (full <= s2 || !extrapolation) return count(out, sample, op, shape, variant, [&] { launch(full); });
   const auto start = std::chrono::steady_clock::now();
   const Counts a = counted(sample, [&] { launch(s1); });
@@ -198,12 +202,14 @@ std::string version_name(int version) {  // bench_conv's variant names
 }
 
 // Forward and backward-data at reduced channels summed over (C_in, C_out: 32 and 64), backward-
-// weight at a reduced batch (1 and 2), extrapolated to the layer's (count_extrapolated): the grid
-// and the tiles do not depend on them, the K loop's length does, linearly.
+// weight on one image of 256 x 256 and 362 x 362 pixels, extrapolated to the layer's
+// (count_extrapolated): the grid and the tiles do not depend on them, the K loop's length does,
+// linearly (backward-weight: up to the image borders' share, which is small at these sizes).
 void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, int only_version) {
   namespace k = ednn::kernels;
-  const auto with = [&](int N, int C_in, int C_out) {
-    return ednn::conv2d_geometry({N, C_in, layer.g.H_in, layer.g.W_in}, {C_out, C_in, 3, 3}, 1, 1);
+  const auto with = [&](int N, int C_in, int C_out, int side = 0) {
+    if (side == 0) side = layer.g.H_in;
+    return ednn::conv2d_geometry({N, C_in, side, side}, {C_out, C_in, 3, 3}, 1, 1);
   };
   const ednn::ConvGeometry& full = layer.g;
   for (int version = 1; version <= 7; ++version) {
@@ -224,8 +230,12 @@ void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, i
                                 ws = device_values(k::conv2d_backward_data_workspace_size(g, version));
       k::conv2d_backward_data(dy.data(), w.data(), dx.data(), g, nullptr, nullptr, {}, version, 1, ws.data());
     });
-    count_extrapolated(out, sample, "backward_weight", layer.name, variant, full.N, 1, 2, [&](int N) {
-      const ednn::ConvGeometry g = with(N, full.C_in, full.C_out);
+    // K is every pixel of the batch: counted on one image of 256 x 256 and of 362 x 362 pixels,
+    // enough that split-K has its most slices (about 256 blocks) for every layer, as at full size.
+    const int pixels = full.N * full.H_in * full.W_in;
+    count_extrapolated(out, sample, "backward_weight", layer.name, variant, pixels, 256 * 256, 362 * 362, [&](int p) {
+      const int side = p == pixels ? full.H_in : (p == 256 * 256 ? 256 : 362);
+      const ednn::ConvGeometry g = p == pixels ? full : with(1, full.C_in, full.C_out, side);
       simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
                                 dy = device_values(g.output_numel()), dbias = device_values(g.C_out),
                                 ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
@@ -297,7 +307,8 @@ Options parse(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       std::printf("bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] "
-                  "[--only all|conv|ops] [--full] [--no-extrapolation] [--csv bench_counters.csv]\n"
+                  "[--only all|conv|ops] [--op forward,backward_data,backward_weight] [--full] [--no-extrapolation]\n"
+                  "  [--csv bench_counters.csv]\n"
                   "Counts, in the CPU emulation, what every kernel does to memory at the network's shapes (the rows "
                   "of bench_conv and bench_ops); CSV for bench/time_model.py. --full: every block, not a sample; --no-extrapolation: the\n"
                   "convolutions at their own channels and batch, not extrapolated from reduced ones (slow).\n");
@@ -327,6 +338,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--only") o.only = v;
     else if (a == "--layer") o.layer = v;
     else if (a == "--csv") o.csv = v;
+    else if (a == "--op") op_filter = v;
     else if (a == "--batch") o.batch = number(1, 4096);
     else if (a == "--version") o.version = number(-1, 7);
     else ednn::fail("bench_counters: unknown option ", a, " (see --help)");
