@@ -33,7 +33,7 @@ The model, per kernel (every figure public; nothing fitted to the measured rows)
     L2       sectors x 32 B / L2 bandwidth      (no L1 hits assumed)
     DRAM     min(unique sectors x 32 B, bytes of the buffers touched) / (0.9 DRAM bandwidth)
   time = max(SM cycles / clock, L2, DRAM) + 3 us per launch (launch and tail); an op's time is the
-  sum over its kernels. FP32 FMAs are issue slots (128 lanes = 4 warp-instructions per clock), so
+  sum over its kernels. The CSV names the bound and gives every term (ms) of the op's longest kernel. FP32 FMAs are issue slots (128 lanes = 4 warp-instructions per clock), so
   the issue term holds them.
 
 What it leaves out (see bench/RESULTS.md for what that costs): instruction latencies and
@@ -178,7 +178,7 @@ def predict(row, build, gpu):
     dram_bytes = min(n("unique_sectors") * 32, n("footprint_bytes") or float("inf"))
     seconds["DRAM"] = dram_bytes / (g["dram"] * DRAM_EFFICIENCY)
     bound = max(seconds, key=seconds.get)
-    return seconds[bound] + n("launches") * LAUNCH_SECONDS, bound, resident
+    return seconds[bound] + n("launches") * LAUNCH_SECONDS, bound, resident, seconds
 
 
 def read_counters(path):
@@ -217,18 +217,21 @@ def main():
     ops = collections.OrderedDict()
     for row in rows:
         for gpu in gpus:
-            seconds, bound, resident = predict(row, build, gpu)
+            seconds, bound, resident, terms = predict(row, build, gpu)
             key = (row["op"], row["shape"], row["variant"], gpu)
-            total, longest = ops.get(key, (0.0, (0.0, "", 0, "")))
+            total, longest = ops.get(key, (0.0, (0.0, "", 0, "", {})))
             if seconds > longest[0]:
-                longest = (seconds, bound, resident, row["kernel"])
+                longest = (seconds, bound, resident, row["kernel"], terms)
             ops[key] = (total + seconds, longest)
     out = sys.stdout if not args.csv else open(args.csv, "w")
     out.write("# bench/time_model.py on %s (counted kernels of commit %s)\n" % (os.path.basename(args.counters), commit))
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["op", "shape", "variant", "gpu", "predicted_ms", "bound", "longest_kernel", "resident_blocks"])
+    names = ["issue", "tensor", "shared", "L1", "latency", "L2", "DRAM"]
+    w.writerow(["op", "shape", "variant", "gpu", "predicted_ms", "bound", "longest_kernel", "resident_blocks"] +
+               [t + "_ms" for t in names])
     for (op, shape, variant, gpu), (total, longest) in ops.items():
-        w.writerow([op, shape, variant, gpu, "%.5g" % (total * 1e3), longest[1], longest[3], longest[2]])
+        w.writerow([op, shape, variant, gpu, "%.5g" % (total * 1e3), longest[1], longest[3], longest[2]] +
+                   ["%.4g" % (longest[4][t] * 1e3) for t in names])
     if args.csv:
         out.close()
         print("time_model: %d predictions written to %s" % (len(ops), args.csv))
