@@ -204,9 +204,21 @@ def main():
     parser.add_argument("--nvcc", default=os.environ.get("NVCC", "/usr/local/cuda/bin/nvcc"))
     parser.add_argument("--cache", help="where nvcc's PTX and ptxas reports are kept (default: "
                         "SOURCE_ROOT/build/model_cache)")
+    parser.add_argument("--ideal-coalescing", action="store_true",
+                        help="what if: every global request touched only the sectors its bytes need (bytes / 32)")
+    parser.add_argument("--no-bank-conflicts", action="store_true",
+                        help="what if: every shared request took only the wavefronts its bytes need (bytes / 128)")
     args = parser.parse_args()
 
     commit, rows = read_counters(args.counters)
+    for row in rows:  # the what-ifs: the same requests, ideal sectors or wavefronts
+        for kind in ("load", "store"):
+            if args.ideal_coalescing:
+                g = "global_%s_" % kind
+                row[g + "sectors"] = max(float(row[g + "requests"]), float(row[g + "bytes"]) / 32)
+            if args.no_bank_conflicts:
+                sh = "shared_%s_" % kind
+                row[sh + "wavefronts"] = max(float(row[sh + "requests"]), float(row[sh + "bytes"]) / 128)
     cache = args.cache or os.path.join(args.source_root, "build", "model_cache")
     build = {}
     for source in kernel_sources(args.source_root):
