@@ -381,7 +381,9 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_counters: error: %s\n", e.what());
+    std::string what = e.what();  // one "bench_counters: " prefix, not two
+    if (what.rfind("bench_counters: ", 0) == 0) what.erase(0, 16);
+    std::fprintf(stderr, "bench_counters: error: %s\n", what.c_str());
     return 1;
   }
 }
