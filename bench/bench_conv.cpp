@@ -9,9 +9,8 @@
 //              [--layer TEXT]   (only the layers whose name contains TEXT, e.g. "conv 512->1024")
 //
 // Layers: every distinct convolution geometry of the ED-CNN at lattice L and width c0
-// (paper: 512, 64; small: 128, 8). A transposed convolution ConvT(a -> b) at size S runs the
-// kernels of the convolution conv(b -> a) at S, with forward and backward-data swapped, so each
-// decoder layer is listed as that convolution. For each: forward, backward-data, backward-weight.
+// (paper: 512, 64; small: 128, 8; bench/conv_layers.h). For each: forward, backward-data,
+// backward-weight.
 // Every variant's result is first checked at 32 sampled outputs against the direct formula in
 // double (and the line says so); inputs are seeded; each variant is warmed up, then timed with
 // CUDA events (CPU: a steady clock) and the median of --runs is reported.
@@ -33,6 +32,7 @@
 
 #include "apps/cli.h"
 #include "bench/bench_common.h"
+#include "bench/conv_layers.h"
 #include "cpu/cpu_ops.h"
 #include "core/error.h"
 #include "core/geometry.h"
@@ -54,39 +54,8 @@ using ednn::bench::Gpu;
 using ednn::bench::time_gpu;
 #endif
 
-struct Layer {
-  std::string name;
-  ConvGeometry g;
-};
-
-ConvGeometry conv3x3(int N, int C_in, int C_out, int size) {
-  return ednn::conv2d_geometry({N, C_in, size, size}, {C_out, C_in, 3, 3}, 1, 1);
-}
-
-// The convolutions of the ED-CNN at lattice L, base width c0 (SPEC section 4).
-std::vector<Layer> network_layers(const std::string& preset, int L, int c0, int N) {
-  std::vector<Layer> layers;
-  auto w = [&](int k) { return c0 << k; };
-  auto add = [&](const std::string& what, int C_in, int C_out, int size) {
-    for (Layer& l : layers)  // the bottleneck conv and the first ConvT share a geometry: time it once
-      if (l.g.C_in == C_in && l.g.C_out == C_out && l.g.H_in == size) {
-        l.name += " (and " + what + ")";
-        return;
-      }
-    layers.push_back({preset + " " + what + " " + std::to_string(C_in) + "->" + std::to_string(C_out) + " @" +
-                          std::to_string(size),
-                      conv3x3(N, C_in, C_out, size)});
-  };
-  add("conv", 1, w(0), L);
-  for (int k = 0; k < 4; ++k) add("conv", w(k), w(k + 1), L >> (k + 1));
-  add("conv", w(4), w(5), L >> 5);
-  // ConvT(a -> b) at size S is conv(b -> a) at S.
-  add("convT-as-conv", w(4), w(5), L >> 5);
-  for (int k = 4; k >= 1; --k) add("convT-as-conv", w(k - 1), w(k), L >> (k + 1));
-  add("convT-as-conv", w(0) / 2, w(0), L >> 1);
-  add("convT-as-conv", 1, w(0) / 2, L);
-  return layers;
-}
+using Layer = ednn::bench::ConvLayer;
+using ednn::bench::network_layers;
 
 enum class Op { forward, backward_data, backward_weight };
 const char* op_name(Op op) {

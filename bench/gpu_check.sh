@@ -3,7 +3,8 @@
 # build with nvcc, run the GPU tests, run the kernel benchmarks and the training step at the
 # paper's shapes beside PyTorch (fp32 and TF32), then compute-sanitizer (memcheck and racecheck)
 # over a short subset, then Nsight Compute (ncu) over one layer's convolution kernels when it is
-# installed, and print a short summary last (with bench/conv_sums.py's totals against cuDNN). The steps run in that order (most useful
+# installed, and print a short summary last (with bench/conv_sums.py's totals against cuDNN, and
+# each row measured beside the time model's prediction on record, bench/model_check.py). The steps run in that order (most useful
 # first) and the whole run keeps to DEADLINE seconds: a step that would not finish in time is cut
 # short or skipped, and the summary is printed either way.
 #
@@ -184,6 +185,15 @@ echo "commit:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$RO
 printf '%s\n' "${SUMMARY[@]}"
 if [ -f "$LOG/bench_conv.csv" ] && command -v python3 >/dev/null; then
   echo "--- bench_conv sums (bench/conv_sums.py)"; python3 "$ROOT/bench/conv_sums.py" "$LOG/bench_conv.csv" --rows
+fi
+# The time model's predictions on record for this commit's kernels (bench/predictions_*.csv, made
+# without a GPU by bench_counters and bench/time_model.py) beside what was just measured.
+PREDICTIONS=$(ls "$ROOT"/bench/predictions_*.csv 2>/dev/null | tail -n 1)
+MODEL_GPU=$(case "$CARD" in *H100*) echo H100 ;; *) echo H200 ;; esac)
+if [ -n "$PREDICTIONS" ] && [ -f "$LOG/bench_conv.csv" ] && command -v python3 >/dev/null; then
+  echo "--- measured beside predicted ($(basename "$PREDICTIONS"), $MODEL_GPU; bench/model_check.py)"
+  python3 "$ROOT/bench/model_check.py" --predictions "$PREDICTIONS" --gpu "$MODEL_GPU" --rows \
+    --measured "$LOG/bench_conv.csv" $( [ -f "$LOG/bench_ops.csv" ] && echo "$LOG/bench_ops.csv")
 fi
 if [ -s "$LOG/ncu_conv_summary.txt" ]; then
   echo "--- ncu_conv (Nsight Compute, last launch of each kernel)"; cat "$LOG/ncu_conv_summary.txt"

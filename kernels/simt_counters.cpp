@@ -89,14 +89,18 @@ struct RequestKeyHash {
 
 struct State {
   bool active = false;
+  bool sample = false;
+  std::uint64_t weight = 1;  // blocks the running block stands for
   Counts counts;
   std::size_t kernel = 0;  // the launch in progress: counts.kernels[kernel]
   std::vector<std::unordered_set<std::uintptr_t>> kernel_sectors;  // per kernel
+  std::vector<std::map<std::uintptr_t, std::size_t>> kernel_allocations;  // per kernel: start -> bytes
   std::map<std::uintptr_t, std::size_t> device_blocks;  // start -> bytes
   // The block being run: per thread, executions of each instruction so far; the requests.
   std::vector<std::unordered_map<std::uintptr_t, std::uint32_t>> executions;
   std::unordered_map<RequestKey, Request, RequestKeyHash> requests;
   std::unordered_set<std::uintptr_t> sectors_touched;
+  std::vector<std::uintptr_t> scratch;  // one request's sectors
 };
 
 State& state() {
@@ -124,21 +128,30 @@ bool is_device(const State& s, std::uintptr_t a) {
   return a < it->first + it->second;
 }
 
-// The wavefronts of one shared-memory request.
+// The wavefronts of one shared-memory request. (Small sorted arrays, not hash sets: a block of a
+// paper-size layer makes millions of requests.)
 std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes) {
   unsigned widest = 0;
   for (const LaneAccess& l : lanes) widest = std::max(widest, l.bytes);
   const int lanes_per_phase = widest <= 4 ? 32 : widest <= 8 ? 16 : 8;
   std::uint64_t total = 0;
+  std::vector<std::uintptr_t> words;  // (bank, word) as bank << 58 | word, sorted, distinct
+  words.reserve(64);
   for (int phase = 0; phase < 32 / lanes_per_phase; ++phase) {
-    std::unordered_map<unsigned, std::unordered_set<std::uintptr_t>> words_of_bank;
+    words.clear();
     for (const LaneAccess& l : lanes) {
       if (l.lane / lanes_per_phase != phase) continue;
       for (std::uintptr_t word = l.address / 4; word <= (l.address + l.bytes - 1) / 4; ++word)
-        words_of_bank[static_cast<unsigned>(word % 32)].insert(word);
+        words.push_back((std::uintptr_t(word % 32) << 58) | (word & ((std::uintptr_t(1) << 58) - 1)));
     }
-    std::size_t worst = 0;
-    for (const auto& [bank, words] : words_of_bank) worst = std::max(worst, words.size());
+    if (words.empty()) continue;
+    std::sort(words.begin(), words.end());
+    words.erase(std::unique(words.begin(), words.end()), words.end());
+    std::size_t worst = 0, run = 0;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      run = (i > 0 && words[i] >> 58 == words[i - 1] >> 58) ? run + 1 : 1;
+      worst = std::max(worst, run);
+    }
     total += worst;
   }
   return total;
@@ -158,33 +171,57 @@ void evaluate_block() {
     }
     lanes = static_cast<std::uint64_t>(__builtin_popcount(seen));
     if (r.space == global_space) {
-      std::unordered_set<std::uintptr_t> sectors;
+      std::vector<std::uintptr_t>& sectors = s.scratch;
+      sectors.clear();
       for (const LaneAccess& l : r.lanes)
         for (std::uintptr_t sector = l.address / 32; sector <= (l.address + l.bytes - 1) / 32; ++sector)
-          sectors.insert(sector);
+          sectors.push_back(sector);
+      std::sort(sectors.begin(), sectors.end());
+      sectors.erase(std::unique(sectors.begin(), sectors.end()), sectors.end());
       s.sectors_touched.insert(sectors.begin(), sectors.end());
       s.kernel_sectors[s.kernel].insert(sectors.begin(), sectors.end());
+      if (auto it = s.device_blocks.upper_bound(r.lanes.front().address); it != s.device_blocks.begin()) {
+        --it;
+        s.kernel_allocations[s.kernel][it->first] = it->second;
+      }
       for (Numbers* n : targets(s)) {
         GlobalRequests& g = r.store ? n->global_store : n->global_load;
-        g.requests += 1;
-        g.lanes += lanes;
-        g.bytes += bytes;
-        g.sectors += sectors.size();
+        g.requests += s.weight;
+        g.lanes += lanes * s.weight;
+        g.bytes += bytes * s.weight;
+        g.sectors += sectors.size() * s.weight;
       }
     } else {
       const std::uint64_t w = wavefronts(r.lanes);
       for (Numbers* n : targets(s)) {
         SharedRequests& sh = r.store ? n->shared_store : n->shared_load;
-        sh.requests += 1;
-        sh.lanes += lanes;
-        sh.bytes += bytes;
-        sh.wavefronts += w;
+        sh.requests += s.weight;
+        sh.lanes += lanes * s.weight;
+        sh.bytes += bytes * s.weight;
+        sh.wavefronts += w * s.weight;
       }
     }
   }
   s.requests.clear();
   for (auto& e : s.executions) e.clear();
-  for (Numbers* n : targets(s)) n->blocks += 1;
+  for (Numbers* n : targets(s)) {
+    n->blocks += s.weight;
+    n->blocks_run += 1;
+  }
+}
+
+// Sampling: the blocks a block stands for along one grid dimension of size g (0: not sampled).
+std::uint64_t stratum(unsigned index, unsigned g) {
+  if (index == 0 || index == g - 1) return 1;
+  return index == g / 2 ? g - 2 : 0;
+}
+
+bool on_block_selected() {
+  State& s = state();
+  s.weight = 1;
+  if (!s.active || !s.sample) return true;
+  s.weight = stratum(blockIdx.x, gridDim.x) * stratum(blockIdx.y, gridDim.y) * stratum(blockIdx.z, gridDim.z);
+  return s.weight > 0;
 }
 
 void on_block_end() {
@@ -193,7 +230,7 @@ void on_block_end() {
 void on_barrier() {
   State& s = state();
   if (s.active)
-    for (Numbers* n : targets(s)) n->barriers += 1;
+    for (Numbers* n : targets(s)) n->barriers += s.weight;
 }
 void on_device_malloc(const void* ptr, std::size_t bytes) {
   state().device_blocks[reinterpret_cast<std::uintptr_t>(ptr)] = bytes;
@@ -214,22 +251,29 @@ void on_copy_async(void* shared_dst, const void* global_src, std::size_t bytes, 
   record(shared_dst, static_cast<unsigned>(bytes), true, static_cast<const char*>(instruction) + 1);
 }
 
-void on_launch_begin(const char* file, int line) {
+void on_launch_begin(const char* file, int line, const void* kernel, dim3 grid, dim3 block, std::size_t shared_bytes) {
   State& s = state();
   if (!s.active) return;
   const std::string site = std::string(file) + ":" + std::to_string(line);
   std::size_t k = 0;
   while (k < s.counts.kernels.size() && s.counts.kernels[k].launched_at != site) ++k;
   if (k == s.counts.kernels.size()) {
-    s.counts.kernels.push_back(KernelCounts{site, 0, {}});
+    s.counts.kernels.push_back(KernelCounts{site, nullptr, 0, {}, {}, {}, 0, 0});
     s.kernel_sectors.emplace_back();
+    s.kernel_allocations.emplace_back();
   }
-  s.counts.kernels[k].launches += 1;
+  KernelCounts& kc = s.counts.kernels[k];
+  kc.launches += 1;
+  kc.kernel = kernel;
+  kc.grid = grid;
+  kc.block = block;
+  kc.dynamic_shared_bytes = shared_bytes;
   s.kernel = k;
 }
+void on_launch_end() { state().weight = 1; }
 
-simt::detail::CounterHooks hooks{&on_block_end, &on_barrier, &on_device_malloc, &on_device_free, &on_copy_async,
-                                 &on_launch_begin};
+simt::detail::CounterHooks hooks{&on_block_selected, &on_block_end,  &on_barrier,      &on_device_malloc,
+                                 &on_device_free,    &on_copy_async, &on_launch_begin, &on_launch_end};
 // Installed before main, so allocations made before begin() are known too.
 [[maybe_unused]] const bool installed = (simt::detail::counter_hooks = &hooks, true);
 
@@ -263,8 +307,11 @@ void record(const void* address, unsigned bytes, bool store, const void* instruc
 
 }  // namespace
 
-void begin() {
+void begin(bool sample) {
   State& s = state();
+  s.sample = sample;
+  s.weight = 1;
+  s.kernel_allocations.clear();
   s.counts = Counts{};
   s.requests.clear();
   s.executions.clear();
@@ -277,9 +324,17 @@ void begin() {
 Counts end() {
   State& s = state();
   s.active = false;
-  s.counts.unique_sectors = s.sectors_touched.size();
-  for (std::size_t k = 0; k < s.counts.kernels.size(); ++k)
-    s.counts.kernels[k].numbers.unique_sectors = s.kernel_sectors[k].size();
+  // Sampled: scaled by the blocks the sample stands for (exactly 1 without sampling).
+  const auto scaled = [](std::size_t sectors, const Numbers& n) {
+    return n.blocks_run ? static_cast<std::uint64_t>(double(sectors) * double(n.blocks) / double(n.blocks_run) + 0.5)
+                        : std::uint64_t(sectors);
+  };
+  s.counts.unique_sectors = scaled(s.sectors_touched.size(), s.counts);
+  for (std::size_t k = 0; k < s.counts.kernels.size(); ++k) {
+    KernelCounts& kc = s.counts.kernels[k];
+    kc.numbers.unique_sectors = scaled(s.kernel_sectors[k].size(), kc.numbers);
+    for (const auto& [start, bytes] : s.kernel_allocations[k]) kc.footprint_bytes += bytes;
+  }
   return s.counts;
 }
 

@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/simt.h"
+
 namespace simt::counters {
 
 struct GlobalRequests {
@@ -59,14 +61,22 @@ struct Numbers {
   std::uint64_t barriers = 0;        // block barriers passed, once per block and barrier
   std::uint64_t copy_async_bytes = 0;  // bytes of simt::copy_async_16 (cp.async), also counted as a
                                        // global load and a shared store request
-  std::uint64_t blocks = 0;          // blocks run
+  std::uint64_t blocks = 0;          // blocks of the grids (with sampling: those the sample stands for)
+  std::uint64_t blocks_run = 0;      // blocks run and counted (all of them without sampling)
 };
 
 // The numbers of the launches made at one simt::launch call (one kernel, in ednn's launchers).
 struct KernelCounts {
   std::string launched_at;  // file:line of the simt::launch call
+  const void* kernel = nullptr;  // the kernel function of the last launch there (its symbol names it)
   std::uint64_t launches = 0;
   Numbers numbers;          // unique_sectors: those of this kernel's launches
+  // The last launch's configuration: grid, block and dynamic shared memory (for occupancy).
+  dim3 grid, block;
+  std::size_t dynamic_shared_bytes = 0;
+  // Bytes of the device allocations the kernel touched, each counted once: what it moves from DRAM
+  // at least once if none of it is in L2 at the start (a bound for unique_sectors with sampling).
+  std::uint64_t footprint_bytes = 0;
 };
 
 // All the launches counted (the Numbers), and each kernel's share, in the order first launched.
@@ -76,7 +86,15 @@ struct Counts : Numbers {
 
 // Starts counting (clears the counts). Launches between begin() and end() are counted; one at a
 // time, from the launching thread, as the emulation runs them.
-void begin();
+// With sample = true, each launch runs only a stratified sample of its blocks, which is what makes a
+// paper-size layer countable in seconds: along each grid dimension of size g the first block, the
+// last (the edges: partial tiles, padding) and the middle one standing for the g - 2 interior ones;
+// a sampled block's numbers count as many times as the blocks it stands for (up to 27 blocks per
+// launch). Exact when the blocks of a stratum do the same accesses (the tiled kernels' interior);
+// the blocks not run leave their outputs unwritten, so a sampled launch computes nothing useful.
+// Distinct sectors cannot be scaled exactly (reuse between blocks): with sampling unique_sectors is
+// the sample's, times blocks / blocks_run, an estimate of the traffic without reuse between blocks.
+void begin(bool sample = false);
 // Stops counting and returns what was counted since begin().
 Counts end();
 // The numbers as a few aligned lines, for programs that print them; for Counts, the total and
@@ -92,13 +110,17 @@ namespace simt::detail {
 // Installed by simt_counters.cpp when it is linked in; null otherwise (the emulation then pays one
 // pointer test per block, barrier and allocation).
 struct CounterHooks {
-  void (*block_end)();                    // after every block of a launch
+  bool (*block_selected)();               // before each block (blockIdx set): run it? (sampling)
+  void (*block_end)();                    // after every block of a launch that ran
   void (*barrier)();                      // when a block barrier is released
   void (*device_malloc)(const void* ptr, std::size_t bytes);
   void (*device_free)(const void* ptr);
   // a cp.async of a kernel's thread: `instruction` is the address of its call in the kernel
   void (*copy_async)(void* shared_dst, const void* global_src, std::size_t bytes, const void* instruction);
-  void (*launch_begin)(const char* file, int line);  // the simt::launch call, before the first block
+  // the simt::launch call, before the first block, and after the last
+  void (*launch_begin)(const char* file, int line, const void* kernel, dim3 grid, dim3 block,
+                       std::size_t shared_bytes);
+  void (*launch_end)();
 };
 extern CounterHooks* counter_hooks;
 

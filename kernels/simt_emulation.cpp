@@ -611,7 +611,7 @@ void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, 
   gridDim = grid;
   blockDim = block;
   running = &launch;
-  if (counter_hooks) counter_hooks->launch_begin(file, line);
+  if (counter_hooks) counter_hooks->launch_begin(file, line, kernel_id, grid, block, shared_bytes);
   const unsigned long long blocks = 1ull * grid.x * grid.y * grid.z;
   std::vector<long long> block_order;
   block_order.reserve(blocks);
@@ -625,6 +625,7 @@ void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, 
   auto run = [&](unsigned long long b) {
     blockIdx = uint3{static_cast<unsigned>(b % grid.x), static_cast<unsigned>(b / grid.x % grid.y),
                      static_cast<unsigned>(b / grid.x / grid.y)};
+    if (counter_hooks && !counter_hooks->block_selected()) return;  // a counted sample skips it
     run_block(launch);
     if (counter_hooks) counter_hooks->block_end();
   };
@@ -632,6 +633,7 @@ void run_grid(KernelBody body, void* closure, const void* kernel_id, dim3 grid, 
     for (long long b : block_order) run(static_cast<unsigned long long>(b));
   else
     for (unsigned long long b = 0; b < blocks; ++b) run(b);
+  if (counter_hooks) counter_hooks->launch_end();
   launch.finishing = true;  // let every fiber end, so AddressSanitizer releases its fake stack
   for (Fiber& f : launch.fibers)
     if (f.started) enter(launch, f);

@@ -254,3 +254,26 @@ TEST_CASE("counters: nothing is counted outside begin() and end()") {
   CHECK(c.global_load.requests == 0);
   CHECK(c.blocks == 0);
 }
+
+TEST_CASE("counters: a sampled launch (first, middle, last block, weighted) counts what the full one does") {
+  // 1000 floats in blocks of 128: 8 blocks, the last one partial (104 threads: 3 warps and 8 lanes).
+  const int n = 1000, block = 128, blocks = (n + block - 1) / block;
+  simt::DeviceBuffer<float> in(std::vector<float>(n, 1.0f)), out(n);
+  simt::counters::begin(true);
+  counters_test::copy_floats(in.data(), out.data(), n, block);
+  const Counts c = simt::counters::end();
+  const int warps = (n + warp - 1) / warp;         // 32 requests each way, the last of 8 lanes
+  const int sectors = (n / warp) * 4 + 1;          // 31 full warps of 4 sectors, 8 lanes in 1 sector
+  CHECK(c.blocks_run == 3);                        // blocks 0, 4 (standing for 1 to 6) and 7
+  CHECK(c.blocks == blocks);
+  for (const auto* g : {&c.global_load, &c.global_store}) {
+    CHECK(g->requests == warps);
+    CHECK(g->lanes == n);
+    CHECK(g->sectors == sectors);
+  }
+  REQUIRE(c.kernels.size() == 1);
+  CHECK(c.kernels[0].grid.x == blocks);
+  CHECK(c.kernels[0].block.x == block);
+  CHECK(c.kernels[0].kernel != nullptr);
+  CHECK(c.kernels[0].footprint_bytes == 2 * n * sizeof(float));  // the two buffers, each once
+}

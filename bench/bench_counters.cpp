@@ -1,0 +1,389 @@
+// What each kernel does to memory at the network's shapes, counted by the CPU emulation
+// (kernels/simt_counters.h), no GPU needed: for every convolution of bench_conv (each layer,
+// operation and kernel version, the same rows) and the op kernels of bench_ops, each kernel
+// launch's global sectors per request, shared wavefronts per request, barriers, lanes, distinct
+// sectors and its launch configuration. The rows go to CSV for bench/time_model.py, which turns
+// them into predicted GPU times.
+//
+//   bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] [--only conv|ops]
+//                  [--op forward,backward_data,backward_weight] [--full] [--no-extrapolation]
+//                  [--csv bench_counters.csv]
+//
+// Two shortcuts make the paper's layers countable in seconds per row (their errors, measured:
+// kernels/README.md, "Reading the counters"):
+//   sampling (--full turns it off): each launch runs the first, middle and last block along each
+//     grid dimension, weighted by the blocks they stand for (simt::counters::begin(true));
+//   extrapolation (--no-extrapolation turns it off): a block of a paper layer runs up to thousands
+//     of K steps, so forward and backward-data are counted at 32 and 64 channels summed over, and
+//     backward-weight (whose K is the batch's pixels) on one image of 256 x 256 and 362 x 362, and
+//     every count is extrapolated linearly to the layer's. The buffers are real (about 2 GiB at the paper's first layer, batch 16), filled with
+// seeded values; the sampled launches compute nothing useful, which is fine: nothing is checked
+// here but the counts (the kernels' results are checked by the kernel tests).
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ednn_git_commit.h"  // EDNN_GIT_COMMIT (cmake/GitCommit.cmake)
+#include "bench/conv_layers.h"
+#include "core/error.h"
+#include "core/geometry.h"
+#include "kernels/activation.h"
+#include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
+#include "kernels/pool.h"
+#include "kernels/reduce.h"
+#include "kernels/simt.h"
+#include "kernels/simt_counters.h"
+
+namespace {
+
+using simt::counters::Counts;
+using simt::counters::KernelCounts;
+
+// The symbol of a kernel function of this program (mangled, as the PTX .entry names it), through
+// addr2line: the kernels are internal symbols, which dladdr does not see.
+std::string kernel_symbol(const void* kernel) {
+  Dl_info info{};
+  if (!kernel || !dladdr(kernel, &info) || !info.dli_fname) return "?";
+  char command[512];
+  std::snprintf(command, sizeof command, "addr2line -f -e '%s' 0x%lx 2>/dev/null", info.dli_fname,
+                static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(kernel) -
+                                           reinterpret_cast<std::uintptr_t>(info.dli_fbase)));
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command, "r"), pclose);
+  char line[4096] = "?";
+  if (!pipe || !std::fgets(line, sizeof line, pipe.get())) return "?";
+  std::string s(line);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+struct Output {
+  std::ofstream csv;
+  std::vector<std::pair<const void*, std::string>> symbols;  // kernel -> symbol, looked up once each
+
+  const std::string& symbol(const void* kernel) {
+    for (const auto& [k, s] : symbols)
+      if (k == kernel) return s;
+    symbols.emplace_back(kernel, kernel_symbol(kernel));
+    return symbols.back().second;
+  }
+
+  static constexpr const char* header =
+      "op,shape,variant,kernel,symbol,launches,grid_x,grid_y,grid_z,block_threads,dynamic_shared_bytes,blocks,"
+      "blocks_run,global_load_requests,global_load_lanes,global_load_sectors,global_load_bytes,"
+      "global_store_requests,global_store_lanes,global_store_sectors,global_store_bytes,shared_load_requests,"
+      "shared_load_wavefronts,shared_load_bytes,shared_store_requests,shared_store_wavefronts,shared_store_bytes,"
+      "barriers,unique_sectors,footprint_bytes,copy_async_bytes,count_seconds";
+
+  // One row per kernel of one counted (op, shape, variant), and a few lines on stdout.
+  void write(const std::string& op, const std::string& shape, const std::string& variant, const Counts& c,
+             double seconds) {
+    std::printf("%-16s | %-40s | %-30s | %.2f s\n", op.c_str(), shape.c_str(), variant.c_str(), seconds);
+    for (const KernelCounts& k : c.kernels) {
+      const auto& n = k.numbers;
+      std::printf("    %-34s %5llu blk  gld %5.2f sec/req  gst %5.2f  shld %5.2f wf/req  shst %5.2f  bar/blk %6.1f"
+                  "  lanes %4.1f\n",
+                  k.launched_at.substr(k.launched_at.rfind('/') + 1).c_str(),
+                  static_cast<unsigned long long>(n.blocks), n.global_load.sectors_per_request(),
+                  n.global_store.sectors_per_request(), n.shared_load.wavefronts_per_request(),
+                  n.shared_store.wavefronts_per_request(), n.blocks ? double(n.barriers) / double(n.blocks) : 0.0,
+                  n.global_load.lanes_per_request());
+      const auto u = [](std::uint64_t v) { return std::to_string(v); };
+      csv << op << ",\"" << shape << "\",\"" << variant << "\"," << k.launched_at.substr(k.launched_at.rfind('/') + 1)
+          << "," << symbol(k.kernel) << "," << u(k.launches) << "," << k.grid.x << "," << k.grid.y << "," << k.grid.z
+          << "," << k.block.x * k.block.y * k.block.z << "," << u(k.dynamic_shared_bytes) << "," << u(n.blocks) << ","
+          << u(n.blocks_run) << "," << u(n.global_load.requests) << "," << u(n.global_load.lanes) << ","
+          << u(n.global_load.sectors) << "," << u(n.global_load.bytes) << "," << u(n.global_store.requests) << ","
+          << u(n.global_store.lanes) << "," << u(n.global_store.sectors) << "," << u(n.global_store.bytes) << ","
+          << u(n.shared_load.requests) << "," << u(n.shared_load.wavefronts) << "," << u(n.shared_load.bytes) << ","
+          << u(n.shared_store.requests) << "," << u(n.shared_store.wavefronts) << "," << u(n.shared_store.bytes)
+          << "," << u(n.barriers) << "," << u(n.unique_sectors) << "," << u(k.footprint_bytes) << ","
+          << u(n.copy_async_bytes) << "," << seconds << "\n";
+    }
+    csv.flush();
+  }
+};
+
+// A device buffer of n floats filled with a pattern (values in [-1, 1], none zero).
+simt::DeviceBuffer<float> device_values(long n) {
+  std::vector<float> host(static_cast<std::size_t>(std::max(1L, n)));
+  for (std::size_t i = 0; i < host.size(); ++i) host[i] = 0.25f + 0.5f * static_cast<float>((i * 7919) % 1000) / 1000.f;
+  return simt::DeviceBuffer<float>(host);
+}
+
+template <class F>
+Counts counted(bool sample, F&& launch) {
+  simt::counters::begin(sample);
+  launch();
+  return simt::counters::end();
+}
+
+template <class F>
+void count(Output& out, bool sample, const std::string& op, const std::string& shape, const std::string& variant,
+           F&& launch) {
+  const auto start = std::chrono::steady_clock::now();
+  const Counts c = counted(sample, launch);
+  out.write(op, shape, variant, c, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+// a + (b - a) t for every count, kernel by kernel (the two must have launched the same kernels).
+Counts extrapolate(const Counts& a, const Counts& b, double t) {
+  const auto lin = [t](std::uint64_t x, std::uint64_t y) {
+    return static_cast<std::uint64_t>(std::max(0.0, double(x) + (double(y) - double(x)) * t + 0.5));
+  };
+  const auto global = [&](simt::counters::GlobalRequests& r, const simt::counters::GlobalRequests& x,
+                          const simt::counters::GlobalRequests& y) {
+    r.requests = lin(x.requests, y.requests), r.lanes = lin(x.lanes, y.lanes), r.bytes = lin(x.bytes, y.bytes),
+    r.sectors = lin(x.sectors, y.sectors);
+  };
+  const auto shared = [&](simt::counters::SharedRequests& r, const simt::counters::SharedRequests& x,
+                          const simt::counters::SharedRequests& y) {
+    r.requests = lin(x.requests, y.requests), r.lanes = lin(x.lanes, y.lanes), r.bytes = lin(x.bytes, y.bytes),
+    r.wavefronts = lin(x.wavefronts, y.wavefronts);
+  };
+  const auto numbers = [&](simt::counters::Numbers& r, const simt::counters::Numbers& x,
+                           const simt::counters::Numbers& y) {
+    global(r.global_load, x.global_load, y.global_load), global(r.global_store, x.global_store, y.global_store);
+    shared(r.shared_load, x.shared_load, y.shared_load), shared(r.shared_store, x.shared_store, y.shared_store);
+    r.unique_sectors = lin(x.unique_sectors, y.unique_sectors), r.barriers = lin(x.barriers, y.barriers);
+    r.copy_async_bytes = lin(x.copy_async_bytes, y.copy_async_bytes), r.blocks = lin(x.blocks, y.blocks);
+    r.blocks_run = y.blocks_run;
+  };
+  EDNN_CHECK(a.kernels.size() == b.kernels.size(), "bench_counters: the reduced sizes launched different kernels");
+  Counts r = b;
+  numbers(r, a, b);
+  for (std::size_t k = 0; k < r.kernels.size(); ++k) {
+    KernelCounts& kr = r.kernels[k];
+    const KernelCounts &ka = a.kernels[k], &kb = b.kernels[k];
+    EDNN_CHECK(ka.launched_at == kb.launched_at, "bench_counters: the reduced sizes launched different kernels");
+    numbers(kr.numbers, ka.numbers, kb.numbers);
+    kr.footprint_bytes = lin(ka.footprint_bytes, kb.footprint_bytes);
+    kr.launches = kb.launches;
+    kr.grid = dim3(static_cast<unsigned>(lin(ka.grid.x, kb.grid.x)), static_cast<unsigned>(lin(ka.grid.y, kb.grid.y)),
+                   static_cast<unsigned>(lin(ka.grid.z, kb.grid.z)));
+  }
+  return r;
+}
+
+// A row whose cost grows with one size (the K loop's length): counted at that size s1 and s2 and
+// extrapolated linearly to `full` when full > s2 (every count of a tiled kernel is linear in its K
+// steps), else counted as it is. launch(size) runs the row at that size.
+bool extrapolation = true;  // --no-extrapolation clears it
+std::string op_filter = "all";      // --op: only the convolution operations whose name contains it
+
+template <class F>
+void count_extrapolated(Output& out, bool sample, const std::string& op, const std::string& shape,
+                        const std::string& variant, int full, int s1, int s2, F&& launch) {
+  if (op_filter.find(op) == std::string::npos && op_filter != "all") return;
+  if (full <= s2 || !extrapolation) return count(out, sample, op, shape, variant, [&] { launch(full); });
+  const auto start = std::chrono::steady_clock::now();
+  const Counts a = counted(sample, [&] { launch(s1); });
+  const Counts b = counted(sample, [&] { launch(s2); });
+  out.write(op, shape, variant, extrapolate(a, b, double(full - s1) / double(s2 - s1)),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+std::string version_name(int version) {  // bench_conv's variant names
+  return version == 4   ? "ednn v4 (TF32)"
+         : version == 5 ? "ednn v5 (3xTF32)"
+         : version == 6 ? "ednn v6 (Winograd)"
+         : version == 7 ? "ednn v7 (Winograd, 2 blocks/SM)"
+         : version == 0 ? "ednn auto (v0)"
+                        : "ednn v" + std::to_string(version);
+}
+
+// Forward and backward-data at reduced channels summed over (C_in, C_out: 32 and 64), backward-
+// weight on one image of 256 x 256 and 362 x 362 pixels, extrapolated to the layer's
+// (count_extrapolated): the grid and the tiles do not depend on them, the K loop's length does,
+// linearly (backward-weight: up to the image borders' share, which is small at these sizes).
+void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, int only_version) {
+  namespace k = ednn::kernels;
+  const auto with = [&](int N, int C_in, int C_out, int side = 0) {
+    if (side == 0) side = layer.g.H_in;
+    return ednn::conv2d_geometry({N, C_in, side, side}, {C_out, C_in, 3, 3}, 1, 1);
+  };
+  const ednn::ConvGeometry& full = layer.g;
+  for (int version = 1; version <= 7; ++version) {
+    if (only_version >= 0 && version != only_version) continue;
+    const std::string variant = version_name(version);
+    count_extrapolated(out, sample, "forward", layer.name, variant, full.C_in, 32, 64, [&](int C_in) {
+      const ednn::ConvGeometry g = with(full.N, C_in, full.C_out);
+      simt::DeviceBuffer<float> x = device_values(g.input_numel()), w = device_values(g.weight_numel()),
+                                y = device_values(g.output_numel()),
+                                ws = device_values(k::conv2d_forward_workspace_size(g, version));
+      k::conv2d_forward(x.data(), w.data(), nullptr, y.data(), g, nullptr, {}, version, ws.data());
+    });
+    if (version == 1) continue;  // the direct kernel is forward only
+    count_extrapolated(out, sample, "backward_data", layer.name, variant, full.C_out, 32, 64, [&](int C_out) {
+      const ednn::ConvGeometry g = with(full.N, full.C_in, C_out);
+      simt::DeviceBuffer<float> dx = device_values(g.input_numel()), w = device_values(g.weight_numel()),
+                                dy = device_values(g.output_numel()),
+                                ws = device_values(k::conv2d_backward_data_workspace_size(g, version));
+      k::conv2d_backward_data(dy.data(), w.data(), dx.data(), g, nullptr, nullptr, {}, version, 1, ws.data());
+    });
+    // K is every pixel of the batch: counted on one image of 256 x 256 and of 362 x 362 pixels,
+    // enough that split-K has its most slices (about 256 blocks) for every layer, as at full size.
+    const int pixels = full.N * full.H_in * full.W_in;
+    count_extrapolated(out, sample, "backward_weight", layer.name, variant, pixels, 256 * 256, 362 * 362, [&](int p) {
+      const int side = p == pixels ? full.H_in : (p == 256 * 256 ? 256 : 362);
+      const ednn::ConvGeometry g = p == pixels ? full : with(1, full.C_in, full.C_out, side);
+      simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
+                                dy = device_values(g.output_numel()), dbias = device_values(g.C_out),
+                                ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
+      k::conv2d_backward_weight(x.data(), dy.data(), dw.data(), dbias.data(), ws.data(), g, nullptr, version);
+    });
+  }
+}
+
+// The op kernels at the shapes bench_ops gives them (its first, middle and last layer of each kind).
+void count_ops(Output& out, bool sample, const std::string& preset, int N) {
+  namespace k = ednn::kernels;
+  const bool paper = preset == "paper";
+  const int L = paper ? 512 : 128, c0 = paper ? 64 : 8;
+  const auto shape = [&](int C, int H, const std::string& what) {
+    return preset + " " + std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(H) + "x" +
+           std::to_string(H) + " (" + what + ")";
+  };
+  for (const auto& [C, H, what] : {std::tuple{c0, L, "layer 3"}, std::tuple{c0 * 4, L / 4, "layer 9"},
+                                   std::tuple{c0 * 16, L / 16, "layer 15"}}) {
+    const ednn::PoolGeometry g = ednn::avg_pool2d_geometry({N, C, H, H}, 2, 2);
+    simt::DeviceBuffer<float> x = device_values(long(N) * C * H * H), y = device_values(long(N) * C * H * H / 4);
+    count(out, sample, "avg_pool2d_fwd", shape(C, H, what), "ednn",
+          [&] { k::avg_pool2d_forward(x.data(), y.data(), g, nullptr); });
+    count(out, sample, "avg_pool2d_bwd", shape(C, H, what), "ednn",
+          [&] { k::avg_pool2d_backward(y.data(), x.data(), g, nullptr); });
+  }
+  for (const auto& [C, H, what] : {std::tuple{c0 * 8, L / 32, "layer 22"}, std::tuple{c0 * 2, L / 8, "layer 28"},
+                                   std::tuple{c0 / 2, L / 2, "layer 34"}}) {
+    simt::DeviceBuffer<float> x = device_values(long(N) * C * H * H), y = device_values(long(N) * C * H * H * 4);
+    count(out, sample, "upsample2d_fwd", shape(C, H, what), "ednn",
+          [&] { k::upsample_nearest2d_forward(x.data(), y.data(), N, C, H, H, 2, nullptr); });
+    count(out, sample, "upsample2d_bwd", shape(C, H, what), "ednn",
+          [&] { k::upsample_nearest2d_backward(y.data(), x.data(), N, C, H, H, 2, nullptr); });
+  }
+  for (const auto& [C, H, what] : {std::tuple{c0, L, "layer 2"}, std::tuple{c0 * 16, L / 32, "layer 19"},
+                                   std::tuple{1, L, "layer 36"}}) {
+    const long n = long(N) * C * H * H;
+    simt::DeviceBuffer<float> x = device_values(n), y = device_values(n), dx = device_values(n);
+    count(out, sample, "leaky_relu_fwd", shape(C, H, what), "ednn",
+          [&] { k::leaky_relu_forward(x.data(), y.data(), n, 0.01f, nullptr); });
+    count(out, sample, "leaky_relu_bwd", shape(C, H, what), "ednn",
+          [&] { k::leaky_relu_backward(y.data(), x.data(), dx.data(), n, 0.01f, nullptr); });
+  }
+  {
+    const long n = long(N) * L * L;
+    simt::DeviceBuffer<float> x = device_values(n), y = device_values(n), s = device_values(1);
+    count(out, sample, "scale", shape(1, L, "output"), "ednn", [&] { k::scale(y.data(), x.data(), n, s.data(), nullptr); });
+  }
+  for (const auto& [C, H, what] : {std::tuple{c0, L, "layer 0 output"}, std::tuple{c0 * 16, L / 32, "layer 18 output"},
+                                   std::tuple{1, L, "layer 35 output"}}) {
+    simt::DeviceBuffer<float> x = device_values(long(N) * C * H * H), o = device_values(C),
+                              ws = device_values(k::sum_per_channel_workspace_size(N, C, long(H) * H));
+    count(out, sample, "sum_per_channel", shape(C, H, what), "ednn",
+          [&] { k::sum_per_channel(x.data(), N, C, long(H) * H, o.data(), ws.data(), nullptr); });
+  }
+}
+
+// The command line. Not apps/cli.h's frame: ednn_cli links the engine and with it the kernels
+// compiled for the GPU or the plain emulation, whose launchers would clash with the counted ones.
+struct Options {
+  std::string preset = "paper", only = "all", layer, csv = "bench_counters.csv";
+  int batch = 16, version = -1;
+  bool full = false;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] "
+                  "[--only all|conv|ops] [--op forward,backward_data,backward_weight] [--full] [--no-extrapolation]\n"
+                  "  [--csv bench_counters.csv]\n"
+                  "Counts, in the CPU emulation, what every kernel does to memory at the network's shapes (the rows "
+                  "of bench_conv and bench_ops); CSV for bench/time_model.py. --full: every block, not a sample; --no-extrapolation: the\n"
+                  "convolutions at their own channels and batch, not extrapolated from reduced ones (slow).\n");
+      std::exit(0);
+    }
+    if (a == "--full") {
+      o.full = true;
+      continue;
+    }
+    if (a == "--no-extrapolation") {
+      extrapolation = false;
+      continue;
+    }
+    EDNN_CHECK(i + 1 < argc, "bench_counters: ", a, " needs a value (see --help)");
+    const std::string v = argv[++i];
+    const auto number = [&](int lo, int hi) {
+      int n = 0;
+      try {
+        n = std::stoi(v);
+      } catch (const std::exception&) {
+        ednn::fail("bench_counters: ", a, " ", v, ": not a number");
+      }
+      EDNN_CHECK(n >= lo && n <= hi, "bench_counters: ", a, " ", v, ": must be in ", lo, "..", hi);
+      return n;
+    };
+    if (a == "--preset") o.preset = v;
+    else if (a == "--only") o.only = v;
+    else if (a == "--layer") o.layer = v;
+    else if (a == "--csv") o.csv = v;
+    else if (a == "--op") op_filter = v;
+    else if (a == "--batch") o.batch = number(1, 4096);
+    else if (a == "--version") o.version = number(-1, 7);
+    else ednn::fail("bench_counters: unknown option ", a, " (see --help)");
+  }
+  EDNN_CHECK(o.preset == "paper" || o.preset == "small", "bench_counters: --preset ", o.preset, ": paper or small");
+  EDNN_CHECK(o.only == "all" || o.only == "conv" || o.only == "ops", "bench_counters: --only ", o.only,
+             ": all, conv or ops");
+  return o;
+}
+
+int run(int argc, char** argv) {
+  const Options opt = parse(argc, argv);
+  const std::string preset = opt.preset, only = opt.only, layer_filter = opt.layer;
+  const int batch = opt.batch, version = opt.version;
+  const bool sample = !opt.full;
+
+  Output out;
+  out.csv.open(opt.csv);
+  EDNN_CHECK(out.csv.good(), "bench_counters: --csv ", opt.csv, ": cannot write the file");
+  out.csv << "# bench_counters, git " << EDNN_GIT_COMMIT << ", preset " << preset << ", batch " << batch
+          << (sample ? ", sampled blocks" : ", every block") << "\n"
+          << Output::header << "\n";
+  const auto start = std::chrono::steady_clock::now();
+  if (only != "ops") {
+    auto layers = preset == "paper" ? ednn::bench::network_layers("paper", 512, 64, batch)
+                                    : ednn::bench::network_layers("small", 128, 8, batch);
+    std::erase_if(layers, [&](const auto& l) { return l.name.find(layer_filter) == std::string::npos; });
+    EDNN_CHECK(!layers.empty(), "--layer ", layer_filter, ": no layer of preset ", preset, " has that in its name");
+    for (const auto& layer : layers) count_conv(out, sample, layer, version);
+  }
+  if (only != "conv") count_ops(out, sample, preset, batch);
+  std::printf("written to %s in %.1f s\n", opt.csv.c_str(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::string what = e.what();  // one "bench_counters: " prefix, not two
+    if (what.rfind("bench_counters: ", 0) == 0) what.erase(0, 16);
+    std::fprintf(stderr, "bench_counters: error: %s\n", what.c_str());
+    return 1;
+  }
+}
