@@ -738,6 +738,8 @@ int run(int argc, char** argv) {
         panel.series = {s, si, sz};
         fig.panels.push_back(panel);
       }
+      fig.caption = "Outside the sources the input is zero, so there the two baselines coincide and one line "
+                    "hides the other.";
       for (const auto& path : io::write_figure(fig, (out / "mae_vs_n").string())) written.push_back(path);
     }
   }
