@@ -15,8 +15,8 @@
 //     grid dimension, weighted by the blocks they stand for (simt::counters::begin(true));
 //   extrapolation (--no-extrapolation turns it off): a block of a paper layer runs up to thousands
 //     of K steps, so forward and backward-data are counted at 32 and 64 channels summed over, and
-//     backward-weight (whose K is the batch's pixels, split-K) on n and 2n of the batch's images
-//     (n the fewest that keep the full batch's slices), and
+//     backward-weight (whose K is the batch's pixels, split-K) on one image of r and 2r rows (r
+//     a few times the fewest that keep the full batch's slices), and
 //     every count is extrapolated linearly to the layer's. The buffers are real (about 2 GiB at the paper's first layer, batch 16), filled with
 // seeded values; the sampled launches compute nothing useful, which is fine: nothing is checked
 // here but the counts (the kernels' results are checked by the kernel tests).
@@ -217,7 +217,7 @@ std::string version_name(int version) {  // bench_conv's variant names
 }
 
 // Forward and backward-data at reduced channels summed over (C_in, C_out: 32 and 64), backward-
-// weight on fewer images of the batch (below), extrapolated to the layer's (count_extrapolated):
+// weight on one image of fewer rows (below), extrapolated to the layer's (count_extrapolated):
 // the grid and the tiles do not depend on them, the K loop's length does, linearly.
 void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, int only_version) {
   namespace k = ednn::kernels;
@@ -245,18 +245,23 @@ void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, i
       k::conv2d_backward_data(dy.data(), w.data(), dx.data(), g, nullptr, nullptr, {}, version, 1, ws.data());
     });
     // K is every pixel of the batch, split into slices (kernels/split_k.h) that run the grid's z:
-    // counted on n and 2n images of the layer's own size, n the fewest whose K splits into as many
-    // slices as the whole batch's, so the grid is the full one and only each slice's share of the
-    // pixels (its K loop) is shorter, and every count is linear in the images.
+    // counted on one image of the layer's width and r and 2r rows, r (at least 8) 4 times the
+    // fewest that split K into as many slices as the whole batch's, so the grid is the full one
+    // and only each slice's share of the pixels (its K loop) is shorter; every count is linear in
+    // the rows (up to the top and bottom padding rows, 2 per image: the batch has 2N of them).
     const auto slices = [&](const ednn::ConvGeometry& g) {
       const long partials = k::conv2d_backward_weight_workspace_size(g, version) -
                             k::sum_per_channel_workspace_size(g.N, g.C_out, long(g.H_out) * g.W_out);
       return partials == 0 ? 1L : partials / g.weight_numel();
     };
-    int images = 1;
-    while (2 * images < full.N && slices(with(images, full.C_in, full.C_out)) != slices(full)) ++images;
-    count_extrapolated(out, sample, "backward_weight", layer.name, variant, full.N, images, 2 * images, [&](int N) {
-      const ednn::ConvGeometry g = with(N, full.C_in, full.C_out);
+    const auto rows = [&](int r) {
+      return r == full.N * full.H_in ? full : ednn::conv2d_geometry({1, full.C_in, r, full.W_in}, {full.C_out, full.C_in, 3, 3}, 1, 1);
+    };
+    int r = 8;
+    while (r < full.N * full.H_in && slices(rows(r)) != slices(full)) r *= 2;
+    r = std::max(8, std::min(4 * r, full.N * full.H_in / 2));
+    count_extrapolated(out, sample, "backward_weight", layer.name, variant, full.N * full.H_in, r, 2 * r, [&](int n) {
+      const ednn::ConvGeometry g = rows(n);
       simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
                                 dy = device_values(g.output_numel()), dbias = device_values(g.C_out),
                                 ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
@@ -386,7 +391,8 @@ void count_training_ops(Output& out, bool sample, const std::string& preset, int
 // the clamp model, tol 1e-6): its one launch loops over the sweeps until the sample converges,
 // so it is counted with the sweeps capped at 2 and 4 (the solve then stops with its
 // no-convergence error, after every launch has run) and extrapolated to `sweeps` per sample
-// (161: the mean of the H200 run, bench/RESULTS.md); the row "1 sweep" is one sweep's solve.
+// (161 at L = 512: the mean of the H200 run, bench/RESULTS.md; paper only); the row "1 sweep" is
+// one sweep's solve.
 // Left out: the exact residual pass of the converging sweep (half a sweep's reads, once).
 void count_sor(Output& out, bool sample, const std::string& preset) {
   ednn::solver::SolverConfig config;
@@ -410,8 +416,9 @@ void count_sor(Output& out, bool sample, const std::string& preset) {
   const std::string shape = preset + " " + std::to_string(batch) + "x" + std::to_string(config.L) + "x" +
                             std::to_string(config.L) + " clamp";
   count(out, sample, "sor", shape + " (1 sweep)", "ednn", [&] { solve(1); });
-  count_extrapolated(out, sample, "sor", shape + " (" + std::to_string(sweeps) + " sweeps, the H200 run's mean)",
-                     "ednn", sweeps, 2, 4, solve);
+  if (preset == "paper")  // the H200's mean is at L = 512
+    count_extrapolated(out, sample, "sor", shape + " (" + std::to_string(sweeps) + " sweeps, the H200 run's mean)",
+                       "ednn", sweeps, 2, 4, solve);
 }
 
 // The command line. Not apps/cli.h's frame: ednn_cli links the engine and with it the kernels
