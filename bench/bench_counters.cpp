@@ -15,7 +15,8 @@
 //     grid dimension, weighted by the blocks they stand for (simt::counters::begin(true));
 //   extrapolation (--no-extrapolation turns it off): a block of a paper layer runs up to thousands
 //     of K steps, so forward and backward-data are counted at 32 and 64 channels summed over, and
-//     backward-weight (whose K is the batch's pixels) on one image of 256 x 256 and 362 x 362, and
+//     backward-weight (whose K is the batch's pixels, split-K) on one image of r and 2r rows (r
+//     a few times the fewest that keep the full batch's slices), and
 //     every count is extrapolated linearly to the layer's. The buffers are real (about 2 GiB at the paper's first layer, batch 16), filled with
 // seeded values; the sampled launches compute nothing useful, which is fine: nothing is checked
 // here but the counts (the kernels' results are checked by the kernel tests).
@@ -27,6 +28,7 @@
 #include <cstdlib>
 #include <exception>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -36,13 +38,19 @@
 #include "bench/conv_layers.h"
 #include "core/error.h"
 #include "core/geometry.h"
+#include "core/loss_math.h"
 #include "kernels/activation.h"
+#include "kernels/adam.h"
+#include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
+#include "kernels/loss.h"
 #include "kernels/pool.h"
 #include "kernels/reduce.h"
 #include "kernels/simt.h"
 #include "kernels/simt_counters.h"
+#include "solver/solver.h"
+#include "solver/sor_cuda.h"
 
 namespace {
 
@@ -113,11 +121,18 @@ struct Output {
   }
 };
 
-// A device buffer of n floats filled with a pattern (values in [-1, 1], none zero).
+// A device buffer of n floats filled with a pattern (values in [-1, 1], none zero, period 1000),
+// written straight into it: the emulation's device memory is the host's, and a paper layer's
+// buffers are gigabytes, so no host copy.
 simt::DeviceBuffer<float> device_values(long n) {
-  std::vector<float> host(static_cast<std::size_t>(std::max(1L, n)));
-  for (std::size_t i = 0; i < host.size(); ++i) host[i] = 0.25f + 0.5f * static_cast<float>((i * 7919) % 1000) / 1000.f;
-  return simt::DeviceBuffer<float>(host);
+  constexpr std::size_t period = 1000;
+  std::array<float, period> pattern;
+  for (std::size_t i = 0; i < period; ++i) pattern[i] = 0.25f + 0.5f * static_cast<float>((i * 7919) % period) / 1000.f;
+  const auto size = static_cast<std::size_t>(std::max(1L, n));
+  simt::DeviceBuffer<float> buffer(size);
+  for (std::size_t i = 0; i < size; i += period)
+    std::memcpy(buffer.data() + i, pattern.data(), std::min(period, size - i) * sizeof(float));
+  return buffer;
 }
 
 template <class F>
@@ -202,9 +217,8 @@ std::string version_name(int version) {  // bench_conv's variant names
 }
 
 // Forward and backward-data at reduced channels summed over (C_in, C_out: 32 and 64), backward-
-// weight on one image of 256 x 256 and 362 x 362 pixels, extrapolated to the layer's
-// (count_extrapolated): the grid and the tiles do not depend on them, the K loop's length does,
-// linearly (backward-weight: up to the image borders' share, which is small at these sizes).
+// weight on one image of fewer rows (below), extrapolated to the layer's (count_extrapolated):
+// the grid and the tiles do not depend on them, the K loop's length does, linearly.
 void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, int only_version) {
   namespace k = ednn::kernels;
   const auto with = [&](int N, int C_in, int C_out, int side = 0) {
@@ -230,12 +244,24 @@ void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, i
                                 ws = device_values(k::conv2d_backward_data_workspace_size(g, version));
       k::conv2d_backward_data(dy.data(), w.data(), dx.data(), g, nullptr, nullptr, {}, version, 1, ws.data());
     });
-    // K is every pixel of the batch: counted on one image of 256 x 256 and of 362 x 362 pixels,
-    // enough that split-K has its most slices (about 256 blocks) for every layer, as at full size.
-    const int pixels = full.N * full.H_in * full.W_in;
-    count_extrapolated(out, sample, "backward_weight", layer.name, variant, pixels, 256 * 256, 362 * 362, [&](int p) {
-      const int side = p == pixels ? full.H_in : (p == 256 * 256 ? 256 : 362);
-      const ednn::ConvGeometry g = p == pixels ? full : with(1, full.C_in, full.C_out, side);
+    // K is every pixel of the batch, split into slices (kernels/split_k.h) that run the grid's z:
+    // counted on one image of the layer's width and r and 2r rows, r (at least 8) 4 times the
+    // fewest that split K into as many slices as the whole batch's, so the grid is the full one
+    // and only each slice's share of the pixels (its K loop) is shorter; every count is linear in
+    // the rows (up to the top and bottom padding rows, 2 per image: the batch has 2N of them).
+    const auto slices = [&](const ednn::ConvGeometry& g) {
+      const long partials = k::conv2d_backward_weight_workspace_size(g, version) -
+                            k::sum_per_channel_workspace_size(g.N, g.C_out, long(g.H_out) * g.W_out);
+      return partials == 0 ? 1L : partials / g.weight_numel();
+    };
+    const auto rows = [&](int r) {
+      return r == full.N * full.H_in ? full : ednn::conv2d_geometry({1, full.C_in, r, full.W_in}, {full.C_out, full.C_in, 3, 3}, 1, 1);
+    };
+    int r = 8;
+    while (r < full.N * full.H_in && slices(rows(r)) != slices(full)) r *= 2;
+    r = std::max(8, std::min(4 * r, full.N * full.H_in / 2));
+    count_extrapolated(out, sample, "backward_weight", layer.name, variant, full.N * full.H_in, r, 2 * r, [&](int n) {
+      const ednn::ConvGeometry g = rows(n);
       simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
                                 dy = device_values(g.output_numel()), dbias = device_values(g.C_out),
                                 ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
@@ -291,6 +317,108 @@ void count_ops(Output& out, bool sample, const std::string& preset, int N) {
     count(out, sample, "sum_per_channel", shape(C, H, what), "ednn",
           [&] { k::sum_per_channel(x.data(), N, C, long(H) * H, o.data(), ws.data(), nullptr); });
   }
+}
+
+// The network's BatchNorm2d (layer 1), its loss and its Adam step at the shapes bench_ops gives
+// them, with bench_ops' variant names.
+void count_training_ops(Output& out, bool sample, const std::string& preset, int N) {
+  namespace k = ednn::kernels;
+  const bool paper = preset == "paper";
+  const int L = paper ? 512 : 128, c0 = paper ? 64 : 8;
+  const std::string prefix = preset + " " + std::to_string(N) + "x";
+  {
+    const int C = c0;
+    const long HW = long(L) * L, n = long(N) * C * HW;
+    const std::string shape = prefix + std::to_string(C) + "x" + std::to_string(L) + "x" + std::to_string(L) + " (layer 1)";
+    simt::DeviceBuffer<float> x = device_values(n), y = device_values(n), gamma = device_values(C),
+                              beta = device_values(C), running_mean = device_values(C), running_var = device_values(C),
+                              mean = device_values(C), invstd = device_values(C), dgamma = device_values(C),
+                              dbeta = device_values(C);
+    simt::DeviceBuffer<double> ws(static_cast<std::size_t>(k::batch_norm_workspace_size(N, C, HW)));
+    count(out, sample, "batch_norm_train_fwd", shape, "ednn", [&] {
+      k::batch_norm2d_train_forward(x.data(), gamma.data(), beta.data(), running_mean.data(), running_var.data(), 0.1,
+                                    1e-5, y.data(), mean.data(), invstd.data(), N, C, HW, ws.data(), nullptr);
+    });
+    count(out, sample, "batch_norm_eval_fwd", shape, "ednn", [&] {
+      k::batch_norm2d_eval_forward(x.data(), gamma.data(), beta.data(), running_mean.data(), running_var.data(), 1e-5,
+                                   y.data(), N, C, HW, nullptr);
+    });
+    simt::DeviceBuffer<float> dx = device_values(n);  // dy: y's buffer
+    count(out, sample, "batch_norm_bwd", shape, "ednn", [&] {
+      k::batch_norm2d_backward(y.data(), x.data(), gamma.data(), mean.data(), invstd.data(), dx.data(), dgamma.data(),
+                               dbeta.data(), N, C, HW, ws.data(), nullptr);
+    });
+  }
+  {
+    const long n = long(N) * L * L;
+    const std::string loss = "exp-mae:w=1";  // bench_ops' default
+    simt::DeviceBuffer<float> prediction = device_values(n), target = device_values(n), grad = device_values(n),
+                              value = device_values(1), ws = device_values(k::weighted_loss_workspace_size(n));
+    count(out, sample, "weighted_loss", prefix + "1x" + std::to_string(L) + "x" + std::to_string(L) + " (output) " + loss,
+          "ednn", [&] {
+            k::weighted_loss(prediction.data(), target.data(), grad.data(), n, ednn::loss_params(ednn::parse_loss(loss)),
+                             value.data(), ws.data(), nullptr);
+          });
+  }
+  {
+    // The 28 parameter tensors (SPEC section 4): 13 convolutions' weights and biases, 1 -> c0 ->
+    // ... -> 32 c0 -> ... -> c0 / 2 -> 1, and the BatchNorm's gamma and beta after the first.
+    std::vector<long> sizes;
+    int channels[] = {1, c0, 2 * c0, 4 * c0, 8 * c0, 16 * c0, 32 * c0, 16 * c0, 8 * c0, 4 * c0, 2 * c0, c0, c0 / 2, 1};
+    for (int i = 0; i + 1 < 14; ++i) {
+      sizes.push_back(9L * channels[i] * channels[i + 1]), sizes.push_back(channels[i + 1]);
+      if (i == 0) sizes.push_back(c0), sizes.push_back(c0);
+    }
+    long total = 0;
+    for (long t : sizes) total += t;
+    simt::DeviceBuffer<float> p = device_values(total), g = device_values(total), m = device_values(total),
+                              v = device_values(total);
+    std::vector<k::AdamTensor> tensors;
+    for (long at = 0; long t : sizes) tensors.push_back({p.data() + at, g.data() + at, m.data() + at, v.data() + at, t}), at += t;
+    const simt::DeviceBuffer<k::AdamDeviceState> state(
+        std::vector<k::AdamDeviceState>{k::adam_device_state(1e-3, 0.9, 0.999, 1e-8, 0.0, 1)});
+    std::string values = std::to_string(total);  // with thousands separators, as bench_ops prints them
+    for (int i = int(values.size()) - 3; i > 0; i -= 3) values.insert(std::size_t(i), ",");
+    const std::string shape = preset + " " + std::to_string(sizes.size()) + " tensors, " + values + " values";
+    count(out, sample, "adam", shape, "ednn multi-tensor (1 launch)", [&] { k::adam_step(tensors, state.data(), nullptr); });
+    count(out, sample, "adam", shape, "ednn launch per tensor (" + std::to_string(sizes.size()) + ")", [&] {
+      for (const k::AdamTensor& t : tensors) k::adam_step({t}, state.data(), nullptr);
+    });
+  }
+}
+
+// The SOR kernel (solver/sor_kernel.cu) as bench_sor_kernel runs it (L = 512 or 128, batch 256,
+// the clamp model, tol 1e-6): its one launch loops over the sweeps until the sample converges,
+// so it is counted with the sweeps capped at 2 and 4 (the solve then stops with its
+// no-convergence error, after every launch has run) and extrapolated to `sweeps` per sample
+// (161 at L = 512: the mean of the H200 run, bench/RESULTS.md; paper only); the row "1 sweep" is
+// one sweep's solve.
+// Left out: the exact residual pass of the converging sweep (half a sweep's reads, once).
+void count_sor(Output& out, bool sample, const std::string& preset) {
+  ednn::solver::SolverConfig config;
+  config.L = preset == "paper" ? 512 : 128;
+  config.tol = 1e-6;
+  const int batch = 256, sweeps = 161;
+  const std::size_t pixels = std::size_t(config.L) * config.L;
+  std::vector<float> inputs(batch * pixels);
+  ednn::solver::render_input(config, ednn::solver::sample_sources(config, 1, 0, 1), std::span(inputs).first(pixels));
+  for (int b = 1; b < batch; ++b) std::copy_n(inputs.begin(), pixels, inputs.begin() + std::ptrdiff_t(b * pixels));
+  simt::DeviceBuffer<float> d_inputs(inputs), d_targets(inputs.size());
+  std::vector<ednn::solver::SolveStats> stats(batch);
+  const auto solve = [&](int max_sweeps) {
+    config.max_sweeps = max_sweeps;
+    try {
+      ednn::solver::solve_batch_device(config, batch, d_inputs.data(), d_targets.data(), stats);
+    } catch (const ednn::Error& e) {  // expected: too few sweeps to converge
+      EDNN_CHECK(std::string(e.what()).find("no convergence") != std::string::npos, "bench_counters: sor: ", e.what());
+    }
+  };
+  const std::string shape = preset + " " + std::to_string(batch) + "x" + std::to_string(config.L) + "x" +
+                            std::to_string(config.L) + " clamp";
+  count(out, sample, "sor", shape + " (1 sweep)", "ednn", [&] { solve(1); });
+  if (preset == "paper")  // the H200's mean is at L = 512
+    count_extrapolated(out, sample, "sor", shape + " (" + std::to_string(sweeps) + " sweeps, the H200 run's mean)",
+                       "ednn", sweeps, 2, 4, solve);
 }
 
 // The command line. Not apps/cli.h's frame: ednn_cli links the engine and with it the kernels
@@ -369,7 +497,11 @@ int run(int argc, char** argv) {
     EDNN_CHECK(!layers.empty(), "--layer ", layer_filter, ": no layer of preset ", preset, " has that in its name");
     for (const auto& layer : layers) count_conv(out, sample, layer, version);
   }
-  if (only != "conv") count_ops(out, sample, preset, batch);
+  if (only != "conv") {
+    count_ops(out, sample, preset, batch);
+    count_training_ops(out, sample, preset, batch);
+    count_sor(out, sample, preset);
+  }
   std::printf("written to %s in %.1f s\n", opt.csv.c_str(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return 0;

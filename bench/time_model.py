@@ -190,8 +190,11 @@ def read_counters(path):
 
 
 def kernel_sources(root):
-    return sorted(os.path.join(root, "kernels", f) for f in os.listdir(os.path.join(root, "kernels"))
-                  if f.endswith(".cu") and not f.startswith("simt"))
+    """The kernels/ sources, and the SOR kernel's (solver/sor_kernel.cu) where the tree has it."""
+    sources = [os.path.join(root, "kernels", f) for f in os.listdir(os.path.join(root, "kernels"))
+               if f.endswith(".cu") and not f.startswith("simt")]
+    sor = os.path.join(root, "solver", "sor_kernel.cu")
+    return sorted(sources + ([sor] if os.path.exists(sor) else []))
 
 
 def main():

@@ -36,7 +36,9 @@
 // Requests. The emulation runs the lanes of a warp one after another, so a request is rebuilt as
 // (warp, instruction, how many times this lane executed it before): every lane keeps a count per
 // instruction, and the k-th execution of an instruction by the lanes of one warp is one request.
-// The requests of a block are evaluated when the block ends (all its lanes have then run them):
+// The requests are evaluated at each block barrier and at the block's end (all its lanes have then
+// run them; a request never spans a barrier, on the GPU either, so the executions are counted per
+// interval between barriers, which also keeps the bookkeeping small):
 // global: the distinct 32-byte sectors its lanes' bytes fall in; shared: per phase (32 lanes for
 // accesses of up to 4 bytes, 16 for 8 bytes, 8 for 16 bytes) the largest number of distinct
 // 4-byte words in one bank (bank = word % 32), summed over the phases that have an active lane.
@@ -96,11 +98,15 @@ struct State {
   std::vector<std::unordered_set<std::uintptr_t>> kernel_sectors;  // per kernel
   std::vector<std::map<std::uintptr_t, std::size_t>> kernel_allocations;  // per kernel: start -> bytes
   std::map<std::uintptr_t, std::size_t> device_blocks;  // start -> bytes
-  // The block being run: per thread, executions of each instruction so far; the requests.
+  // The barrier interval being run: per thread, executions of each instruction so far; the
+  // requests, as indices into a pool whose lane vectors keep their memory between intervals.
   std::vector<std::unordered_map<std::uintptr_t, std::uint32_t>> executions;
-  std::unordered_map<RequestKey, Request, RequestKeyHash> requests;
-  std::unordered_set<std::uintptr_t> sectors_touched;
+  std::unordered_map<RequestKey, std::size_t, RequestKeyHash> request_index;
+  std::vector<Request> requests;  // the first `request_count` are this interval's
+  std::size_t request_count = 0;
   std::vector<std::uintptr_t> scratch;  // one request's sectors
+  std::vector<std::uintptr_t> words;    // one shared phase's (bank, word)s
+  std::uintptr_t last_block = 1, last_block_end = 0;  // the device allocation last found (a cache)
 };
 
 State& state() {
@@ -130,13 +136,12 @@ bool is_device(const State& s, std::uintptr_t a) {
 
 // The wavefronts of one shared-memory request. (Small sorted arrays, not hash sets: a block of a
 // paper-size layer makes millions of requests.)
-std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes) {
+std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes, std::vector<std::uintptr_t>& words) {
   unsigned widest = 0;
   for (const LaneAccess& l : lanes) widest = std::max(widest, l.bytes);
   const int lanes_per_phase = widest <= 4 ? 32 : widest <= 8 ? 16 : 8;
   std::uint64_t total = 0;
-  std::vector<std::uintptr_t> words;  // (bank, word) as bank << 58 | word, sorted, distinct
-  words.reserve(64);
+  // words: (bank, word) as bank << 58 | word, sorted, distinct
   for (int phase = 0; phase < 32 / lanes_per_phase; ++phase) {
     words.clear();
     for (const LaneAccess& l : lanes) {
@@ -160,16 +165,19 @@ std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes) {
 // The numbers an event adds to: the total and the kernel's.
 std::array<Numbers*, 2> targets(State& s) { return {&s.counts, &s.counts.kernels[s.kernel].numbers}; }
 
-void evaluate_block() {
+// The requests of the interval that just ended (a barrier released, or the block's end): every
+// lane has then run its part of them. A request does not span a barrier, on the GPU either.
+void evaluate_requests() {
   State& s = state();
-  for (const auto& [key, r] : s.requests) {
-    std::uint64_t bytes = 0, lanes = 0;
+  for (std::size_t i = 0; i < s.request_count; ++i) {
+    Request& r = s.requests[i];
+    std::uint64_t bytes = 0;
     unsigned seen = 0;  // lanes as a bit set
     for (const LaneAccess& l : r.lanes) {
       bytes += l.bytes;
       seen |= 1u << l.lane;
     }
-    lanes = static_cast<std::uint64_t>(__builtin_popcount(seen));
+    const auto lanes = static_cast<std::uint64_t>(__builtin_popcount(seen));
     if (r.space == global_space) {
       std::vector<std::uintptr_t>& sectors = s.scratch;
       sectors.clear();
@@ -178,11 +186,10 @@ void evaluate_block() {
           sectors.push_back(sector);
       std::sort(sectors.begin(), sectors.end());
       sectors.erase(std::unique(sectors.begin(), sectors.end()), sectors.end());
-      s.sectors_touched.insert(sectors.begin(), sectors.end());
       s.kernel_sectors[s.kernel].insert(sectors.begin(), sectors.end());
       if (auto it = s.device_blocks.upper_bound(r.lanes.front().address); it != s.device_blocks.begin()) {
         --it;
-        s.kernel_allocations[s.kernel][it->first] = it->second;
+        s.kernel_allocations[s.kernel].emplace(it->first, it->second);
       }
       for (Numbers* n : targets(s)) {
         GlobalRequests& g = r.store ? n->global_store : n->global_load;
@@ -192,7 +199,7 @@ void evaluate_block() {
         g.sectors += sectors.size() * s.weight;
       }
     } else {
-      const std::uint64_t w = wavefronts(r.lanes);
+      const std::uint64_t w = wavefronts(r.lanes, s.words);
       for (Numbers* n : targets(s)) {
         SharedRequests& sh = r.store ? n->shared_store : n->shared_load;
         sh.requests += s.weight;
@@ -201,13 +208,11 @@ void evaluate_block() {
         sh.wavefronts += w * s.weight;
       }
     }
+    r.lanes.clear();  // keeps its memory for the next interval's request
   }
-  s.requests.clear();
+  s.request_count = 0;
+  s.request_index.clear();
   for (auto& e : s.executions) e.clear();
-  for (Numbers* n : targets(s)) {
-    n->blocks += s.weight;
-    n->blocks_run += 1;
-  }
 }
 
 // Sampling: the blocks a block stands for along one grid dimension of size g (0: not sampled).
@@ -225,17 +230,28 @@ bool on_block_selected() {
 }
 
 void on_block_end() {
-  if (state().active) evaluate_block();
+  State& s = state();
+  if (!s.active) return;
+  evaluate_requests();
+  for (Numbers* n : targets(s)) {
+    n->blocks += s.weight;
+    n->blocks_run += 1;
+  }
 }
 void on_barrier() {
   State& s = state();
-  if (s.active)
-    for (Numbers* n : targets(s)) n->barriers += s.weight;
+  if (!s.active) return;
+  evaluate_requests();
+  for (Numbers* n : targets(s)) n->barriers += s.weight;
 }
 void on_device_malloc(const void* ptr, std::size_t bytes) {
   state().device_blocks[reinterpret_cast<std::uintptr_t>(ptr)] = bytes;
 }
-void on_device_free(const void* ptr) { state().device_blocks.erase(reinterpret_cast<std::uintptr_t>(ptr)); }
+void on_device_free(const void* ptr) {
+  State& s = state();
+  s.device_blocks.erase(reinterpret_cast<std::uintptr_t>(ptr));
+  s.last_block = 1, s.last_block_end = 0;
+}
 
 void record(const void* address, unsigned bytes, bool store, const void* instruction);
 
@@ -288,8 +304,13 @@ void record(const void* address, unsigned bytes, bool store, const void* instruc
   const auto a = reinterpret_cast<std::uintptr_t>(address);
   const auto shared_begin = reinterpret_cast<std::uintptr_t>(dynamic_shared);
   Space space;
-  if (is_device(s, a))
+  if (a >= s.last_block && a < s.last_block_end) {
     space = global_space;
+  } else if (is_device(s, a)) {
+    auto it = --s.device_blocks.upper_bound(a);
+    s.last_block = it->first, s.last_block_end = it->first + it->second;
+    space = global_space;
+  }
   else if ((a >= shared_begin && a < shared_begin + dynamic_shared_bytes) || is_static_shared(a))
     space = shared_space;
   else
@@ -297,12 +318,14 @@ void record(const void* address, unsigned bytes, bool store, const void* instruc
   const auto pc = reinterpret_cast<std::uintptr_t>(instruction);
   if (s.executions.size() <= static_cast<std::size_t>(thread)) s.executions.resize(thread + 1);
   const std::uint32_t occurrence = s.executions[thread][pc]++;
-  Request& r = s.requests[RequestKey{thread / 32, pc, occurrence}];
-  if (r.lanes.empty()) {
+  const auto [it, added] = s.request_index.try_emplace(RequestKey{thread / 32, pc, occurrence}, s.request_count);
+  if (added) {
+    if (s.request_count == s.requests.size()) s.requests.emplace_back();
+    Request& r = s.requests[s.request_count++];
     r.space = space;
     r.store = store;
   }
-  r.lanes.push_back({thread % 32, a, bytes});
+  s.requests[it->second].lanes.push_back({thread % 32, a, bytes});
 }
 
 }  // namespace
@@ -313,9 +336,11 @@ void begin(bool sample) {
   s.weight = 1;
   s.kernel_allocations.clear();
   s.counts = Counts{};
-  s.requests.clear();
+  for (std::size_t i = 0; i < s.request_count; ++i) s.requests[i].lanes.clear();
+  s.request_count = 0;
+  s.request_index.clear();
   s.executions.clear();
-  s.sectors_touched.clear();
+  s.last_block = 1, s.last_block_end = 0;
   s.kernel_sectors.clear();
   s.kernel = 0;
   s.active = true;
@@ -329,7 +354,9 @@ Counts end() {
     return n.blocks_run ? static_cast<std::uint64_t>(double(sectors) * double(n.blocks) / double(n.blocks_run) + 0.5)
                         : std::uint64_t(sectors);
   };
-  s.counts.unique_sectors = scaled(s.sectors_touched.size(), s.counts);
+  std::unordered_set<std::uintptr_t> touched;  // every kernel's sectors, each once
+  for (const auto& sectors : s.kernel_sectors) touched.insert(sectors.begin(), sectors.end());
+  s.counts.unique_sectors = scaled(touched.size(), s.counts);
   for (std::size_t k = 0; k < s.counts.kernels.size(); ++k) {
     KernelCounts& kc = s.counts.kernels[k];
     kc.numbers.unique_sectors = scaled(s.kernel_sectors[k].size(), kc.numbers);
