@@ -46,8 +46,9 @@ float* f32(Tensor& t) { return t.data<float>(); }
 const float* f32(const Tensor& t) { return t.data<float>(); }
 
 // Scratch memory of `floats` floats for a kernel launcher whose need may be none (the
-// convolutions' forward and backward-data need some only for Winograd): no allocation then, and a
-// null pointer for the launcher.
+// convolutions' forward and backward-data need some for Winograd's transformed kernels and the
+// implicit GEMM's weights by tap, none for other shapes): no allocation then, and a null pointer
+// for the launcher.
 struct Scratch {
   Tensor memory;
   explicit Scratch(long floats) : memory(floats > 0 ? device_empty({floats}) : Tensor()) {}

@@ -12,8 +12,9 @@
 //
 // Every launcher is asynchronous on `stream`, overwrites its outputs (never accumulates) and
 // allocates nothing: scratch memory comes from the caller, sized by the *_workspace_size
-// function of the same operation (always for backward-weight; for forward and backward-data only
-// with version 6, whose transformed kernels it holds).
+// function of the same operation (always for backward-weight; for forward and backward-data
+// Winograd's transformed kernels, or the implicit GEMM's weights laid out by tap when it walks K
+// by channel blocks, kernels/conv2d_gemm.cu).
 #pragma once
 #include "core/conv_epilogue.h"
 #include "core/geometry.h"
@@ -41,7 +42,9 @@ namespace ednn::kernels {
 // The backward launchers accept 0, 2, 3, 4, 5, 6 and 7.
 
 // Floats of device workspace that conv2d_forward and conv2d_backward_data need for g with this
-// version: 0 (workspace may be null) except for Winograd (version 6) where it applies.
+// version: Winograd's transformed kernels (versions 6 and 7, where they apply), the weights by tap
+// (the implicit GEMMs, when their K step, 8 or 16, divides C_in (forward) or C_out
+// (backward-data)), else 0, and then workspace may be null.
 long conv2d_forward_workspace_size(const ConvGeometry& g, int version = 0);
 long conv2d_backward_data_workspace_size(const ConvGeometry& g, int version = 0);
 

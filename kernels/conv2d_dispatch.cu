@@ -106,14 +106,19 @@ SplitK backward_weight_split(const ConvGeometry& g, int version) {
 
 }  // namespace
 
+// Winograd's transformed kernels, the implicit GEMM's weights by tap (when it walks K by channel
+// blocks), or nothing (the direct kernel).
 long conv2d_forward_workspace_size(const ConvGeometry& g, int version) {
-  check_dims(g, "conv2d_forward_workspace_size");
-  return runs_winograd(version, g) ? conv2d_forward_winograd_workspace_size(g) : 0;
+  const ConvDims d = check_dims(g, "conv2d_forward_workspace_size");
+  if (runs_winograd(version, g)) return conv2d_forward_winograd_workspace_size(g);
+  if (version == 1) return 0;
+  return conv2d_forward_gemm_workspace_size(gemm_tiles(version, g.C_out, long(g.N) * g.H_out * g.W_out), d);
 }
 
 long conv2d_backward_data_workspace_size(const ConvGeometry& g, int version) {
-  check_dims(g, "conv2d_backward_data_workspace_size");
-  return runs_winograd(version, g) ? conv2d_backward_data_winograd_workspace_size(g) : 0;
+  const ConvDims d = check_dims(g, "conv2d_backward_data_workspace_size");
+  if (runs_winograd(version, g)) return conv2d_backward_data_winograd_workspace_size(g);
+  return conv2d_backward_data_gemm_workspace_size(gemm_tiles(version, g.C_in, long(g.N) * g.H_in * g.W_in), d);
 }
 
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
@@ -129,7 +134,7 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
     return;
   }
   const ConvTiles tiles = gemm_tiles(version, g.C_out, long(g.N) * g.H_out * g.W_out);
-  launch_conv2d_forward_gemm(tiles, x, w, bias, y, d, stream, epilogue);
+  launch_conv2d_forward_gemm(tiles, x, w, bias, y, workspace, d, stream, epilogue);
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvGeometry& g, simt::Stream stream,
@@ -143,7 +148,7 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
     return;
   }
   const ConvTiles tiles = gemm_tiles(version, g.C_in, long(g.N) * g.H_in * g.W_in);
-  launch_conv2d_backward_data_gemm(tiles, dy, w, bias, dx, d, stream, epilogue);
+  launch_conv2d_backward_data_gemm(tiles, dy, w, bias, dx, workspace, d, stream, epilogue);
 }
 
 long conv2d_backward_weight_workspace_size(const ConvGeometry& g, int version) {

@@ -23,7 +23,10 @@
 //     (n, i, j) by additions (NestedIndex), and every loop over a tile is unrolled.
 //   - Loads are coalesced: threads next to each other load elements next to each other in memory
 //     (along the output pixels of col for the forward and backward-data B tiles, along k for the
-//     weights and for everything in backward-weight, whose K runs over pixels).
+//     weights and for everything in backward-weight, whose K runs over pixels). Where the forward
+//     and backward-data kernels walk K by channel blocks, the weights they read are first laid
+//     out by tap (conv2d_weights_by_tap, into the caller's workspace), so that the channels a
+//     step reads are contiguous there too.
 //   - Every edge is checked: rows >= M, columns >= Ncol and k >= K load zeros and store nothing,
 //     so any size works, not only multiples of the tile.
 //
@@ -35,6 +38,7 @@
 #include <cstddef>
 #include <utility>
 
+#include "core/error.h"
 #include "kernels/conv2d_kernels.h"
 #include "kernels/conv2d_tiles.cuh"
 #include "kernels/conv_epilogue.cuh"
@@ -118,6 +122,31 @@ struct ColumnTileLoads {
 namespace device {
 
 // ---------------------------------------------------------------------------------------------
+// The weights by tap, for the channel-block walk of the forward and backward-data kernels:
+//   forward        w_by_tap[p, q, o, c] = w[o, c, p, q]   ([kH kW, C_out, C_in]: A of each tap)
+//   backward-data  w_by_tap[p, q, c, o] = w[o, c, p, q]   ([kH kW, C_in, C_out]: A = w^T of each tap)
+// Why: a channel-block step reads the A tile of BK consecutive channels at one tap (p, q) for BM
+// rows. In w those channels are kH kW floats apart (forward) or C_in kH kW apart (backward-data),
+// so each lane of a warp read a 32-byte sector of its own: 15 to 18 sectors per request at the
+// paper's shapes (bench/RESULTS.md), 4 the ideal. By tap, a row's BK channels are contiguous and
+// start at a multiple of BK (BK divides the channels): the 32 lanes of a warp, which load BK
+// channels of 32 / BK rows, read 128 bytes in 4 whole sectors.
+// One thread per element of w_by_tap, consecutive threads consecutive elements: the writes are
+// coalesced, the reads gathered. It runs once per call and moves 2 |w| floats, against the
+// (Ncol / BN) |w| floats that the GEMM reads from it (one pass over w per column of blocks).
+// ---------------------------------------------------------------------------------------------
+template <bool TRANSPOSED>
+__global__ void __launch_bounds__(256) conv2d_weights_by_tap(const float* __restrict__ w, float* __restrict__ w_by_tap,
+                                                             int C_out, int C_in, int kHW) {
+  const int e = blockIdx.x * 256 + threadIdx.x;  // the element of w_by_tap: (tap, row, col)
+  const int rows = TRANSPOSED ? C_in : C_out, cols = TRANSPOSED ? C_out : C_in;
+  if (e >= kHW * rows * cols) return;
+  const int col = e % cols, row = e / cols % rows, tap = e / cols / rows;
+  const int o = TRANSPOSED ? col : row, c = TRANSPOSED ? row : col;
+  w_by_tap[e] = w[(o * C_in + c) * kHW + tap];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Forward: tiled implicit GEMM, y[o, (n, i, j)] = sum_k w[o, k] col[k, (n, i, j)].
 // A tile: w[m0 .. m0+BM, k0 .. k0+BK], rows of w are contiguous in k: thread t loads k = t % BK
 //   of rows t / BK, t / BK + 256 / BK, ...
@@ -133,9 +162,9 @@ namespace device {
 // order, so walk it as k = (cb, p, q, ci), channel c = cb BK + ci: each K step is BK channels at
 // one tap (p, q). All of a thread's B loads in a step then share one bounds check and differ
 // only by whole planes of x (ci H W), and the step's (cb, p, q) moves by one count per step: a few
-// instructions per loaded element instead of a NestedIndex advance and four compares each. The A
-// tile reads w[m, c, p, q] along c (every kH kW-th float); the other taps of the same floats are
-// read in the next kH kW - 1 steps, from the L1 cache.
+// instructions per loaded element instead of a NestedIndex advance and four compares each. w is
+// then the weights by tap, [kH kW, C_out, C_in] (conv2d_weights_by_tap): the A tile's BK channels
+// of a row are contiguous, coalesced loads as above.
 // ---------------------------------------------------------------------------------------------
 template <class T, bool CHANNEL_BLOCKS>
 __global__ void __launch_bounds__(T::threads, T::min_blocks)
@@ -162,16 +191,16 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
   float acc[T::rows][T::cols] = {};
 
   if constexpr (CHANNEL_BLOCKS) {
-    const int kHW = d.kH * d.kW, plane = d.H_in * d.W_in;
+    const int plane = d.H_in * d.W_in;
     NestedIndex step = {0, 0, 0};  // (cb, p, q) of the step being loaded
     const NestedIndex next_step = {0, 0, 1};
     auto load = [&](int, float (&a)[a_passes], float (&b)[b_passes]) {
       const int c0 = step.hi * BK, p = step.mid, q = step.lo;
-      const int a_offset = (c0 + loads.a_k) * kHW + p * d.kW + q;  // w[0, c, p, q]
+      const int a_offset = (p * d.kW + q) * M * d.C_in + c0 + loads.a_k;  // w_by_tap[p, q, 0, c]
       #pragma unroll
       for (int r = 0; r < a_passes; ++r) {
         const int m = m0 + loads.a_m(r);
-        a[r] = m < M ? w[m * K + a_offset] : 0.0f;
+        a[r] = m < M ? w[a_offset + m * d.C_in] : 0.0f;
       }
       const int h = h0 + p, v = v0 + q;
       const bool inside = col_ok && h >= 0 && h < d.H_in && v >= 0 && v < d.W_in;
@@ -220,7 +249,9 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
 //   the dy value that reaches dx[n, c, h, v] through w[o, c, p, q] is dy[n, o, i, j] with
 //   i = (h + pad - p) / s, j = (v + pad - q) / s, if both divisions are exact and land inside dy.
 // Both tiles follow their k = (o, p, q) with NestedIndex, as the forward kernel does; with
-// CHANNEL_BLOCKS (BK divides C_out) the K steps are BK channels o at one tap (p, q), as there.
+// CHANNEL_BLOCKS (BK divides C_out) the K steps are BK channels o at one tap (p, q), as there,
+// and w is the weights by tap, [kH kW, C_in, C_out] (conv2d_weights_by_tap): a row c's BK
+// channels o of a step are contiguous.
 // ---------------------------------------------------------------------------------------------
 template <class T, bool CHANNEL_BLOCKS>
 __global__ void __launch_bounds__(T::threads, T::min_blocks)
@@ -254,11 +285,11 @@ __global__ void __launch_bounds__(T::threads, T::min_blocks)
     const NestedIndex next_step = {0, 0, 1};
     auto load = [&](int, float (&a)[a_passes], float (&b)[b_passes]) {
       const int o0 = step.hi * BK, p = step.mid, q = step.lo;
-      const int a_offset = (o0 + loads.a_k) * d.C_in * kHW + p * d.kW + q;  // w[o, 0, p, q]
+      const int a_offset = (p * d.kW + q) * M * d.C_out + o0 + loads.a_k;  // w_by_tap[p, q, 0, o]
       #pragma unroll
       for (int r = 0; r < a_passes; ++r) {
         const int m = m0 + loads.a_m(r);
-        a[r] = m < M ? w[a_offset + m * kHW] : 0.0f;
+        a[r] = m < M ? w[a_offset + m * d.C_out] : 0.0f;
       }
       const int i = exact_quotient(hp - p, d.stride), j = exact_quotient(vp - q, d.stride);
       const bool inside = col_ok && i >= 0 && i < d.H_out && j >= 0 && j < d.W_out;
@@ -419,24 +450,47 @@ void launch_tiled(simt::Grid grid, simt::Stream stream, Args&&... args) {
   simt::launch(Kernel, grid, T::threads, bytes, stream, std::forward<Args>(args)...);
 }
 
+// The forward and backward-data kernels walk K by channel blocks when the K step divides the
+// channels summed over (C_in forward, C_out backward-data), and then read the weights by tap.
 template <class T>
-void launch_forward_gemm(const float* x, const float* w, const float* bias, float* y, const ConvDims& d,
-                         simt::Stream stream, ConvEpilogue epilogue) {
-  const dim3 grid(blocks_for(long(d.N) * d.H_out * d.W_out, T::BN), blocks_for(d.C_out, T::BM));
-  if (d.C_in % T::BK == 0)
-    launch_tiled<T, device::conv2d_forward_gemm<T, true>>(grid, stream, x, w, bias, y, d, epilogue);
-  else
-    launch_tiled<T, device::conv2d_forward_gemm<T, false>>(grid, stream, x, w, bias, y, d, epilogue);
+bool by_channel_blocks(int channels) { return channels % T::BK == 0; }
+
+long weights_by_tap_size(const ConvDims& d) { return long(d.C_out) * d.C_in * d.kH * d.kW; }
+
+// w_by_tap = conv2d_weights_by_tap<TRANSPOSED>(w), into the caller's workspace.
+template <bool TRANSPOSED>
+const float* launch_weights_by_tap(const float* w, float* workspace, const ConvDims& d, simt::Stream stream,
+                                   const char* op) {
+  const long count = weights_by_tap_size(d);
+  EDNN_CHECK(workspace != nullptr, op, " (implicit GEMM by channel blocks): needs a workspace of ", count,
+             " floats for the weights by tap");
+  simt::launch(device::conv2d_weights_by_tap<TRANSPOSED>, dim3(blocks_for(count, 256)), 256, 0, stream, w,
+               workspace, d.C_out, d.C_in, d.kH * d.kW);
+  return workspace;
 }
 
 template <class T>
-void launch_backward_data(const float* dy, const float* w, const float* bias, float* dx, const ConvDims& d,
-                          simt::Stream stream, ConvEpilogue epilogue) {
+void launch_forward_gemm(const float* x, const float* w, const float* bias, float* y, float* workspace,
+                         const ConvDims& d, simt::Stream stream, ConvEpilogue epilogue) {
+  const dim3 grid(blocks_for(long(d.N) * d.H_out * d.W_out, T::BN), blocks_for(d.C_out, T::BM));
+  if (by_channel_blocks<T>(d.C_in)) {
+    const float* w_by_tap = launch_weights_by_tap<false>(w, workspace, d, stream, "conv2d_forward");
+    launch_tiled<T, device::conv2d_forward_gemm<T, true>>(grid, stream, x, w_by_tap, bias, y, d, epilogue);
+  } else {
+    launch_tiled<T, device::conv2d_forward_gemm<T, false>>(grid, stream, x, w, bias, y, d, epilogue);
+  }
+}
+
+template <class T>
+void launch_backward_data(const float* dy, const float* w, const float* bias, float* dx, float* workspace,
+                          const ConvDims& d, simt::Stream stream, ConvEpilogue epilogue) {
   const dim3 grid(blocks_for(long(d.N) * d.H_in * d.W_in, T::BN), blocks_for(d.C_in, T::BM));
-  if (d.C_out % T::BK == 0)
-    launch_tiled<T, device::conv2d_backward_data_gemm<T, true>>(grid, stream, dy, w, bias, dx, d, epilogue);
-  else
+  if (by_channel_blocks<T>(d.C_out)) {
+    const float* w_by_tap = launch_weights_by_tap<true>(w, workspace, d, stream, "conv2d_backward_data");
+    launch_tiled<T, device::conv2d_backward_data_gemm<T, true>>(grid, stream, dy, w_by_tap, bias, dx, d, epilogue);
+  } else {
     launch_tiled<T, device::conv2d_backward_data_gemm<T, false>>(grid, stream, dy, w, bias, dx, d, epilogue);
+  }
 }
 
 // The split of backward-weight's K = N H_out W_out pixels into slices (kernels/split_k.h).
@@ -458,14 +512,28 @@ void launch_backward_weight(const float* x, const float* dy, float* out, const C
 
 }  // namespace
 
+long conv2d_forward_gemm_workspace_size(ConvTiles tiles, const ConvDims& d) {
+  bool blocks = false;
+  with_tiles(tiles, [&](auto t) { blocks = by_channel_blocks<decltype(t)>(d.C_in); });
+  return blocks ? weights_by_tap_size(d) : 0;
+}
+
+long conv2d_backward_data_gemm_workspace_size(ConvTiles tiles, const ConvDims& d) {
+  bool blocks = false;
+  with_tiles(tiles, [&](auto t) { blocks = by_channel_blocks<decltype(t)>(d.C_out); });
+  return blocks ? weights_by_tap_size(d) : 0;
+}
+
 void launch_conv2d_forward_gemm(ConvTiles tiles, const float* x, const float* w, const float* bias, float* y,
-                                const ConvDims& d, simt::Stream stream, ConvEpilogue epilogue) {
-  with_tiles(tiles, [&](auto t) { launch_forward_gemm<decltype(t)>(x, w, bias, y, d, stream, epilogue); });
+                                float* workspace, const ConvDims& d, simt::Stream stream, ConvEpilogue epilogue) {
+  with_tiles(tiles, [&](auto t) { launch_forward_gemm<decltype(t)>(x, w, bias, y, workspace, d, stream, epilogue); });
 }
 
 void launch_conv2d_backward_data_gemm(ConvTiles tiles, const float* dy, const float* w, const float* bias, float* dx,
-                                      const ConvDims& d, simt::Stream stream, ConvEpilogue epilogue) {
-  with_tiles(tiles, [&](auto t) { launch_backward_data<decltype(t)>(dy, w, bias, dx, d, stream, epilogue); });
+                                      float* workspace, const ConvDims& d, simt::Stream stream,
+                                      ConvEpilogue epilogue) {
+  with_tiles(tiles,
+             [&](auto t) { launch_backward_data<decltype(t)>(dy, w, bias, dx, workspace, d, stream, epilogue); });
 }
 
 SplitK conv2d_backward_weight_gemm_split(ConvTiles tiles, const ConvGeometry& g) {

@@ -33,10 +33,15 @@ void launch_conv2d_forward_direct(const float* x, const float* w, const float* b
 // (bias may be null), and backward-weight's sum over pixels cut into the slices of
 // conv2d_backward_weight_gemm_split, slice z's dw [C_out, C_in, kH, kW] written at
 // out + z C_out C_in kH kW (out is dw itself when there is one slice).
+// Forward and backward-data need a workspace of the *_workspace_size floats (the weights laid
+// out by tap, when the tiles' K step divides the channels; else none, and workspace may be null).
+long conv2d_forward_gemm_workspace_size(ConvTiles tiles, const ConvDims& d);
+long conv2d_backward_data_gemm_workspace_size(ConvTiles tiles, const ConvDims& d);
 void launch_conv2d_forward_gemm(ConvTiles tiles, const float* x, const float* w, const float* bias, float* y,
-                                const ConvDims& d, simt::Stream stream, ConvEpilogue epilogue);
+                                float* workspace, const ConvDims& d, simt::Stream stream, ConvEpilogue epilogue);
 void launch_conv2d_backward_data_gemm(ConvTiles tiles, const float* dy, const float* w, const float* bias, float* dx,
-                                      const ConvDims& d, simt::Stream stream, ConvEpilogue epilogue);
+                                      float* workspace, const ConvDims& d, simt::Stream stream,
+                                      ConvEpilogue epilogue);
 SplitK conv2d_backward_weight_gemm_split(ConvTiles tiles, const ConvGeometry& g);
 void launch_conv2d_backward_weight_gemm(ConvTiles tiles, const float* x, const float* dy, float* out,
                                         const ConvDims& d, SplitK s, simt::Stream stream);

@@ -117,7 +117,8 @@ void add_bias_and_activation(std::vector<double>& out, const std::vector<double>
 
 const ConvEpilogue leaky{ConvActivation::leaky_relu, 0.02f};
 
-// The scratch memory of conv2d_forward and conv2d_backward_data (Winograd's transformed kernels),
+// The scratch memory of conv2d_forward and conv2d_backward_data (Winograd's transformed kernels,
+// the implicit GEMM's weights by tap),
 // fresh device memory: NaN in the emulation, so a part the kernels read but never wrote fails.
 DeviceBuffer<float> workspace_of(long floats) {
   return DeviceBuffer<float>(static_cast<std::size_t>(std::max(1L, floats)));
@@ -361,14 +362,16 @@ TEST_CASE("version 4 (tensor cores, TF32) matches the reference on TF32-rounded 
       std::vector<double> want_y(g.output_numel());
       ednn::cpu::ref::conv2d_forward<double>(xt.data(), wt.data(), bd.data(), want_y.data(), g);
       add_bias_and_activation(want_y, std::vector<double>(g.C_out, 0.0), g.N, g.C_out, HW_out, leaky);
-      DeviceBuffer<float> y = output_buffer(g.output_numel());
-      ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y.data(), g, nullptr, leaky, 4);
+      DeviceBuffer<float> y = output_buffer(g.output_numel()), forward_scratch = forward_workspace(g, 4);
+      ednn::kernels::conv2d_forward(dx.data(), dw.data(), db.data(), y.data(), g, nullptr, leaky, 4,
+                                    forward_scratch.data());
       check_output(y, want_y, long(g.C_in) * g.kH * g.kW);
 
       std::vector<double> want_dx(g.input_numel());
       ednn::cpu::ref::conv2d_backward_data<double>(dyt.data(), wt.data(), want_dx.data(), g);
-      DeviceBuffer<float> dxo = output_buffer(g.input_numel());
-      ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dxo.data(), g, nullptr, nullptr, {}, 4);
+      DeviceBuffer<float> dxo = output_buffer(g.input_numel()), data_scratch = backward_data_workspace(g, 4);
+      ednn::kernels::conv2d_backward_data(ddy.data(), dw.data(), dxo.data(), g, nullptr, nullptr, {}, 4, 1,
+                                          data_scratch.data());
       check_output(dxo, want_dx, long(g.C_out) * g.kH * g.kW);
 
       std::vector<double> want_dw(g.weight_numel()), want_db(g.C_out, 0.0);
@@ -457,6 +460,22 @@ TEST_CASE("conv2d launchers reject bad arguments with a message") {
       doctest::Contains("needs a workspace"), ednn::Error);
   CHECK(ednn::kernels::conv2d_forward_workspace_size(g, 3) == 0);
   CHECK(ednn::kernels::conv2d_forward_workspace_size(g, 6) > 0);
+  // 16 input and 8 output channels: forward by channel blocks for every K step (8, 16), backward-
+  // data for 8 only; the weights by tap are one copy of w.
+  const ConvGeometry blocks = geometry({1, 16, 8, 5, 5, 3, 3, 1, 1});
+  for (int version : {0, 2, 3, 4, 5})
+    CHECK(ednn::kernels::conv2d_forward_workspace_size(blocks, version) == blocks.weight_numel());
+  CHECK(ednn::kernels::conv2d_forward_workspace_size(blocks, 1) == 0);
+  CHECK(ednn::kernels::conv2d_backward_data_workspace_size(blocks, 3) == blocks.weight_numel());
+  CHECK(ednn::kernels::conv2d_backward_data_workspace_size(blocks, 4) == 0);
+  CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), blocks, nullptr),
+                       doctest::Contains("conv2d_forward (implicit GEMM by channel blocks): needs a workspace of "
+                                         "1152 floats"),
+                       ednn::Error);
+  CHECK_THROWS_WITH_AS(
+      ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), blocks, nullptr, nullptr, {}, 2),
+      doctest::Contains("conv2d_backward_data (implicit GEMM by channel blocks): needs a workspace of"),
+      ednn::Error);
   CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_forward(a.data(), b.data(), nullptr, c.data(), g, nullptr, {}, 6),
                        doctest::Contains("conv2d (Winograd): needs a workspace of"), ednn::Error);
   CHECK_THROWS_WITH_AS(ednn::kernels::conv2d_backward_data(a.data(), b.data(), c.data(), g, nullptr, nullptr, {}, 6),
