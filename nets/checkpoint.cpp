@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -42,6 +43,34 @@ void write_all(int fd, const void* data, std::size_t bytes, const std::string& p
     }
     p += n;
     bytes -= static_cast<std::size_t>(n);
+  }
+}
+
+
+// Writes path through path + ".tmp": `write` fills the temporary, which is fsynced (on disk before
+// it takes the name), closed and renamed over path; on any failure the temporary is removed and
+// path is untouched. `what` starts the errors' names ("checkpoint " or "").
+void write_atomically(const std::string& path, const char* what,
+                      const std::function<void(int fd, const std::string& tmp)>& write) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail("cannot write ", what, tmp, ": ", errno_text());
+  try {
+    write(fd, tmp);
+    if (::fsync(fd) != 0) fail("fsync ", tmp, ": ", errno_text());
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    fail("close ", tmp, ": ", errno_text());
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = errno_text();
+    ::unlink(tmp.c_str());
+    fail("cannot rename ", tmp, " to ", path, ": ", why);
   }
 }
 
@@ -91,10 +120,7 @@ void write_safetensors(const std::string& path, const std::vector<NamedArray>& t
   text.append((8 - text.size() % 8) % 8, ' ');
   const std::uint64_t header_len = text.size();
 
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail("cannot write checkpoint ", tmp, ": ", errno_text());
-  try {
+  write_atomically(path, "checkpoint ", [&](int fd, const std::string& tmp) {
     write_all(fd, &header_len, 8, tmp);
     write_all(fd, text.data(), text.size(), tmp);
     std::size_t next_integer = 0;
@@ -102,21 +128,7 @@ void write_safetensors(const std::string& path, const std::vector<NamedArray>& t
       if (h.defined()) write_all(fd, h.raw_data(), h.nbytes(), tmp);
       else write_all(fd, &integers[next_integer++], sizeof(std::int64_t), tmp);
     }
-    if (::fsync(fd) != 0) fail("fsync ", tmp, ": ", errno_text());
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    fail("close ", tmp, ": ", errno_text());
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    fail("cannot rename ", tmp, " to ", path, ": ", why);
-  }
+  });
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
@@ -390,24 +402,7 @@ Metadata load_optimizer(const std::string& path, Module& net, Adam& adam) {
 }
 
 void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail("cannot write ", tmp, ": ", errno_text());
-  try {
-    write_all(fd, text.data(), text.size(), tmp);
-    if (::fsync(fd) != 0) fail("fsync ", tmp, ": ", errno_text());  // on disk before it takes the name
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    fail("close ", tmp, ": ", errno_text());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("cannot rename ", tmp, " to ", path, ": ", ec.message());
+  write_atomically(path, "", [&](int fd, const std::string& tmp) { write_all(fd, text.data(), text.size(), tmp); });
 }
 
 }  // namespace ednn::nets
