@@ -7,31 +7,39 @@
 //
 //   bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] [--only conv|ops]
 //                  [--op forward,backward_data,backward_weight] [--full] [--no-extrapolation]
-//                  [--csv bench_counters.csv]
+//                  [--jobs N] [--csv bench_counters.csv]
 //
 // Two shortcuts make the paper's layers countable in seconds per row (their errors, measured:
 // kernels/README.md, "Reading the counters"):
 //   sampling (--full turns it off): each launch runs the first, middle and last block along each
 //     grid dimension, weighted by the blocks they stand for (simt::counters::begin(true));
 //   extrapolation (--no-extrapolation turns it off): a block of a paper layer runs up to thousands
-//     of K steps, so forward and backward-data are counted at 32 and 64 channels summed over, and
+//     of K steps, so forward and backward-data are counted at 16 and 32 channels summed over, and
 //     backward-weight (whose K is the batch's pixels, split-K) on one image of r and 2r rows (r
-//     a few times the fewest that keep the full batch's slices), and
-//     every count is extrapolated linearly to the layer's. The buffers are real (about 2 GiB at the paper's first layer, batch 16), filled with
-// seeded values; the sampled launches compute nothing useful, which is fine: nothing is checked
-// here but the counts (the kernels' results are checked by the kernel tests).
+//     the fewest that keep the full batch's slices), and every count is extrapolated linearly to
+//     the layer's (the bias gradient's sums, not linear, are counted at the layer's size).
+// The rows run in --jobs processes side by side. The buffers are real (about 2 GiB at the paper's
+// first layer, batch 16), filled with seeded values; the sampled launches compute nothing useful,
+// which is fine: nothing is checked here but the counts (the kernels' results are checked by the
+// kernel tests).
 #include <dlfcn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ednn_git_commit.h"  // EDNN_GIT_COMMIT (cmake/GitCommit.cmake)
@@ -76,6 +84,8 @@ std::string kernel_symbol(const void* kernel) {
 
 struct Output {
   std::ofstream csv;
+  long row = 0;           // the row being written (its place in the order all processes share)
+  bool row_prefix = false;  // a child of --jobs: each line starts with its row, for the merge
   std::vector<std::pair<const void*, std::string>> symbols;  // kernel -> symbol, looked up once each
 
   const std::string& symbol(const void* kernel) {
@@ -92,20 +102,27 @@ struct Output {
       "shared_load_wavefronts,shared_load_bytes,shared_store_requests,shared_store_wavefronts,shared_store_bytes,"
       "barriers,unique_sectors,footprint_bytes,copy_async_bytes,count_seconds";
 
-  // One row per kernel of one counted (op, shape, variant), and a few lines on stdout.
+  // One row per kernel of one counted (op, shape, variant), and a few lines on stdout (written at
+  // once, so that the lines of processes running side by side do not mix).
   void write(const std::string& op, const std::string& shape, const std::string& variant, const Counts& c,
              double seconds) {
-    std::printf("%-16s | %-40s | %-30s | %.2f s\n", op.c_str(), shape.c_str(), variant.c_str(), seconds);
+    char line[512];
+    std::snprintf(line, sizeof line, "%-16s | %-40s | %-30s | %.2f s\n", op.c_str(), shape.c_str(), variant.c_str(),
+                  seconds);
+    std::string text = line;
     for (const KernelCounts& k : c.kernels) {
       const auto& n = k.numbers;
-      std::printf("    %-34s %5llu blk  gld %5.2f sec/req  gst %5.2f  shld %5.2f wf/req  shst %5.2f  bar/blk %6.1f"
-                  "  lanes %4.1f\n",
-                  k.launched_at.substr(k.launched_at.rfind('/') + 1).c_str(),
-                  static_cast<unsigned long long>(n.blocks), n.global_load.sectors_per_request(),
-                  n.global_store.sectors_per_request(), n.shared_load.wavefronts_per_request(),
-                  n.shared_store.wavefronts_per_request(), n.blocks ? double(n.barriers) / double(n.blocks) : 0.0,
-                  n.global_load.lanes_per_request());
+      std::snprintf(line, sizeof line,
+                    "    %-34s %5llu blk  gld %5.2f sec/req  gst %5.2f  shld %5.2f wf/req  shst %5.2f  bar/blk %6.1f"
+                    "  lanes %4.1f\n",
+                    k.launched_at.substr(k.launched_at.rfind('/') + 1).c_str(),
+                    static_cast<unsigned long long>(n.blocks), n.global_load.sectors_per_request(),
+                    n.global_store.sectors_per_request(), n.shared_load.wavefronts_per_request(),
+                    n.shared_store.wavefronts_per_request(), n.blocks ? double(n.barriers) / double(n.blocks) : 0.0,
+                    n.global_load.lanes_per_request());
+      text += line;
       const auto u = [](std::uint64_t v) { return std::to_string(v); };
+      if (row_prefix) csv << row << "\t";
       csv << op << ",\"" << shape << "\",\"" << variant << "\"," << k.launched_at.substr(k.launched_at.rfind('/') + 1)
           << "," << symbol(k.kernel) << "," << u(k.launches) << "," << k.grid.x << "," << k.grid.y << "," << k.grid.z
           << "," << k.block.x * k.block.y * k.block.z << "," << u(k.dynamic_shared_bytes) << "," << u(n.blocks) << ","
@@ -118,8 +135,29 @@ struct Output {
           << u(n.copy_async_bytes) << "," << seconds << "\n";
     }
     csv.flush();
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
   }
 };
+
+// --jobs: the rows are shared among processes (fork). Every process walks the same rows in the
+// same order; each takes the next row nobody has taken, through a counter in shared memory, runs
+// it, and takes another. Rows differ a hundredfold in cost, so handing them out one at a time
+// balances the processes where a fixed split would not.
+struct Rows {
+  std::atomic<long>* next_free = nullptr;  // shared by the processes; null: one process runs all
+  long seen = -1;                          // rows this process has walked past
+  long taken = -1;                         // the row this process took last
+
+  // Called once per row, in order: does this process run it?
+  bool take() {
+    ++seen;
+    if (!next_free) return true;
+    if (taken < seen) taken = next_free->fetch_add(1);
+    return taken == seen;
+  }
+};
+Rows rows;
 
 // A device buffer of n floats filled with a pattern (values in [-1, 1], none zero, period 1000),
 // written straight into it: the emulation's device memory is the host's, and a paper layer's
@@ -142,9 +180,12 @@ Counts counted(bool sample, F&& launch) {
   return simt::counters::end();
 }
 
+// One row: counted here if this process takes it (Rows).
 template <class F>
 void count(Output& out, bool sample, const std::string& op, const std::string& shape, const std::string& variant,
            F&& launch) {
+  if (!rows.take()) return;
+  out.row = rows.seen;
   const auto start = std::chrono::steady_clock::now();
   const Counts c = counted(sample, launch);
   out.write(op, shape, variant, c, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -191,20 +232,33 @@ Counts extrapolate(const Counts& a, const Counts& b, double t) {
 
 // A row whose cost grows with one size (the K loop's length): counted at that size s1 and s2 and
 // extrapolated linearly to `full` when full > s2 (every count of a tiled kernel is linear in its K
-// steps), else counted as it is. launch(size) runs the row at that size.
+// steps), else counted as it is. launch(size) runs the row at that size. The kernels of the row
+// that are not linear in that size (a reduction whose grid grows with it up to a cap) are
+// counted at the full size by `at_full_size`, a launch of those alone; their counts replace the
+// extrapolated ones, kernel by kernel (by launch site).
 bool extrapolation = true;  // --no-extrapolation clears it
 std::string op_filter = "all";      // --op: only the convolution operations whose name contains it
 
 template <class F>
 void count_extrapolated(Output& out, bool sample, const std::string& op, const std::string& shape,
-                        const std::string& variant, int full, int s1, int s2, F&& launch) {
+                        const std::string& variant, int full, int s1, int s2, F&& launch,
+                        const std::function<void()>& at_full_size = {}) {
   if (op_filter.find(op) == std::string::npos && op_filter != "all") return;
   if (full <= s2 || !extrapolation) return count(out, sample, op, shape, variant, [&] { launch(full); });
+  if (!rows.take()) return;
+  out.row = rows.seen;
   const auto start = std::chrono::steady_clock::now();
   const Counts a = counted(sample, [&] { launch(s1); });
   const Counts b = counted(sample, [&] { launch(s2); });
-  out.write(op, shape, variant, extrapolate(a, b, double(full - s1) / double(s2 - s1)),
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  Counts row = extrapolate(a, b, double(full - s1) / double(s2 - s1));
+  if (at_full_size)
+    for (const KernelCounts& exact : counted(sample, at_full_size).kernels) {
+      const auto it = std::find_if(row.kernels.begin(), row.kernels.end(),
+                                   [&](const KernelCounts& k) { return k.launched_at == exact.launched_at; });
+      EDNN_CHECK(it != row.kernels.end(), "bench_counters: ", exact.launched_at, " is not a kernel of ", op);
+      *it = exact;
+    }
+  out.write(op, shape, variant, row, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 std::string version_name(int version) {  // bench_conv's variant names
@@ -216,7 +270,7 @@ std::string version_name(int version) {  // bench_conv's variant names
                         : "ednn v" + std::to_string(version);
 }
 
-// Forward and backward-data at reduced channels summed over (C_in, C_out: 32 and 64), backward-
+// Forward and backward-data at reduced channels summed over (C_in, C_out: 16 and 32), backward-
 // weight on one image of fewer rows (below), extrapolated to the layer's (count_extrapolated):
 // the grid and the tiles do not depend on them, the K loop's length does, linearly.
 void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, int only_version) {
@@ -229,7 +283,7 @@ void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, i
   for (int version = 1; version <= 7; ++version) {
     if (only_version >= 0 && version != only_version) continue;
     const std::string variant = version_name(version);
-    count_extrapolated(out, sample, "forward", layer.name, variant, full.C_in, 32, 64, [&](int C_in) {
+    count_extrapolated(out, sample, "forward", layer.name, variant, full.C_in, 16, 32, [&](int C_in) {
       const ednn::ConvGeometry g = with(full.N, C_in, full.C_out);
       simt::DeviceBuffer<float> x = device_values(g.input_numel()), w = device_values(g.weight_numel()),
                                 y = device_values(g.output_numel()),
@@ -237,7 +291,7 @@ void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, i
       k::conv2d_forward(x.data(), w.data(), nullptr, y.data(), g, nullptr, {}, version, ws.data());
     });
     if (version == 1) continue;  // the direct kernel is forward only
-    count_extrapolated(out, sample, "backward_data", layer.name, variant, full.C_out, 32, 64, [&](int C_out) {
+    count_extrapolated(out, sample, "backward_data", layer.name, variant, full.C_out, 16, 32, [&](int C_out) {
       const ednn::ConvGeometry g = with(full.N, full.C_in, C_out);
       simt::DeviceBuffer<float> dx = device_values(g.input_numel()), w = device_values(g.weight_numel()),
                                 dy = device_values(g.output_numel()),
@@ -245,8 +299,8 @@ void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, i
       k::conv2d_backward_data(dy.data(), w.data(), dx.data(), g, nullptr, nullptr, {}, version, 1, ws.data());
     });
     // K is every pixel of the batch, split into slices (kernels/split_k.h) that run the grid's z:
-    // counted on one image of the layer's width and r and 2r rows, r (at least 8) 4 times the
-    // fewest that split K into as many slices as the whole batch's, so the grid is the full one
+    // counted on one image of the layer's width and r and 2r rows, r (at least 8) the fewest
+    // that split K into as many slices as the whole batch's, so the grid is the full one
     // and only each slice's share of the pixels (its K loop) is shorter; every count is linear in
     // the rows (up to the top and bottom padding rows, 2 per image: the batch has 2N of them).
     const auto slices = [&](const ednn::ConvGeometry& g) {
@@ -259,14 +313,26 @@ void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, i
     };
     int r = 8;
     while (r < full.N * full.H_in && slices(rows(r)) != slices(full)) r *= 2;
-    r = std::max(8, std::min(4 * r, full.N * full.H_in / 2));
-    count_extrapolated(out, sample, "backward_weight", layer.name, variant, full.N * full.H_in, r, 2 * r, [&](int n) {
-      const ednn::ConvGeometry g = rows(n);
-      simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
-                                dy = device_values(g.output_numel()), dbias = device_values(g.C_out),
-                                ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
-      k::conv2d_backward_weight(x.data(), dy.data(), dw.data(), dbias.data(), ws.data(), g, nullptr, version);
-    });
+    r = std::max(8, std::min(r, full.N * full.H_in / 2));
+    // The bias gradient, a sum per channel over the batch's pixels (kernels/reduce.cu), splits
+    // them into a number of slices that grows with them up to a cap, so it is counted at the
+    // layer's size, alone.
+    const auto bias_sums = [&] {
+      const long HW = long(full.H_out) * full.W_out;
+      simt::DeviceBuffer<float> dy = device_values(long(full.N) * full.C_out * HW), dbias = device_values(full.C_out),
+                                ws = device_values(k::sum_per_channel_workspace_size(full.N, full.C_out, HW));
+      k::sum_per_channel(dy.data(), full.N, full.C_out, HW, dbias.data(), ws.data(), nullptr);
+    };
+    count_extrapolated(
+        out, sample, "backward_weight", layer.name, variant, full.N * full.H_in, r, 2 * r,
+        [&](int n) {
+          const ednn::ConvGeometry g = rows(n);
+          simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
+                                    dy = device_values(g.output_numel()), dbias = device_values(g.C_out),
+                                    ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
+          k::conv2d_backward_weight(x.data(), dy.data(), dw.data(), dbias.data(), ws.data(), g, nullptr, version);
+        },
+        bias_sums);
   }
 }
 
@@ -426,6 +492,7 @@ void count_sor(Output& out, bool sample, const std::string& preset) {
 struct Options {
   std::string preset = "paper", only = "all", layer, csv = "bench_counters.csv";
   int batch = 16, version = -1;
+  int jobs = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   bool full = false;
 };
 
@@ -436,10 +503,11 @@ Options parse(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       std::printf("bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] "
                   "[--only all|conv|ops] [--op forward,backward_data,backward_weight] [--full] [--no-extrapolation]\n"
-                  "  [--csv bench_counters.csv]\n"
+                  "  [--jobs N] [--csv bench_counters.csv]\n"
                   "Counts, in the CPU emulation, what every kernel does to memory at the network's shapes (the rows "
                   "of bench_conv and bench_ops); CSV for bench/time_model.py. --full: every block, not a sample; --no-extrapolation: the\n"
-                  "convolutions at their own channels and batch, not extrapolated from reduced ones (slow).\n");
+                  "convolutions at their own channels and batch, not extrapolated from reduced ones (slow); --jobs: processes that\n"
+                  "share the rows (default: one per hardware thread).\n");
       std::exit(0);
     }
     if (a == "--full") {
@@ -469,6 +537,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--op") op_filter = v;
     else if (a == "--batch") o.batch = number(1, 4096);
     else if (a == "--version") o.version = number(-1, 7);
+    else if (a == "--jobs") o.jobs = number(1, 64);
     else ednn::fail("bench_counters: unknown option ", a, " (see --help)");
   }
   EDNN_CHECK(o.preset == "paper" || o.preset == "small", "bench_counters: --preset ", o.preset, ": paper or small");
@@ -477,33 +546,103 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// Every row of the options, in the order the processes share (Rows).
+void count_all(Output& out, const Options& opt, const std::vector<ednn::bench::ConvLayer>& layers) {
+  const bool sample = !opt.full;
+  for (const auto& layer : layers) count_conv(out, sample, layer, opt.version);
+  if (opt.only != "conv") {
+    count_ops(out, sample, opt.preset, opt.batch);
+    count_training_ops(out, sample, opt.preset, opt.batch);
+    count_sor(out, sample, opt.preset);
+  }
+}
+
+// --jobs N > 1: N processes share the rows; each writes its rows, prefixed by their place, to
+// its own file, which are merged here in row order into `csv` (already holding the header).
+void count_in_processes(std::ofstream& csv, const std::string& partial, const Options& opt,
+                        const std::vector<ednn::bench::ConvLayer>& layers) {
+  void* shared = mmap(nullptr, sizeof(std::atomic<long>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  EDNN_CHECK(shared != MAP_FAILED, "bench_counters: cannot map memory shared by the --jobs processes");
+  rows.next_free = new (shared) std::atomic<long>(0);
+  std::fflush(stdout);
+  std::vector<pid_t> children;
+  std::vector<std::string> files;
+  for (int job = 0; job < opt.jobs; ++job) {
+    files.push_back(partial + ".job" + std::to_string(job));
+    const pid_t pid = fork();
+    EDNN_CHECK(pid >= 0, "bench_counters: fork failed for --jobs ", opt.jobs);
+    if (pid == 0) {
+      int status = 0;
+      try {
+        Output out;
+        out.row_prefix = true;
+        out.csv.open(files.back());
+        EDNN_CHECK(out.csv.good(), "cannot write ", files.back());
+        count_all(out, opt, layers);
+        out.csv.close();
+        status = out.csv.good() ? 0 : 1;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_counters: error (process %d of --jobs): %s\n", job + 1, e.what());
+        status = 1;
+      }
+      std::fflush(stdout);
+      _exit(status);
+    }
+    children.push_back(pid);
+  }
+  bool failed = false;
+  for (pid_t pid : children) {
+    int status = 0;
+    failed |= waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+  }
+  std::vector<std::pair<long, std::string>> lines;  // (row, CSV line), a row's lines in their order
+  for (const std::string& file : files) {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) {
+      const std::size_t tab = line.find('\t');
+      EDNN_CHECK(tab != std::string::npos, "bench_counters: ", file, ": a line without its row");
+      lines.emplace_back(std::stol(line.substr(0, tab)), line.substr(tab + 1));
+    }
+    std::remove(file.c_str());
+  }
+  munmap(shared, sizeof(std::atomic<long>));
+  EDNN_CHECK(!failed, "bench_counters: a process of --jobs failed (its error is above); nothing written");
+  std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [row, line] : lines) csv << line << "\n";
+}
+
 int run(int argc, char** argv) {
   const Options opt = parse(argc, argv);
-  const std::string preset = opt.preset, only = opt.only, layer_filter = opt.layer;
-  const int batch = opt.batch, version = opt.version;
-  const bool sample = !opt.full;
-
+  std::vector<ednn::bench::ConvLayer> layers;
+  if (opt.only != "ops") {
+    layers = opt.preset == "paper" ? ednn::bench::network_layers("paper", 512, 64, opt.batch)
+                                   : ednn::bench::network_layers("small", 128, 8, opt.batch);
+    std::erase_if(layers, [&](const auto& l) { return l.name.find(opt.layer) == std::string::npos; });
+    EDNN_CHECK(!layers.empty(), "--layer ", opt.layer, ": no layer of preset ", opt.preset, " has that in its name");
+  }
+  // Written to a temporary and renamed: an earlier CSV is replaced only by a complete one.
+  const std::string partial = opt.csv + ".partial";
   Output out;
-  out.csv.open(opt.csv);
-  EDNN_CHECK(out.csv.good(), "bench_counters: --csv ", opt.csv, ": cannot write the file");
-  out.csv << "# bench_counters, git " << EDNN_GIT_COMMIT << ", preset " << preset << ", batch " << batch
-          << (sample ? ", sampled blocks" : ", every block") << "\n"
+  out.csv.open(partial);
+  EDNN_CHECK(out.csv.good(), "bench_counters: --csv ", opt.csv, ": cannot write ", partial);
+  out.csv << "# bench_counters, git " << EDNN_GIT_COMMIT << ", preset " << opt.preset << ", batch " << opt.batch
+          << (opt.full ? ", every block" : ", sampled blocks") << "\n"
           << Output::header << "\n";
   const auto start = std::chrono::steady_clock::now();
-  if (only != "ops") {
-    auto layers = preset == "paper" ? ednn::bench::network_layers("paper", 512, 64, batch)
-                                    : ednn::bench::network_layers("small", 128, 8, batch);
-    std::erase_if(layers, [&](const auto& l) { return l.name.find(layer_filter) == std::string::npos; });
-    EDNN_CHECK(!layers.empty(), "--layer ", layer_filter, ": no layer of preset ", preset, " has that in its name");
-    for (const auto& layer : layers) count_conv(out, sample, layer, version);
+  try {
+    if (opt.jobs == 1) count_all(out, opt, layers);
+    else count_in_processes(out.csv, partial, opt, layers);
+    out.csv.close();
+    EDNN_CHECK(out.csv.good(), "bench_counters: cannot write ", partial);
+    EDNN_CHECK(std::rename(partial.c_str(), opt.csv.c_str()) == 0, "bench_counters: cannot rename ", partial, " to ",
+               opt.csv);
+  } catch (...) {
+    std::remove(partial.c_str());
+    throw;
   }
-  if (only != "conv") {
-    count_ops(out, sample, preset, batch);
-    count_training_ops(out, sample, preset, batch);
-    count_sor(out, sample, preset);
-  }
-  std::printf("written to %s in %.1f s\n", opt.csv.c_str(),
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  std::printf("written to %s in %.1f s (%d process%s)\n", opt.csv.c_str(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), opt.jobs,
+              opt.jobs == 1 ? "" : "es");
   return 0;
 }
 

@@ -34,11 +34,13 @@
 //     as registers and local memory are not memory traffic here.
 //
 // Requests. The emulation runs the lanes of a warp one after another, so a request is rebuilt as
-// (warp, instruction, how many times this lane executed it before): every lane keeps a count per
-// instruction, and the k-th execution of an instruction by the lanes of one warp is one request.
-// The requests are evaluated at each block barrier and at the block's end (all its lanes have then
-// run them; a request never spans a barrier, on the GPU either, so the executions are counted per
-// interval between barriers, which also keeps the bookkeeping small):
+// (warp, instruction, how many times this lane executed it before): the k-th execution of an
+// instruction by the lanes of one warp is one request. Each thread's accesses are kept in order
+// and matched at each block barrier and at the block's end (all its lanes have then run them; a
+// request never spans a barrier, on the GPU either, which also keeps the bookkeeping small). When
+// the lanes of a warp made the same sequence of instructions (no divergence, nearly always), the
+// k-th access of each is the k-th request, a walk with no lookups; otherwise they are matched by
+// (instruction, occurrence). Each request counts
 // global: the distinct 32-byte sectors its lanes' bytes fall in; shared: per phase (32 lanes for
 // accesses of up to 4 bytes, 16 for 8 bytes, 8 for 16 bytes) the largest number of distinct
 // 4-byte words in one bank (bank = word % 32), summed over the phases that have an active lane.
@@ -70,22 +72,24 @@ struct LaneAccess {
   unsigned bytes;
 };
 
-struct Request {
-  Space space;
+// One access of one thread, as the hook saw it.
+struct Access {
+  std::uintptr_t instruction;
+  std::uintptr_t address;
+  unsigned bytes;
   bool store;
-  std::vector<LaneAccess> lanes;
+  Space space;
 };
 
-struct RequestKey {
-  int warp;
+// The k-th execution of an instruction by a lane.
+struct Occurrence {
   std::uintptr_t instruction;
-  std::uint32_t occurrence;
-  bool operator==(const RequestKey&) const = default;
+  std::uint32_t k;
+  bool operator==(const Occurrence&) const = default;
 };
-struct RequestKeyHash {
-  std::size_t operator()(const RequestKey& k) const {
-    return std::hash<std::uintptr_t>()(k.instruction) ^ (std::size_t(k.occurrence) * 0x9e3779b97f4a7c15ull) ^
-           (std::size_t(k.warp) << 48);
+struct OccurrenceHash {
+  std::size_t operator()(const Occurrence& o) const {
+    return std::hash<std::uintptr_t>()(o.instruction) ^ (std::size_t(o.k) * 0x9e3779b97f4a7c15ull);
   }
 };
 
@@ -98,15 +102,35 @@ struct State {
   std::vector<std::unordered_set<std::uintptr_t>> kernel_sectors;  // per kernel
   std::vector<std::map<std::uintptr_t, std::size_t>> kernel_allocations;  // per kernel: start -> bytes
   std::map<std::uintptr_t, std::size_t> device_blocks;  // start -> bytes
-  // The barrier interval being run: per thread, executions of each instruction so far; the
-  // requests, as indices into a pool whose lane vectors keep their memory between intervals.
-  std::vector<std::unordered_map<std::uintptr_t, std::uint32_t>> executions;
-  std::unordered_map<RequestKey, std::size_t, RequestKeyHash> request_index;
-  std::vector<Request> requests;  // the first `request_count` are this interval's
-  std::size_t request_count = 0;
+  // The barrier interval being run: per thread of the block, its accesses in order (the vectors
+  // keep their memory between intervals).
+  std::vector<std::vector<Access>> accesses;
+  std::size_t threads_seen = 0;  // accesses[0, threads_seen) may be non-empty
+  std::vector<LaneAccess> request;      // one request's lanes
+  // A divergent warp's requests, matched by (instruction, occurrence) (evaluate_warp; kept, with
+  // their memory, from warp to warp).
+  struct Divergent {
+    Space space;
+    bool store;
+    std::vector<LaneAccess> lanes;
+  };
+  std::vector<Divergent> divergent;
+  std::unordered_map<Occurrence, std::size_t, OccurrenceHash> request_of;
+  std::unordered_map<std::uintptr_t, std::uint32_t> executions;  // one lane's, per instruction
   std::vector<std::uintptr_t> scratch;  // one request's sectors
   std::vector<std::uintptr_t> words;    // one shared phase's (bank, word)s
-  std::uintptr_t last_block = 1, last_block_end = 0;  // the device allocation last found (a cache)
+  // The device allocations last found, [begin, end) (a cache: a kernel reads and writes a few
+  // buffers, in turn), and the one last added to kernel_allocations[kernel].
+  std::array<std::pair<std::uintptr_t, std::uintptr_t>, 4> recent_blocks{};
+  unsigned recent_next = 0;
+  // The gap between allocations where the last address that was none of them fell (the fiber's
+  // stack, nearly always: the kernels' locals and arguments), [begin, end).
+  std::pair<std::uintptr_t, std::uintptr_t> recent_gap{0, 0};
+  std::uintptr_t last_counted_allocation = 0;
+  // The fiber last seen by record, and its stack [stack_begin, stack_end): while record's own
+  // frame is on that stack, the same fiber is running (a cache, cleared before each block).
+  simt::detail::CurrentThread thread;
+  std::uintptr_t stack_begin = 0, stack_end = 0;
 };
 
 State& state() {
@@ -127,11 +151,31 @@ bool is_static_shared(std::uintptr_t a) {
   return !inside(a, threadIdx) && !inside(a, blockIdx) && !inside(a, blockDim) && !inside(a, gridDim);
 }
 
-bool is_device(const State& s, std::uintptr_t a) {
+// The device allocation that holds address a, as [begin, end); {0, 0} if none.
+std::pair<std::uintptr_t, std::uintptr_t> device_block(State& s, std::uintptr_t a) {
+  for (const auto& block : s.recent_blocks)
+    if (a >= block.first && a < block.second) return block;
+  if (a >= s.recent_gap.first && a < s.recent_gap.second) return {0, 0};
   auto it = s.device_blocks.upper_bound(a);
-  if (it == s.device_blocks.begin()) return false;
+  const std::uintptr_t gap_end = it == s.device_blocks.end() ? UINTPTR_MAX : it->first;
+  if (it == s.device_blocks.begin()) {
+    s.recent_gap = {0, gap_end};
+    return {0, 0};
+  }
   --it;
-  return a < it->first + it->second;
+  if (a >= it->first + it->second) {
+    s.recent_gap = {it->first + it->second, gap_end};
+    return {0, 0};
+  }
+  auto& slot = s.recent_blocks[s.recent_next++ % s.recent_blocks.size()];
+  slot = {it->first, it->first + it->second};
+  return slot;
+}
+
+void forget_recent_blocks(State& s) {
+  s.recent_blocks.fill({0, 0});
+  s.recent_gap = {0, 0};
+  s.last_counted_allocation = 0;
 }
 
 // The wavefronts of one shared-memory request. (Small sorted arrays, not hash sets: a block of a
@@ -165,54 +209,104 @@ std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes, std::vector<std::
 // The numbers an event adds to: the total and the kernel's.
 std::array<Numbers*, 2> targets(State& s) { return {&s.counts, &s.counts.kernels[s.kernel].numbers}; }
 
+// One request: `lanes` of one warp executing one instruction together.
+void evaluate_request(State& s, Space space, bool store, const std::vector<LaneAccess>& lanes_of_request) {
+  std::uint64_t bytes = 0;
+  unsigned seen = 0;  // lanes as a bit set
+  for (const LaneAccess& l : lanes_of_request) {
+    bytes += l.bytes;
+    seen |= 1u << l.lane;
+  }
+  const auto lanes = static_cast<std::uint64_t>(__builtin_popcount(seen));
+  if (space == global_space) {
+    std::vector<std::uintptr_t>& sectors = s.scratch;
+    sectors.clear();
+    for (const LaneAccess& l : lanes_of_request)
+      for (std::uintptr_t sector = l.address / 32; sector <= (l.address + l.bytes - 1) / 32; ++sector)
+        sectors.push_back(sector);
+    std::sort(sectors.begin(), sectors.end());
+    sectors.erase(std::unique(sectors.begin(), sectors.end()), sectors.end());
+    s.kernel_sectors[s.kernel].insert(sectors.begin(), sectors.end());
+    if (const auto [begin, end] = device_block(s, lanes_of_request.front().address);
+        end != 0 && begin != s.last_counted_allocation) {
+      s.kernel_allocations[s.kernel].emplace(begin, end - begin);
+      s.last_counted_allocation = begin;
+    }
+    for (Numbers* n : targets(s)) {
+      GlobalRequests& g = store ? n->global_store : n->global_load;
+      g.requests += s.weight;
+      g.lanes += lanes * s.weight;
+      g.bytes += bytes * s.weight;
+      g.sectors += sectors.size() * s.weight;
+    }
+  } else {
+    const std::uint64_t w = wavefronts(lanes_of_request, s.words);
+    for (Numbers* n : targets(s)) {
+      SharedRequests& sh = store ? n->shared_store : n->shared_load;
+      sh.requests += s.weight;
+      sh.lanes += lanes * s.weight;
+      sh.bytes += bytes * s.weight;
+      sh.wavefronts += w * s.weight;
+    }
+  }
+}
+
+// The requests of one warp's interval. The k-th execution of an instruction by the warp's lanes
+// is one request. Almost always every lane that made an access made the same sequence of them
+// (no divergence), and the k-th access of each lane is the request's; otherwise the lanes'
+// accesses are matched by (instruction, how many times this lane executed it before).
+void evaluate_warp(State& s, std::size_t first_thread, std::size_t end_thread) {
+  const std::vector<Access>* leader = nullptr;
+  bool uniform = true;
+  for (std::size_t t = first_thread; t < end_thread && uniform; ++t) {
+    const std::vector<Access>& log = s.accesses[t];
+    if (log.empty()) continue;
+    if (!leader) {
+      leader = &log;
+      continue;
+    }
+    if (log.size() != leader->size()) uniform = false;
+    for (std::size_t j = 0; uniform && j < log.size(); ++j) uniform = log[j].instruction == (*leader)[j].instruction;
+  }
+  if (!leader) return;
+  std::vector<LaneAccess>& request = s.request;
+  if (uniform) {
+    for (std::size_t j = 0; j < leader->size(); ++j) {
+      request.clear();
+      for (std::size_t t = first_thread; t < end_thread; ++t)
+        if (const std::vector<Access>& log = s.accesses[t]; !log.empty())
+          request.push_back({int(t - first_thread), log[j].address, log[j].bytes});
+      evaluate_request(s, (*leader)[j].space, (*leader)[j].store, request);
+    }
+    return;
+  }
+  // Divergent: the requests in the order their first lane made them.
+  std::size_t count = 0;
+  s.request_of.clear();
+  for (std::size_t t = first_thread; t < end_thread; ++t) {
+    s.executions.clear();
+    for (const Access& a : s.accesses[t]) {
+      const std::uint32_t occurrence = s.executions[a.instruction]++;
+      const auto [it, added] = s.request_of.try_emplace({a.instruction, occurrence}, count);
+      if (added) {
+        if (count == s.divergent.size()) s.divergent.emplace_back();
+        s.divergent[count].space = a.space, s.divergent[count].store = a.store;
+        s.divergent[count++].lanes.clear();
+      }
+      s.divergent[it->second].lanes.push_back({int(t - first_thread), a.address, a.bytes});
+    }
+  }
+  for (std::size_t i = 0; i < count; ++i)
+    evaluate_request(s, s.divergent[i].space, s.divergent[i].store, s.divergent[i].lanes);
+}
+
 // The requests of the interval that just ended (a barrier released, or the block's end): every
 // lane has then run its part of them. A request does not span a barrier, on the GPU either.
 void evaluate_requests() {
   State& s = state();
-  for (std::size_t i = 0; i < s.request_count; ++i) {
-    Request& r = s.requests[i];
-    std::uint64_t bytes = 0;
-    unsigned seen = 0;  // lanes as a bit set
-    for (const LaneAccess& l : r.lanes) {
-      bytes += l.bytes;
-      seen |= 1u << l.lane;
-    }
-    const auto lanes = static_cast<std::uint64_t>(__builtin_popcount(seen));
-    if (r.space == global_space) {
-      std::vector<std::uintptr_t>& sectors = s.scratch;
-      sectors.clear();
-      for (const LaneAccess& l : r.lanes)
-        for (std::uintptr_t sector = l.address / 32; sector <= (l.address + l.bytes - 1) / 32; ++sector)
-          sectors.push_back(sector);
-      std::sort(sectors.begin(), sectors.end());
-      sectors.erase(std::unique(sectors.begin(), sectors.end()), sectors.end());
-      s.kernel_sectors[s.kernel].insert(sectors.begin(), sectors.end());
-      if (auto it = s.device_blocks.upper_bound(r.lanes.front().address); it != s.device_blocks.begin()) {
-        --it;
-        s.kernel_allocations[s.kernel].emplace(it->first, it->second);
-      }
-      for (Numbers* n : targets(s)) {
-        GlobalRequests& g = r.store ? n->global_store : n->global_load;
-        g.requests += s.weight;
-        g.lanes += lanes * s.weight;
-        g.bytes += bytes * s.weight;
-        g.sectors += sectors.size() * s.weight;
-      }
-    } else {
-      const std::uint64_t w = wavefronts(r.lanes, s.words);
-      for (Numbers* n : targets(s)) {
-        SharedRequests& sh = r.store ? n->shared_store : n->shared_load;
-        sh.requests += s.weight;
-        sh.lanes += lanes * s.weight;
-        sh.bytes += bytes * s.weight;
-        sh.wavefronts += w * s.weight;
-      }
-    }
-    r.lanes.clear();  // keeps its memory for the next interval's request
-  }
-  s.request_count = 0;
-  s.request_index.clear();
-  for (auto& e : s.executions) e.clear();
+  for (std::size_t w = 0; w < s.threads_seen; w += 32) evaluate_warp(s, w, std::min(w + 32, s.threads_seen));
+  for (std::size_t t = 0; t < s.threads_seen; ++t) s.accesses[t].clear();
+  s.threads_seen = 0;
 }
 
 // Sampling: the blocks a block stands for along one grid dimension of size g (0: not sampled).
@@ -223,6 +317,7 @@ std::uint64_t stratum(unsigned index, unsigned g) {
 
 bool on_block_selected() {
   State& s = state();
+  s.thread = {}, s.stack_begin = s.stack_end = 0;
   s.weight = 1;
   if (!s.active || !s.sample) return true;
   s.weight = stratum(blockIdx.x, gridDim.x) * stratum(blockIdx.y, gridDim.y) * stratum(blockIdx.z, gridDim.z);
@@ -245,12 +340,14 @@ void on_barrier() {
   for (Numbers* n : targets(s)) n->barriers += s.weight;
 }
 void on_device_malloc(const void* ptr, std::size_t bytes) {
-  state().device_blocks[reinterpret_cast<std::uintptr_t>(ptr)] = bytes;
+  State& s = state();
+  s.device_blocks[reinterpret_cast<std::uintptr_t>(ptr)] = bytes;
+  forget_recent_blocks(s);  // the new block may lie in the gap
 }
 void on_device_free(const void* ptr) {
   State& s = state();
   s.device_blocks.erase(reinterpret_cast<std::uintptr_t>(ptr));
-  s.last_block = 1, s.last_block_end = 0;
+  forget_recent_blocks(s);
 }
 
 void record(const void* address, unsigned bytes, bool store, const void* instruction);
@@ -259,9 +356,7 @@ void record(const void* address, unsigned bytes, bool store, const void* instruc
 // store's identity is the instruction's address + 1, to keep the two apart).
 void on_copy_async(void* shared_dst, const void* global_src, std::size_t bytes, const void* instruction) {
   State& s = state();
-  const void* shared = nullptr;
-  std::size_t shared_bytes = 0;
-  if (!s.active || simt::detail::current_thread(&shared, &shared_bytes) < 0) return;
+  if (!s.active || simt::detail::current_thread().linear < 0) return;
   for (Numbers* n : targets(s)) n->copy_async_bytes += bytes;
   record(global_src, static_cast<unsigned>(bytes), false, instruction);
   record(shared_dst, static_cast<unsigned>(bytes), true, static_cast<const char*>(instruction) + 1);
@@ -285,6 +380,7 @@ void on_launch_begin(const char* file, int line, const void* kernel, dim3 grid, 
   kc.block = block;
   kc.dynamic_shared_bytes = shared_bytes;
   s.kernel = k;
+  s.last_counted_allocation = 0;
 }
 void on_launch_end() { state().weight = 1; }
 
@@ -293,39 +389,37 @@ simt::detail::CounterHooks hooks{&on_block_selected, &on_block_end,  &on_barrier
 // Installed before main, so allocations made before begin() are known too.
 [[maybe_unused]] const bool installed = (simt::detail::counter_hooks = &hooks, true);
 
-// One lane's access, from an instrumented instruction.
+// One lane's access, from an instrumented instruction: kept in its thread's sequence until the
+// interval ends (evaluate_requests). The space is decided first by the cheap tests: the block's
+// dynamic and static shared memory, then the device allocations last found.
 void record(const void* address, unsigned bytes, bool store, const void* instruction) {
   State& s = state();
   if (!s.active || bytes == 0) return;
-  const void* dynamic_shared = nullptr;
-  std::size_t dynamic_shared_bytes = 0;
-  const int thread = simt::detail::current_thread(&dynamic_shared, &dynamic_shared_bytes);
-  if (thread < 0) return;
+  if (const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+      frame < s.stack_begin || frame >= s.stack_end) {
+    s.thread = simt::detail::current_thread();
+    s.stack_begin = reinterpret_cast<std::uintptr_t>(s.thread.stack);
+    s.stack_end = s.stack_begin + s.thread.stack_bytes;
+  }
+  if (s.thread.linear < 0) return;
   const auto a = reinterpret_cast<std::uintptr_t>(address);
-  const auto shared_begin = reinterpret_cast<std::uintptr_t>(dynamic_shared);
+  if (a >= s.stack_begin && a < s.stack_end) return;  // the kernel's locals: registers on the GPU
+  const int thread = s.thread.linear;
+  const auto shared_begin = reinterpret_cast<std::uintptr_t>(s.thread.dynamic_shared);
   Space space;
-  if (a >= s.last_block && a < s.last_block_end) {
-    space = global_space;
-  } else if (is_device(s, a)) {
-    auto it = --s.device_blocks.upper_bound(a);
-    s.last_block = it->first, s.last_block_end = it->first + it->second;
-    space = global_space;
-  }
-  else if ((a >= shared_begin && a < shared_begin + dynamic_shared_bytes) || is_static_shared(a))
+  if (a >= shared_begin && a < shared_begin + s.thread.dynamic_shared_bytes) {
     space = shared_space;
-  else
+  } else if (is_static_shared(a)) {
+    space = shared_space;
+  } else if (device_block(s, a).second != 0) {
+    space = global_space;
+  } else {
     return;
-  const auto pc = reinterpret_cast<std::uintptr_t>(instruction);
-  if (s.executions.size() <= static_cast<std::size_t>(thread)) s.executions.resize(thread + 1);
-  const std::uint32_t occurrence = s.executions[thread][pc]++;
-  const auto [it, added] = s.request_index.try_emplace(RequestKey{thread / 32, pc, occurrence}, s.request_count);
-  if (added) {
-    if (s.request_count == s.requests.size()) s.requests.emplace_back();
-    Request& r = s.requests[s.request_count++];
-    r.space = space;
-    r.store = store;
   }
-  s.requests[it->second].lanes.push_back({thread % 32, a, bytes});
+  const auto t = static_cast<std::size_t>(thread);
+  if (s.accesses.size() <= t) s.accesses.resize(t + 1);
+  s.threads_seen = std::max(s.threads_seen, t + 1);
+  s.accesses[t].push_back({reinterpret_cast<std::uintptr_t>(instruction), a, bytes, store, space});
 }
 
 }  // namespace
@@ -336,11 +430,9 @@ void begin(bool sample) {
   s.weight = 1;
   s.kernel_allocations.clear();
   s.counts = Counts{};
-  for (std::size_t i = 0; i < s.request_count; ++i) s.requests[i].lanes.clear();
-  s.request_count = 0;
-  s.request_index.clear();
-  s.executions.clear();
-  s.last_block = 1, s.last_block_end = 0;
+  for (auto& log : s.accesses) log.clear();
+  s.threads_seen = 0;
+  forget_recent_blocks(s);
   s.kernel_sectors.clear();
   s.kernel = 0;
   s.active = true;

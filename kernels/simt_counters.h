@@ -124,8 +124,15 @@ struct CounterHooks {
 };
 extern CounterHooks* counter_hooks;
 
-// The linear thread id (x + y bx + z bx by) of the fiber that calls it, or -1 outside a kernel;
-// with the block's dynamic shared memory.
-int current_thread(const void** dynamic_shared, std::size_t* dynamic_shared_bytes);
+// The fiber that calls it: its linear thread id (x + y bx + z bx by), or -1 outside a kernel;
+// the block's dynamic shared memory; the fiber's stack (where the kernel's locals live).
+struct CurrentThread {
+  int linear = -1;
+  const void* dynamic_shared = nullptr;
+  std::size_t dynamic_shared_bytes = 0;
+  const char* stack = nullptr;
+  std::size_t stack_bytes = 0;
+};
+CurrentThread current_thread();
 
 }  // namespace simt::detail

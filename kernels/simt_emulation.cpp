@@ -484,11 +484,10 @@ Fiber& current_fiber(const char* what) {
 
 CounterHooks* counter_hooks = nullptr;
 
-int current_thread(const void** dynamic_shared, std::size_t* dynamic_shared_bytes) {
-  if (!running || !running->current) return -1;
-  *dynamic_shared = running->shared;
-  *dynamic_shared_bytes = running->shared_bytes;
-  return running->current->linear;
+CurrentThread current_thread() {
+  if (!running || !running->current) return {};
+  return {running->current->linear, running->shared, running->shared_bytes, running->current->stack,
+          running->stack_bytes};
 }
 
 void* dynamic_shared_memory() {
