@@ -453,12 +453,26 @@ void count_training_ops(Output& out, bool sample, const std::string& preset, int
   }
 }
 
+// Every count of `c` times `factor` (a row of identical blocks counted on fewer of them).
+Counts scaled(const Counts& c, double factor) {
+  Counts none = c;
+  static_cast<simt::counters::Numbers&>(none) = {};
+  for (KernelCounts& k : none.kernels) k.numbers = {}, k.footprint_bytes = 0, k.grid = dim3(0, 0, 0);
+  return extrapolate(none, c, factor);
+}
+
 // The SOR kernel (solver/sor_kernel.cu) as bench_sor_kernel runs it (L = 512 or 128, batch 256,
-// the clamp model, tol 1e-6): its one launch loops over the sweeps until the sample converges,
-// so it is counted with the sweeps capped at 2 and 4 (the solve then stops with its
-// no-convergence error, after every launch has run) and extrapolated to `sweeps` per sample
-// (161 at L = 512: the mean of the H200 run, bench/RESULTS.md; paper only); the row "1 sweep" is
-// one sweep's solve.
+// the clamp model, tol 1e-6): a packing launch, the sweep launch, an unpacking launch. The sweep
+// launch loops, one block per sample, until the sample converges, which it decides from the
+// data; so its blocks must run on complete data, which sampled blocks would not give (the
+// packing launch would leave most of each sample unwritten, and the sweep would stop at once).
+// The sweep is therefore counted on one sample, every block, and scaled to the batch (every
+// block does the same: the batch holds copies of one input); the packing and unpacking launches
+// (element-wise, grid-stride, no barrier) are counted at the batch with sampled blocks, as their
+// grid is capped and does not scale. The sweeps: counted with the sweeps capped at 2 and 4 (the
+// solve then stops with its no-convergence error, after every launch has run) and extrapolated
+// to `sweeps` per sample (161 at L = 512: the mean of the H200 run, bench/RESULTS.md; paper
+// only); the row "1 sweep" is one sweep's solve.
 // Left out: the exact residual pass of the converging sweep (half a sweep's reads, once).
 void count_sor(Output& out, bool sample, const std::string& preset) {
   ednn::solver::SolverConfig config;
@@ -471,20 +485,37 @@ void count_sor(Output& out, bool sample, const std::string& preset) {
   for (int b = 1; b < batch; ++b) std::copy_n(inputs.begin(), pixels, inputs.begin() + std::ptrdiff_t(b * pixels));
   simt::DeviceBuffer<float> d_inputs(inputs), d_targets(inputs.size());
   std::vector<ednn::solver::SolveStats> stats(batch);
-  const auto solve = [&](int max_sweeps) {
+  const auto solve = [&](int samples, int max_sweeps) {
     config.max_sweeps = max_sweeps;
     try {
-      ednn::solver::solve_batch_device(config, batch, d_inputs.data(), d_targets.data(), stats);
+      ednn::solver::solve_batch_device(config, samples, d_inputs.data(), d_targets.data(),
+                                       std::span(stats).first(std::size_t(samples)));
     } catch (const ednn::Error& e) {  // expected: too few sweeps to converge
       EDNN_CHECK(std::string(e.what()).find("no convergence") != std::string::npos, "bench_counters: sor: ", e.what());
     }
   };
   const std::string shape = preset + " " + std::to_string(batch) + "x" + std::to_string(config.L) + "x" +
                             std::to_string(config.L) + " clamp";
-  count(out, sample, "sor", shape + " (1 sweep)", "ednn", [&] { solve(1); });
+  // one_sample(): the solve's counts on one sample, every block.
+  const auto row = [&](const std::string& what, const auto& one_sample) {
+    if (!rows.take()) return;
+    out.row = rows.seen;
+    const auto start = std::chrono::steady_clock::now();
+    Counts c = scaled(one_sample(), batch);
+    const Counts element_wise = counted(sample, [&] { solve(batch, 1); });
+    EDNN_CHECK(element_wise.kernels.size() == c.kernels.size(), "bench_counters: sor: the solves launched different kernels");
+    for (std::size_t k = 0; k < c.kernels.size(); ++k)
+      if (c.kernels[k].numbers.barriers == 0) c.kernels[k] = element_wise.kernels[k];
+    out.write("sor", shape + " (" + what + ")", "ednn", c,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  };
+  row("1 sweep", [&] { return counted(false, [&] { solve(1, 1); }); });
   if (preset == "paper")  // the H200's mean is at L = 512
-    count_extrapolated(out, sample, "sor", shape + " (" + std::to_string(sweeps) + " sweeps, the H200 run's mean)",
-                       "ednn", sweeps, 2, 4, solve);
+    row(std::to_string(sweeps) + " sweeps, the H200 run's mean", [&] {
+      const Counts a = counted(false, [&] { solve(1, 2); });
+      const Counts b = counted(false, [&] { solve(1, 4); });
+      return extrapolate(a, b, double(sweeps - 2) / double(4 - 2));
+    });
 }
 
 // The command line. Not apps/cli.h's frame: ednn_cli links the engine and with it the kernels
