@@ -235,7 +235,9 @@ int run(int argc, char** argv) {
                "train: --resume DIR writes to DIR; leave out --out or give the same directory");
     if (cli.given("overwrite")) throw io::UsageError("--resume continues the run in DIR, --overwrite replaces it: choose one");
     // An epoch whose commit a kill interrupted is completed (or discarded) before its settings are read.
-    if (root) nets::recover(o.out_dir);
+    if (root)
+      for (const std::string& line : nets::recover(o.out_dir).report("train", o.out_dir))
+        std::fprintf(stderr, "%s\n", line.c_str());
     comm->barrier();
     const std::string last = (std::filesystem::path(o.out_dir) / nets::run_files::last).string();
     EDNN_CHECK(std::filesystem::exists(last), "train --resume: ", last, " does not exist (no epoch of this run was "

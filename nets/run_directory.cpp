@@ -145,6 +145,16 @@ void EpochCommit::commit() {
   staged_.clear();
 }
 
+std::vector<std::string> Recovery::report(const std::string& program, const std::string& dir) const {
+  std::vector<std::string> lines;
+  for (const std::string& f : rolled_forward)
+    lines.push_back(program + ": " + dir + ": completed the interrupted commit of epoch " + std::to_string(epoch) +
+                    " (" + f + ")");
+  for (const std::string& f : discarded)
+    lines.push_back(program + ": " + dir + ": removed " + f + ", left by an epoch that was never committed");
+  return lines;
+}
+
 Recovery recover(const std::string& dir) {
   Recovery result;
   if (!fs::exists(in(dir, run_files::record))) {

@@ -63,6 +63,10 @@ struct Recovery {
   int epoch = -1;                       // the committed epoch; -1: no record (none yet, or an old directory)
   std::vector<std::string> rolled_forward;  // files moved into place from NAME.next
   std::vector<std::string> discarded;       // uncommitted NAME.next files deleted
+
+  // One line per file recovered, "PROGRAM: DIR: completed the interrupted commit of epoch E (FILE)"
+  // or "...: removed FILE, left by an epoch that was never committed", for the user.
+  std::vector<std::string> report(const std::string& program, const std::string& dir) const;
 };
 
 // Brings `dir` to its last committed epoch and checks that its files belong together (see above);

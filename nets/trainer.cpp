@@ -313,13 +313,10 @@ TrainResult train(const TrainOptions& o, TrainData& data) {
     if (!o.resume && o.overwrite) {
       remove_run(o.out_dir);
     } else {
-      const Recovery r = recover(o.out_dir);  // the last committed epoch, uncommitted files gone
-      for (const std::string& f : r.rolled_forward)
-        std::fprintf(stderr, "train: %s: completed the interrupted commit of epoch %d (%s)\n", o.out_dir.c_str(),
-                     r.epoch, f.c_str());
-      for (const std::string& f : r.discarded)
-        std::fprintf(stderr, "train: %s: removed %s, left by an epoch that was never committed\n", o.out_dir.c_str(),
-                     f.c_str());
+      // The last committed epoch, uncommitted files gone. (apps/train.cpp has already done it on
+      // --resume, to read the run's settings; then this finds nothing left to do.)
+      const Recovery r = recover(o.out_dir);
+      for (const std::string& line : r.report("train", o.out_dir)) std::fprintf(stderr, "%s\n", line.c_str());
       EDNN_CHECK(o.resume || !holds_run(o.out_dir), "train: ", o.out_dir, " holds a training run",
                  r.epoch >= 0 ? " (committed through epoch " + std::to_string(r.epoch) + ")" : std::string(),
                  "; continue it with --resume ", o.out_dir, ", or replace it with --overwrite, or choose another --out");

@@ -126,7 +126,7 @@ TEST_CASE("run directory: a kill at every point of a checkpoint commit resumes b
   INFO(r.output);
   REQUIRE(r.status == 0);
 
-  int killed = 0;
+  int killed = 0, resumes_completing = 0, resumes_discarding = 0;  // resumes that said what they recovered
   for (int point = 1; point < 40; ++point) {
     CAPTURE(point);
     const fs::path dir = tmp.path / ("killed_" + std::to_string(point));
@@ -144,6 +144,10 @@ TEST_CASE("run directory: a kill at every point of a checkpoint commit resumes b
                     log);
     CAPTURE(r.output);
     REQUIRE(r.status == 0);
+    if (committed) {
+      resumes_completing += r.output.find("completed the interrupted commit of epoch") != std::string::npos;
+      resumes_discarding += r.output.find("left by an epoch that was never committed") != std::string::npos;
+    }
     for (const char* f : {nets::run_files::best, nets::run_files::last, nets::run_files::last_optim})
       CHECK_MESSAGE(checkpoint_difference(dir / f, reference / f) == "", f);
     CHECK(log_without_timing(dir / nets::run_files::log) == log_without_timing(reference / nets::run_files::log));
@@ -151,6 +155,10 @@ TEST_CASE("run directory: a kill at every point of a checkpoint commit resumes b
   }
   // Each of the two commits has 7 points (9 when best.safetensors changes too): all were reached.
   CHECK(killed >= 14);
+  // A resume says what it completed (a kill after the record, before the renames) and what it
+  // removed (a kill while the second epoch was staged).
+  CHECK(resumes_completing >= 1);
+  CHECK(resumes_discarding >= 1);
 }
 
 TEST_CASE("run directory: files that do not belong together are named, not resumed") {
