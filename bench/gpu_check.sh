@@ -186,12 +186,15 @@ printf '%s\n' "${SUMMARY[@]}"
 if [ -f "$LOG/bench_conv.csv" ] && command -v python3 >/dev/null; then
   echo "--- bench_conv sums (bench/conv_sums.py)"; python3 "$ROOT/bench/conv_sums.py" "$LOG/bench_conv.csv" --rows
 fi
-# The time model's predictions on record for this commit's kernels (bench/predictions_*.csv, made
-# without a GPU by bench_counters and bench/time_model.py) beside what was just measured.
-PREDICTIONS=$(ls "$ROOT"/bench/predictions_*.csv 2>/dev/null | tail -n 1)
+# The time model's predictions on record (bench/predictions_paper.csv, made without a GPU by
+# bench_counters and bench/time_model.py; its first line names the commit whose kernels it counted)
+# beside what was just measured.
+PREDICTIONS="$ROOT/bench/predictions_paper.csv"
+[ -f "$PREDICTIONS" ] || PREDICTIONS=
 MODEL_GPU=$(case "$CARD" in *H100*) echo H100 ;; *) echo H200 ;; esac)
 if [ -n "$PREDICTIONS" ] && [ -f "$LOG/bench_conv.csv" ] && command -v python3 >/dev/null; then
   echo "--- measured beside predicted ($(basename "$PREDICTIONS"), $MODEL_GPU; bench/model_check.py)"
+  head -n 1 "$PREDICTIONS"
   python3 "$ROOT/bench/model_check.py" --predictions "$PREDICTIONS" --gpu "$MODEL_GPU" --rows \
     --measured "$LOG/bench_conv.csv" $( [ -f "$LOG/bench_ops.csv" ] && echo "$LOG/bench_ops.csv")
 fi
