@@ -17,7 +17,7 @@
 //     of K steps, so forward and backward-data are counted at 16 and 32 channels summed over, and
 //     backward-weight (whose K is the batch's pixels, split-K) on one image of r and 2r rows (r
 //     the fewest that keep the full batch's slices), and every count is extrapolated linearly to
-//     the layer's (the bias gradient's sums, not linear, are counted at the layer's size).
+//     the layer's.
 // The rows run in --jobs processes side by side. The buffers are real (about 2 GiB at the paper's
 // first layer, batch 16), filled with seeded values; the sampled launches compute nothing useful,
 // which is fine: nothing is checked here but the counts (the kernels' results are checked by the
@@ -36,7 +36,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -232,17 +231,13 @@ Counts extrapolate(const Counts& a, const Counts& b, double t) {
 
 // A row whose cost grows with one size (the K loop's length): counted at that size s1 and s2 and
 // extrapolated linearly to `full` when full > s2 (every count of a tiled kernel is linear in its K
-// steps), else counted as it is. launch(size) runs the row at that size. The kernels of the row
-// that are not linear in that size (a reduction whose grid grows with it up to a cap) are
-// counted at the full size by `at_full_size`, a launch of those alone; their counts replace the
-// extrapolated ones, kernel by kernel (by launch site).
+// steps), else counted as it is. launch(size) runs the row at that size.
 bool extrapolation = true;  // --no-extrapolation clears it
 std::string op_filter = "all";      // --op: only the convolution operations whose name contains it
 
 template <class F>
 void count_extrapolated(Output& out, bool sample, const std::string& op, const std::string& shape,
-                        const std::string& variant, int full, int s1, int s2, F&& launch,
-                        const std::function<void()>& at_full_size = {}) {
+                        const std::string& variant, int full, int s1, int s2, F&& launch) {
   if (op_filter.find(op) == std::string::npos && op_filter != "all") return;
   if (full <= s2 || !extrapolation) return count(out, sample, op, shape, variant, [&] { launch(full); });
   if (!rows.take()) return;
@@ -250,15 +245,8 @@ void count_extrapolated(Output& out, bool sample, const std::string& op, const s
   const auto start = std::chrono::steady_clock::now();
   const Counts a = counted(sample, [&] { launch(s1); });
   const Counts b = counted(sample, [&] { launch(s2); });
-  Counts row = extrapolate(a, b, double(full - s1) / double(s2 - s1));
-  if (at_full_size)
-    for (const KernelCounts& exact : counted(sample, at_full_size).kernels) {
-      const auto it = std::find_if(row.kernels.begin(), row.kernels.end(),
-                                   [&](const KernelCounts& k) { return k.launched_at == exact.launched_at; });
-      EDNN_CHECK(it != row.kernels.end(), "bench_counters: ", exact.launched_at, " is not a kernel of ", op);
-      *it = exact;
-    }
-  out.write(op, shape, variant, row, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  out.write(op, shape, variant, extrapolate(a, b, double(full - s1) / double(s2 - s1)),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 std::string version_name(int version) {  // bench_conv's variant names
@@ -314,25 +302,15 @@ void count_conv(Output& out, bool sample, const ednn::bench::ConvLayer& layer, i
     int r = 8;
     while (r < full.N * full.H_in && slices(rows(r)) != slices(full)) r *= 2;
     r = std::max(8, std::min(r, full.N * full.H_in / 2));
-    // The bias gradient, a sum per channel over the batch's pixels (kernels/reduce.cu), splits
-    // them into a number of slices that grows with them up to a cap, so it is counted at the
-    // layer's size, alone.
-    const auto bias_sums = [&] {
-      const long HW = long(full.H_out) * full.W_out;
-      simt::DeviceBuffer<float> dy = device_values(long(full.N) * full.C_out * HW), dbias = device_values(full.C_out),
-                                ws = device_values(k::sum_per_channel_workspace_size(full.N, full.C_out, HW));
-      k::sum_per_channel(dy.data(), full.N, full.C_out, HW, dbias.data(), ws.data(), nullptr);
-    };
-    count_extrapolated(
-        out, sample, "backward_weight", layer.name, variant, full.N * full.H_in, r, 2 * r,
-        [&](int n) {
-          const ednn::ConvGeometry g = rows(n);
-          simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
-                                    dy = device_values(g.output_numel()), dbias = device_values(g.C_out),
-                                    ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
-          k::conv2d_backward_weight(x.data(), dy.data(), dw.data(), dbias.data(), ws.data(), g, nullptr, version);
-        },
-        bias_sums);
+    // Without the bias gradient, as bench_conv times it (the row is the weight gradient's GEMM or
+    // Winograd kernel and split-K's reduction).
+    count_extrapolated(out, sample, "backward_weight", layer.name, variant, full.N * full.H_in, r, 2 * r, [&](int n) {
+      const ednn::ConvGeometry g = rows(n);
+      simt::DeviceBuffer<float> x = device_values(g.input_numel()), dw = device_values(g.weight_numel()),
+                                dy = device_values(g.output_numel()),
+                                ws = device_values(k::conv2d_backward_weight_workspace_size(g, version));
+      k::conv2d_backward_weight(x.data(), dy.data(), dw.data(), nullptr, ws.data(), g, nullptr, version);
+    });
   }
 }
 
