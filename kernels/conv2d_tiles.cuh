@@ -72,6 +72,14 @@ struct CudaCoreTiles {
   using Operand = float;
   __device__ static float to_operand(float v) { return v; }
 
+  // A run of 4 floats at a multiple of 4 (a row of the tile is 16-byte aligned: BM + pad is a
+  // multiple of 4), read as one float4. nvcc would merge four float reads into the same
+  // ld.shared.v4; written out, the CPU emulation's counters see the read the GPU makes.
+  __device__ static void read_run(const float* run, float* to) {
+    const float4 v = *reinterpret_cast<const float4*>(run);
+    to[0] = v.x, to[1] = v.y, to[2] = v.z, to[3] = v.w;
+  }
+
   // acc[i][j] += sum_kk As[kk][row(i)] Bs[kk][col(j)]: per kk, TM + TN floats from shared memory
   // (in (TM + TN) / 4 128-bit reads) for TM TN multiply-adds (8 for 16 with 4 x 4, 16 for 64
   // with 8 x 8).
@@ -84,9 +92,9 @@ struct CudaCoreTiles {
     for (int kk = 0; kk < BK; ++kk) {
       float a[rows], b[cols];
       #pragma unroll
-      for (int i = 0; i < rows; ++i) a[i] = As[kk][th.row(i)];
+      for (int i = 0; i < rows; i += 4) read_run(&As[kk][th.row(i)], &a[i]);
       #pragma unroll
-      for (int j = 0; j < cols; ++j) b[j] = Bs[kk][th.col(j)];
+      for (int j = 0; j < cols; j += 4) read_run(&Bs[kk][th.col(j)], &b[j]);
       #pragma unroll
       for (int i = 0; i < rows; ++i)
         #pragma unroll
