@@ -39,8 +39,9 @@ The model, per kernel (every figure public; nothing fitted to the measured rows)
 What it leaves out (see bench/RESULTS.md for what that costs): instruction latencies and
 dependencies other than the global load (so a kernel with few warps per SM is predicted too
 fast), L1 hits (L2 too slow for re-read tiles), the SASS (PTX is what is counted: ptxas may merge
-or add instructions), and the emulation's access widths (4 floats nvcc merges into one 128-bit
-shared load count as 4 requests: the wavefronts, which decide the shared term, are the same).
+or add instructions), and the emulation's access widths where they differ from nvcc's (4 floats
+nvcc merges into one 128-bit shared load count as 4 requests, and more wavefronts: the kernels
+write such runs as float4 reads, so that both compilers see one).
 """
 import argparse
 import collections
