@@ -7,7 +7,7 @@
 //
 //   bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] [--only conv|ops]
 //                  [--op forward,backward_data,backward_weight] [--full] [--no-extrapolation]
-//                  [--jobs N] [--csv bench_counters.csv]
+//                  [--jobs N] [--lines N] [--csv bench_counters.csv]
 //
 // Two shortcuts make the paper's layers countable in seconds per row (their errors, measured:
 // kernels/README.md, "Reading the counters"):
@@ -81,8 +81,41 @@ std::string kernel_symbol(const void* kernel) {
   return s;
 }
 
+// The source lines of a kernel's instructions ("file.cu:123", "?" where unknown), through one
+// addr2line per program file. An instruction's address is the return address of its access's
+// hook call, so the address before it is looked up (the call itself, on the access's line).
+std::vector<std::string> source_lines(const std::vector<simt::counters::InstructionCounts>& instructions) {
+  std::vector<std::string> lines(instructions.size(), "?");
+  Dl_info info{};
+  if (instructions.empty() || !dladdr(instructions.front().instruction, &info) || !info.dli_fname) return lines;
+  std::string command = "addr2line -e '" + std::string(info.dli_fname) + "'";
+  for (const auto& i : instructions) {
+    char offset[32];
+    std::snprintf(offset, sizeof offset, " 0x%lx",
+                  static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(i.instruction) -
+                                             reinterpret_cast<std::uintptr_t>(info.dli_fbase) - 1));
+    command += offset;
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>/dev/null").c_str(), "r"), pclose);
+  char line[4096];
+  for (std::size_t k = 0; pipe && k < lines.size() && std::fgets(line, sizeof line, pipe.get()); ++k) {
+    std::string text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (const std::size_t discriminator = text.find(" (discriminator"); discriminator != std::string::npos)
+      text.erase(discriminator);
+    text = text.substr(text.rfind('/') + 1);
+    // The counted build compiles X.cu through a wrapper X.counted.cpp, whose one line includes it;
+    // GCC's line table names the wrapper for some of X.cu's lines (their numbers are X.cu's).
+    if (const std::size_t wrapper = text.find(".counted.cpp:"); wrapper != std::string::npos)
+      text.replace(wrapper, 12, ".cu");
+    lines[k] = text;
+  }
+  return lines;
+}
+
 struct Output {
   std::ofstream csv;
+  int lines = 0;          // --lines N: under each kernel, its N costliest loads and stores by source line
   long row = 0;           // the row being written (its place in the order all processes share)
   bool row_prefix = false;  // a child of --jobs: each line starts with its row, for the merge
   std::vector<std::pair<const void*, std::string>> symbols;  // kernel -> symbol, looked up once each
@@ -100,6 +133,47 @@ struct Output {
       "global_store_requests,global_store_lanes,global_store_sectors,global_store_bytes,shared_load_requests,"
       "shared_load_wavefronts,shared_load_bytes,shared_store_requests,shared_store_wavefronts,shared_store_bytes,"
       "barriers,unique_sectors,footprint_bytes,copy_async_bytes,count_seconds";
+
+  // The kernel's `lines` costliest source lines in global memory (by sectors) and in shared memory
+  // (by wavefronts), loads and stores apart, with their shares of the kernel's total. (An
+  // unrolled loop's copies of an access are instructions of their own, all on one line.)
+  std::string costliest_lines(const KernelCounts& k) const {
+    struct Line {
+      std::string where;
+      bool shared, store;
+      std::uint64_t requests = 0, lanes = 0, cost = 0;
+    };
+    const std::vector<std::string> where = source_lines(k.instructions);
+    std::vector<Line> by_line;
+    for (std::size_t i = 0; i < k.instructions.size(); ++i) {
+      const auto& in = k.instructions[i];
+      auto it = std::find_if(by_line.begin(), by_line.end(), [&](const Line& l) {
+        return l.where == where[i] && l.shared == in.shared && l.store == in.store;
+      });
+      if (it == by_line.end()) it = by_line.insert(by_line.end(), Line{where[i], in.shared, in.store});
+      it->requests += in.requests, it->lanes += in.lanes, it->cost += in.shared ? in.wavefronts : in.sectors;
+    }
+    std::string text;
+    for (const bool shared : {false, true}) {
+      std::vector<const Line*> order;
+      std::uint64_t total = 0;
+      for (const Line& l : by_line)
+        if (l.shared == shared) order.push_back(&l), total += l.cost;
+      std::stable_sort(order.begin(), order.end(), [](const Line* a, const Line* b) { return a->cost > b->cost; });
+      if (order.size() > std::size_t(lines)) order.resize(std::size_t(lines));
+      for (const Line* l : order) {
+        char line[512];
+        std::snprintf(line, sizeof line, "        %-32s %-6s %-5s %12llu req  %5.2f %s/req  %4.1f lanes  %5.1f%% of its %s\n",
+                      l->where.c_str(), shared ? "shared" : "global", l->store ? "store" : "load",
+                      static_cast<unsigned long long>(l->requests),
+                      l->requests ? double(l->cost) / double(l->requests) : 0.0, shared ? "wavefronts" : "sectors",
+                      l->requests ? double(l->lanes) / double(l->requests) : 0.0,
+                      total ? 100.0 * double(l->cost) / double(total) : 0.0, shared ? "wavefronts" : "sectors");
+        text += line;
+      }
+    }
+    return text;
+  }
 
   // One row per kernel of one counted (op, shape, variant), and a few lines on stdout (written at
   // once, so that the lines of processes running side by side do not mix).
@@ -120,6 +194,7 @@ struct Output {
                     n.shared_store.wavefronts_per_request(), n.blocks ? double(n.barriers) / double(n.blocks) : 0.0,
                     n.global_load.lanes_per_request());
       text += line;
+      if (lines > 0) text += costliest_lines(k);
       const auto u = [](std::uint64_t v) { return std::to_string(v); };
       if (row_prefix) csv << row << "\t";
       csv << op << ",\"" << shape << "\",\"" << variant << "\"," << k.launched_at.substr(k.launched_at.rfind('/') + 1)
@@ -222,6 +297,14 @@ Counts extrapolate(const Counts& a, const Counts& b, double t) {
     EDNN_CHECK(ka.launched_at == kb.launched_at, "bench_counters: the reduced sizes launched different kernels");
     numbers(kr.numbers, ka.numbers, kb.numbers);
     kr.footprint_bytes = lin(ka.footprint_bytes, kb.footprint_bytes);
+    for (simt::counters::InstructionCounts& i : kr.instructions) {  // b's, matched in a by address
+      simt::counters::InstructionCounts in_a;
+      for (const auto& j : ka.instructions)
+        if (j.instruction == i.instruction && j.shared == i.shared && j.store == i.store) in_a = j;
+      i.requests = lin(in_a.requests, i.requests), i.lanes = lin(in_a.lanes, i.lanes);
+      i.bytes = lin(in_a.bytes, i.bytes), i.sectors = lin(in_a.sectors, i.sectors);
+      i.wavefronts = lin(in_a.wavefronts, i.wavefronts);
+    }
     kr.launches = kb.launches;
     kr.grid = dim3(static_cast<unsigned>(lin(ka.grid.x, kb.grid.x)), static_cast<unsigned>(lin(ka.grid.y, kb.grid.y)),
                    static_cast<unsigned>(lin(ka.grid.z, kb.grid.z)));
@@ -435,7 +518,10 @@ void count_training_ops(Output& out, bool sample, const std::string& preset, int
 Counts scaled(const Counts& c, double factor) {
   Counts none = c;
   static_cast<simt::counters::Numbers&>(none) = {};
-  for (KernelCounts& k : none.kernels) k.numbers = {}, k.footprint_bytes = 0, k.grid = dim3(0, 0, 0);
+  for (KernelCounts& k : none.kernels) {
+    k.numbers = {}, k.footprint_bytes = 0, k.grid = dim3(0, 0, 0);
+    for (auto& i : k.instructions) i.requests = i.lanes = i.bytes = i.sectors = i.wavefronts = 0;
+  }
   return extrapolate(none, c, factor);
 }
 
@@ -502,6 +588,7 @@ struct Options {
   std::string preset = "paper", only = "all", layer, csv = "bench_counters.csv";
   int batch = 16, version = -1;
   int jobs = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int lines = 0;
   bool full = false;
 };
 
@@ -512,11 +599,12 @@ Options parse(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       std::printf("bench_counters [--preset paper|small] [--batch 16] [--layer TEXT] [--version V] "
                   "[--only all|conv|ops] [--op forward,backward_data,backward_weight] [--full] [--no-extrapolation]\n"
-                  "  [--jobs N] [--csv bench_counters.csv]\n"
+                  "  [--jobs N] [--lines N] [--csv bench_counters.csv]\n"
                   "Counts, in the CPU emulation, what every kernel does to memory at the network's shapes (the rows "
                   "of bench_conv and bench_ops); CSV for bench/time_model.py. --full: every block, not a sample; --no-extrapolation: the\n"
                   "convolutions at their own channels and batch, not extrapolated from reduced ones (slow); --jobs: processes that\n"
-                  "share the rows (default: one per hardware thread).\n");
+                  "share the rows (default: one per hardware thread); --lines N: under each kernel, its N costliest global and shared\n"
+                  "loads and stores by source line (sectors or wavefronts per request, share of the kernel's).\n");
       std::exit(0);
     }
     if (a == "--full") {
@@ -547,6 +635,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--batch") o.batch = number(1, 4096);
     else if (a == "--version") o.version = number(-1, 7);
     else if (a == "--jobs") o.jobs = number(1, 64);
+    else if (a == "--lines") o.lines = number(0, 1000);
     else ednn::fail("bench_counters: unknown option ", a, " (see --help)");
   }
   EDNN_CHECK(o.preset == "paper" || o.preset == "small", "bench_counters: --preset ", o.preset, ": paper or small");
@@ -584,6 +673,7 @@ void count_in_processes(std::ofstream& csv, const std::string& partial, const Op
       int status = 0;
       try {
         Output out;
+        out.lines = opt.lines;
         out.row_prefix = true;
         out.csv.open(files.back());
         EDNN_CHECK(out.csv.good(), "cannot write ", files.back());
@@ -632,6 +722,7 @@ int run(int argc, char** argv) {
   // Written to a temporary and renamed: an earlier CSV is replaced only by a complete one.
   const std::string partial = opt.csv + ".partial";
   Output out;
+  out.lines = opt.lines;
   out.csv.open(partial);
   EDNN_CHECK(out.csv.good(), "bench_counters: --csv ", opt.csv, ": cannot write ", partial);
   out.csv << "# bench_counters, git " << EDNN_GIT_COMMIT << ", preset " << opt.preset << ", batch " << opt.batch

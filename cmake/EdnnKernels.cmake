@@ -61,13 +61,14 @@ endfunction()
 # and with the optimisations off that would change the width of an access from what the source
 # (and nvcc's SASS) has: -fno-tree-sra (else `float4 v = tile[t]` whose fields are used one by
 # one becomes four 4-byte loads, four requests instead of one) and -fno-tree-vectorize (else a
-# loop of 4-byte loads may become 16-byte ones).
+# loop of 4-byte loads may become 16-byte ones). -g1: line tables (debug information does not
+# change the code), so that bench_counters --lines can name each load's source line.
 # Call it in the folder of the target that compiles them (source properties are per folder). Not
 # with EDNN_ASAN: the two sanitizers' instrumentations exclude each other.
 function(ednn_counted_emulation_sources out_var)
   ednn_wrap_cu_sources(wrappers ".counted.cpp" "its loads and stores counted by the simt emulation" ${ARGN})
   set_source_files_properties(${wrappers} PROPERTIES
-                              COMPILE_OPTIONS "-fsanitize=thread;-fno-tree-sra;-fno-tree-vectorize;-Wno-unknown-pragmas")
+                              COMPILE_OPTIONS "-fsanitize=thread;-fno-tree-sra;-fno-tree-vectorize;-g1;-Wno-unknown-pragmas")
   set(${out_var} ${wrappers} PARENT_SCOPE)
 endfunction()
 

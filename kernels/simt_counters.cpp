@@ -101,6 +101,8 @@ struct State {
   std::size_t kernel = 0;  // the launch in progress: counts.kernels[kernel]
   std::vector<std::unordered_set<std::uintptr_t>> kernel_sectors;  // per kernel
   std::vector<std::map<std::uintptr_t, std::size_t>> kernel_allocations;  // per kernel: start -> bytes
+  // per kernel: instruction -> its place in counts.kernels[k].instructions
+  std::vector<std::unordered_map<std::uintptr_t, std::size_t>> kernel_instructions;
   std::map<std::uintptr_t, std::size_t> device_blocks;  // start -> bytes
   // The barrier interval being run: per thread of the block, its accesses in order (the vectors
   // keep their memory between intervals).
@@ -110,6 +112,7 @@ struct State {
   // A divergent warp's requests, matched by (instruction, occurrence) (evaluate_warp; kept, with
   // their memory, from warp to warp).
   struct Divergent {
+    std::uintptr_t instruction;
     Space space;
     bool store;
     std::vector<LaneAccess> lanes;
@@ -210,7 +213,18 @@ std::uint64_t wavefronts(const std::vector<LaneAccess>& lanes, std::vector<std::
 std::array<Numbers*, 2> targets(State& s) { return {&s.counts, &s.counts.kernels[s.kernel].numbers}; }
 
 // One request: `lanes` of one warp executing one instruction together.
-void evaluate_request(State& s, Space space, bool store, const std::vector<LaneAccess>& lanes_of_request) {
+void evaluate_request(State& s, std::uintptr_t instruction, Space space, bool store,
+                      const std::vector<LaneAccess>& lanes_of_request) {
+  KernelCounts& kernel = s.counts.kernels[s.kernel];
+  const auto [place, added] = s.kernel_instructions[s.kernel].try_emplace(instruction, kernel.instructions.size());
+  if (added) {
+    InstructionCounts first;
+    first.instruction = reinterpret_cast<const void*>(instruction);
+    first.shared = space == shared_space;
+    first.store = store;
+    kernel.instructions.push_back(first);
+  }
+  InstructionCounts& at = kernel.instructions[place->second];
   std::uint64_t bytes = 0;
   unsigned seen = 0;  // lanes as a bit set
   for (const LaneAccess& l : lanes_of_request) {
@@ -239,6 +253,7 @@ void evaluate_request(State& s, Space space, bool store, const std::vector<LaneA
       g.bytes += bytes * s.weight;
       g.sectors += sectors.size() * s.weight;
     }
+    at.sectors += sectors.size() * s.weight;
   } else {
     const std::uint64_t w = wavefronts(lanes_of_request, s.words);
     for (Numbers* n : targets(s)) {
@@ -248,7 +263,11 @@ void evaluate_request(State& s, Space space, bool store, const std::vector<LaneA
       sh.bytes += bytes * s.weight;
       sh.wavefronts += w * s.weight;
     }
+    at.wavefronts += w * s.weight;
   }
+  at.requests += s.weight;
+  at.lanes += lanes * s.weight;
+  at.bytes += bytes * s.weight;
 }
 
 // The requests of one warp's interval. The k-th execution of an instruction by the warp's lanes
@@ -276,7 +295,7 @@ void evaluate_warp(State& s, std::size_t first_thread, std::size_t end_thread) {
       for (std::size_t t = first_thread; t < end_thread; ++t)
         if (const std::vector<Access>& log = s.accesses[t]; !log.empty())
           request.push_back({int(t - first_thread), log[j].address, log[j].bytes});
-      evaluate_request(s, (*leader)[j].space, (*leader)[j].store, request);
+      evaluate_request(s, (*leader)[j].instruction, (*leader)[j].space, (*leader)[j].store, request);
     }
     return;
   }
@@ -290,6 +309,7 @@ void evaluate_warp(State& s, std::size_t first_thread, std::size_t end_thread) {
       const auto [it, added] = s.request_of.try_emplace({a.instruction, occurrence}, count);
       if (added) {
         if (count == s.divergent.size()) s.divergent.emplace_back();
+        s.divergent[count].instruction = a.instruction;
         s.divergent[count].space = a.space, s.divergent[count].store = a.store;
         s.divergent[count++].lanes.clear();
       }
@@ -297,7 +317,7 @@ void evaluate_warp(State& s, std::size_t first_thread, std::size_t end_thread) {
     }
   }
   for (std::size_t i = 0; i < count; ++i)
-    evaluate_request(s, s.divergent[i].space, s.divergent[i].store, s.divergent[i].lanes);
+    evaluate_request(s, s.divergent[i].instruction, s.divergent[i].space, s.divergent[i].store, s.divergent[i].lanes);
 }
 
 // The requests of the interval that just ended (a barrier released, or the block's end): every
@@ -369,9 +389,10 @@ void on_launch_begin(const char* file, int line, const void* kernel, dim3 grid, 
   std::size_t k = 0;
   while (k < s.counts.kernels.size() && s.counts.kernels[k].launched_at != site) ++k;
   if (k == s.counts.kernels.size()) {
-    s.counts.kernels.push_back(KernelCounts{site, nullptr, 0, {}, {}, {}, 0, 0});
+    s.counts.kernels.push_back(KernelCounts{site, nullptr, 0, {}, {}, {}, 0, 0, {}});
     s.kernel_sectors.emplace_back();
     s.kernel_allocations.emplace_back();
+    s.kernel_instructions.emplace_back();
   }
   KernelCounts& kc = s.counts.kernels[k];
   kc.launches += 1;
@@ -429,6 +450,7 @@ void begin(bool sample) {
   s.sample = sample;
   s.weight = 1;
   s.kernel_allocations.clear();
+  s.kernel_instructions.clear();
   s.counts = Counts{};
   for (auto& log : s.accesses) log.clear();
   s.threads_seen = 0;

@@ -65,6 +65,19 @@ struct Numbers {
   std::uint64_t blocks_run = 0;      // blocks run and counted (all of them without sampling)
 };
 
+// One load or store instruction of a kernel and what its requests did: per source line, in
+// effect (addr2line -e PROGRAM names the line of `instruction`, the address just after the
+// access's hook call; bench_counters --lines prints them). A cp.async is two: its global load at
+// the instruction, its shared store at the instruction + 1.
+struct InstructionCounts {
+  const void* instruction = nullptr;
+  bool shared = false;  // shared memory; else global
+  bool store = false;
+  std::uint64_t requests = 0, lanes = 0, bytes = 0;
+  std::uint64_t sectors = 0;     // global: 32-byte sectors, once per request
+  std::uint64_t wavefronts = 0;  // shared
+};
+
 // The numbers of the launches made at one simt::launch call (one kernel, in ednn's launchers).
 struct KernelCounts {
   std::string launched_at;  // file:line of the simt::launch call
@@ -77,6 +90,7 @@ struct KernelCounts {
   // Bytes of the device allocations the kernel touched, each counted once: what it moves from DRAM
   // at least once if none of it is in L2 at the start (a bound for unique_sectors with sampling).
   std::uint64_t footprint_bytes = 0;
+  std::vector<InstructionCounts> instructions;  // its loads and stores, in the order first executed
 };
 
 // All the launches counted (the Numbers), and each kernel's share, in the order first launched.

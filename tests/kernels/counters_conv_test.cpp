@@ -63,6 +63,19 @@ TEST_CASE("counters: conv2d_forward versions 3 and 6 at [1, 16, 16, 16] -> [1, 1
       ++tiled;
     }
     CHECK(tiled >= 1);
+    // Per instruction (bench_counters --lines): each kernel's instructions add up to its totals.
+    for (const auto& k : c.kernels) {
+      CAPTURE(k.launched_at);
+      std::uint64_t requests = 0, sectors = 0, wavefronts = 0, bytes = 0;
+      for (const auto& i : k.instructions)
+        requests += i.requests, sectors += i.sectors, wavefronts += i.wavefronts, bytes += i.bytes;
+      const auto& n = k.numbers;
+      CHECK(requests == n.global_load.requests + n.global_store.requests + n.shared_load.requests +
+                            n.shared_store.requests);
+      CHECK(sectors == n.global_load.sectors + n.global_store.sectors);
+      CHECK(wavefronts == n.shared_load.wavefronts + n.shared_store.wavefronts);
+      CHECK(bytes == n.global_load.bytes + n.global_store.bytes + n.shared_load.bytes + n.shared_store.bytes);
+    }
     for (const auto* r : {&c.global_load, &c.global_store}) {
       REQUIRE(r->requests > 0);
       CHECK(r->lanes_per_request() <= 32.0);

@@ -83,6 +83,32 @@ TEST_CASE("counters: a stride-32 float gather takes 32 sectors per request") {
   });
 }
 
+TEST_CASE("counters: per instruction, the gather's strided load and its coalesced store, each on its own") {
+  const int n = 1024;
+  simt::DeviceBuffer<float> in(std::vector<float>(32 * n, 1.0f)), out(n);
+  for_each_schedule([&](simt::Schedule) {
+    simt::counters::begin();
+    counters_test::gather_stride_32(in.data(), out.data(), n);
+    const Counts c = simt::counters::end();
+    REQUIRE(c.kernels.size() == 1);
+    const auto& instructions = c.kernels[0].instructions;
+    // The kernel has one load (in[32 i]) and one store (out[i]) of global memory.
+    REQUIRE(instructions.size() == 2);
+    for (const auto& i : instructions) {
+      CAPTURE(i.store);
+      CHECK(!i.shared);
+      CHECK(i.instruction != nullptr);
+      CHECK(i.requests == n / warp);
+      CHECK(i.lanes == n);
+      CHECK(i.bytes == 4 * n);
+      CHECK(i.wavefronts == 0);
+      CHECK(i.sectors == (i.store ? (n / warp) * 4 : n));  // 4 per request stored, 32 loaded
+    }
+    CHECK(instructions[0].store != instructions[1].store);
+    CHECK(instructions[0].instruction != instructions[1].instruction);
+  });
+}
+
 TEST_CASE("counters: float4 loads take 16 sectors per request of 32 lanes, 4 per 8 lanes") {
   const int n = 256;  // float4s
   simt::DeviceBuffer<float> in(std::vector<float>(4 * n, 1.0f)), out(4 * n);
