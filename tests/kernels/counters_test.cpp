@@ -65,7 +65,7 @@ TEST_CASE("counters: a coalesced float copy takes 4 sectors per request of 32 la
   });
 }
 
-TEST_CASE("counters: a stride-32 float gather takes 32 sectors per request") {
+TEST_CASE("counters: a stride-32 float gather takes 32 sectors per request, at its load instruction") {
   const int n = 1024;
   simt::DeviceBuffer<float> in(std::vector<float>(32 * n, 1.0f)), out(n);
   for_each_schedule([&](simt::Schedule) {
@@ -80,19 +80,10 @@ TEST_CASE("counters: a stride-32 float gather takes 32 sectors per request") {
     CHECK(c.global_store.sectors == (n / warp) * 4);  // the store stays coalesced
     CHECK(c.unique_sectors == n + 4 * n / sector);    // 1024 read, 128 written
     check_no_shared(c);
-  });
-}
-
-TEST_CASE("counters: per instruction, the gather's strided load and its coalesced store, each on its own") {
-  const int n = 1024;
-  simt::DeviceBuffer<float> in(std::vector<float>(32 * n, 1.0f)), out(n);
-  for_each_schedule([&](simt::Schedule) {
-    simt::counters::begin();
-    counters_test::gather_stride_32(in.data(), out.data(), n);
-    const Counts c = simt::counters::end();
+    // Per instruction (bench_counters --lines): the kernel's one load (in[32 i]) and one store
+    // (out[i]), each with its own sectors.
     REQUIRE(c.kernels.size() == 1);
     const auto& instructions = c.kernels[0].instructions;
-    // The kernel has one load (in[32 i]) and one store (out[i]) of global memory.
     REQUIRE(instructions.size() == 2);
     for (const auto& i : instructions) {
       CAPTURE(i.store);
