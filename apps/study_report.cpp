@@ -698,7 +698,7 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
       return t;
     };
     io::Figure heat;
-    heat.title = "MAE of models trained on P sources, tested on M, each row divided by its maximum (" + model + ")";
+    heat.title = "MAE of models trained on P sources, tested on M, each row divided by its maximum: " + model;
     for (int region = 0; region < nets::kRegionCount; ++region) {
       const CrossTable t = table_of(region);
       io::GridPanel h;
@@ -720,7 +720,7 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     w.figure(heat, "cross_" + std::to_string(figure),
              "MAE of runs trained on P sources (x) tested on M sources (y), each row divided by its maximum: " + model);
     std::vector<std::vector<std::string>> rows;
-    auto means = region_figure("MAE averaged over the tested M against the trained P (" + model + ")", [&](int region) {
+    auto means = region_figure("MAE averaged over the tested M against the trained P: " + model, [&](int region) {
       const CrossTable t = table_of(region);
       const auto cm = t.column_means();
       io::PlotPanel p;
