@@ -90,8 +90,17 @@ struct ModelNames {
     }
   }
   const std::string& of(const RunSpec& run) const { return code.at(run.model_settings()); }
-  io::Colour colour(const Settings& m) const { return io::series_colour(index.at(m)); }
-  io::Marker marker(const Settings& m) const { return io::series_marker(index.at(m)); }
+  // A figure's colours and markers: the model's rank, in the study's order, among the models that
+  // figure shows. The palette has 8 colours and a study more models, so a study-wide index would
+  // give two models of one figure the same colour.
+  template <typename Map>
+  int slot(const Settings& m, const Map& shown) const {
+    return int(std::count_if(shown.begin(), shown.end(), [&](const auto& o) { return index.at(o.first) < index.at(m); }));
+  }
+  template <typename Map>
+  io::Colour colour(const Settings& m, const Map& shown) const { return io::series_colour(slot(m, shown)); }
+  template <typename Map>
+  io::Marker marker(const Settings& m, const Map& shown) const { return io::series_marker(slot(m, shown)); }
 };
 
 // The training fraction as the paper writes it before the loss code: 1 / fraction when that is a
@@ -531,7 +540,7 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
       for (const auto& [model, rs] : models) {
         const std::string code = fraction_code(key.second) + names.code.at(model);
         io::Series s{rs.size() > 1 ? code + " (" + std::to_string(rs.size()) + " seeds)" : code, {}, {}, {},
-                     names.colour(model), names.marker(model)};
+                     names.colour(model, models), names.marker(model, models)};
         for (std::size_t i = 0; i < ns.size(); ++i) {
           std::vector<double> v;
           for (const RunResult* r : rs)
@@ -623,17 +632,22 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
     w.md << "## MAE against the training set size (Fig. 14)\n\nEach point: the MAE averaged over n (the mean of the "
             "per-n MAEs), then the mean ± standard deviation over seeds; dashed: the least-squares line "
             "a + b log10(size) through the means, whose coefficient of determination R² each panel states under its "
-            "title (the fit's R², not the region R2).\n\n";
+            "title (the fit's R², not the region R2). Models trained at only two sizes get no fit: a line through two "
+            "points fits them exactly.\n\n";
     std::vector<std::vector<std::string>> fit_rows, point_rows;
     auto fig = region_figure("MAE averaged over the number of sources against the training set size", [&](int region) {
       io::PlotPanel p;
       p.title = io::region_title(region);
       p.x = {"Training samples", true, false};
       p.y = {kMaeAxis, false, false};
+      // A line through two points fits them exactly (R² = 1 whatever they are), so only models
+      // with three sizes or more get a fit; the others are drawn as points joined by a line.
       std::string fits;
+      const auto fitted = std::count_if(by_model_size.begin(), by_model_size.end(),
+                                        [](const auto& m) { return m.second.size() >= 3; });
       for (const auto& [model, sizes] : by_model_size) {
         const std::string code = names.code.at(model);
-        io::Series s{code, {}, {}, {}, names.colour(model), names.marker(model)};
+        io::Series s{code, {}, {}, {}, names.colour(model, by_model_size), names.marker(model, by_model_size)};
         for (const auto& [size, rs] : sizes) {
           std::vector<double> v;
           for (const RunResult* r : rs) v.push_back(mean_over_n(*r, region));
@@ -644,26 +658,27 @@ std::vector<std::string> write_report(const Study& study, const std::vector<RunR
           point_rows.push_back({code, nets::region_name(region), std::to_string(size), short4(ms.mean),
                                 ms.count > 1 ? short4(ms.std) : "-", std::to_string(ms.count)});
         }
+        p.series.push_back(s);
+        if (sizes.size() < 3) continue;
         const LogFit f = fit_log10(s.x, s.y);
         fit_rows.push_back({code, nets::region_name(region), short4(f.a), short4(f.b), short4(f.r2), std::to_string(f.points)});
         char r2[32];
         std::snprintf(r2, sizeof r2, "%.2f", f.r2);
-        fits += (fits.empty() ? "" : ", ") + (by_model_size.size() > 1 ? code + " " : std::string()) + r2;
-        io::Series line{code + ": fit a + b log\u2081\u2080(size)", {}, {}, {}, names.colour(model), io::Marker::none, true};
+        fits += (fits.empty() ? "" : ", ") + (fitted > 1 ? code + " " : std::string()) + r2;
+        io::Series line{code + ": fit a + b log\u2081\u2080(size)", {}, {}, {}, names.colour(model, by_model_size), io::Marker::none, true};
         const double lo = s.x.front(), hi = s.x.back();
         for (int k = 0; k <= 20; ++k) {
           const double x = lo * std::pow(hi / lo, k / 20.0);
           line.x.push_back(x);
           line.y.push_back(f.a + f.b * std::log10(x));
         }
-        p.series.push_back(s);
         p.series.push_back(line);
       }
-      p.subtitle = (by_model_size.size() > 1 ? "Fit R\u00b2: " : "Fit R\u00b2 = ") + fits;
+      if (fitted > 0) p.subtitle = (fitted > 1 ? "Fit R\u00b2: " : "Fit R\u00b2 = ") + fits;
       return p;
     });
-    fig.caption = "Points: the mean over seeds of the MAE averaged over n; bars: \u00b1 one standard deviation over seeds; "
-                  "dashed: the least-squares fit a + b log\u2081\u2080(size).";
+    fig.caption = "Points: mean over seeds of the MAE averaged over n; bars: \u00b1 one standard deviation over seeds; "
+                  "dashed: fit a + b log\u2081\u2080(size) (three sizes or more).";
     w.figure(fig, "size", "MAE averaged over the number of sources against the training set size, one panel per region");
     md_table(w.md, {"model", "region", "a", "b (per decade)", "fit R²", "points"}, fit_rows);
     md_table(w.md, {"model", "region", "train samples", "MAE averaged over n", "std over seeds", "seeds"}, point_rows);
