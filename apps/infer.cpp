@@ -766,8 +766,9 @@ int run(int argc, char** argv) {
     io::Figure fig;
     fig.columns = 4;
     fig.panels.push_back(image("Input", xk, lo, hi));
-    std::string caption = "Sample " + std::to_string(indices[std::size_t(k)]) + ", n = " +
-                          std::to_string(kept_n[std::size_t(k)]) + " sources";
+    const int sources = kept_n[std::size_t(k)];
+    std::string caption = "Sample " + std::to_string(indices[std::size_t(k)]) + ", " + std::to_string(sources) +
+                          (sources == 1 ? " source" : " sources");
     if (targets) {
       const float* yk = kept_targets.data() + k * px;
       std::vector<float> err(static_cast<std::size_t>(px));
